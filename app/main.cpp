@@ -1,0 +1,134 @@
+// The `vesta` command: serve, and the informational flags.
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "core/float16.h"
+#include "core/lock_manager.h"
+#include "core/thread_pool.h"
+#include "index/cpu_searcher.h"
+#include "kernels/cpu/isa.h"
+#include "kernels/cuda/device_info.h"
+
+namespace {
+
+constexpr std::string_view kUsage =
+    R"(vesta - a vector store for float16 embeddings on GPUs and CPUs
+
+Usage:
+  vesta serve [--threads N]   start the engine (see below)
+  vesta --version             print the version, CPU kernels and CUDA devices
+  vesta --help                print this text
+
+serve options:
+  --threads N   search threads (default: one per hardware thread)
+
+Status: this build has the storage engine and the CPU search path. The HTTP
+API, persistence and the GPU search path are not built yet, so `vesta serve`
+starts the engine, reports what it found, and answers no requests until it is
+stopped with Ctrl-C or SIGTERM.
+
+Environment:
+  VESTA_CPU_ISA=scalar|avx2|avx512   use a lower CPU kernel than detected
+)";
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "vesta: %s\nRun 'vesta --help' for usage.\n", message.c_str());
+  return 2;
+}
+
+void print_version() {
+  const vesta::kernels::cuda::DeviceProbe probe = vesta::kernels::cuda::probe_devices();
+  std::printf("vesta %s\n", VESTA_VERSION);
+  std::printf("cpu kernels: %s (detected %s), f16c: %s\n",
+              vesta::kernels::isa_name(vesta::kernels::active_isa()).data(),
+              vesta::kernels::isa_name(vesta::kernels::detected_isa()).data(),
+              vesta::core::cpu_has_f16c() ? "yes" : "no");
+  std::printf("cuda support: %s\n", probe.compiled ? "compiled in" : "not compiled in");
+  std::printf("cuda devices: %d%s%s\n", probe.device_count, probe.reason.empty() ? "" : " - ",
+              probe.reason.c_str());
+  for (const std::string& d : probe.devices) std::printf("  %s\n", d.c_str());
+}
+
+std::optional<size_t> parse_count(std::string_view text) {
+  if (text.empty() || text.size() > 6) return std::nullopt;
+  size_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<size_t>(c - '0');
+  }
+  return value;
+}
+
+int serve(const std::vector<std::string_view>& args) {
+  size_t threads = 0;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--threads") {
+      if (i + 1 >= args.size()) return usage_error("--threads needs a value");
+      const std::optional<size_t> n = parse_count(args[++i]);
+      if (!n || *n == 0 || *n > 1024) {
+        return usage_error("--threads must be an integer from 1 to 1024, got '" +
+                           std::string(args[i]) + "'");
+      }
+      threads = *n;
+    } else if (args[i] == "--help" || args[i] == "-h") {
+      std::fputs(kUsage.data(), stdout);
+      return 0;
+    } else {
+      return usage_error("unknown serve option '" + std::string(args[i]) + "'");
+    }
+  }
+
+  // Block the stop signals before any thread starts, so only sigwait sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  vesta::core::ThreadPool pool(threads);
+  vesta::core::LockManager locks;
+  vesta::index::CpuSearcher searcher(pool);
+  const vesta::kernels::cuda::DeviceProbe probe = vesta::kernels::cuda::probe_devices();
+  std::fprintf(stderr,
+               "vesta serve: engine ready: CPU search path (%s kernels, %zu threads); CUDA %s, "
+               "%d device(s)%s%s\n",
+               vesta::kernels::isa_name(vesta::kernels::active_isa()).data(), pool.size(),
+               probe.compiled ? "compiled in" : "not compiled in", probe.device_count,
+               probe.reason.empty() ? "" : ": ", probe.reason.c_str());
+  std::fprintf(stderr,
+               "vesta serve: no HTTP API in this build: this process answers no requests. "
+               "Stop it with Ctrl-C or SIGTERM.\n");
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  std::fprintf(stderr, "vesta serve: received %s, stopping\n",
+               signal == SIGINT ? "SIGINT" : "SIGTERM");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::fputs(kUsage.data(), stderr);
+    return 2;
+  }
+  const std::string_view command = args[0];
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::fputs(kUsage.data(), stdout);
+    return 0;
+  }
+  if (command == "--version" || command == "version") {
+    print_version();
+    return 0;
+  }
+  if (command == "serve") return serve({args.begin() + 1, args.end()});
+  return usage_error("unknown command '" + std::string(command) + "'");
+}

@@ -1,0 +1,170 @@
+#include "index/collection.h"
+
+#include <cmath>
+#include <string>
+
+#include "kernels/cpu/top_k.h"
+
+namespace vesta::index {
+namespace {
+
+// Compaction starts when tombstones exceed both this count and a quarter of the rows.
+constexpr size_t kCompactMinTombstones = 1024;
+
+// A lock key that keeps the id kinds apart ("n:5" is not "s:5").
+std::string id_key(const core::PointId& id) {
+  switch (id.kind()) {
+    case core::PointIdKind::kNumber: return "n:" + id.to_string();
+    case core::PointIdKind::kUuid: return "u:" + id.to_string();
+    case core::PointIdKind::kString: return "s:" + id.to_string();
+  }
+  return id.to_string();
+}
+
+std::vector<std::string> id_keys(std::span<const core::PointId> ids) {
+  std::vector<std::string> keys;
+  keys.reserve(ids.size());
+  for (const core::PointId& id : ids) keys.push_back(id_key(id));
+  return keys;
+}
+
+}  // namespace
+
+Collection::Collection(CollectionConfig config, core::LockManager& locks, Searcher& searcher)
+    : config_(std::move(config)),
+      locks_(locks),
+      searcher_(searcher),
+      index_(config_.dim, config_.metric) {}
+
+core::Status Collection::upsert(std::vector<PointWrite> points, const core::LockOptions& lock) {
+  if (points.empty()) return core::Status::ok();
+  std::vector<core::PointId> ids;
+  ids.reserve(points.size());
+  for (size_t i = 0; i < points.size(); ++i) {
+    const PointWrite& p = points[i];
+    const std::string what =
+        "vector of point " + p.id.to_string() + " (points[" + std::to_string(i) + "])";
+    VESTA_RETURN_IF_ERROR(index_.validate_vector(p.vector, what));
+    if (!p.payload.is_object() && !p.payload.is_null()) {
+      return core::invalid_argument("payload of point " + p.id.to_string() + " (points[" +
+                                    std::to_string(i) + "]) must be a JSON object");
+    }
+    ids.push_back(p.id);
+  }
+  core::Result<core::KeyLockGuard> keys = locks_.lock_keys(lock_namespace(), id_keys(ids), lock);
+  if (!keys.is_ok()) return keys.status();
+  core::Result<core::CollectionLockGuard> guard =
+      locks_.lock_collection_exclusive(config_.name, lock);
+  if (!guard.is_ok()) return guard.status();
+  for (PointWrite& p : points) index_.upsert(p.id, p.vector, std::move(p.payload));
+  return core::Status::ok();
+}
+
+core::Result<size_t> Collection::remove(std::span<const core::PointId> ids,
+                                        const core::LockOptions& lock) {
+  if (ids.empty()) return size_t{0};
+  core::Result<core::KeyLockGuard> keys = locks_.lock_keys(lock_namespace(), id_keys(ids), lock);
+  if (!keys.is_ok()) return keys.status();
+  core::Result<core::CollectionLockGuard> guard =
+      locks_.lock_collection_exclusive(config_.name, lock);
+  if (!guard.is_ok()) return guard.status();
+  size_t removed = 0;
+  for (const core::PointId& id : ids) removed += index_.remove(id) ? 1 : 0;
+  maybe_compact();
+  return removed;
+}
+
+void Collection::maybe_compact() {
+  const size_t tombstones = index_.tombstone_count();
+  if (tombstones > kCompactMinTombstones && tombstones * 4 > index_.row_count()) index_.compact();
+}
+
+core::Result<size_t> Collection::compact(const core::LockOptions& lock) {
+  core::Result<core::CollectionLockGuard> guard =
+      locks_.lock_collection_exclusive(config_.name, lock);
+  if (!guard.is_ok()) return guard.status();
+  return index_.compact();
+}
+
+core::Result<std::optional<StoredPoint>> Collection::get(const core::PointId& id,
+                                                         const core::LockOptions& lock) {
+  core::Result<core::CollectionLockGuard> guard = locks_.lock_collection_shared(config_.name, lock);
+  if (!guard.is_ok()) return guard.status();
+  const std::optional<uint64_t> row = index_.find_row(id);
+  if (!row) return std::optional<StoredPoint>();
+  return std::optional<StoredPoint>(
+      StoredPoint{id, index_.row_vector(*row), index_.row_payload(*row)});
+}
+
+core::Result<size_t> Collection::count(const core::LockOptions& lock) {
+  core::Result<core::CollectionLockGuard> guard = locks_.lock_collection_shared(config_.name, lock);
+  if (!guard.is_ok()) return guard.status();
+  return index_.live_count();
+}
+
+core::Result<std::vector<ScoredPoint>> Collection::search(std::span<const float> query,
+                                                          const SearchParams& params) {
+  core::Result<std::vector<std::vector<ScoredPoint>>> batch = search_batch(query, 1, params);
+  if (!batch.is_ok()) return batch.status();
+  return std::move(std::move(batch).value()[0]);
+}
+
+core::Result<std::vector<std::vector<ScoredPoint>>> Collection::search_batch(
+    std::span<const float> queries, size_t n_queries, const SearchParams& params) {
+  const size_t dim = config_.dim;
+  if (params.limit > kernels::kMaxTopK) {
+    return core::invalid_argument("limit " + std::to_string(params.limit) +
+                                  " exceeds the maximum of " + std::to_string(kernels::kMaxTopK));
+  }
+  if (queries.size() != n_queries * dim) {
+    return core::invalid_argument("query batch has " + std::to_string(queries.size()) +
+                                  " values, expected " + std::to_string(n_queries) + " x " +
+                                  std::to_string(dim));
+  }
+  // Validate, and normalise for Cosine, before taking any lock.
+  std::vector<float> prepared(queries.begin(), queries.end());
+  for (size_t q = 0; q < n_queries; ++q) {
+    std::span<float> v(prepared.data() + q * dim, dim);
+    VESTA_RETURN_IF_ERROR(index_.validate_vector(v, "query " + std::to_string(q)));
+    if (config_.metric == Metric::kCosine) {
+      double norm_sq = 0.0;
+      for (float x : v) norm_sq += static_cast<double>(x) * x;
+      if (norm_sq > 0.0) {
+        const double scale = 1.0 / std::sqrt(norm_sq);
+        for (float& x : v) x = static_cast<float>(x * scale);
+      }
+    }
+  }
+
+  core::Result<core::CollectionLockGuard> guard =
+      locks_.lock_collection_shared(config_.name, params.lock);
+  if (!guard.is_ok()) return guard.status();
+
+  std::vector<uint64_t> allowed;
+  if (params.filter) {
+    allowed.assign((index_.row_count() + 63) / 64, 0);
+    for (uint64_t r = 0; r < index_.row_count(); ++r) {
+      if (index_.is_live(r) && params.filter(index_.row_id(r), index_.row_payload(r))) {
+        allowed[r / 64] |= uint64_t{1} << (r % 64);
+      }
+    }
+  }
+  SearchRequest request{prepared.data(), n_queries, params.limit,
+                        params.filter ? allowed.data() : nullptr};
+  core::Result<SearchHits> hits = searcher_.search(index_, request);
+  if (!hits.is_ok()) return hits.status();
+
+  std::vector<std::vector<ScoredPoint>> out(n_queries);
+  for (size_t q = 0; q < n_queries; ++q) {
+    for (const kernels::Neighbor& n : hits.value()[q]) {
+      ScoredPoint point{
+          index_.row_id(n.row), score_from_distance(config_.metric, n.score), nullptr, {}};
+      if (params.with_payload) point.payload = index_.row_payload(n.row);
+      if (params.with_vector) point.vector = index_.row_vector(n.row);
+      out[q].push_back(std::move(point));
+    }
+  }
+  return out;
+}
+
+}  // namespace vesta::index

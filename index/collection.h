@@ -1,0 +1,102 @@
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/lock_manager.h"
+#include "core/point_id.h"
+#include "core/status.h"
+#include "index/flat_index.h"
+#include "index/searcher.h"
+
+namespace vesta::index {
+
+struct CollectionConfig {
+  std::string name;
+  size_t dim = 0;
+  Metric metric = Metric::kCosine;
+};
+
+// One point to insert or overwrite.
+struct PointWrite {
+  core::PointId id;
+  std::vector<float> vector;
+  nlohmann::json payload = nullptr;  // a JSON object, or null for none
+};
+
+// A stored point as read back.
+struct StoredPoint {
+  core::PointId id;
+  std::vector<float> vector;  // as stored: float16 precision, normalised for Cosine
+  nlohmann::json payload;
+};
+
+// Decides whether a point may appear in search results (payload filters).
+using PointFilter = std::function<bool(const core::PointId& id, const nlohmann::json& payload)>;
+
+struct SearchParams {
+  size_t limit = 10;   // k; at most kernels::kMaxTopK
+  PointFilter filter;  // optional
+  bool with_payload = false;
+  bool with_vector = false;
+  core::LockOptions lock;  // how long to wait for the collection lock
+};
+
+struct ScoredPoint {
+  core::PointId id;
+  float score = 0.0f;         // Cosine/Dot: higher is better; Euclid: distance
+  nlohmann::json payload;     // null unless with_payload
+  std::vector<float> vector;  // empty unless with_vector
+};
+
+// A named collection: its FlatIndex, the Searcher that answers its queries,
+// and the locking protocol around them.
+//
+// Locking (through the shared LockManager): writers take keyed locks on the
+// point ids they touch (namespace "points/<name>", sorted, all-or-nothing)
+// and then the collection lock exclusively; readers take the collection lock
+// shared. Lock order: point keys before the collection lock, never the
+// reverse. Thread-safe. Writes validate the whole batch before applying any
+// of it, so a rejected batch changes nothing.
+class Collection {
+ public:
+  Collection(CollectionConfig config, core::LockManager& locks, Searcher& searcher);
+
+  const CollectionConfig& config() const { return config_; }
+
+  core::Status upsert(std::vector<PointWrite> points, const core::LockOptions& lock = {});
+  // Returns how many of `ids` were live (and are now deleted).
+  core::Result<size_t> remove(std::span<const core::PointId> ids,
+                              const core::LockOptions& lock = {});
+  core::Result<std::optional<StoredPoint>> get(const core::PointId& id,
+                                               const core::LockOptions& lock = {});
+  core::Result<size_t> count(const core::LockOptions& lock = {});
+
+  // Nearest neighbours of one query (dim values).
+  core::Result<std::vector<ScoredPoint>> search(std::span<const float> query,
+                                                const SearchParams& params);
+  // Nearest neighbours of n_queries queries stored row after row.
+  core::Result<std::vector<std::vector<ScoredPoint>>> search_batch(std::span<const float> queries,
+                                                                   size_t n_queries,
+                                                                   const SearchParams& params);
+
+  // Reclaims tombstoned rows now (also done automatically after deletes once
+  // tombstones exceed a quarter of the rows).
+  core::Result<size_t> compact(const core::LockOptions& lock = {});
+
+ private:
+  std::string lock_namespace() const { return "points/" + config_.name; }
+  void maybe_compact();  // caller holds the exclusive collection lock
+
+  CollectionConfig config_;
+  core::LockManager& locks_;
+  Searcher& searcher_;
+  FlatIndex index_;  // guarded by the collection lock
+};
+
+}  // namespace vesta::index

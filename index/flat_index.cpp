@@ -1,0 +1,116 @@
+#include "index/flat_index.h"
+
+#include <cmath>
+#include <string>
+
+#include "core/check.h"
+#include "core/float16.h"
+#include "kernels/cpu/distance.h"
+
+namespace vesta::index {
+
+FlatIndex::FlatIndex(size_t dim, Metric metric)
+    : dim_(dim), stride_(kernels::padded_dim(dim)), metric_(metric) {
+  VESTA_CHECK(dim > 0) << "FlatIndex with dim 0";
+}
+
+core::Status FlatIndex::validate_vector(std::span<const float> vector,
+                                        std::string_view what) const {
+  if (vector.size() != dim_) {
+    return core::invalid_argument(std::string(what) + " has " + std::to_string(vector.size()) +
+                                  " values, expected " + std::to_string(dim_));
+  }
+  return core::check_float16_range(vector, what);
+}
+
+void FlatIndex::write_row(uint64_t row, std::span<const float> vector) {
+  VESTA_CHECK(vector.size() == dim_) << "vector of " << vector.size() << " values, dim " << dim_;
+  std::span<uint16_t> out(rows_.data() + row * stride_, dim_);
+  if (metric_ == Metric::kCosine) {
+    double norm_sq = 0.0;
+    for (float v : vector) norm_sq += static_cast<double>(v) * v;
+    // A zero vector stays zero (its cosine with anything scores 0).
+    const double scale = norm_sq > 0.0 ? 1.0 / std::sqrt(norm_sq) : 0.0;
+    std::vector<float> unit(vector.size());
+    for (size_t i = 0; i < vector.size(); ++i) {
+      unit[i] = static_cast<float>(vector[i] * scale);
+    }
+    core::floats_to_halves(unit, out);
+  } else {
+    core::floats_to_halves(vector, out);
+  }
+}
+
+void FlatIndex::upsert(const core::PointId& id, std::span<const float> vector,
+                       nlohmann::json payload) {
+  VESTA_CHECK(payload.is_object() || payload.is_null()) << "payload must be an object or null";
+  if (auto it = id_to_row_.find(id); it != id_to_row_.end()) {
+    write_row(it->second, vector);
+    payloads_[it->second] = std::move(payload);
+    return;
+  }
+  const uint64_t row = row_ids_.size();
+  rows_.resize(rows_.size() + stride_, 0);  // padding stays zero
+  if (tombstones_.size() * 64 <= row) tombstones_.push_back(0);
+  write_row(row, vector);
+  row_ids_.push_back(id);
+  payloads_.push_back(std::move(payload));
+  id_to_row_.emplace(id, row);
+}
+
+bool FlatIndex::remove(const core::PointId& id) {
+  auto it = id_to_row_.find(id);
+  if (it == id_to_row_.end()) return false;
+  const uint64_t row = it->second;
+  tombstones_[row / 64] |= uint64_t{1} << (row % 64);
+  payloads_[row] = nullptr;
+  id_to_row_.erase(it);
+  return true;
+}
+
+bool FlatIndex::set_payload(const core::PointId& id, nlohmann::json payload) {
+  VESTA_CHECK(payload.is_object() || payload.is_null()) << "payload must be an object or null";
+  auto it = id_to_row_.find(id);
+  if (it == id_to_row_.end()) return false;
+  payloads_[it->second] = std::move(payload);
+  return true;
+}
+
+std::optional<uint64_t> FlatIndex::find_row(const core::PointId& id) const {
+  auto it = id_to_row_.find(id);
+  if (it == id_to_row_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<float> FlatIndex::row_vector(uint64_t row) const {
+  VESTA_CHECK(row < row_count()) << "row " << row << " of " << row_count();
+  std::vector<float> out(dim_);
+  core::halves_to_floats({rows_.data() + row * stride_, dim_}, out);
+  return out;
+}
+
+size_t FlatIndex::compact() {
+  const size_t before = row_count();
+  if (tombstone_count() == 0) return 0;
+  uint64_t write = 0;
+  for (uint64_t read = 0; read < before; ++read) {
+    if (!is_live(read)) continue;
+    if (write != read) {
+      std::copy_n(rows_.begin() + static_cast<ptrdiff_t>(read * stride_), stride_,
+                  rows_.begin() + static_cast<ptrdiff_t>(write * stride_));
+      row_ids_[write] = std::move(row_ids_[read]);
+      payloads_[write] = std::move(payloads_[read]);
+      id_to_row_[row_ids_[write]] = write;
+    }
+    ++write;
+  }
+  rows_.resize(write * stride_);
+  rows_.shrink_to_fit();
+  row_ids_.resize(write);
+  payloads_.resize(write);
+  tombstones_.assign((write + 63) / 64, 0);
+  ++generation_;
+  return before - write;
+}
+
+}  // namespace vesta::index

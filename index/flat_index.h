@@ -1,0 +1,87 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/point_id.h"
+#include "core/status.h"
+#include "index/metric.h"
+
+namespace vesta::index {
+
+// The vectors, ids, tombstones and payloads of one collection, in host memory.
+//
+// Rows are float16, stored with the padded stride of kernels/cpu/distance.h
+// (zeros after `dim`). Each live point owns one row; `id_to_row` maps ids to
+// rows. Overwriting a live point rewrites its row in place; deleting sets its
+// tombstone bit and drops it from the map, so a later upsert of the same id
+// gets a fresh row and never sees stale data. compact() moves live rows down
+// over tombstones (row numbers change; generation() counts such changes).
+//
+// Not thread-safe: Collection guards it with the LockManager (shared for
+// reads, exclusive for writes). Invariant: for every live row r,
+// id_to_row[row_id(r)] == r and the tombstone bit of r is clear.
+class FlatIndex {
+ public:
+  FlatIndex(size_t dim, Metric metric);
+
+  size_t dim() const { return dim_; }
+  size_t stride() const { return stride_; }
+  Metric metric() const { return metric_; }
+  size_t live_count() const { return id_to_row_.size(); }
+  size_t row_count() const { return row_ids_.size(); }
+  size_t tombstone_count() const { return row_count() - live_count(); }
+  // Bumped whenever row numbers change (compaction).
+  uint64_t generation() const { return generation_; }
+
+  // Checks a vector for this index: length, finite, within float16 range.
+  // `what` names it in the error ("vector of point 7").
+  core::Status validate_vector(std::span<const float> vector, std::string_view what) const;
+
+  // Inserts or overwrites. The vector must have passed validate_vector();
+  // Cosine vectors are normalised here. The payload is a JSON object or null.
+  void upsert(const core::PointId& id, std::span<const float> vector, nlohmann::json payload);
+  // True when the id was live.
+  bool remove(const core::PointId& id);
+  // Replaces the payload of a live point; false when the id is unknown.
+  bool set_payload(const core::PointId& id, nlohmann::json payload);
+
+  std::optional<uint64_t> find_row(const core::PointId& id) const;
+  bool is_live(uint64_t row) const {
+    return (tombstones_[row / 64] & (uint64_t{1} << (row % 64))) == 0;
+  }
+  const core::PointId& row_id(uint64_t row) const { return row_ids_[row]; }
+  const nlohmann::json& row_payload(uint64_t row) const { return payloads_[row]; }
+  // The stored vector of a row as float32 (normalised for Cosine), `dim` values.
+  std::vector<float> row_vector(uint64_t row) const;
+
+  // Raw storage for the searchers: row_count() rows of stride() halves.
+  const uint16_t* rows() const { return rows_.data(); }
+  // One bit per row (word r / 64, bit r % 64), set for tombstones.
+  const uint64_t* tombstones() const { return tombstones_.data(); }
+
+  // Rewrites rows without tombstones, keeping their relative order. Returns
+  // the number of rows reclaimed.
+  size_t compact();
+
+ private:
+  void write_row(uint64_t row, std::span<const float> vector);
+
+  size_t dim_;
+  size_t stride_;
+  Metric metric_;
+  std::vector<uint16_t> rows_;
+  std::vector<core::PointId> row_ids_;
+  std::vector<nlohmann::json> payloads_;
+  std::vector<uint64_t> tombstones_;
+  std::unordered_map<core::PointId, uint64_t> id_to_row_;
+  uint64_t generation_ = 0;
+};
+
+}  // namespace vesta::index

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "index/flat_index.h"
+#include "kernels/cpu/top_k.h"
+
+namespace vesta::index {
+
+// One batch of nearest-neighbour queries against a FlatIndex.
+struct SearchRequest {
+  const float* queries = nullptr;  // n_queries x index.dim(), prepared (Cosine: normalised)
+  size_t n_queries = 0;
+  size_t k = 0;                       // <= kernels::kMaxTopK
+  const uint64_t* allowed = nullptr;  // optional row bitmap; clear bit = filtered out
+};
+
+// Per query, the best k live rows, best first; scores are kernel distances
+// (inner product, or squared L2 for Euclid).
+using SearchHits = std::vector<std::vector<kernels::Neighbor>>;
+
+// A way to run a SearchRequest: the CPU path now, the GPU path later. Both
+// read the same FlatIndex under the caller's shared collection lock, so an
+// implementation must not mutate the index. Implementations are thread-safe:
+// several batches may run at once.
+class Searcher {
+ public:
+  virtual ~Searcher() = default;
+  virtual std::string_view name() const = 0;
+  virtual core::Result<SearchHits> search(const FlatIndex& index, const SearchRequest& request) = 0;
+};
+
+}  // namespace vesta::index

@@ -1,0 +1,168 @@
+#include "index/collection.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <thread>
+
+#include "index/cpu_searcher.h"
+
+namespace vesta::index {
+namespace {
+
+using core::PointId;
+
+class CollectionTest : public ::testing::Test {
+ protected:
+  Collection make(size_t dim, Metric metric) {
+    return Collection({"docs", dim, metric}, locks_, searcher_);
+  }
+  core::ThreadPool pool_{2};
+  core::LockManager locks_;
+  CpuSearcher searcher_{pool_};
+};
+
+TEST_F(CollectionTest, UpsertGetSearchRemove) {
+  Collection c = make(2, Metric::kDot);
+  ASSERT_TRUE(c.upsert({{PointId::number(1), {1, 0}, {{"t", "a"}}},
+                        {PointId::string("b").value(), {0, 1}, {{"t", "b"}}}})
+                  .is_ok());
+  EXPECT_EQ(c.count().value(), 2u);
+  const auto got = c.get(PointId::string("b").value()).value();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->payload["t"], "b");
+  EXPECT_EQ(got->vector, (std::vector<float>{0, 1}));
+
+  SearchParams params;
+  params.limit = 1;
+  params.with_payload = true;
+  const std::vector<ScoredPoint> hits = c.search(std::vector<float>{0.2f, 0.9f}, params).value();
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].id, PointId::string("b").value());
+  EXPECT_FLOAT_EQ(hits[0].score, 0.9f);
+  EXPECT_EQ(hits[0].payload["t"], "b");
+  EXPECT_TRUE(hits[0].vector.empty());
+
+  const std::vector<PointId> ids{PointId::number(1), PointId::number(99)};
+  EXPECT_EQ(c.remove(ids).value(), 1u);
+  EXPECT_EQ(c.count().value(), 1u);
+  EXPECT_FALSE(c.get(PointId::number(1)).value().has_value());
+}
+
+TEST_F(CollectionTest, ScoresFollowQdrantConventions) {
+  Collection euclid = make(2, Metric::kEuclid);
+  ASSERT_TRUE(
+      euclid.upsert({{PointId::number(1), {3, 4}, nullptr}, {PointId::number(2), {1, 1}, nullptr}})
+          .is_ok());
+  SearchParams params;
+  const auto e = euclid.search(std::vector<float>{0, 0}, params).value();
+  ASSERT_EQ(e.size(), 2u);
+  EXPECT_EQ(e[0].id, PointId::number(2));  // lower distance first
+  EXPECT_NEAR(e[0].score, std::sqrt(2.0f), 1e-3f);
+  EXPECT_NEAR(e[1].score, 5.0f, 1e-3f);
+
+  Collection cosine = make(2, Metric::kCosine);
+  ASSERT_TRUE(
+      cosine.upsert({{PointId::number(1), {10, 0}, nullptr}, {PointId::number(2), {1, 1}, nullptr}})
+          .is_ok());
+  const auto s = cosine.search(std::vector<float>{5, 0}, params).value();
+  EXPECT_EQ(s[0].id, PointId::number(1));
+  EXPECT_NEAR(s[0].score, 1.0f, 1e-3f);
+  EXPECT_NEAR(s[1].score, std::sqrt(0.5f), 1e-3f);
+}
+
+TEST_F(CollectionTest, ARejectedBatchChangesNothing) {
+  Collection c = make(2, Metric::kDot);
+  core::Status s =
+      c.upsert({{PointId::number(1), {1, 0}, nullptr}, {PointId::number(2), {1, NAN}, nullptr}});
+  EXPECT_EQ(s.code(), core::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("point 2 (points[1])"), std::string::npos) << s.message();
+  EXPECT_EQ(c.count().value(), 0u);
+
+  s = c.upsert({{PointId::number(3), {1, 0, 0}, nullptr}});
+  EXPECT_NE(s.message().find("has 3 values, expected 2"), std::string::npos) << s.message();
+  s = c.upsert({{PointId::number(4), {1, 0}, nlohmann::json::array({1})}});
+  EXPECT_NE(s.message().find("must be a JSON object"), std::string::npos) << s.message();
+  EXPECT_EQ(c.count().value(), 0u);
+}
+
+TEST_F(CollectionTest, SearchValidatesLimitAndQuery) {
+  Collection c = make(2, Metric::kDot);
+  SearchParams params;
+  params.limit = 1025;
+  EXPECT_EQ(c.search(std::vector<float>{1, 1}, params).status().code(),
+            core::StatusCode::kInvalidArgument);
+  params.limit = 10;
+  EXPECT_NE(c.search(std::vector<float>{1}, params).status().message().find("expected 1 x 2"),
+            std::string::npos);
+  EXPECT_NE(c.search(std::vector<float>{1, INFINITY}, params).status().message().find("query 0"),
+            std::string::npos);
+  params.limit = 0;
+  EXPECT_TRUE(c.search(std::vector<float>{1, 1}, params).value().empty());
+}
+
+TEST_F(CollectionTest, FilterRestrictsResultsAndBatchKeepsQueryOrder) {
+  Collection c = make(1, Metric::kDot);
+  std::vector<PointWrite> points;
+  for (uint64_t i = 1; i <= 100; ++i) {
+    points.push_back({PointId::number(i), {static_cast<float>(i)}, {{"even", i % 2 == 0}}});
+  }
+  ASSERT_TRUE(c.upsert(std::move(points)).is_ok());
+  SearchParams params;
+  params.limit = 3;
+  params.filter = [](const PointId&, const nlohmann::json& payload) {
+    return payload.value("even", false);
+  };
+  const auto batch = c.search_batch(std::vector<float>{1, -1}, 2, params).value();
+  ASSERT_EQ(batch.size(), 2u);
+  EXPECT_EQ(batch[0][0].id, PointId::number(100));
+  EXPECT_EQ(batch[0][1].id, PointId::number(98));
+  EXPECT_EQ(batch[1][0].id, PointId::number(2));
+  EXPECT_EQ(batch[1][2].id, PointId::number(6));
+}
+
+TEST_F(CollectionTest, ManyDeletesTriggerCompactionWithoutLosingPoints) {
+  Collection c = make(1, Metric::kDot);
+  std::vector<PointWrite> points;
+  for (uint64_t i = 0; i < 5000; ++i) points.push_back({PointId::number(i), {1.0f}, nullptr});
+  ASSERT_TRUE(c.upsert(std::move(points)).is_ok());
+  std::vector<PointId> doomed;
+  for (uint64_t i = 0; i < 5000; i += 2) doomed.push_back(PointId::number(i));
+  EXPECT_EQ(c.remove(doomed).value(), 2500u);
+  EXPECT_EQ(c.compact().value(), 0u);  // already compacted by remove()
+  EXPECT_EQ(c.count().value(), 2500u);
+  EXPECT_TRUE(c.get(PointId::number(4999)).value().has_value());
+  EXPECT_FALSE(c.get(PointId::number(4998)).value().has_value());
+}
+
+TEST_F(CollectionTest, ConcurrentSearchesAndWritesSeeWholePoints) {
+  // Each writer rewrites its own point with a vector whose two halves are
+  // equal; a reader must never see a torn vector.
+  Collection c = make(8, Metric::kDot);
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 2; ++w) {
+    writers.emplace_back([&, w] {
+      for (int i = 0; !stop; ++i) {
+        const float x = static_cast<float>(i % 100);
+        ASSERT_TRUE(c.upsert({{PointId::number(static_cast<uint64_t>(w)), std::vector<float>(8, x),
+                               nullptr}})
+                        .is_ok());
+      }
+    });
+  }
+  SearchParams params;
+  params.with_vector = true;
+  for (int i = 0; i < 300; ++i) {
+    const auto hits = c.search(std::vector<float>(8, 1.0f), params).value();
+    for (const ScoredPoint& p : hits) {
+      ASSERT_EQ(p.vector, std::vector<float>(8, p.vector[0]));
+    }
+  }
+  stop = true;
+  for (std::thread& t : writers) t.join();
+}
+
+}  // namespace
+}  // namespace vesta::index

@@ -1,0 +1,144 @@
+#include "index/flat_index.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <random>
+
+#include "test_seed.h"
+
+namespace vesta::index {
+namespace {
+
+using core::PointId;
+
+std::vector<float> vec(std::initializer_list<float> v) { return v; }
+
+// Checks the documented invariant: every live row maps back to itself.
+void expect_consistent(const FlatIndex& index) {
+  size_t live = 0;
+  for (uint64_t r = 0; r < index.row_count(); ++r) {
+    if (!index.is_live(r)) continue;
+    ++live;
+    ASSERT_EQ(index.find_row(index.row_id(r)), r);
+  }
+  ASSERT_EQ(live, index.live_count());
+}
+
+TEST(FlatIndex, UpsertStoresFloat16RowsWithZeroPadding) {
+  FlatIndex index(3, Metric::kDot);
+  EXPECT_EQ(index.stride(), 16u);
+  index.upsert(PointId::number(1), vec({1.0f, 0.1f, -2.5f}), nullptr);
+  EXPECT_EQ(index.row_vector(0), vec({1.0f, 0.0999755859375f, -2.5f}));  // 0.1 in float16
+  for (size_t i = 3; i < index.stride(); ++i) EXPECT_EQ(index.rows()[i], 0u);
+}
+
+TEST(FlatIndex, CosineVectorsAreNormalisedAtInsert) {
+  FlatIndex index(2, Metric::kCosine);
+  index.upsert(PointId::number(1), vec({3.0f, 4.0f}), nullptr);
+  index.upsert(PointId::number(2), vec({0.0f, 0.0f}), nullptr);
+  const std::vector<float> v = index.row_vector(0);
+  EXPECT_NEAR(v[0], 0.6f, 1e-3f);
+  EXPECT_NEAR(v[1], 0.8f, 1e-3f);
+  EXPECT_EQ(index.row_vector(1), vec({0.0f, 0.0f}));  // zero stays zero, never NaN
+}
+
+TEST(FlatIndex, OverwriteRewritesTheRowInPlace) {
+  FlatIndex index(2, Metric::kDot);
+  index.upsert(PointId::number(7), vec({1, 1}), nlohmann::json{{"a", 1}});
+  index.upsert(PointId::number(7), vec({2, 2}), nlohmann::json{{"a", 2}});
+  EXPECT_EQ(index.row_count(), 1u);
+  EXPECT_EQ(index.live_count(), 1u);
+  EXPECT_EQ(index.row_vector(0), vec({2, 2}));
+  EXPECT_EQ(index.row_payload(0)["a"], 2);
+}
+
+TEST(FlatIndex, DeleteThenUpsertReusesNoStaleRow) {
+  FlatIndex index(2, Metric::kDot);
+  index.upsert(PointId::number(1), vec({1, 1}), nlohmann::json{{"v", "old"}});
+  ASSERT_TRUE(index.remove(PointId::number(1)));
+  EXPECT_FALSE(index.is_live(0));
+  EXPECT_EQ(index.find_row(PointId::number(1)), std::nullopt);
+  index.upsert(PointId::number(1), vec({3, 3}), nlohmann::json{{"v", "new"}});
+  const uint64_t row = *index.find_row(PointId::number(1));
+  EXPECT_EQ(row, 1u);
+  EXPECT_TRUE(index.is_live(row));
+  EXPECT_FALSE(index.is_live(0));
+  EXPECT_EQ(index.row_vector(row), vec({3, 3}));
+  EXPECT_EQ(index.row_payload(row)["v"], "new");
+  EXPECT_EQ(index.tombstone_count(), 1u);
+  expect_consistent(index);
+}
+
+TEST(FlatIndex, RemoveOfUnknownIdIsFalse) {
+  FlatIndex index(2, Metric::kDot);
+  EXPECT_FALSE(index.remove(PointId::number(3)));
+  index.upsert(PointId::number(3), vec({1, 1}), nullptr);
+  EXPECT_TRUE(index.remove(PointId::number(3)));
+  EXPECT_FALSE(index.remove(PointId::number(3)));
+}
+
+TEST(FlatIndex, IdKindsAreDistinct) {
+  FlatIndex index(1, Metric::kDot);
+  index.upsert(PointId::number(5), vec({1}), nullptr);
+  index.upsert(PointId::string("5").value(), vec({2}), nullptr);
+  EXPECT_EQ(index.live_count(), 2u);
+}
+
+TEST(FlatIndex, ValidateVectorNamesThePointAndTheProblem) {
+  FlatIndex index(3, Metric::kDot);
+  core::Status wrong_dim = index.validate_vector(vec({1, 2}), "vector of point 9");
+  EXPECT_EQ(wrong_dim.code(), core::StatusCode::kInvalidArgument);
+  EXPECT_EQ(wrong_dim.message(), "vector of point 9 has 2 values, expected 3");
+  core::Status nan = index.validate_vector(vec({1, NAN, 2}), "vector of point 9");
+  EXPECT_NE(nan.message().find("point 9"), std::string::npos);
+  EXPECT_NE(nan.message().find("NaN"), std::string::npos);
+  EXPECT_FALSE(index.validate_vector(vec({1, 70000, 2}), "v").is_ok());
+  EXPECT_TRUE(index.validate_vector(vec({1, 65504, -65504}), "v").is_ok());
+}
+
+TEST(FlatIndex, CompactionKeepsLivePointsAndOrder) {
+  std::mt19937_64 rng(testing::test_seed("FlatIndex.Compaction"));
+  FlatIndex index(4, Metric::kEuclid);
+  std::map<uint64_t, std::vector<float>> model;  // id -> vector, as stored
+  for (int round = 0; round < 20; ++round) {
+    for (int i = 0; i < 200; ++i) {
+      const uint64_t id = rng() % 500;
+      const float x = static_cast<float>(rng() % 1000);
+      const std::vector<float> v{x, x + 1, x + 2, x + 3};
+      if (rng() % 3 == 0) {
+        EXPECT_EQ(index.remove(PointId::number(id)), model.erase(id) == 1);
+      } else {
+        index.upsert(PointId::number(id), v, nlohmann::json{{"id", id}});
+        model[id] = v;
+      }
+    }
+    const uint64_t generation = index.generation();
+    const size_t tombstones = index.tombstone_count();
+    std::vector<PointId> order_before;
+    for (uint64_t r = 0; r < index.row_count(); ++r) {
+      if (index.is_live(r)) order_before.push_back(index.row_id(r));
+    }
+    if (round % 2 == 0) {
+      EXPECT_EQ(index.compact(), tombstones);
+      EXPECT_EQ(index.tombstone_count(), 0u);
+      EXPECT_EQ(index.row_count(), model.size());
+      EXPECT_EQ(index.generation(), generation + (tombstones > 0 ? 1 : 0));
+      std::vector<PointId> order_after;
+      for (uint64_t r = 0; r < index.row_count(); ++r) order_after.push_back(index.row_id(r));
+      EXPECT_EQ(order_after, order_before);
+    }
+    expect_consistent(index);
+    ASSERT_EQ(index.live_count(), model.size());
+    for (const auto& [id, v] : model) {
+      const std::optional<uint64_t> row = index.find_row(PointId::number(id));
+      ASSERT_TRUE(row.has_value()) << id;
+      EXPECT_EQ(index.row_vector(*row), v);
+      EXPECT_EQ(index.row_payload(*row)["id"], id);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace vesta::index
