@@ -77,7 +77,7 @@ void BM_ScanRows(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * n_rows * kDim * 2));
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * nq * n_rows));
 }
-BENCHMARK(BM_ScanRows)->ArgNames({"queries", "rows"})->ArgsProduct({{1, 16, 48, 96, 256}, {65536}});
+BENCHMARK(BM_ScanRows)->ArgNames({"queries", "rows"})->ArgsProduct({{1, 2, 3, 4, 6, 16, 256}, {262144}});
 
 void BM_TopKPush(benchmark::State& state) {
   const size_t k = static_cast<size_t>(state.range(0));
