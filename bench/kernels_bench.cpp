@@ -1,5 +1,5 @@
 // Micro-benchmarks of the CPU kernels (Google Benchmark).
-//   build/bench/kernels_bench --benchmark_filter=Scan
+//   build/bench/kernels_bench --benchmark_filter=scan
 // Bytes/s counts the float16 rows read; items/s counts query-row distances.
 
 #include <benchmark/benchmark.h>
@@ -36,7 +36,7 @@ Data make_data(size_t n_queries, size_t n_rows, size_t dim) {
 }
 
 // args: isa, queries, dim, kind
-void BM_DistanceTile(benchmark::State& state) {
+void bm_distance_tile(benchmark::State& state) {
   const auto isa = static_cast<Isa>(state.range(0));
   if (isa > vesta::kernels::detected_isa()) {
     state.SkipWithError("instruction set not supported by this CPU");
@@ -58,12 +58,12 @@ void BM_DistanceTile(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(state.iterations() * nq * kRows * dim * 2) / 1e9,
                          benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_DistanceTile)
+BENCHMARK(bm_distance_tile)
     ->ArgNames({"isa", "queries", "dim", "kind"})
     ->ArgsProduct({{0, 1, 2}, {1, 6, 64}, {768}, {0, 1}});
 
 // Whole-range scan with selection, single thread: args queries, rows.
-void BM_ScanRows(benchmark::State& state) {
+void bm_scan_rows(benchmark::State& state) {
   const size_t nq = static_cast<size_t>(state.range(0));
   const size_t n_rows = static_cast<size_t>(state.range(1));
   constexpr size_t kDim = 768;
@@ -77,9 +77,11 @@ void BM_ScanRows(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * n_rows * kDim * 2));
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * nq * n_rows));
 }
-BENCHMARK(BM_ScanRows)->ArgNames({"queries", "rows"})->ArgsProduct({{1, 2, 3, 4, 6, 16, 256}, {262144}});
+BENCHMARK(bm_scan_rows)
+    ->ArgNames({"queries", "rows"})
+    ->ArgsProduct({{1, 2, 3, 4, 6, 16, 256}, {262144}});
 
-void BM_TopKPush(benchmark::State& state) {
+void bm_top_k_push(benchmark::State& state) {
   const size_t k = static_cast<size_t>(state.range(0));
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> uniform;
@@ -92,7 +94,7 @@ void BM_TopKPush(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * scores.size()));
 }
-BENCHMARK(BM_TopKPush)->Arg(10)->Arg(100)->Arg(1024);
+BENCHMARK(bm_top_k_push)->Arg(10)->Arg(100)->Arg(1024);
 
 }  // namespace
 

@@ -2,8 +2,10 @@
 # Command two: install what the tests need, build, and run every test suite.
 #   1. the Release build (CUDA code compiled when nvcc is found) and all its
 #      tests, GPU tests skipping with a reason when no device exists;
-#   2. a ThreadSanitizer build of the concurrent code (core and index suites).
-# Set VESTA_SKIP_TSAN=1 to skip step 2 locally.
+#   2. clang-format and clang-tidy (scripts/lint.sh);
+#   3. an ASan + UBSan build and a ThreadSanitizer build (CPU only), each
+#      running every suite.
+# Locally, VESTA_SKIP_SANITIZERS=1 skips step 3 and VESTA_SKIP_LINT=1 step 2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs="$(nproc)"
@@ -18,15 +20,27 @@ build_dir="${VESTA_BUILD_DIR:-build}"
 echo "== tests (Release) =="
 ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" | tee "$build_dir/ctest-release.log"
 
-if [[ "${VESTA_SKIP_TSAN:-0}" != "1" ]]; then
-  echo "== tests (ThreadSanitizer: core, index) =="
-  cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVESTA_CUDA=OFF \
-    -DVESTA_SANITIZE=thread -DVESTA_BUILD_BENCH=OFF
-  cmake --build build-tsan --target core_tests index_tests
-  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-    ctest --test-dir build-tsan --output-on-failure -j "$jobs" -L '^(core|index)$' \
-    | tee build-tsan/ctest-tsan.log
+if [[ "${VESTA_SKIP_LINT:-0}" != "1" ]]; then
+  echo "== lint =="
+  VESTA_BUILD_DIR="$build_dir" scripts/lint.sh
+fi
+
+logs=("$build_dir/ctest-release.log")
+if [[ "${VESTA_SKIP_SANITIZERS:-0}" != "1" ]]; then
+  for sanitizer in address thread; do
+    dir="build-$sanitizer"
+    echo "== tests ($sanitizer sanitizer) =="
+    cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVESTA_CUDA=OFF \
+      -DVESTA_SANITIZE="$sanitizer" -DVESTA_BUILD_BENCH=OFF
+    cmake --build "$dir"
+    ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1" \
+      TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+      ctest --test-dir "$dir" --output-on-failure -j "$jobs" | tee "$dir/ctest.log"
+    logs+=("$dir/ctest.log")
+  done
 fi
 
 echo "== summary =="
-grep -h "tests passed" "$build_dir/ctest-release.log" build-tsan/ctest-tsan.log 2>/dev/null || true
+for log in "${logs[@]}"; do
+  printf '%-28s %s\n' "$(dirname "$log"):" "$(grep -h "tests passed" "$log")"
+done
