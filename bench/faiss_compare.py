@@ -26,6 +26,13 @@ call; then timed calls until at least --min-seconds have elapsed and at least
 come from one untimed pass over all Q queries in blocks of b. Every side uses
 --threads threads (default 2).
 
+Run it on an otherwise idle machine: with --threads equal to the core count,
+any other busy process slows both sides by several times, and unevenly (one
+busy core beside a 2-thread run here slowed FAISS FlatIP at batch 256 8x and
+Vesta 3x). The script measures the CPU time other processes used during each
+timed phase and marks the report as untrustworthy (a WARNING line;
+"timings_trustworthy": false in the JSON) when it exceeds 0.1 cores on average.
+
 Run it through bench/run_faiss_compare.sh, which makes bench/.venv from the
 pinned bench/requirements.txt and finds the binary:
   bench/run_faiss_compare.sh                         # N = 1,000,000, 3 s per timing
@@ -33,9 +40,9 @@ pinned bench/requirements.txt and finds the binary:
   bench/run_faiss_compare.sh --rows 20000 --json-out /tmp/r.json
 Directly: bench/.venv/bin/python bench/faiss_compare.py --vesta-bench BINARY [options]
 
-Peak memory is about 2x the float32 rows (3 GB each at N = 1M): the rows stay
-in this process while one FAISS index at a time holds its own copy; both are
-freed before the Vesta binary runs.
+Peak memory is about 2x the float32 rows (3 GB each at N = 1M) plus ~1 GB of
+float64 temporaries: the rows stay in this process while one FAISS index at a
+time holds its own copy; both are freed before the Vesta binary runs.
 """
 
 import argparse

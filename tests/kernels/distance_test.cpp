@@ -87,6 +87,31 @@ TEST_P(DistanceTileTest, MatchesFloat64ReferenceWithinBoundForManyShapes) {
   }
 }
 
+TEST_P(DistanceTileTest, ScoresDoNotDependOnBatchSize) {
+  // Small batches take the sequential kernel, larger ones the blocked one;
+  // a query must get bit-identical scores either way (dynamic batching mixes
+  // requests into batches of any size).
+  std::mt19937_64 rng(testing::test_seed("DistanceTile.BatchSize"));
+  const size_t nq = 20;
+  const size_t nr = 37;
+  const Case c = make_case(rng, nq, nr, 768);
+  for (DistanceKind kind : {DistanceKind::kInnerProduct, DistanceKind::kL2Squared}) {
+    std::vector<float> all(nq * nr);
+    compute_distance_tile(kind, c.queries.data(), nq, c.rows.data(), nr, c.stride, all.data(), nr,
+                          GetParam());
+    for (size_t batch : {1, 2, 3, 5, 6, 7, 13}) {
+      for (size_t q0 = 0; q0 + batch <= nq; q0 += batch) {
+        std::vector<float> part(batch * nr);
+        compute_distance_tile(kind, c.queries.data() + q0 * c.stride, batch, c.rows.data(), nr,
+                              c.stride, part.data(), nr, GetParam());
+        for (size_t i = 0; i < part.size(); ++i) {
+          ASSERT_EQ(part[i], all[q0 * nr + i]) << "batch " << batch << " q0 " << q0 << " i " << i;
+        }
+      }
+    }
+  }
+}
+
 TEST_P(DistanceTileTest, ZeroRowsOrQueriesWriteNothing) {
   std::vector<float> out(4, 1.0f);
   std::vector<float> q(16, 1.0f);
