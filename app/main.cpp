@@ -12,9 +12,12 @@
 #include "core/float16.h"
 #include "core/lock_manager.h"
 #include "core/thread_pool.h"
+#include "index/collection_registry.h"
 #include "index/cpu_searcher.h"
 #include "kernels/cpu/isa.h"
 #include "kernels/cuda/device_info.h"
+#include "server/http_server.h"
+#include "server/rest_api.h"
 
 namespace {
 
@@ -57,7 +60,7 @@ void print_version() {
 }
 
 std::optional<size_t> parse_count(std::string_view text) {
-  if (text.empty() || text.size() > 6) return std::nullopt;
+  if (text.empty() || text.size() > 15) return std::nullopt;
   size_t value = 0;
   for (char c : text) {
     if (c < '0' || c > '9') return std::nullopt;
@@ -68,15 +71,41 @@ std::optional<size_t> parse_count(std::string_view text) {
 
 int serve(const std::vector<std::string_view>& args) {
   size_t threads = 0;
+  vesta::server::HttpServerOptions http;
   for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--threads") {
-      if (i + 1 >= args.size()) return usage_error("--threads needs a value");
-      const std::optional<size_t> n = parse_count(args[++i]);
-      if (!n || *n == 0 || *n > 1024) {
-        return usage_error("--threads must be an integer from 1 to 1024, got '" +
-                           std::string(args[i]) + "'");
+    // Numeric options: name, destination, range.
+    struct NumberOption {
+      std::string_view name;
+      size_t min;
+      size_t max;
+    };
+    auto number = [&](NumberOption o, size_t* out) -> bool {
+      if (i + 1 >= args.size()) {
+        usage_error(std::string(o.name) + " needs a value");
+        return false;
       }
-      threads = *n;
+      const std::optional<size_t> n = parse_count(args[++i]);
+      if (!n || *n < o.min || *n > o.max) {
+        usage_error(std::string(o.name) + " must be an integer from " + std::to_string(o.min) +
+                    " to " + std::to_string(o.max) + ", got '" + std::string(args[i]) + "'");
+        return false;
+      }
+      *out = *n;
+      return true;
+    };
+    size_t value = 0;
+    if (args[i] == "--threads") {
+      if (!number({"--threads", 1, 1024}, &threads)) return 2;
+    } else if (args[i] == "--io-threads") {
+      if (!number({"--io-threads", 1, 256}, &http.io_threads)) return 2;
+    } else if (args[i] == "--port") {
+      if (!number({"--port", 0, 65535}, &value)) return 2;
+      http.port = static_cast<uint16_t>(value);
+    } else if (args[i] == "--max-body-bytes") {
+      if (!number({"--max-body-bytes", 1024, size_t{1} << 40}, &http.body_limit_bytes)) return 2;
+    } else if (args[i] == "--host") {
+      if (i + 1 >= args.size()) return usage_error("--host needs a value");
+      http.host = std::string(args[++i]);
     } else if (args[i] == "--help" || args[i] == "-h") {
       std::fputs(kUsage.data(), stdout);
       return 0;
@@ -95,20 +124,31 @@ int serve(const std::vector<std::string_view>& args) {
   vesta::core::ThreadPool pool(threads);
   vesta::core::LockManager locks;
   vesta::index::CpuSearcher searcher(pool);
+  vesta::index::CollectionRegistry collections(locks, searcher);
+  vesta::server::RestApi api(collections, VESTA_VERSION);
+  vesta::server::HttpServer server(
+      http, [&api](const vesta::server::HttpRequest& request) { return api.handle(request); });
   const vesta::kernels::cuda::DeviceProbe probe = vesta::kernels::cuda::probe_devices();
+  std::fprintf(
+      stderr, "vesta serve: CPU search path (%s kernels, %zu threads); CUDA %s, %d device(s)%s%s\n",
+      vesta::kernels::isa_name(vesta::kernels::active_isa()).data(), pool.size(),
+      probe.compiled ? "compiled in" : "not compiled in", probe.device_count,
+      probe.reason.empty() ? "" : ": ", probe.reason.c_str());
+  if (vesta::core::Status status = server.start(); !status.is_ok()) {
+    std::fprintf(stderr, "vesta serve: %s\n", status.message().c_str());
+    return 1;
+  }
   std::fprintf(stderr,
-               "vesta serve: engine ready: CPU search path (%s kernels, %zu threads); CUDA %s, "
-               "%d device(s)%s%s\n",
-               vesta::kernels::isa_name(vesta::kernels::active_isa()).data(), pool.size(),
-               probe.compiled ? "compiled in" : "not compiled in", probe.device_count,
-               probe.reason.empty() ? "" : ": ", probe.reason.c_str());
-  std::fprintf(stderr,
-               "vesta serve: no HTTP API in this build: this process answers no requests. "
-               "Stop it with Ctrl-C or SIGTERM.\n");
+               "vesta serve: listening on http://%s:%u (%zu I/O threads, body limit %zu bytes); "
+               "collections are in memory only (no persistence yet)\n",
+               http.host.c_str(), static_cast<unsigned>(server.port()), http.io_threads,
+               http.body_limit_bytes);
   int signal = 0;
   sigwait(&stop_signals, &signal);
-  std::fprintf(stderr, "vesta serve: received %s, stopping\n",
+  std::fprintf(stderr, "vesta serve: received %s, finishing requests in flight\n",
                signal == SIGINT ? "SIGINT" : "SIGTERM");
+  server.stop();
+  std::fprintf(stderr, "vesta serve: stopped\n");
   return 0;
 }
 

@@ -1,0 +1,292 @@
+#include "server/http_server.h"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cctype>
+#include <cstdio>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace vesta::server {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using Tcp = net::ip::tcp;
+
+namespace {
+
+// How long a connection closed after an error keeps reading and dropping what
+// the client still sends.
+constexpr std::chrono::seconds kLingerTime{2};
+
+std::string error_body(const std::string& message) {
+  std::string escaped;
+  for (char c : message) {
+    if (c == '"' || c == '\\') escaped.push_back('\\');
+    if (static_cast<unsigned char>(c) >= 0x20) escaped.push_back(c);
+  }
+  return "{\"status\":{\"error\":\"" + escaped + "\"},\"time\":0}";
+}
+
+}  // namespace
+
+class HttpServer::Impl {
+ public:
+  class Session;
+
+  Impl(HttpServerOptions options, RequestHandler handler)
+      : options_(std::move(options)), handler_(std::move(handler)), acceptor_(ioc_) {}
+
+  core::Status start();
+  void stop();
+  uint16_t port() const { return bound_port_; }
+
+  const HttpServerOptions& options() const { return options_; }
+  HttpResponse handle(const HttpRequest& request) const;
+  bool stopping() const { return stopping_.load(std::memory_order_acquire); }
+
+ private:
+  void accept();
+
+  HttpServerOptions options_;
+  RequestHandler handler_;
+  net::io_context ioc_;
+  Tcp::acceptor acceptor_;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
+  std::vector<std::thread> threads_;
+  uint16_t bound_port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::mutex sessions_mutex_;
+  std::list<std::weak_ptr<Session>> sessions_;  // guarded by sessions_mutex_
+};
+
+// One connection: read a request, run the handler, write the response, and
+// again while the client keeps the connection alive. All its work runs on its
+// strand, so its members need no lock.
+class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Tcp::socket socket, Impl& server) : stream_(std::move(socket)), server_(server) {}
+
+  void start() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_header(); });
+  }
+
+  // From stop(): close now if waiting for a request, else after the response.
+  void close_when_idle() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      self->closing_ = true;
+      if (!self->busy_) self->close();
+    });
+  }
+
+ private:
+  void read_header() {
+    busy_ = false;
+    if (closing_) return close();
+    parser_.emplace();
+    parser_->body_limit(server_.options().body_limit_bytes);
+    stream_.expires_after(server_.options().idle_timeout);
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec) return on_read_error(ec);
+    busy_ = true;
+    stream_.expires_after(server_.options().read_timeout);
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec2, size_t) { self->on_body(ec2); });
+  }
+
+  void on_read_error(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      return reply_and_close(413, "request body exceeds the limit of " +
+                                      std::to_string(server_.options().body_limit_bytes) +
+                                      " bytes");
+    }
+    if (ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
+        ec == beast::error::timeout || ec == net::error::connection_reset ||
+        ec == net::error::eof) {
+      return close();
+    }
+    return reply_and_close(400, "malformed HTTP request: " + ec.message());
+  }
+
+  void on_body(beast::error_code ec) {
+    if (ec) return on_read_error(ec);
+    http::request<http::string_body> req = parser_->release();
+    HttpRequest request;
+    request.method = std::string(req.method_string());
+    const std::string_view target(req.target().data(), req.target().size());
+    const size_t q = target.find('?');
+    request.path = std::string(target.substr(0, q));
+    if (q != std::string_view::npos) request.query = std::string(target.substr(q + 1));
+    for (const auto& field : req) {
+      std::string name(field.name_string());
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      request.headers[name] = std::string(field.value());
+    }
+    request.body = std::move(req.body());
+    const bool keep_alive = req.keep_alive() && !closing_ && !server_.stopping();
+    write(server_.handle(request), req.version(), keep_alive);
+  }
+
+  void write(HttpResponse response, unsigned version, bool keep_alive) {
+    auto res = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(response.status), version);
+    res->set(http::field::server, "vesta");
+    res->set(http::field::content_type, response.content_type);
+    res->keep_alive(keep_alive);
+    res->body() = std::move(response.body);
+    res->prepare_payload();
+    stream_.expires_after(server_.options().read_timeout);
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
+                        if (ec || !keep_alive) return self->close();
+                        self->read_header();
+                      });
+  }
+
+  // Answers a request that cannot be read (malformed, too large) and closes
+  // without reading it. The close lingers: the client may still be sending
+  // the body, and closing with unread data would reset the connection and
+  // lose the response, so the rest is read and dropped for a while first.
+  void reply_and_close(int status, const std::string& message) {
+    busy_ = true;
+    auto res =
+        std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
+    res->set(http::field::server, "vesta");
+    res->set(http::field::content_type, "application/json");
+    res->keep_alive(false);
+    res->body() = error_body(message);
+    res->prepare_payload();
+    stream_.expires_after(server_.options().read_timeout);
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res](beast::error_code ec, size_t) {
+                        if (ec) return self->close();
+                        beast::error_code ignored;
+                        self->stream_.socket().shutdown(Tcp::socket::shutdown_send, ignored);
+                        self->stream_.expires_after(kLingerTime);
+                        self->drain();
+                      });
+  }
+
+  void drain() {
+    stream_.async_read_some(net::buffer(drain_buffer_),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) return self->close();
+                              self->drain();
+                            });
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(Tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+
+  beast::tcp_stream stream_;
+  Impl& server_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  bool busy_ = false;
+  bool closing_ = false;
+  std::array<char, 16384> drain_buffer_{};
+};
+
+HttpResponse HttpServer::Impl::handle(const HttpRequest& request) const {
+  try {
+    return handler_(request);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vesta: handler for %s %s threw: %s\n", request.method.c_str(),
+                 request.path.c_str(), e.what());
+    return {500, "application/json", error_body(std::string("internal error: ") + e.what())};
+  }
+}
+
+core::Status HttpServer::Impl::start() {
+  beast::error_code ec;
+  const net::ip::address address = net::ip::make_address(options_.host, ec);
+  if (ec) return core::invalid_argument("host '" + options_.host + "' is not an IP address");
+  const Tcp::endpoint endpoint(address, options_.port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return {core::StatusCode::kUnavailable, "cannot listen on " + options_.host + ":" +
+                                                std::to_string(options_.port) + ": " +
+                                                ec.message()};
+  }
+  bound_port_ = acceptor_.local_endpoint().port();
+  work_.emplace(net::make_work_guard(ioc_));
+  accept();
+  const size_t n = std::max<size_t>(1, options_.io_threads);
+  for (size_t i = 0; i < n; ++i) threads_.emplace_back([this] { ioc_.run(); });
+  return core::Status::ok();
+}
+
+void HttpServer::Impl::accept() {
+  acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, Tcp::socket socket) {
+    if (ec) return;  // the acceptor was closed by stop(), or a transient failure
+    auto session = std::make_shared<Session>(std::move(socket), *this);
+    {
+      // stop() flips stopping_ under this mutex, so a session is either seen
+      // by stop() or sees the flag here; none can wait out its idle timeout.
+      std::lock_guard lock(sessions_mutex_);
+      if (stopping()) return;  // the socket closes with the session
+      sessions_.remove_if([](const std::weak_ptr<Session>& s) { return s.expired(); });
+      sessions_.push_back(session);
+    }
+    session->start();
+    accept();
+  });
+}
+
+void HttpServer::Impl::stop() {
+  {
+    std::lock_guard lock(sessions_mutex_);
+    if (stopping_.exchange(true)) return;
+  }
+  if (threads_.empty()) return;
+  net::post(acceptor_.get_executor(), [this] {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+  });
+  {
+    std::lock_guard lock(sessions_mutex_);
+    for (const std::weak_ptr<Session>& weak : sessions_) {
+      if (std::shared_ptr<Session> s = weak.lock()) s->close_when_idle();
+    }
+  }
+  work_.reset();  // run() returns once the last connection has closed
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+}
+
+HttpServer::HttpServer(HttpServerOptions options, RequestHandler handler)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+core::Status HttpServer::start() { return impl_->start(); }
+uint16_t HttpServer::port() const { return impl_->port(); }
+void HttpServer::stop() { impl_->stop(); }
+
+}  // namespace vesta::server

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "server/http_message.h"
+
+namespace vesta::server {
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 6333;  // 0: pick a free port (see HttpServer::port())
+  size_t io_threads = 2;
+  size_t body_limit_bytes = 64u << 20;
+  std::chrono::milliseconds read_timeout{std::chrono::seconds(30)};  // headers + body
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};  // keep-alive gap
+};
+
+using RequestHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+// HTTP/1.1 server on Boost.Beast: keep-alive, a fixed pool of I/O threads
+// that also run the handler, a request body limit (413), read and idle
+// timeouts, and a graceful stop (stop accepting, finish requests in flight,
+// close idle connections, join the threads). Thread-safe; `handler` is called
+// concurrently from the I/O threads.
+class HttpServer {
+ public:
+  HttpServer(HttpServerOptions options, RequestHandler handler);
+  ~HttpServer();  // stop()s
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds, listens and starts the I/O threads. Unavailable when the address
+  // cannot be bound.
+  core::Status start();
+  // The bound port (after start()).
+  uint16_t port() const;
+  // Graceful stop; idempotent; blocks until every I/O thread has ended.
+  void stop();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vesta::server

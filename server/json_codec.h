@@ -1,0 +1,35 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/point_id.h"
+#include "core/status.h"
+
+namespace vesta::server {
+
+// Conversions between Qdrant-shaped JSON and engine types. Every error names
+// the JSON field at fault ("points[3].vector[7]").
+
+// A JSON body; InvalidArgument with the parser's position when malformed.
+core::Result<nlohmann::json> parse_json_body(const std::string& body);
+
+// An unsigned integer or a string (UUID when it parses as one).
+core::Result<core::PointId> point_id_from_json(const nlohmann::json& value,
+                                               const std::string& field);
+nlohmann::json point_id_to_json(const core::PointId& id);
+
+// An array of numbers as float32; NaN/Inf/float16 range are checked later by
+// the collection, which knows the dimension.
+core::Result<std::vector<float>> vector_from_json(const nlohmann::json& value,
+                                                  const std::string& field);
+
+// Optional members with a type check: the default when absent or null.
+core::Result<bool> optional_bool(const nlohmann::json& object, const char* key, bool fallback,
+                                 const std::string& where);
+core::Result<size_t> optional_count(const nlohmann::json& object, const char* key, size_t fallback,
+                                    const std::string& where);
+
+}  // namespace vesta::server

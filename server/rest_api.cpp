@@ -1,0 +1,424 @@
+#include "server/rest_api.h"
+
+#include <chrono>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "kernels/cpu/top_k.h"
+#include "server/json_codec.h"
+
+namespace vesta::server {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// Runs a handler body that produces a result or a Status, and wraps either in
+// Qdrant's envelope with the elapsed time.
+template <typename Body>
+HttpResponse respond(Body&& body) {
+  const Clock::time_point start = Clock::now();
+  core::Result<json> result = body();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  json out;
+  int status = 200;
+  if (result.is_ok()) {
+    out = {{"result", std::move(result).value()}, {"status", "ok"}, {"time", seconds}};
+  } else {
+    status = core::http_status_for(result.status().code());
+    out = {{"status", {{"error", result.status().message()}}}, {"time", seconds}};
+  }
+  return {status, "application/json", out.dump(-1, ' ', false, json::error_handler_t::replace)};
+}
+
+core::Result<json> object_body(const HttpRequest& request) {
+  core::Result<json> body = parse_json_body(request.body);
+  if (!body.is_ok()) return body;
+  if (!body.value().is_object()) {
+    return core::invalid_argument("request body must be a JSON object, got " +
+                                  std::string(body.value().type_name()));
+  }
+  return body;
+}
+
+// Parsed Qdrant search options shared by search and search/batch.
+struct SearchOptions {
+  std::vector<float> vector;
+  index::SearchParams params;
+  size_t offset = 0;
+  size_t limit = 10;
+  std::optional<float> score_threshold;
+};
+
+core::Result<SearchOptions> search_options(const json& body, const std::string& where) {
+  SearchOptions o;
+  auto vector = body.find("vector");
+  if (vector == body.end()) return core::invalid_argument(where + "vector is required");
+  core::Result<std::vector<float>> v = vector_from_json(*vector, where + "vector");
+  if (!v.is_ok()) return v.status();
+  o.vector = std::move(v).value();
+  core::Result<size_t> limit = optional_count(body, "limit", 10, where);
+  if (!limit.is_ok()) return limit.status();
+  core::Result<size_t> offset = optional_count(body, "offset", 0, where);
+  if (!offset.is_ok()) return offset.status();
+  o.limit = limit.value();
+  o.offset = offset.value();
+  if (o.limit + o.offset > kernels::kMaxTopK) {
+    return core::invalid_argument(where + "limit + offset must be at most " +
+                                  std::to_string(kernels::kMaxTopK) + ", got " +
+                                  std::to_string(o.limit + o.offset));
+  }
+  o.params.limit = o.limit + o.offset;
+  core::Result<bool> with_vector = optional_bool(body, "with_vector", false, where);
+  if (!with_vector.is_ok()) return with_vector.status();
+  o.params.with_vector = with_vector.value();
+  if (auto wp = body.find("with_payload"); wp != body.end() && !wp->is_null()) {
+    if (!wp->is_boolean()) {
+      return core::invalid_argument(where + "with_payload must be true or false");
+    }
+    o.params.with_payload = wp->get<bool>();
+  }
+  if (auto filter = body.find("filter"); filter != body.end() && !filter->is_null()) {
+    return core::invalid_argument(where + "filter is not supported yet");
+  }
+  if (auto t = body.find("score_threshold"); t != body.end() && !t->is_null()) {
+    if (!t->is_number()) return core::invalid_argument(where + "score_threshold must be a number");
+    o.score_threshold = t->get<float>();
+  }
+  return o;
+}
+
+json scored_to_json(const index::ScoredPoint& p, bool with_payload, bool with_vector) {
+  json out = {{"id", point_id_to_json(p.id)}, {"version", 0}, {"score", p.score}};
+  out["payload"] = with_payload ? (p.payload.is_null() ? json::object() : p.payload) : json();
+  out["vector"] = with_vector ? json(p.vector) : json();
+  return out;
+}
+
+// Applies offset and score_threshold to one query's hits.
+json hits_to_json(const std::vector<index::ScoredPoint>& hits, const SearchOptions& o,
+                  index::Metric metric) {
+  json out = json::array();
+  for (size_t i = o.offset; i < hits.size(); ++i) {
+    if (o.score_threshold) {
+      const bool lower_is_better = !index::higher_is_better(metric);
+      if (lower_is_better ? hits[i].score > *o.score_threshold
+                          : hits[i].score < *o.score_threshold) {
+        break;  // hits are sorted best first
+      }
+    }
+    out.push_back(scored_to_json(hits[i], o.params.with_payload, o.params.with_vector));
+  }
+  return out;
+}
+
+json stored_to_json(const index::StoredPoint& p, bool with_payload, bool with_vector) {
+  json out = {{"id", point_id_to_json(p.id)}};
+  out["payload"] = with_payload ? (p.payload.is_null() ? json::object() : p.payload) : json();
+  out["vector"] = with_vector ? json(p.vector) : json();
+  return out;
+}
+
+core::Result<std::vector<core::PointId>> ids_from_json(const json& body, const char* key) {
+  auto it = body.find(key);
+  if (it == body.end() || !it->is_array()) {
+    return core::invalid_argument(std::string(key) + " must be an array of point ids");
+  }
+  std::vector<core::PointId> ids;
+  for (size_t i = 0; i < it->size(); ++i) {
+    core::Result<core::PointId> id =
+        point_id_from_json((*it)[i], std::string(key) + "[" + std::to_string(i) + "]");
+    if (!id.is_ok()) return id.status();
+    ids.push_back(std::move(id).value());
+  }
+  return ids;
+}
+
+// Points in Qdrant's list form {"points": [...]} or batch form {"batch": {...}}.
+core::Result<std::vector<index::PointWrite>> points_from_json(const json& body) {
+  std::vector<index::PointWrite> out;
+  if (auto points = body.find("points"); points != body.end()) {
+    if (!points->is_array()) return core::invalid_argument("points must be an array");
+    for (size_t i = 0; i < points->size(); ++i) {
+      const json& p = (*points)[i];
+      const std::string where = "points[" + std::to_string(i) + "]";
+      if (!p.is_object()) return core::invalid_argument(where + " must be an object");
+      if (!p.contains("id")) return core::invalid_argument(where + ".id is required");
+      if (!p.contains("vector")) return core::invalid_argument(where + ".vector is required");
+      core::Result<core::PointId> id = point_id_from_json(p["id"], where + ".id");
+      if (!id.is_ok()) return id.status();
+      core::Result<std::vector<float>> v = vector_from_json(p["vector"], where + ".vector");
+      if (!v.is_ok()) return v.status();
+      json payload = p.value("payload", json());
+      if (!payload.is_null() && !payload.is_object()) {
+        return core::invalid_argument(where + ".payload must be a JSON object");
+      }
+      out.push_back({std::move(id).value(), std::move(v).value(), std::move(payload)});
+    }
+    return out;
+  }
+  auto batch = body.find("batch");
+  if (batch == body.end() || !batch->is_object()) {
+    return core::invalid_argument("body must have \"points\" (a list) or \"batch\" (an object)");
+  }
+  core::Result<std::vector<core::PointId>> ids = ids_from_json(*batch, "ids");
+  if (!ids.is_ok()) return core::invalid_argument("batch." + ids.status().message());
+  auto vectors = batch->find("vectors");
+  if (vectors == batch->end() || !vectors->is_array() || vectors->size() != ids.value().size()) {
+    return core::invalid_argument("batch.vectors must be an array with one vector per id (" +
+                                  std::to_string(ids.value().size()) + ")");
+  }
+  const json payloads = batch->value("payloads", json());
+  if (!payloads.is_null() && (!payloads.is_array() || payloads.size() != ids.value().size())) {
+    return core::invalid_argument("batch.payloads must be null or an array with one per id");
+  }
+  for (size_t i = 0; i < ids.value().size(); ++i) {
+    const std::string where = "batch.vectors[" + std::to_string(i) + "]";
+    core::Result<std::vector<float>> v = vector_from_json((*vectors)[i], where);
+    if (!v.is_ok()) return v.status();
+    json payload = payloads.is_null() ? json() : payloads[i];
+    if (!payload.is_null() && !payload.is_object()) {
+      return core::invalid_argument("batch.payloads[" + std::to_string(i) +
+                                    "] must be a JSON object or null");
+    }
+    out.push_back({ids.value()[i], std::move(v).value(), std::move(payload)});
+  }
+  return out;
+}
+
+}  // namespace
+
+RestApi::RestApi(index::CollectionRegistry& collections, std::string version)
+    : collections_(collections), version_(std::move(version)) {
+  add_routes();
+}
+
+void RestApi::add_routes() {
+  Router& r = router_;
+  index::CollectionRegistry& registry = collections_;
+
+  r.add("GET", "/", [this](const HttpRequest&, const RouteParams&) {
+    json body = {{"title", "vesta - vector store"}, {"version", version_}};
+    return HttpResponse{200, "application/json", body.dump()};
+  });
+  auto health = [](const HttpRequest&, const RouteParams&) {
+    return HttpResponse{200, "text/plain", "healthz check passed"};
+  };
+  r.add("GET", "/healthz", health);
+  r.add("GET", "/livez", health);
+  r.add("GET", "/readyz", [](const HttpRequest&, const RouteParams&) {
+    return HttpResponse{200, "text/plain", "all shards are ready"};
+  });
+
+  r.add("GET", "/collections", [&registry](const HttpRequest&, const RouteParams&) {
+    return respond([&]() -> core::Result<json> {
+      json list = json::array();
+      for (const std::string& name : registry.names()) list.push_back({{"name", name}});
+      return json{{"collections", list}};
+    });
+  });
+
+  r.add("PUT", "/collections/{name}", [&registry](const HttpRequest& req, const RouteParams& p) {
+    return respond([&]() -> core::Result<json> {
+      core::Result<json> body = object_body(req);
+      if (!body.is_ok()) return body.status();
+      auto vectors = body.value().find("vectors");
+      if (vectors == body.value().end() || !vectors->is_object()) {
+        return core::invalid_argument("vectors must be an object {\"size\": N, \"distance\": ...}");
+      }
+      core::Result<size_t> size = optional_count(*vectors, "size", 0, "vectors.");
+      if (!size.is_ok()) return size.status();
+      if (!vectors->contains("size")) return core::invalid_argument("vectors.size is required");
+      auto distance = vectors->find("distance");
+      if (distance == vectors->end() || !distance->is_string()) {
+        return core::invalid_argument("vectors.distance must be one of Cosine, Dot, Euclid");
+      }
+      std::optional<index::Metric> metric = index::parse_metric(distance->get<std::string>());
+      if (!metric) {
+        return core::invalid_argument("vectors.distance '" + distance->get<std::string>() +
+                                      "' is not supported; use Cosine, Dot or Euclid");
+      }
+      VESTA_RETURN_IF_ERROR(registry.create({p.at("name"), size.value(), *metric}));
+      return json(true);
+    });
+  });
+
+  r.add("GET", "/collections/{name}", [&registry](const HttpRequest&, const RouteParams& p) {
+    return respond([&]() -> core::Result<json> {
+      auto collection = registry.get(p.at("name"));
+      if (!collection.is_ok()) return collection.status();
+      const index::CollectionConfig& config = collection.value()->config();
+      core::Result<size_t> count = collection.value()->count();
+      if (!count.is_ok()) return count.status();
+      return json{{"status", "green"},
+                  {"optimizer_status", "ok"},
+                  {"points_count", count.value()},
+                  {"indexed_vectors_count", count.value()},
+                  {"segments_count", 1},
+                  {"config",
+                   {{"params",
+                     {{"vectors",
+                       {{"size", config.dim}, {"distance", index::metric_name(config.metric)}}}}}}},
+                  {"payload_schema", json::object()}};
+    });
+  });
+
+  r.add("DELETE", "/collections/{name}", [&registry](const HttpRequest&, const RouteParams& p) {
+    return respond([&]() -> core::Result<json> { return json(registry.drop(p.at("name"))); });
+  });
+
+  r.add("GET", "/collections/{name}/exists", [&registry](const HttpRequest&, const RouteParams& p) {
+    return respond([&]() -> core::Result<json> {
+      return json{{"exists", registry.exists(p.at("name"))}};
+    });
+  });
+
+  r.add("PUT", "/collections/{name}/points",
+        [&registry](const HttpRequest& req, const RouteParams& p) {
+          return respond([&]() -> core::Result<json> {
+            auto collection = registry.get(p.at("name"));
+            if (!collection.is_ok()) return collection.status();
+            core::Result<json> body = object_body(req);
+            if (!body.is_ok()) return body.status();
+            auto points = points_from_json(body.value());
+            if (!points.is_ok()) return points.status();
+            VESTA_RETURN_IF_ERROR(collection.value()->upsert(std::move(points).value()));
+            return json{{"operation_id", 0}, {"status", "completed"}};
+          });
+        });
+
+  r.add("GET", "/collections/{name}/points/{id}",
+        [&registry](const HttpRequest&, const RouteParams& p) {
+          return respond([&]() -> core::Result<json> {
+            auto collection = registry.get(p.at("name"));
+            if (!collection.is_ok()) return collection.status();
+            core::Result<core::PointId> id = core::PointId::from_text(p.at("id"));
+            if (!id.is_ok()) return id.status();
+            // A path id of digits is a numeric id.
+            const std::string& text = p.at("id");
+            if (!text.empty() && text.size() <= 20 &&
+                text.find_first_not_of("0123456789") == std::string::npos) {
+              try {
+                id = core::PointId::number(std::stoull(text));
+              } catch (const std::out_of_range&) {
+              }
+            }
+            auto point = collection.value()->get(id.value());
+            if (!point.is_ok()) return point.status();
+            if (!point.value()) return core::not_found("point " + text + " does not exist");
+            return stored_to_json(*point.value(), true, true);
+          });
+        });
+
+  r.add("POST", "/collections/{name}/points",
+        [&registry](const HttpRequest& req, const RouteParams& p) {
+          return respond([&]() -> core::Result<json> {
+            auto collection = registry.get(p.at("name"));
+            if (!collection.is_ok()) return collection.status();
+            core::Result<json> body = object_body(req);
+            if (!body.is_ok()) return body.status();
+            auto ids = ids_from_json(body.value(), "ids");
+            if (!ids.is_ok()) return ids.status();
+            core::Result<bool> with_payload = optional_bool(body.value(), "with_payload", true, "");
+            if (!with_payload.is_ok()) return with_payload.status();
+            core::Result<bool> with_vector = optional_bool(body.value(), "with_vector", false, "");
+            if (!with_vector.is_ok()) return with_vector.status();
+            json out = json::array();
+            for (const core::PointId& id : ids.value()) {
+              auto point = collection.value()->get(id);
+              if (!point.is_ok()) return point.status();
+              if (point.value()) {
+                out.push_back(
+                    stored_to_json(*point.value(), with_payload.value(), with_vector.value()));
+              }
+            }
+            return out;
+          });
+        });
+
+  r.add("POST", "/collections/{name}/points/delete",
+        [&registry](const HttpRequest& req, const RouteParams& p) {
+          return respond([&]() -> core::Result<json> {
+            auto collection = registry.get(p.at("name"));
+            if (!collection.is_ok()) return collection.status();
+            core::Result<json> body = object_body(req);
+            if (!body.is_ok()) return body.status();
+            if (body.value().contains("filter")) {
+              return core::invalid_argument("delete by filter is not supported yet");
+            }
+            auto ids = ids_from_json(body.value(), "points");
+            if (!ids.is_ok()) return ids.status();
+            auto removed = collection.value()->remove(ids.value());
+            if (!removed.is_ok()) return removed.status();
+            return json{{"operation_id", 0}, {"status", "completed"}};
+          });
+        });
+
+  r.add("POST", "/collections/{name}/points/count",
+        [&registry](const HttpRequest& req, const RouteParams& p) {
+          return respond([&]() -> core::Result<json> {
+            auto collection = registry.get(p.at("name"));
+            if (!collection.is_ok()) return collection.status();
+            if (!req.body.empty()) {
+              core::Result<json> body = object_body(req);
+              if (!body.is_ok()) return body.status();
+              if (body.value().contains("filter") && !body.value()["filter"].is_null()) {
+                return core::invalid_argument("count with a filter is not supported yet");
+              }
+            }
+            auto count = collection.value()->count();
+            if (!count.is_ok()) return count.status();
+            return json{{"count", count.value()}};
+          });
+        });
+
+  r.add("POST", "/collections/{name}/points/search",
+        [&registry](const HttpRequest& req, const RouteParams& p) {
+          return respond([&]() -> core::Result<json> {
+            auto collection = registry.get(p.at("name"));
+            if (!collection.is_ok()) return collection.status();
+            core::Result<json> body = object_body(req);
+            if (!body.is_ok()) return body.status();
+            auto options = search_options(body.value(), "");
+            if (!options.is_ok()) return options.status();
+            auto hits = collection.value()->search(options.value().vector, options.value().params);
+            if (!hits.is_ok()) return hits.status();
+            return hits_to_json(hits.value(), options.value(), collection.value()->config().metric);
+          });
+        });
+
+  r.add("POST", "/collections/{name}/points/search/batch",
+        [&registry](const HttpRequest& req, const RouteParams& p) {
+          return respond([&]() -> core::Result<json> {
+            auto collection = registry.get(p.at("name"));
+            if (!collection.is_ok()) return collection.status();
+            core::Result<json> body = object_body(req);
+            if (!body.is_ok()) return body.status();
+            auto searches = body.value().find("searches");
+            if (searches == body.value().end() || !searches->is_array()) {
+              return core::invalid_argument("searches must be an array of search requests");
+            }
+            json out = json::array();
+            for (size_t i = 0; i < searches->size(); ++i) {
+              const std::string where = "searches[" + std::to_string(i) + "].";
+              if (!(*searches)[i].is_object()) {
+                return core::invalid_argument(where.substr(0, where.size() - 1) +
+                                              " must be an object");
+              }
+              auto options = search_options((*searches)[i], where);
+              if (!options.is_ok()) return options.status();
+              auto hits =
+                  collection.value()->search(options.value().vector, options.value().params);
+              if (!hits.is_ok()) {
+                return core::Status(hits.status().code(), where + hits.status().message());
+              }
+              out.push_back(
+                  hits_to_json(hits.value(), options.value(), collection.value()->config().metric));
+            }
+            return out;
+          });
+        });
+}
+
+}  // namespace vesta::server

@@ -1,0 +1,297 @@
+// Drives the real HTTP server over loopback: every route of this step, the
+// error codes, and bad inputs.
+
+#include "server/rest_api.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <thread>
+
+#include "core/thread_pool.h"
+#include "http_test_client.h"
+#include "index/cpu_searcher.h"
+#include "server/http_server.h"
+
+namespace vesta::server {
+namespace {
+
+using nlohmann::json;
+using testing::HttpTestClient;
+
+class RestApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    HttpServerOptions options;
+    options.port = 0;
+    options.body_limit_bytes = 1 << 20;
+    server_ = std::make_unique<HttpServer>(
+        options, [this](const HttpRequest& request) { return api_.handle(request); });
+    ASSERT_TRUE(server_->start().is_ok());
+    client_ = std::make_unique<HttpTestClient>(server_->port());
+  }
+  void TearDown() override {
+    client_.reset();
+    server_->stop();
+  }
+
+  testing::HttpResult call(const std::string& method, const std::string& target,
+                           const json& body = nullptr) {
+    return client_->request(method, target, body.is_null() ? "" : body.dump());
+  }
+  void create(const std::string& name, size_t size, const std::string& distance) {
+    auto r = call("PUT", "/collections/" + name,
+                  {{"vectors", {{"size", size}, {"distance", distance}}}});
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  // Asserts the error envelope and that the message mentions `words`.
+  void expect_error(const testing::HttpResult& r, int status, const std::string& words) {
+    EXPECT_EQ(r.status, status) << r.body;
+    const json body = r.json();
+    ASSERT_TRUE(body.contains("status") && body["status"].contains("error")) << r.body;
+    EXPECT_NE(body["status"]["error"].get<std::string>().find(words), std::string::npos)
+        << "error '" << body["status"]["error"] << "' lacks '" << words << "'";
+  }
+
+  core::ThreadPool pool_{2};
+  core::LockManager locks_;
+  index::CpuSearcher searcher_{pool_};
+  index::CollectionRegistry registry_{locks_, searcher_};
+  RestApi api_{registry_, "9.9.9"};
+  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<HttpTestClient> client_;
+};
+
+TEST_F(RestApiTest, RootHealthAndReadiness) {
+  auto root = call("GET", "/");
+  EXPECT_EQ(root.status, 200);
+  EXPECT_EQ(root.json()["version"], "9.9.9");
+  EXPECT_EQ(call("GET", "/healthz").status, 200);
+  EXPECT_EQ(call("GET", "/readyz").status, 200);
+  EXPECT_TRUE(root.keep_alive);
+}
+
+TEST_F(RestApiTest, CollectionLifecycle) {
+  create("docs", 4, "Dot");
+  auto list = call("GET", "/collections").json();
+  EXPECT_EQ(list["status"], "ok");
+  EXPECT_TRUE(list.contains("time"));
+  EXPECT_EQ(list["result"]["collections"], json::array({{{"name", "docs"}}}));
+  auto info = call("GET", "/collections/docs").json()["result"];
+  EXPECT_EQ(info["config"]["params"]["vectors"]["size"], 4);
+  EXPECT_EQ(info["config"]["params"]["vectors"]["distance"], "Dot");
+  EXPECT_EQ(info["points_count"], 0);
+  EXPECT_EQ(call("GET", "/collections/docs/exists").json()["result"]["exists"], true);
+  expect_error(call("PUT", "/collections/docs", {{"vectors", {{"size", 4}, {"distance", "Dot"}}}}),
+               409, "already exists");
+  EXPECT_EQ(call("DELETE", "/collections/docs").json()["result"], true);
+  EXPECT_EQ(call("DELETE", "/collections/docs").json()["result"], false);
+  EXPECT_EQ(call("GET", "/collections/docs/exists").json()["result"]["exists"], false);
+  expect_error(call("GET", "/collections/docs"), 404, "does not exist");
+}
+
+TEST_F(RestApiTest, CreateCollectionRejectsBadConfig) {
+  expect_error(call("PUT", "/collections/a", {{"vectors", {{"size", 0}, {"distance", "Dot"}}}}),
+               400, "vectors.size");
+  expect_error(
+      call("PUT", "/collections/a", {{"vectors", {{"size", 4}, {"distance", "Manhattan"}}}}), 400,
+      "Manhattan");
+  expect_error(call("PUT", "/collections/a", {{"vectors", {{"size", -1}, {"distance", "Dot"}}}}),
+               400, "vectors.size");
+  expect_error(call("PUT", "/collections/a", json::object()), 400, "vectors");
+  expect_error(
+      call("PUT", "/collections/bad%20name", {{"vectors", {{"size", 4}, {"distance", "Dot"}}}}),
+      400, "may only contain");
+}
+
+TEST_F(RestApiTest, UpsertListAndBatchFormsThenRetrieve) {
+  create("docs", 3, "Dot");
+  auto r = call("PUT", "/collections/docs/points",
+                {{"points",
+                  {{{"id", 1}, {"vector", {1, 0, 0}}, {"payload", {{"tag", "a"}}}},
+                   {{"id", "550e8400-e29b-41d4-a716-446655440000"}, {"vector", {0, 1, 0}}}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["result"]["status"], "completed");
+  r = call("PUT", "/collections/docs/points",
+           {{"batch",
+             {{"ids", {2, "doc-three"}},
+              {"vectors", {{0, 0, 1}, {1, 1, 1}}},
+              {"payloads", {{{"tag", "b"}}, nullptr}}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(
+      call("POST", "/collections/docs/points/count", json::object()).json()["result"]["count"], 4);
+
+  auto one = call("GET", "/collections/docs/points/2").json()["result"];
+  EXPECT_EQ(one["id"], 2);
+  EXPECT_EQ(one["payload"]["tag"], "b");
+  EXPECT_EQ(one["vector"], json({0.0, 0.0, 1.0}));
+  auto uuid = call("GET", "/collections/docs/points/550e8400-e29b-41d4-a716-446655440000");
+  EXPECT_EQ(uuid.json()["result"]["id"], "550e8400-e29b-41d4-a716-446655440000");
+  expect_error(call("GET", "/collections/docs/points/77"), 404, "does not exist");
+
+  auto many = call("POST", "/collections/docs/points",
+                   {{"ids", {1, "doc-three", 99}}, {"with_vector", true}})
+                  .json()["result"];
+  ASSERT_EQ(many.size(), 2u);
+  EXPECT_EQ(many[0]["id"], 1);
+  EXPECT_EQ(many[0]["payload"]["tag"], "a");
+  EXPECT_EQ(many[1]["id"], "doc-three");
+  EXPECT_EQ(many[1]["vector"], json({1.0, 1.0, 1.0}));
+}
+
+TEST_F(RestApiTest, UpsertRejectsBadPointsNamingTheField) {
+  create("docs", 3, "Dot");
+  const std::string url = "/collections/docs/points";
+  expect_error(call("PUT", url, {{"points", {{{"id", 1}, {"vector", {1, 0}}}}}}), 400,
+               "has 2 values, expected 3");
+  expect_error(call("PUT", url, {{"points", {{{"id", -5}, {"vector", {1, 0, 0}}}}}}), 400,
+               "points[0].id");
+  expect_error(call("PUT", url, {{"points", {{{"id", 1}, {"vector", {1, "x", 0}}}}}}), 400,
+               "points[0].vector[1]");
+  expect_error(call("PUT", url, {{"points", {{{"id", 1}, {"vector", {1, 1e6, 0}}}}}}), 400,
+               "float16 range");
+  expect_error(call("PUT", url, {{"points", {{{"id", 1}, {"vector", {1, 1e39, 0}}}}}}), 400,
+               "not a finite float32");
+  expect_error(call("PUT", url, {{"points", {{{"id", 1}}}}}), 400, "points[0].vector is required");
+  expect_error(call("PUT", url, {{"points", {{{"id", 1}, {"vector", {1, 0, 0}}, {"payload", 3}}}}}),
+               400, "points[0].payload");
+  expect_error(call("PUT", url, {{"batch", {{"ids", {1, 2}}, {"vectors", {{1, 0, 0}}}}}}), 400,
+               "one vector per id");
+  expect_error(call("PUT", url, json::object()), 400, "\"points\"");
+  expect_error(client_->request("PUT", url, "{\"points\": ["), 400, "malformed JSON");
+  expect_error(client_->request("PUT", url, ""), 400, "empty");
+  expect_error(call("PUT", "/collections/none/points", {{"points", json::array()}}), 404,
+               "does not exist");
+  EXPECT_EQ(
+      call("POST", "/collections/docs/points/count", json::object()).json()["result"]["count"], 0);
+}
+
+TEST_F(RestApiTest, SearchFollowsQdrantShapeLimitOffsetAndThreshold) {
+  create("docs", 2, "Euclid");
+  json points = json::array();
+  for (int i = 0; i < 10; ++i) points.push_back({{"id", i}, {"vector", {i, 0}}});
+  ASSERT_EQ(call("PUT", "/collections/docs/points", {{"points", points}}).status, 200);
+
+  auto r = call("POST", "/collections/docs/points/search",
+                {{"vector", {0, 0}}, {"limit", 3}, {"offset", 1}, {"with_vector", true}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json hits = r.json()["result"];
+  ASSERT_EQ(hits.size(), 3u);
+  EXPECT_EQ(hits[0]["id"], 1);
+  EXPECT_NEAR(hits[0]["score"].get<double>(), 1.0, 1e-3);
+  EXPECT_EQ(hits[2]["id"], 3);
+  EXPECT_EQ(hits[0]["vector"], json({1.0, 0.0}));
+  EXPECT_TRUE(hits[0]["payload"].is_null());
+
+  // Euclid: the threshold keeps distances at most 2.5.
+  r = call("POST", "/collections/docs/points/search",
+           {{"vector", {0, 0}}, {"limit", 10}, {"score_threshold", 2.5}});
+  EXPECT_EQ(r.json()["result"].size(), 3u);
+
+  auto batch = call(
+      "POST", "/collections/docs/points/search/batch",
+      {{"searches", {{{"vector", {9, 0}}, {"limit", 1}}, {{"vector", {4.2, 0}}, {"limit", 2}}}}});
+  ASSERT_EQ(batch.status, 200) << batch.body;
+  EXPECT_EQ(batch.json()["result"][0][0]["id"], 9);
+  EXPECT_EQ(batch.json()["result"][1][1]["id"], 5);
+}
+
+TEST_F(RestApiTest, SearchRejectsBadRequests) {
+  create("docs", 2, "Cosine");
+  const std::string url = "/collections/docs/points/search";
+  expect_error(call("POST", url, {{"limit", 3}}), 400, "vector is required");
+  expect_error(call("POST", url, {{"vector", {1, 2, 3}}}), 400, "expected 1 x 2");
+  expect_error(call("POST", url, {{"vector", {1, 2}}, {"limit", 2000}}), 400,
+               "limit + offset must be at most 1024");
+  expect_error(call("POST", url, {{"vector", {1, 2}}, {"limit", -1}}), 400, "limit");
+  expect_error(call("POST", url, {{"vector", {1, 2}}, {"with_payload", "yes"}}), 400,
+               "with_payload");
+  expect_error(call("POST", url, {{"vector", {1, 2}}, {"filter", {{"must", json::array()}}}}), 400,
+               "filter is not supported yet");
+  expect_error(call("POST", "/collections/docs/points/search/batch",
+                    {{"searches", {{{"vector", {1, 2}}}, {{"vector", {1}}}}}}),
+               400, "searches[1].");
+  expect_error(call("POST", "/collections/nope/points/search", {{"vector", {1, 2}}}), 404,
+               "does not exist");
+}
+
+TEST_F(RestApiTest, DeleteByIds) {
+  create("docs", 1, "Dot");
+  ASSERT_EQ(call("PUT", "/collections/docs/points",
+                 {{"points", {{{"id", 1}, {"vector", {1}}}, {{"id", 2}, {"vector", {2}}}}}})
+                .status,
+            200);
+  EXPECT_EQ(call("POST", "/collections/docs/points/delete", {{"points", {1, 5}}}).status, 200);
+  EXPECT_EQ(
+      call("POST", "/collections/docs/points/count", json::object()).json()["result"]["count"], 1);
+  expect_error(call("POST", "/collections/docs/points/delete", {{"points", "1"}}), 400,
+               "array of point ids");
+}
+
+TEST_F(RestApiTest, UnknownRoutesAndMethods) {
+  expect_error(call("GET", "/nothing/here"), 404, "no route");
+  expect_error(call("PATCH", "/collections"), 405, "not allowed");
+}
+
+TEST_F(RestApiTest, OversizedBodyIs413AndTheServerKeepsServing) {
+  create("docs", 1, "Dot");
+  const std::string big(2 << 20, ' ');
+  HttpTestClient other(server_->port());
+  auto r = other.request("PUT", "/collections/docs/points", big);
+  expect_error(r, 413, "exceeds the limit");
+  EXPECT_FALSE(r.keep_alive);
+  EXPECT_EQ(call("GET", "/collections/docs/exists").status, 200);
+}
+
+TEST_F(RestApiTest, ConcurrentClientsOnSeparateConnections) {
+  create("docs", 8, "Dot");
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      HttpTestClient c(server_->port());
+      for (int i = 0; i < 50; ++i) {
+        json body = {{"points", {{{"id", t * 1000 + i}, {"vector", std::vector<float>(8, 1.0f)}}}}};
+        if (c.request("PUT", "/collections/docs/points", body.dump()).status != 200) ++failures;
+        json search = {{"vector", std::vector<float>(8, 1.0f)}, {"limit", 5}};
+        if (c.request("POST", "/collections/docs/points/search", search.dump()).status != 200) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(
+      call("POST", "/collections/docs/points/count", json::object()).json()["result"]["count"],
+      200);
+}
+
+TEST(HttpServer, StopFinishesAndClosesIdleConnections) {
+  HttpServerOptions options;
+  options.port = 0;
+  HttpServer server(options, [](const HttpRequest&) {
+    return HttpResponse{200, "text/plain", "ok"};
+  });
+  ASSERT_TRUE(server.start().is_ok());
+  HttpTestClient idle(server.port());  // connected, never sends a request
+  EXPECT_EQ(idle.request("GET", "/").status, 200);
+  const auto start = std::chrono::steady_clock::now();
+  server.stop();  // must not wait for the 60 s idle timeout
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+TEST(HttpServer, StartFailsClearlyWhenThePortIsTaken) {
+  HttpServerOptions options;
+  options.port = 0;
+  HttpServer first(options, [](const HttpRequest&) { return HttpResponse{}; });
+  ASSERT_TRUE(first.start().is_ok());
+  options.port = first.port();
+  HttpServer second(options, [](const HttpRequest&) { return HttpResponse{}; });
+  const core::Status status = second.start();
+  EXPECT_EQ(status.code(), core::StatusCode::kUnavailable);
+  EXPECT_NE(status.message().find("cannot listen"), std::string::npos) << status.message();
+}
+
+}  // namespace
+}  // namespace vesta::server
