@@ -25,17 +25,21 @@ constexpr std::string_view kUsage =
     R"(vesta - a vector store for float16 embeddings on GPUs and CPUs
 
 Usage:
-  vesta serve [--threads N]   start the engine (see below)
-  vesta --version             print the version, CPU kernels and CUDA devices
-  vesta --help                print this text
+  vesta serve [options]   serve the Qdrant-shaped REST API over HTTP
+  vesta --version         print the version, CPU kernels and CUDA devices
+  vesta --help            print this text
 
 serve options:
-  --threads N   search threads (default: one per hardware thread)
+  --host ADDR            IP address to listen on (default 127.0.0.1)
+  --port N               TCP port (default 6333, Qdrant's; 0 picks a free one)
+  --threads N            search threads (default: one per hardware thread)
+  --io-threads N         HTTP I/O threads (default 2)
+  --max-body-bytes N     largest request body accepted, else 413 (default 67108864)
 
-Status: this build has the storage engine and the CPU search path. The HTTP
-API, persistence and the GPU search path are not built yet, so `vesta serve`
-starts the engine, reports what it found, and answers no requests until it is
-stopped with Ctrl-C or SIGTERM.
+Status: collections live in memory only (persistence is not built yet: a
+restart loses them) and search runs on the CPU path. Payload updates,
+aliases, snapshots, metrics, auth and the binary endpoint are not built yet.
+Stop the server with Ctrl-C or SIGTERM: it finishes requests in flight first.
 
 Environment:
   VESTA_CPU_ISA=scalar|avx2|avx512   use a lower CPU kernel than detected

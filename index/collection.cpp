@@ -1,5 +1,6 @@
 #include "index/collection.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -100,6 +101,62 @@ core::Result<size_t> Collection::count(const core::LockOptions& lock) {
   core::Result<core::CollectionLockGuard> guard = locks_.lock_collection_shared(config_.name, lock);
   if (!guard.is_ok()) return guard.status();
   return index_.live_count();
+}
+
+core::Result<size_t> Collection::count_matching(const PointFilter& filter,
+                                                const core::LockOptions& lock) {
+  core::Result<core::CollectionLockGuard> guard = locks_.lock_collection_shared(config_.name, lock);
+  if (!guard.is_ok()) return guard.status();
+  size_t n = 0;
+  for (uint64_t r = 0; r < index_.row_count(); ++r) {
+    if (index_.is_live(r) && filter(index_.row_id(r), index_.row_payload(r))) ++n;
+  }
+  return n;
+}
+
+core::Result<size_t> Collection::remove_matching(const PointFilter& filter,
+                                                 const core::LockOptions& lock) {
+  std::vector<core::PointId> ids;
+  {
+    core::Result<core::CollectionLockGuard> guard =
+        locks_.lock_collection_shared(config_.name, lock);
+    if (!guard.is_ok()) return guard.status();
+    for (uint64_t r = 0; r < index_.row_count(); ++r) {
+      if (index_.is_live(r) && filter(index_.row_id(r), index_.row_payload(r))) {
+        ids.push_back(index_.row_id(r));
+      }
+    }
+  }
+  return remove(ids, lock);
+}
+
+core::Result<Collection::ScrollPage> Collection::scroll(const std::optional<core::PointId>& offset,
+                                                        size_t limit, const PointFilter& filter,
+                                                        bool with_payload, bool with_vector,
+                                                        const core::LockOptions& lock) {
+  core::Result<core::CollectionLockGuard> guard = locks_.lock_collection_shared(config_.name, lock);
+  if (!guard.is_ok()) return guard.status();
+  std::vector<std::pair<core::PointId, uint64_t>> candidates;
+  for (uint64_t r = 0; r < index_.row_count(); ++r) {
+    if (!index_.is_live(r)) continue;
+    const core::PointId& id = index_.row_id(r);
+    if (offset && id < *offset) continue;
+    if (filter && !filter(id, index_.row_payload(r))) continue;
+    candidates.emplace_back(id, r);
+  }
+  const size_t take = std::min(candidates.size(), limit + 1);
+  std::partial_sort(candidates.begin(), candidates.begin() + static_cast<ptrdiff_t>(take),
+                    candidates.end(),
+                    [](const auto& a, const auto& b) { return a.first < b.first; });
+  ScrollPage page;
+  for (size_t i = 0; i < std::min(take, limit); ++i) {
+    const uint64_t row = candidates[i].second;
+    page.points.push_back({candidates[i].first,
+                           with_vector ? index_.row_vector(row) : std::vector<float>{},
+                           with_payload ? index_.row_payload(row) : nlohmann::json()});
+  }
+  if (take > limit) page.next_page_offset = candidates[limit].first;
+  return page;
 }
 
 core::Result<std::vector<ScoredPoint>> Collection::search(std::span<const float> query,

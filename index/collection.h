@@ -76,6 +76,23 @@ class Collection {
   core::Result<std::optional<StoredPoint>> get(const core::PointId& id,
                                                const core::LockOptions& lock = {});
   core::Result<size_t> count(const core::LockOptions& lock = {});
+  // Points the filter keeps.
+  core::Result<size_t> count_matching(const PointFilter& filter,
+                                      const core::LockOptions& lock = {});
+  // Deletes the points the filter keeps; returns how many. Points written
+  // while it runs may or may not be seen (as with Qdrant).
+  core::Result<size_t> remove_matching(const PointFilter& filter,
+                                       const core::LockOptions& lock = {});
+
+  // One page of points in id order (numbers, then UUIDs, then strings),
+  // starting at `offset` (inclusive) when given.
+  struct ScrollPage {
+    std::vector<StoredPoint> points;                // vector empty unless with_vector
+    std::optional<core::PointId> next_page_offset;  // first id of the next page
+  };
+  core::Result<ScrollPage> scroll(const std::optional<core::PointId>& offset, size_t limit,
+                                  const PointFilter& filter, bool with_payload, bool with_vector,
+                                  const core::LockOptions& lock = {});
 
   // Nearest neighbours of one query (dim values).
   core::Result<std::vector<ScoredPoint>> search(std::span<const float> query,

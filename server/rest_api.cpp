@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "index/payload_filter.h"
 #include "kernels/cpu/top_k.h"
 #include "server/json_codec.h"
 
@@ -13,6 +14,9 @@ namespace {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
+
+// The most points one scroll page may return.
+constexpr size_t kMaxScrollLimit = 10000;
 
 // Runs a handler body that produces a result or a Status, and wraps either in
 // Qdrant's envelope with the elapsed time.
@@ -42,6 +46,19 @@ core::Result<json> object_body(const HttpRequest& request) {
   return body;
 }
 
+// The optional "filter" member of a request body: an empty function when
+// absent or null.
+core::Result<index::PointFilter> filter_from(const json& body, const std::string& where) {
+  auto it = body.find("filter");
+  if (it == body.end() || it->is_null()) return index::PointFilter();
+  core::Result<index::PayloadFilter> filter = index::PayloadFilter::parse(*it);
+  if (!filter.is_ok()) return core::invalid_argument(where + filter.status().message());
+  return index::PointFilter(
+      [f = std::move(filter).value()](const core::PointId& id, const json& payload) {
+        return f.matches(id, payload);
+      });
+}
+
 // Parsed Qdrant search options shared by search and search/batch.
 struct SearchOptions {
   std::vector<float> vector;
@@ -51,11 +68,20 @@ struct SearchOptions {
   std::optional<float> score_threshold;
 };
 
-core::Result<SearchOptions> search_options(const json& body, const std::string& where) {
+// `vector_key` names the member holding the query vector ("vector" for search,
+// "query" for the query API, where it may also be {"nearest": [...]}).
+core::Result<SearchOptions> search_options(const json& body, const std::string& where,
+                                           const char* vector_key = "vector") {
   SearchOptions o;
-  auto vector = body.find("vector");
-  if (vector == body.end()) return core::invalid_argument(where + "vector is required");
-  core::Result<std::vector<float>> v = vector_from_json(*vector, where + "vector");
+  auto vector = body.find(vector_key);
+  if (vector == body.end()) return core::invalid_argument(where + vector_key + " is required");
+  std::string vector_where = where + vector_key;
+  const json* vector_json = &*vector;
+  if (vector->is_object() && vector->contains("nearest")) {
+    vector_json = &(*vector)["nearest"];
+    vector_where += ".nearest";
+  }
+  core::Result<std::vector<float>> v = vector_from_json(*vector_json, vector_where);
   if (!v.is_ok()) return v.status();
   o.vector = std::move(v).value();
   core::Result<size_t> limit = optional_count(body, "limit", 10, where);
@@ -79,9 +105,9 @@ core::Result<SearchOptions> search_options(const json& body, const std::string& 
     }
     o.params.with_payload = wp->get<bool>();
   }
-  if (auto filter = body.find("filter"); filter != body.end() && !filter->is_null()) {
-    return core::invalid_argument(where + "filter is not supported yet");
-  }
+  core::Result<index::PointFilter> filter = filter_from(body, where);
+  if (!filter.is_ok()) return filter.status();
+  o.params.filter = std::move(filter).value();
   if (auto t = body.find("score_threshold"); t != body.end() && !t->is_null()) {
     if (!t->is_number()) return core::invalid_argument(where + "score_threshold must be a number");
     o.score_threshold = t->get<float>();
@@ -185,6 +211,40 @@ core::Result<std::vector<index::PointWrite>> points_from_json(const json& body) 
     out.push_back({ids.value()[i], std::move(v).value(), std::move(payload)});
   }
   return out;
+}
+
+// Qdrant's scroll: {offset, limit (10), filter, with_payload (true),
+// with_vector (false)} -> {"points": [...], "next_page_offset": id or null}.
+core::Result<json> scroll_json(index::Collection& collection, const json& body) {
+  std::optional<core::PointId> offset;
+  if (auto it = body.find("offset"); it != body.end() && !it->is_null()) {
+    core::Result<core::PointId> id = point_id_from_json(*it, "offset");
+    if (!id.is_ok()) return id.status();
+    offset = std::move(id).value();
+  }
+  core::Result<size_t> limit = optional_count(body, "limit", 10, "");
+  if (!limit.is_ok()) return limit.status();
+  if (limit.value() > kMaxScrollLimit) {
+    return core::invalid_argument("limit must be at most " + std::to_string(kMaxScrollLimit) +
+                                  ", got " + std::to_string(limit.value()));
+  }
+  core::Result<bool> with_payload = optional_bool(body, "with_payload", true, "");
+  if (!with_payload.is_ok()) return with_payload.status();
+  core::Result<bool> with_vector = optional_bool(body, "with_vector", false, "");
+  if (!with_vector.is_ok()) return with_vector.status();
+  core::Result<index::PointFilter> filter = filter_from(body, "");
+  if (!filter.is_ok()) return filter.status();
+  auto page = collection.scroll(offset, limit.value(), filter.value(), with_payload.value(),
+                                with_vector.value());
+  if (!page.is_ok()) return page.status();
+  json points = json::array();
+  for (const index::StoredPoint& point : page.value().points) {
+    points.push_back(stored_to_json(point, with_payload.value(), with_vector.value()));
+  }
+  return json{
+      {"points", points},
+      {"next_page_offset",
+       page.value().next_page_offset ? point_id_to_json(*page.value().next_page_offset) : json()}};
 }
 
 }  // namespace
@@ -345,7 +405,12 @@ void RestApi::add_routes() {
             core::Result<json> body = object_body(req);
             if (!body.is_ok()) return body.status();
             if (body.value().contains("filter")) {
-              return core::invalid_argument("delete by filter is not supported yet");
+              core::Result<index::PointFilter> filter = filter_from(body.value(), "");
+              if (!filter.is_ok()) return filter.status();
+              if (!filter.value()) return core::invalid_argument("filter must not be null");
+              auto removed = collection.value()->remove_matching(filter.value());
+              if (!removed.is_ok()) return removed.status();
+              return json{{"operation_id", 0}, {"status", "completed"}};
             }
             auto ids = ids_from_json(body.value(), "points");
             if (!ids.is_ok()) return ids.status();
@@ -360,14 +425,16 @@ void RestApi::add_routes() {
           return respond([&]() -> core::Result<json> {
             auto collection = registry.get(p.at("name"));
             if (!collection.is_ok()) return collection.status();
+            index::PointFilter filter;
             if (!req.body.empty()) {
               core::Result<json> body = object_body(req);
               if (!body.is_ok()) return body.status();
-              if (body.value().contains("filter") && !body.value()["filter"].is_null()) {
-                return core::invalid_argument("count with a filter is not supported yet");
-              }
+              core::Result<index::PointFilter> parsed = filter_from(body.value(), "");
+              if (!parsed.is_ok()) return parsed.status();
+              filter = std::move(parsed).value();
             }
-            auto count = collection.value()->count();
+            auto count =
+                filter ? collection.value()->count_matching(filter) : collection.value()->count();
             if (!count.is_ok()) return count.status();
             return json{{"count", count.value()}};
           });
@@ -385,6 +452,48 @@ void RestApi::add_routes() {
             auto hits = collection.value()->search(options.value().vector, options.value().params);
             if (!hits.is_ok()) return hits.status();
             return hits_to_json(hits.value(), options.value(), collection.value()->config().metric);
+          });
+        });
+
+  r.add("POST", "/collections/{name}/points/scroll",
+        [&registry](const HttpRequest& req, const RouteParams& p) {
+          return respond([&]() -> core::Result<json> {
+            auto collection = registry.get(p.at("name"));
+            if (!collection.is_ok()) return collection.status();
+            json body = json::object();
+            if (!req.body.empty()) {
+              core::Result<json> parsed = object_body(req);
+              if (!parsed.is_ok()) return parsed.status();
+              body = std::move(parsed).value();
+            }
+            return scroll_json(*collection.value(), body);
+          });
+        });
+
+  r.add("POST", "/collections/{name}/points/query",
+        [&registry](const HttpRequest& req, const RouteParams& p) {
+          return respond([&]() -> core::Result<json> {
+            auto collection = registry.get(p.at("name"));
+            if (!collection.is_ok()) return collection.status();
+            core::Result<json> body = object_body(req);
+            if (!body.is_ok()) return body.status();
+            for (const char* unsupported : {"prefetch", "using", "lookup_from"}) {
+              if (body.value().contains(unsupported) && !body.value()[unsupported].is_null()) {
+                return core::invalid_argument(std::string(unsupported) + " is not supported");
+              }
+            }
+            if (!body.value().contains("query") || body.value()["query"].is_null()) {
+              // No query: points in id order, as Qdrant does.
+              core::Result<json> page = scroll_json(*collection.value(), body.value());
+              if (!page.is_ok()) return page;
+              return json{{"points", page.value()["points"]}};
+            }
+            auto options = search_options(body.value(), "", "query");
+            if (!options.is_ok()) return options.status();
+            auto hits = collection.value()->search(options.value().vector, options.value().params);
+            if (!hits.is_ok()) return hits.status();
+            return json{{"points", hits_to_json(hits.value(), options.value(),
+                                                collection.value()->config().metric)}};
           });
         });
 

@@ -206,8 +206,9 @@ TEST_F(RestApiTest, SearchRejectsBadRequests) {
   expect_error(call("POST", url, {{"vector", {1, 2}}, {"limit", -1}}), 400, "limit");
   expect_error(call("POST", url, {{"vector", {1, 2}}, {"with_payload", "yes"}}), 400,
                "with_payload");
-  expect_error(call("POST", url, {{"vector", {1, 2}}, {"filter", {{"must", json::array()}}}}), 400,
-               "filter is not supported yet");
+  expect_error(call("POST", url,
+                    {{"vector", {1, 2}}, {"filter", {{"must", {{{"key", "a"}, {"range", 3}}}}}}}),
+               400, "filter.must[0].range must be an object");
   expect_error(call("POST", "/collections/docs/points/search/batch",
                     {{"searches", {{{"vector", {1, 2}}}, {{"vector", {1}}}}}}),
                400, "searches[1].");
@@ -226,6 +227,106 @@ TEST_F(RestApiTest, DeleteByIds) {
       call("POST", "/collections/docs/points/count", json::object()).json()["result"]["count"], 1);
   expect_error(call("POST", "/collections/docs/points/delete", {{"points", "1"}}), 400,
                "array of point ids");
+}
+
+// Ten points on a line: id i at (i, 1), payload {"n": i, "even": i % 2 == 0,
+// "tags": ["t<i % 3>"]}.
+class RestApiDataTest : public RestApiTest {
+ protected:
+  void SetUp() override {
+    RestApiTest::SetUp();
+    create("docs", 2, "Dot");
+    json points = json::array();
+    for (int i = 0; i < 10; ++i) {
+      points.push_back(
+          {{"id", i},
+           {"vector", {i, 1}},
+           {"payload", {{"n", i}, {"even", i % 2 == 0}, {"tags", {"t" + std::to_string(i % 3)}}}}});
+    }
+    ASSERT_EQ(call("PUT", "/collections/docs/points", {{"points", points}}).status, 200);
+  }
+  static json ids_of(const json& points) {
+    json ids = json::array();
+    for (const json& p : points) ids.push_back(p["id"]);
+    return ids;
+  }
+};
+
+TEST_F(RestApiDataTest, SearchWithFilters) {
+  const json even = {{"must", {{{"key", "even"}, {"match", {{"value", true}}}}}}};
+  auto r = call("POST", "/collections/docs/points/search",
+                {{"vector", {1, 0}}, {"limit", 3}, {"filter", even}, {"with_payload", true}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(ids_of(r.json()["result"]), json({8, 6, 4}));
+  EXPECT_EQ(r.json()["result"][0]["payload"]["n"], 8);
+  const json complex = {{"must", {{{"key", "n"}, {"range", {{"gte", 2}, {"lt", 7}}}}}},
+                        {"must_not", {{{"key", "tags"}, {"match", {{"any", {"t0"}}}}}}}};
+  r = call("POST", "/collections/docs/points/search",
+           {{"vector", {1, 0}}, {"limit", 10}, {"filter", complex}});
+  EXPECT_EQ(ids_of(r.json()["result"]), json({5, 4, 2}));
+  r = call("POST", "/collections/docs/points/search",
+           {{"vector", {1, 0}}, {"limit", 10}, {"filter", {{"must", {{{"has_id", {3, 4}}}}}}}});
+  EXPECT_EQ(ids_of(r.json()["result"]), json({4, 3}));
+}
+
+TEST_F(RestApiDataTest, QueryNearestAndWithoutQuery) {
+  const json filter = {{"should", {{{"key", "n"}, {"match", {{"any", {1, 2, 3}}}}}}}};
+  auto r = call("POST", "/collections/docs/points/query",
+                {{"query", {1, 0}}, {"limit", 2}, {"filter", filter}, {"with_payload", true}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(ids_of(r.json()["result"]["points"]), json({3, 2}));
+  r = call("POST", "/collections/docs/points/query",
+           {{"query", {{"nearest", {-1, 0}}}}, {"limit", 1}});
+  EXPECT_EQ(ids_of(r.json()["result"]["points"]), json::array({0}));
+  r = call("POST", "/collections/docs/points/query", {{"limit", 3}});
+  EXPECT_EQ(ids_of(r.json()["result"]["points"]), json({0, 1, 2}));
+  expect_error(call("POST", "/collections/docs/points/query",
+                    {{"query", {1, 0}}, {"prefetch", json::object()}}),
+               400, "prefetch is not supported");
+  expect_error(call("POST", "/collections/docs/points/query", {{"query", {1, 0, 0}}}), 400,
+               "expected 1 x 2");
+}
+
+TEST_F(RestApiDataTest, ScrollPagesThroughEveryPointInIdOrder) {
+  json seen = json::array();
+  json offset = nullptr;
+  int pages = 0;
+  do {
+    json body = {{"limit", 3},
+                 {"filter", {{"must_not", {{{"key", "n"}, {"match", {{"value", 5}}}}}}}}};
+    if (!offset.is_null()) body["offset"] = offset;
+    auto r = call("POST", "/collections/docs/points/scroll", body);
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json page = r.json();  // named: a range-for over a temporary's member dangles
+    for (const json& p : page["result"]["points"]) {
+      seen.push_back(p["id"]);
+      EXPECT_TRUE(p["payload"].contains("n"));
+      EXPECT_TRUE(p["vector"].is_null());
+    }
+    offset = page["result"]["next_page_offset"];
+    ASSERT_LT(++pages, 10);
+  } while (!offset.is_null());
+  EXPECT_EQ(seen, json({0, 1, 2, 3, 4, 6, 7, 8, 9}));
+  EXPECT_EQ(pages, 3);
+  expect_error(call("POST", "/collections/docs/points/scroll", {{"limit", 100000}}), 400,
+               "at most 10000");
+  expect_error(call("POST", "/collections/docs/points/scroll", {{"offset", -1}}), 400, "offset");
+}
+
+TEST_F(RestApiDataTest, CountAndDeleteByFilter) {
+  const json odd = {{"must", {{{"key", "even"}, {"match", {{"value", false}}}}}}};
+  EXPECT_EQ(
+      call("POST", "/collections/docs/points/count", {{"filter", odd}}).json()["result"]["count"],
+      5);
+  auto r = call("POST", "/collections/docs/points/delete", {{"filter", odd}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(
+      call("POST", "/collections/docs/points/count", json::object()).json()["result"]["count"], 5);
+  EXPECT_EQ(
+      call("POST", "/collections/docs/points/count", {{"filter", odd}}).json()["result"]["count"],
+      0);
+  expect_error(call("POST", "/collections/docs/points/count", {{"filter", {{"must", 5}}}}), 400,
+               "filter.must[0] must be an object");
 }
 
 TEST_F(RestApiTest, UnknownRoutesAndMethods) {
