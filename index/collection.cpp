@@ -114,20 +114,47 @@ core::Result<size_t> Collection::count_matching(const PointFilter& filter,
   return n;
 }
 
-core::Result<size_t> Collection::remove_matching(const PointFilter& filter,
-                                                 const core::LockOptions& lock) {
+core::Result<std::vector<core::PointId>> Collection::ids_matching(const PointFilter& filter,
+                                                                  const core::LockOptions& lock) {
+  core::Result<core::CollectionLockGuard> guard = locks_.lock_collection_shared(config_.name, lock);
+  if (!guard.is_ok()) return guard.status();
   std::vector<core::PointId> ids;
-  {
-    core::Result<core::CollectionLockGuard> guard =
-        locks_.lock_collection_shared(config_.name, lock);
-    if (!guard.is_ok()) return guard.status();
-    for (uint64_t r = 0; r < index_.row_count(); ++r) {
-      if (index_.is_live(r) && filter(index_.row_id(r), index_.row_payload(r))) {
-        ids.push_back(index_.row_id(r));
-      }
+  for (uint64_t r = 0; r < index_.row_count(); ++r) {
+    if (index_.is_live(r) && filter(index_.row_id(r), index_.row_payload(r))) {
+      ids.push_back(index_.row_id(r));
     }
   }
-  return remove(ids, lock);
+  return ids;
+}
+
+core::Result<size_t> Collection::remove_matching(const PointFilter& filter,
+                                                 const core::LockOptions& lock) {
+  core::Result<std::vector<core::PointId>> ids = ids_matching(filter, lock);
+  if (!ids.is_ok()) return ids.status();
+  return remove(ids.value(), lock);
+}
+
+core::Result<size_t> Collection::update_payloads(std::span<const core::PointId> ids,
+                                                 const std::function<void(nlohmann::json&)>& mutate,
+                                                 const core::LockOptions& lock) {
+  if (ids.empty()) return size_t{0};
+  core::Result<core::KeyLockGuard> keys = locks_.lock_keys(lock_namespace(), id_keys(ids), lock);
+  if (!keys.is_ok()) return keys.status();
+  core::Result<core::CollectionLockGuard> guard =
+      locks_.lock_collection_exclusive(config_.name, lock);
+  if (!guard.is_ok()) return guard.status();
+  size_t updated = 0;
+  for (const core::PointId& id : ids) {
+    const std::optional<uint64_t> row = index_.find_row(id);
+    if (!row) continue;
+    nlohmann::json payload = index_.row_payload(*row);
+    if (payload.is_null()) payload = nlohmann::json::object();
+    mutate(payload);
+    VESTA_CHECK(payload.is_object()) << "a payload update produced a non-object";
+    index_.set_payload(id, std::move(payload));
+    ++updated;
+  }
+  return updated;
 }
 
 core::Result<Collection::ScrollPage> Collection::scroll(const std::optional<core::PointId>& offset,

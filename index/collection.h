@@ -84,6 +84,17 @@ class Collection {
   core::Result<size_t> remove_matching(const PointFilter& filter,
                                        const core::LockOptions& lock = {});
 
+  // Applies `mutate` to the payload of each live point of `ids` (a null
+  // payload is passed as an empty object); returns how many were live. The
+  // result must be a JSON object. Takes the point keys, then the collection
+  // lock exclusively.
+  core::Result<size_t> update_payloads(std::span<const core::PointId> ids,
+                                       const std::function<void(nlohmann::json&)>& mutate,
+                                       const core::LockOptions& lock = {});
+  // The live points the filter keeps (for payload updates by filter).
+  core::Result<std::vector<core::PointId>> ids_matching(const PointFilter& filter,
+                                                        const core::LockOptions& lock = {});
+
   // One page of points in id order (numbers, then UUIDs, then strings),
   // starting at `offset` (inclusive) when given.
   struct ScrollPage {

@@ -2,10 +2,12 @@
 # Command two: install what the tests need, build, and run every test suite.
 #   1. the Release build (CUDA code compiled when nvcc is found) and all its
 #      tests, GPU tests skipping with a reason when no device exists;
-#   2. clang-format and clang-tidy (scripts/lint.sh);
+#   2. the compatibility suite: the official qdrant-client (pinned, in
+#      tests/compat/.venv) against a real `vesta serve`;
+#      then clang-format and clang-tidy (scripts/lint.sh);
 #   3. an ASan + UBSan build and a ThreadSanitizer build (CPU only), each
 #      running every suite.
-# Locally, VESTA_SKIP_SANITIZERS=1 skips step 3 and VESTA_SKIP_LINT=1 step 2.
+# Locally, VESTA_SKIP_SANITIZERS=1 skips step 3 and VESTA_SKIP_LINT=1 the lint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs="$(nproc)"
@@ -19,6 +21,13 @@ build_dir="${VESTA_BUILD_DIR:-build}"
 
 echo "== tests (Release) =="
 ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" | tee "$build_dir/ctest-release.log"
+
+echo "== compatibility: the official qdrant-client against vesta serve =="
+venv=tests/compat/.venv
+if [[ ! -x "$venv/bin/python" ]]; then python3 -m venv "$venv"; fi
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/compat/requirements.txt
+VESTA_BINARY="$build_dir/app/vesta" "$venv/bin/python" -m pytest -q -p no:cacheprovider \
+  tests/compat | tee "$build_dir/pytest-compat.log"
 
 if [[ "${VESTA_SKIP_LINT:-0}" != "1" ]]; then
   echo "== lint =="
@@ -44,3 +53,4 @@ echo "== summary =="
 for log in "${logs[@]}"; do
   printf '%-28s %s\n' "$(dirname "$log"):" "$(grep -h "tests passed" "$log")"
 done
+printf '%-28s %s\n' "qdrant-client compat:" "$(tail -n 1 "$build_dir/pytest-compat.log")"

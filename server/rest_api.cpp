@@ -247,6 +247,27 @@ core::Result<json> scroll_json(index::Collection& collection, const json& body) 
        page.value().next_page_offset ? point_id_to_json(*page.value().next_page_offset) : json()}};
 }
 
+// Qdrant's query API for one request: nearest-vector search when "query" is
+// given, else points in id order. Returns {"points": [...]}.
+core::Result<json> query_json(index::Collection& collection, const json& body,
+                              const std::string& where) {
+  for (const char* unsupported : {"prefetch", "using", "lookup_from"}) {
+    if (body.contains(unsupported) && !body[unsupported].is_null()) {
+      return core::invalid_argument(where + unsupported + " is not supported");
+    }
+  }
+  if (!body.contains("query") || body["query"].is_null()) {
+    core::Result<json> page = scroll_json(collection, body);
+    if (!page.is_ok()) return page;
+    return json{{"points", page.value()["points"]}};
+  }
+  auto options = search_options(body, where, "query");
+  if (!options.is_ok()) return options.status();
+  auto hits = collection.search(options.value().vector, options.value().params);
+  if (!hits.is_ok()) return core::Status(hits.status().code(), where + hits.status().message());
+  return json{{"points", hits_to_json(hits.value(), options.value(), collection.config().metric)}};
+}
+
 }  // namespace
 
 RestApi::RestApi(index::CollectionRegistry& collections, std::string version)
@@ -319,7 +340,15 @@ void RestApi::add_routes() {
                   {"config",
                    {{"params",
                      {{"vectors",
-                       {{"size", config.dim}, {"distance", index::metric_name(config.metric)}}}}}}},
+                       {{"size", config.dim}, {"distance", index::metric_name(config.metric)}}}}},
+                    // Vesta searches exhaustively: no HNSW graph (m = 0). The
+                    // optimizer values are its compaction policy.
+                    {"hnsw_config", {{"m", 0}, {"ef_construct", 0}, {"full_scan_threshold", 0}}},
+                    {"optimizer_config",
+                     {{"deleted_threshold", 0.25},
+                      {"vacuum_min_vector_number", 1024},
+                      {"default_segment_number", 1},
+                      {"flush_interval_sec", 0}}}}},
                   {"payload_schema", json::object()}};
     });
   });
@@ -455,6 +484,76 @@ void RestApi::add_routes() {
           });
         });
 
+  // Payload updates: set (merge keys), overwrite, delete keys, clear; each by
+  // "points" (ids) or "filter".
+  enum class PayloadOp { kSet, kOverwrite, kDeleteKeys, kClear };
+  auto payload_route = [&registry](PayloadOp op) {
+    return [&registry, op](const HttpRequest& req, const RouteParams& p) {
+      return respond([&]() -> core::Result<json> {
+        auto collection = registry.get(p.at("name"));
+        if (!collection.is_ok()) return collection.status();
+        core::Result<json> parsed = object_body(req);
+        if (!parsed.is_ok()) return parsed.status();
+        const json& body = parsed.value();
+        if (body.contains("key") && !body["key"].is_null()) {
+          return core::invalid_argument("key (a nested payload path) is not supported");
+        }
+        json payload;
+        std::vector<std::string> keys;
+        if (op == PayloadOp::kSet || op == PayloadOp::kOverwrite) {
+          auto it = body.find("payload");
+          if (it == body.end() || !it->is_object()) {
+            return core::invalid_argument("payload must be a JSON object");
+          }
+          payload = *it;
+        } else if (op == PayloadOp::kDeleteKeys) {
+          auto it = body.find("keys");
+          if (it == body.end() || !it->is_array()) {
+            return core::invalid_argument("keys must be an array of strings");
+          }
+          for (size_t i = 0; i < it->size(); ++i) {
+            if (!(*it)[i].is_string()) {
+              return core::invalid_argument("keys[" + std::to_string(i) + "] must be a string");
+            }
+            keys.push_back((*it)[i].get<std::string>());
+          }
+        }
+        std::vector<core::PointId> ids;
+        if (body.contains("points") && !body["points"].is_null()) {
+          auto parsed_ids = ids_from_json(body, "points");
+          if (!parsed_ids.is_ok()) return parsed_ids.status();
+          ids = std::move(parsed_ids).value();
+        } else if (body.contains("filter") && !body["filter"].is_null()) {
+          core::Result<index::PointFilter> filter = filter_from(body, "");
+          if (!filter.is_ok()) return filter.status();
+          auto matching = collection.value()->ids_matching(filter.value());
+          if (!matching.is_ok()) return matching.status();
+          ids = std::move(matching).value();
+        } else {
+          return core::invalid_argument("points (ids) or filter is required");
+        }
+        auto updated = collection.value()->update_payloads(ids, [&](json& stored) {
+          switch (op) {
+            case PayloadOp::kSet:
+              for (const auto& [k, v] : payload.items()) stored[k] = v;
+              break;
+            case PayloadOp::kOverwrite: stored = payload; break;
+            case PayloadOp::kDeleteKeys:
+              for (const std::string& k : keys) stored.erase(k);
+              break;
+            case PayloadOp::kClear: stored = json::object(); break;
+          }
+        });
+        if (!updated.is_ok()) return updated.status();
+        return json{{"operation_id", 0}, {"status", "completed"}};
+      });
+    };
+  };
+  r.add("POST", "/collections/{name}/points/payload", payload_route(PayloadOp::kSet));
+  r.add("PUT", "/collections/{name}/points/payload", payload_route(PayloadOp::kOverwrite));
+  r.add("POST", "/collections/{name}/points/payload/delete", payload_route(PayloadOp::kDeleteKeys));
+  r.add("POST", "/collections/{name}/points/payload/clear", payload_route(PayloadOp::kClear));
+
   r.add("POST", "/collections/{name}/points/scroll",
         [&registry](const HttpRequest& req, const RouteParams& p) {
           return respond([&]() -> core::Result<json> {
@@ -477,23 +576,33 @@ void RestApi::add_routes() {
             if (!collection.is_ok()) return collection.status();
             core::Result<json> body = object_body(req);
             if (!body.is_ok()) return body.status();
-            for (const char* unsupported : {"prefetch", "using", "lookup_from"}) {
-              if (body.value().contains(unsupported) && !body.value()[unsupported].is_null()) {
-                return core::invalid_argument(std::string(unsupported) + " is not supported");
+            return query_json(*collection.value(), body.value(), "");
+          });
+        });
+
+  r.add("POST", "/collections/{name}/points/query/batch",
+        [&registry](const HttpRequest& req, const RouteParams& p) {
+          return respond([&]() -> core::Result<json> {
+            auto collection = registry.get(p.at("name"));
+            if (!collection.is_ok()) return collection.status();
+            core::Result<json> body = object_body(req);
+            if (!body.is_ok()) return body.status();
+            auto searches = body.value().find("searches");
+            if (searches == body.value().end() || !searches->is_array()) {
+              return core::invalid_argument("searches must be an array of query requests");
+            }
+            json out = json::array();
+            for (size_t i = 0; i < searches->size(); ++i) {
+              const std::string where = "searches[" + std::to_string(i) + "].";
+              if (!(*searches)[i].is_object()) {
+                return core::invalid_argument(where.substr(0, where.size() - 1) +
+                                              " must be an object");
               }
+              core::Result<json> one = query_json(*collection.value(), (*searches)[i], where);
+              if (!one.is_ok()) return one;
+              out.push_back(std::move(one).value());
             }
-            if (!body.value().contains("query") || body.value()["query"].is_null()) {
-              // No query: points in id order, as Qdrant does.
-              core::Result<json> page = scroll_json(*collection.value(), body.value());
-              if (!page.is_ok()) return page;
-              return json{{"points", page.value()["points"]}};
-            }
-            auto options = search_options(body.value(), "", "query");
-            if (!options.is_ok()) return options.status();
-            auto hits = collection.value()->search(options.value().vector, options.value().params);
-            if (!hits.is_ok()) return hits.status();
-            return json{{"points", hits_to_json(hits.value(), options.value(),
-                                                collection.value()->config().metric)}};
+            return out;
           });
         });
 

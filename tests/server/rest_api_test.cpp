@@ -329,6 +329,31 @@ TEST_F(RestApiDataTest, CountAndDeleteByFilter) {
                "filter.must[0] must be an object");
 }
 
+TEST_F(RestApiDataTest, PayloadUpdatesByIdsAndFilter) {
+  const std::string url = "/collections/docs/points/payload";
+  ASSERT_EQ(call("POST", url, {{"payload", {{"color", "red"}}}, {"points", {1, 2}}}).status, 200);
+  auto p1 = call("GET", "/collections/docs/points/1").json()["result"]["payload"];
+  EXPECT_EQ(p1["color"], "red");
+  EXPECT_EQ(p1["n"], 1);
+  ASSERT_EQ(call("PUT", url, {{"payload", {{"only", 1}}}, {"points", {1}}}).status, 200);
+  EXPECT_EQ(call("GET", "/collections/docs/points/1").json()["result"]["payload"],
+            json({{"only", 1}}));
+  const json low = {{"must", {{{"key", "n"}, {"range", {{"lt", 3}}}}}}};
+  ASSERT_EQ(call("POST", url + "/delete", {{"keys", {"tags"}}, {"filter", low}}).status, 200);
+  EXPECT_FALSE(
+      call("GET", "/collections/docs/points/2").json()["result"]["payload"].contains("tags"));
+  EXPECT_TRUE(
+      call("GET", "/collections/docs/points/3").json()["result"]["payload"].contains("tags"));
+  ASSERT_EQ(call("POST", url + "/clear", {{"points", {3}}}).status, 200);
+  EXPECT_EQ(call("GET", "/collections/docs/points/3").json()["result"]["payload"], json::object());
+
+  expect_error(call("POST", url, {{"payload", {{"a", 1}}}}), 400, "points (ids) or filter");
+  expect_error(call("POST", url, {{"payload", 5}, {"points", {1}}}), 400, "payload must be");
+  expect_error(call("POST", url + "/delete", {{"keys", {1}}, {"points", {1}}}), 400, "keys[0]");
+  expect_error(call("POST", url, {{"payload", {{"a", 1}}}, {"points", {1}}, {"key", "x.y"}}), 400,
+               "key (a nested payload path) is not supported");
+}
+
 TEST_F(RestApiTest, UnknownRoutesAndMethods) {
   expect_error(call("GET", "/nothing/here"), 404, "no route");
   expect_error(call("PATCH", "/collections"), 405, "not allowed");

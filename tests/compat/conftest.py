@@ -1,0 +1,45 @@
+"""Starts a real `vesta serve` on a free loopback port for the compatibility suite.
+
+The binary comes from $VESTA_BINARY (default build/app/vesta)."""
+
+import os
+import re
+import subprocess
+import time
+
+import pytest
+from qdrant_client import QdrantClient
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope="session")
+def vesta_url():
+    binary = os.environ.get("VESTA_BINARY", os.path.join(ROOT, "build", "app", "vesta"))
+    proc = subprocess.Popen([binary, "serve", "--port", "0", "--threads", "2"],
+                            stderr=subprocess.PIPE, text=True)
+    url = None
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        match = re.search(r"listening on (http://[0-9.]+:[0-9]+)", line)
+        if match:
+            url = match.group(1)
+            break
+    if url is None:
+        proc.kill()
+        pytest.fail(f"vesta serve did not start (exit code {proc.poll()})")
+    yield url
+    proc.terminate()
+    assert proc.wait(timeout=30) == 0, "vesta serve did not stop cleanly on SIGTERM"
+
+
+@pytest.fixture
+def client(vesta_url):
+    c = QdrantClient(url=vesta_url, prefer_grpc=False, timeout=30, check_compatibility=False)
+    yield c
+    for collection in c.get_collections().collections:
+        c.delete_collection(collection.name)
+    c.close()

@@ -1,0 +1,150 @@
+"""The official qdrant-client against a running Vesta: the operations that
+docs/api.md lists as supported must work through it unchanged."""
+
+import uuid
+
+import pytest
+from qdrant_client import models
+from qdrant_client.http.exceptions import UnexpectedResponse
+
+DIM = 4
+
+
+def make_collection(client, name="docs", distance=models.Distance.COSINE):
+    client.create_collection(name, vectors_config=models.VectorParams(size=DIM, distance=distance))
+
+
+def seed(client, name="docs", n=20):
+    points = [
+        models.PointStruct(id=i, vector=[1.0, i / n, 0.0, 0.5],
+                           payload={"n": i, "even": i % 2 == 0, "group": f"g{i % 3}"})
+        for i in range(n)
+    ]
+    client.upsert(name, points=points, wait=True)
+
+
+def test_create_exists_info_list_delete(client):
+    assert not client.collection_exists("docs")
+    make_collection(client)
+    assert client.collection_exists("docs")
+    info = client.get_collection("docs")
+    assert info.config.params.vectors.size == DIM
+    assert info.config.params.vectors.distance == models.Distance.COSINE
+    assert info.points_count == 0
+    assert [c.name for c in client.get_collections().collections] == ["docs"]
+    assert client.delete_collection("docs")
+    assert not client.collection_exists("docs")
+
+
+def test_create_twice_is_an_error(client):
+    make_collection(client)
+    with pytest.raises(UnexpectedResponse) as err:
+        make_collection(client)
+    assert err.value.status_code == 409
+
+
+def test_recreate_collection(client):
+    make_collection(client)
+    seed(client)
+    client.recreate_collection("docs", vectors_config=models.VectorParams(
+        size=8, distance=models.Distance.DOT))
+    info = client.get_collection("docs")
+    assert info.config.params.vectors.size == 8
+    assert info.points_count == 0
+
+
+def test_upsert_points_and_batch_then_retrieve(client):
+    make_collection(client, distance=models.Distance.DOT)
+    text_id = str(uuid.UUID("550e8400-e29b-41d4-a716-446655440000"))
+    client.upsert("docs", points=[
+        models.PointStruct(id=1, vector=[1, 0, 0, 0], payload={"a": 1}),
+        models.PointStruct(id=text_id, vector=[0, 1, 0, 0], payload={"a": 2}),
+    ])
+    client.upsert("docs", points=models.Batch(ids=[2, 3], vectors=[[0, 0, 1, 0], [0, 0, 0, 1]],
+                                             payloads=[{"a": 3}, {"a": 4}]))
+    assert client.count("docs").count == 4
+    records = client.retrieve("docs", ids=[1, text_id, 3, 99], with_vectors=True)
+    by_id = {r.id: r for r in records}
+    assert set(by_id) == {1, text_id, 3}
+    assert by_id[text_id].payload == {"a": 2}
+    assert by_id[3].vector == [0.0, 0.0, 0.0, 1.0]
+
+
+def test_query_points_nearest_with_filter(client):
+    make_collection(client)
+    seed(client)
+    result = client.query_points(
+        "docs", query=[1.0, 1.0, 0.0, 0.5], limit=3, with_payload=True,
+        query_filter=models.Filter(must=[
+            models.FieldCondition(key="even", match=models.MatchValue(value=True)),
+            models.FieldCondition(key="n", range=models.Range(gte=4, lt=15)),
+        ]))
+    assert [p.id for p in result.points] == [14, 12, 10]
+    assert all(p.payload["even"] for p in result.points)
+    scores = [p.score for p in result.points]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_query_batch_points(client):
+    make_collection(client)
+    seed(client)
+    responses = client.query_batch_points("docs", requests=[
+        models.QueryRequest(query=[1.0, 0.0, 0.0, 0.5], limit=1),
+        models.QueryRequest(query=[1.0, 1.0, 0.0, 0.5], limit=2,
+                            filter=models.Filter(must_not=[
+                                models.FieldCondition(key="group", match=models.MatchValue(value="g1"))])),
+    ])
+    assert [p.id for p in responses[0].points] == [0]
+    assert [p.id for p in responses[1].points] == [18, 17]
+
+
+def test_scroll_with_pagination(client):
+    make_collection(client)
+    seed(client, n=25)
+    seen, offset = [], None
+    while True:
+        records, offset = client.scroll("docs", limit=7, offset=offset,
+                                        scroll_filter=models.Filter(should=[
+                                            models.FieldCondition(key="group", match=models.MatchAny(any=["g0", "g2"]))]))
+        seen += [r.id for r in records]
+        if offset is None:
+            break
+    assert seen == [i for i in range(25) if i % 3 != 1]
+
+
+def test_count_and_delete_by_filter_and_ids(client):
+    make_collection(client)
+    seed(client)
+    odd = models.Filter(must=[models.FieldCondition(key="even", match=models.MatchValue(value=False))])
+    assert client.count("docs", count_filter=odd).count == 10
+    client.delete("docs", points_selector=models.FilterSelector(filter=odd))
+    assert client.count("docs").count == 10
+    client.delete("docs", points_selector=models.PointIdsList(points=[0, 2]))
+    assert client.count("docs").count == 8
+
+
+def test_payload_updates(client):
+    make_collection(client)
+    seed(client, n=4)
+    client.set_payload("docs", payload={"color": "red"}, points=[1])
+    assert client.retrieve("docs", ids=[1])[0].payload == {
+        "n": 1, "even": False, "group": "g1", "color": "red"}
+    client.overwrite_payload("docs", payload={"only": True}, points=[1])
+    assert client.retrieve("docs", ids=[1])[0].payload == {"only": True}
+    client.delete_payload("docs", keys=["group"], points=models.Filter(must=[
+        models.FieldCondition(key="n", range=models.Range(lte=2))]))
+    assert "group" not in client.retrieve("docs", ids=[0])[0].payload
+    assert client.retrieve("docs", ids=[3])[0].payload["group"] == "g0"
+    client.clear_payload("docs", points_selector=models.PointIdsList(points=[3]))
+    assert client.retrieve("docs", ids=[3])[0].payload == {}
+
+
+def test_errors_surface_as_http_errors(client):
+    make_collection(client)
+    with pytest.raises(UnexpectedResponse) as err:
+        client.upsert("docs", points=[models.PointStruct(id=1, vector=[1.0, 2.0])])
+    assert err.value.status_code == 400
+    assert b"expected 4" in err.value.content
+    with pytest.raises(UnexpectedResponse) as err:
+        client.query_points("missing", query=[1.0, 0, 0, 0])
+    assert err.value.status_code == 404
