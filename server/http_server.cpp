@@ -1,5 +1,7 @@
 #include "server/http_server.h"
 
+#include "server/router.h"
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -31,15 +33,6 @@ namespace {
 // How long a connection closed after an error keeps reading and dropping what
 // the client still sends.
 constexpr std::chrono::seconds kLingerTime{2};
-
-std::string error_body(const std::string& message) {
-  std::string escaped;
-  for (char c : message) {
-    if (c == '"' || c == '\\') escaped.push_back('\\');
-    if (static_cast<unsigned char>(c) >= 0x20) escaped.push_back(c);
-  }
-  return "{\"status\":{\"error\":\"" + escaped + "\"},\"time\":0}";
-}
 
 }  // namespace
 
@@ -147,7 +140,9 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     write(server_.handle(request), req.version(), keep_alive);
   }
 
-  void write(HttpResponse response, unsigned version, bool keep_alive) {
+  static std::shared_ptr<http::response<http::string_body>> make_response(HttpResponse response,
+                                                                          unsigned version,
+                                                                          bool keep_alive) {
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(response.status), version);
     res->set(http::field::server, "vesta");
@@ -155,6 +150,11 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     res->keep_alive(keep_alive);
     res->body() = std::move(response.body);
     res->prepare_payload();
+    return res;
+  }
+
+  void write(HttpResponse response, unsigned version, bool keep_alive) {
+    auto res = make_response(std::move(response), version, keep_alive);
     stream_.expires_after(server_.options().read_timeout);
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
@@ -169,13 +169,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   // lose the response, so the rest is read and dropped for a while first.
   void reply_and_close(int status, const std::string& message) {
     busy_ = true;
-    auto res =
-        std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
-    res->set(http::field::server, "vesta");
-    res->set(http::field::content_type, "application/json");
-    res->keep_alive(false);
-    res->body() = error_body(message);
-    res->prepare_payload();
+    auto res = make_response(error_response(status, message), 11, false);
     stream_.expires_after(server_.options().read_timeout);
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res](beast::error_code ec, size_t) {
@@ -216,7 +210,7 @@ HttpResponse HttpServer::Impl::handle(const HttpRequest& request) const {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vesta: handler for %s %s threw: %s\n", request.method.c_str(),
                  request.path.c_str(), e.what());
-    return {500, "application/json", error_body(std::string("internal error: ") + e.what())};
+    return error_response(500, std::string("internal error: ") + e.what());
   }
 }
 

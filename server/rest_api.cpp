@@ -1,5 +1,6 @@
 #include "server/rest_api.h"
 
+#include <charconv>
 #include <chrono>
 #include <optional>
 
@@ -57,6 +58,17 @@ core::Result<index::PointFilter> filter_from(const json& body, const std::string
       [f = std::move(filter).value()](const core::PointId& id, const json& payload) {
         return f.matches(id, payload);
       });
+}
+
+// A point id in a URL path: digits that fit 64 bits are a numeric id, any
+// other text a UUID or string id.
+core::Result<core::PointId> path_point_id(const std::string& text) {
+  uint64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error == std::errc() && end == text.data() + text.size()) {
+    return core::PointId::number(value);
+  }
+  return core::PointId::from_text(text);
 }
 
 // Parsed Qdrant search options shared by search and search/batch.
@@ -382,17 +394,9 @@ void RestApi::add_routes() {
           return respond([&]() -> core::Result<json> {
             auto collection = registry.get(p.at("name"));
             if (!collection.is_ok()) return collection.status();
-            core::Result<core::PointId> id = core::PointId::from_text(p.at("id"));
-            if (!id.is_ok()) return id.status();
-            // A path id of digits is a numeric id.
             const std::string& text = p.at("id");
-            if (!text.empty() && text.size() <= 20 &&
-                text.find_first_not_of("0123456789") == std::string::npos) {
-              try {
-                id = core::PointId::number(std::stoull(text));
-              } catch (const std::out_of_range&) {
-              }
-            }
+            core::Result<core::PointId> id = path_point_id(text);
+            if (!id.is_ok()) return id.status();
             auto point = collection.value()->get(id.value());
             if (!point.is_ok()) return point.status();
             if (!point.value()) return core::not_found("point " + text + " does not exist");
