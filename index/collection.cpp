@@ -37,6 +37,16 @@ Collection::Collection(CollectionConfig config, core::LockManager& locks, Search
       searcher_(searcher),
       index_(config_.dim, config_.metric) {}
 
+core::Result<Collection::WriteLocks> Collection::lock_for_write(std::span<const core::PointId> ids,
+                                                                const core::LockOptions& lock) {
+  core::Result<core::KeyLockGuard> keys = locks_.lock_keys(lock_namespace(), id_keys(ids), lock);
+  if (!keys.is_ok()) return keys.status();
+  core::Result<core::CollectionLockGuard> collection =
+      locks_.lock_collection_exclusive(config_.name, lock);
+  if (!collection.is_ok()) return collection.status();
+  return WriteLocks{std::move(keys).value(), std::move(collection).value()};
+}
+
 core::Status Collection::upsert(std::vector<PointWrite> points, const core::LockOptions& lock) {
   if (points.empty()) return core::Status::ok();
   std::vector<core::PointId> ids;
@@ -52,11 +62,8 @@ core::Status Collection::upsert(std::vector<PointWrite> points, const core::Lock
     }
     ids.push_back(p.id);
   }
-  core::Result<core::KeyLockGuard> keys = locks_.lock_keys(lock_namespace(), id_keys(ids), lock);
-  if (!keys.is_ok()) return keys.status();
-  core::Result<core::CollectionLockGuard> guard =
-      locks_.lock_collection_exclusive(config_.name, lock);
-  if (!guard.is_ok()) return guard.status();
+  core::Result<WriteLocks> locked = lock_for_write(ids, lock);
+  if (!locked.is_ok()) return locked.status();
   for (PointWrite& p : points) index_.upsert(p.id, p.vector, std::move(p.payload));
   return core::Status::ok();
 }
@@ -64,11 +71,8 @@ core::Status Collection::upsert(std::vector<PointWrite> points, const core::Lock
 core::Result<size_t> Collection::remove(std::span<const core::PointId> ids,
                                         const core::LockOptions& lock) {
   if (ids.empty()) return size_t{0};
-  core::Result<core::KeyLockGuard> keys = locks_.lock_keys(lock_namespace(), id_keys(ids), lock);
-  if (!keys.is_ok()) return keys.status();
-  core::Result<core::CollectionLockGuard> guard =
-      locks_.lock_collection_exclusive(config_.name, lock);
-  if (!guard.is_ok()) return guard.status();
+  core::Result<WriteLocks> locked = lock_for_write(ids, lock);
+  if (!locked.is_ok()) return locked.status();
   size_t removed = 0;
   for (const core::PointId& id : ids) removed += index_.remove(id) ? 1 : 0;
   maybe_compact();
@@ -138,11 +142,8 @@ core::Result<size_t> Collection::update_payloads(std::span<const core::PointId> 
                                                  const std::function<void(nlohmann::json&)>& mutate,
                                                  const core::LockOptions& lock) {
   if (ids.empty()) return size_t{0};
-  core::Result<core::KeyLockGuard> keys = locks_.lock_keys(lock_namespace(), id_keys(ids), lock);
-  if (!keys.is_ok()) return keys.status();
-  core::Result<core::CollectionLockGuard> guard =
-      locks_.lock_collection_exclusive(config_.name, lock);
-  if (!guard.is_ok()) return guard.status();
+  core::Result<WriteLocks> locked = lock_for_write(ids, lock);
+  if (!locked.is_ok()) return locked.status();
   size_t updated = 0;
   for (const core::PointId& id : ids) {
     const std::optional<uint64_t> row = index_.find_row(id);

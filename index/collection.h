@@ -119,6 +119,13 @@ class Collection {
 
  private:
   std::string lock_namespace() const { return "points/" + config_.name; }
+  // The write protocol: keys of `ids`, then the collection lock exclusively.
+  struct WriteLocks {
+    core::KeyLockGuard keys;
+    core::CollectionLockGuard collection;
+  };
+  core::Result<WriteLocks> lock_for_write(std::span<const core::PointId> ids,
+                                          const core::LockOptions& lock);
   void maybe_compact();  // caller holds the exclusive collection lock
 
   CollectionConfig config_;
