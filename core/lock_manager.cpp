@@ -7,10 +7,55 @@
 namespace vesta::core {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 // With a cancellation token, waits wake this often to look at it.
 constexpr std::chrono::milliseconds kCancelPollInterval{2};
 
+Clock::time_point deadline_after(Clock::time_point now, std::chrono::milliseconds timeout) {
+  return now + std::min<std::chrono::milliseconds>(timeout, kLongestLockTimeout);
+}
+
+std::string collection_target(bool exclusive, std::string_view collection) {
+  std::string what = exclusive ? "exclusive" : "shared";
+  what += " lock on collection '";
+  what += collection;
+  what += "'";
+  return what;
+}
+
+std::string key_target(std::string_view key, std::string_view ns) {
+  std::string what = "key '";
+  what += key;
+  what += "' in namespace '";
+  what += ns;
+  what += "'";
+  return what;
+}
+
 }  // namespace
+
+// The waiting state of one lock call. Every key of a multi-key request shares
+// one deadline, set when the request first blocks (until then it holds mutex_
+// throughout, so no time of the caller's is lost), and the request counts as one
+// wait however many keys it blocks on.
+struct LockManager::Request {
+  explicit Request(const LockOptions& request_options) : options(request_options) {}
+
+  // The failure for `outcome` (not kReady), naming what the request waited for.
+  Status failure(WaitOutcome outcome, const std::string& what) const {
+    if (outcome == WaitOutcome::kCancelled) {
+      return {StatusCode::kCancelled, "cancelled while waiting for " + what};
+    }
+    return {
+        StatusCode::kDeadlineExceeded,
+        "timed out after " + std::to_string(options.timeout.count()) + " ms waiting for " + what};
+  }
+
+  const LockOptions& options;
+  bool blocked = false;
+  Clock::time_point deadline;  // valid once `blocked`
+};
 
 // ---- guards ----------------------------------------------------------------
 
@@ -59,40 +104,44 @@ void KeyLockGuard::release() {
 LockManager::~LockManager() {
   std::lock_guard lock(mutex_);
   VESTA_CHECK(collections_.empty() && namespaces_.empty())
-      << "LockManager destroyed while locks are held or awaited";
+      << "LockManager destroyed while " << collections_.size() << " collection locks and "
+      << namespaces_.size() << " key namespaces are held or awaited";
 }
 
 template <typename Ready>
-Status LockManager::wait(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
-                         const LockOptions& options, const std::string& what, Ready ready) {
-  if (ready()) return Status::ok();
-  using Clock = std::chrono::steady_clock;
+LockManager::WaitOutcome LockManager::wait(std::unique_lock<std::mutex>& lock,
+                                           std::condition_variable& cv, Request& request,
+                                           Ready ready) {
+  if (ready()) return WaitOutcome::kReady;
   const Clock::time_point start = Clock::now();
-  const Clock::time_point deadline = start + options.timeout;
-  ++stats_.waits;
-  Status result;
+  if (!request.blocked) {
+    request.blocked = true;
+    request.deadline = deadline_after(start, request.options.timeout);
+    ++stats_.waits;
+  }
+  const CancellationToken* cancel = request.options.cancel;
+  WaitOutcome outcome = WaitOutcome::kReady;
+  Clock::time_point now = start;
   for (;;) {
-    if (options.cancel != nullptr && options.cancel->cancelled()) {
-      ++stats_.cancellations;
-      result = Status(StatusCode::kCancelled, "cancelled while waiting for " + what);
+    if (cancel != nullptr && cancel->cancelled()) {
+      outcome = WaitOutcome::kCancelled;
       break;
     }
-    const Clock::time_point now = Clock::now();
-    if (now >= deadline) {
-      ++stats_.timeouts;
-      result = Status(
-          StatusCode::kDeadlineExceeded,
-          "timed out after " + std::to_string(options.timeout.count()) + " ms waiting for " + what);
+    if (now >= request.deadline) {
+      outcome = WaitOutcome::kTimedOut;
       break;
     }
-    const Clock::time_point wake =
-        options.cancel != nullptr ? std::min(deadline, now + kCancelPollInterval) : deadline;
-    cv.wait_until(lock, wake);
+    cv.wait_until(lock, cancel != nullptr ? std::min(request.deadline, now + kCancelPollInterval)
+                                          : request.deadline);
+    now = Clock::now();
+    // Checked before the deadline: a lock that became free is taken, even late.
     if (ready()) break;
   }
   stats_.wait_ns += static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
-  return result;
+      std::chrono::duration_cast<std::chrono::nanoseconds>(now - start).count());
+  if (outcome == WaitOutcome::kTimedOut) ++stats_.timeouts;
+  if (outcome == WaitOutcome::kCancelled) ++stats_.cancellations;
+  return outcome;
 }
 
 Result<CollectionLockGuard> LockManager::lock_collection_shared(std::string_view collection,
@@ -109,31 +158,32 @@ Result<CollectionLockGuard> LockManager::lock_collection(std::string_view collec
                                                          bool exclusive,
                                                          const LockOptions& options) {
   std::string name(collection);
+  Request request(options);
   std::unique_lock lock(mutex_);
   std::unique_ptr<CollectionEntry>& slot = collections_[name];
   if (!slot) slot = std::make_unique<CollectionEntry>();
-  CollectionEntry& entry = *slot;  // stable: entries are heap-allocated
+  CollectionEntry& entry = *slot;  // stable while `users` counts this request
   ++entry.users;
-  const std::string what =
-      std::string(exclusive ? "exclusive" : "shared") + " lock on collection '" + name + "'";
-  Status status;
+  WaitOutcome outcome;
   if (exclusive) {
     ++entry.waiting_writers;
-    status = wait(lock, entry.changed, options, what,
-                  [&] { return !entry.writer && entry.readers == 0; });
+    outcome =
+        wait(lock, entry.writer_turn, request, [&] { return !entry.writer && entry.readers == 0; });
     --entry.waiting_writers;
-    if (status.is_ok()) entry.writer = true;
+    if (outcome == WaitOutcome::kReady) {
+      entry.writer = true;
+    } else if (entry.waiting_writers == 0 && !entry.writer) {
+      // This writer may have been all that held the waiting readers back.
+      entry.reader_turn.notify_all();
+    }
   } else {
-    status = wait(lock, entry.changed, options, what,
-                  [&] { return !entry.writer && entry.waiting_writers == 0; });
-    if (status.is_ok()) ++entry.readers;
+    outcome = wait(lock, entry.reader_turn, request,
+                   [&] { return !entry.writer && entry.waiting_writers == 0; });
+    if (outcome == WaitOutcome::kReady) ++entry.readers;
   }
-  if (!status.is_ok()) {
-    --entry.users;
-    // A writer that gave up may have been the only thing holding readers back.
-    entry.changed.notify_all();
-    if (entry.users == 0) collections_.erase(name);
-    return status;
+  if (outcome != WaitOutcome::kReady) {
+    if (--entry.users == 0) collections_.erase(name);
+    return request.failure(outcome, collection_target(exclusive, name));
   }
   ++stats_.acquisitions;
   return CollectionLockGuard(this, std::move(name), exclusive);
@@ -153,35 +203,47 @@ void LockManager::release_collection(const std::string& collection, bool exclusi
   }
   if (--entry.users == 0) {
     collections_.erase(it);
-  } else {
-    entry.changed.notify_all();
+    return;
+  }
+  // A woken writer always takes the lock when it is free (it checks before its
+  // deadline), so waking one is enough; readers go in together, and only when
+  // no writer waits.
+  if (entry.waiting_writers > 0) {
+    if (!entry.writer && entry.readers == 0) entry.writer_turn.notify_one();
+  } else if (exclusive) {
+    entry.reader_turn.notify_all();
   }
 }
 
 Result<KeyLockGuard> LockManager::lock_keys(std::string_view ns, std::vector<std::string> keys,
                                             const LockOptions& options) {
-  if (keys.empty()) return invalid_argument("a keyed lock request needs at least one key");
+  if (keys.empty()) {
+    return invalid_argument("a keyed lock request in namespace '" + std::string(ns) +
+                            "' names no key");
+  }
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   std::string table_name(ns);
+  Request request(options);
 
   std::unique_lock lock(mutex_);
-  KeyTable& table = namespaces_[table_name];  // references stay valid across rehash
+  // Not removed while this request runs: it always has an entry in the table
+  // (a key it holds or waits for). References stay valid across rehashing.
+  KeyTable& table = namespaces_[table_name];
   for (size_t i = 0; i < keys.size(); ++i) {
     std::unique_ptr<KeyEntry>& slot = table[keys[i]];
     if (!slot) slot = std::make_unique<KeyEntry>();
-    KeyEntry& entry = *slot;
+    KeyEntry& entry = *slot;  // stable while held or awaited by this request
     ++entry.waiters;
-    const Status status = wait(lock, entry.released, options,
-                               "key '" + keys[i] + "' in namespace '" + table_name + "'",
-                               [&] { return !entry.held; });
+    const WaitOutcome outcome = wait(lock, entry.released, request, [&] { return !entry.held; });
     --entry.waiters;
-    if (!status.is_ok()) {
-      // All or nothing: give back keys[0, i), and drop keys[i] if idle.
-      release_keys_locked(table_name, {keys.begin(), keys.begin() + static_cast<ptrdiff_t>(i)},
-                          true);
-      release_keys_locked(table_name, {keys[i]}, false);
-      return status;
+    if (outcome != WaitOutcome::kReady) {
+      // All or nothing: give back keys[0, i), then drop keys[i] if now idle.
+      // In this order the table keeps keys[i] until the last step.
+      const std::span<const std::string> all(keys);
+      release_keys_locked(table_name, all.first(i), true);
+      release_keys_locked(table_name, all.subspan(i, 1), false);
+      return request.failure(outcome, key_target(keys[i], table_name));
     }
     entry.held = true;
   }
@@ -189,12 +251,12 @@ Result<KeyLockGuard> LockManager::lock_keys(std::string_view ns, std::vector<std
   return KeyLockGuard(this, std::move(table_name), std::move(keys));
 }
 
-void LockManager::release_keys(const std::string& ns, const std::vector<std::string>& keys) {
+void LockManager::release_keys(const std::string& ns, std::span<const std::string> keys) {
   std::lock_guard lock(mutex_);
   release_keys_locked(ns, keys, true);
 }
 
-void LockManager::release_keys_locked(const std::string& ns, const std::vector<std::string>& keys,
+void LockManager::release_keys_locked(const std::string& ns, std::span<const std::string> keys,
                                       bool were_held) {
   auto table_it = namespaces_.find(ns);
   VESTA_CHECK(table_it != namespaces_.end()) << "release in unknown key namespace " << ns;
@@ -204,15 +266,15 @@ void LockManager::release_keys_locked(const std::string& ns, const std::vector<s
     VESTA_CHECK(it != table.end()) << "release of unknown key " << key << " in " << ns;
     KeyEntry& entry = *it->second;
     if (were_held) {
-      VESTA_CHECK(entry.held) << "release of key " << key << " that is not held";
+      VESTA_CHECK(entry.held) << "release of key " << key << " in " << ns << " that is not held";
       entry.held = false;
+      if (entry.waiters > 0) {
+        // A woken waiter always takes a free key, so one is enough.
+        entry.released.notify_one();
+        continue;
+      }
     }
-    if (entry.waiters > 0) {
-      // Every waiter rechecks; one takes the key, the rest wait again.
-      entry.released.notify_all();
-    } else if (!entry.held) {
-      table.erase(it);
-    }
+    if (!entry.held && entry.waiters == 0) table.erase(it);
   }
   if (table.empty()) {
     namespaces_.erase(table_it);
