@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,7 @@
 #include "core/thread_pool.h"
 #include "index/collection_registry.h"
 #include "index/cpu_searcher.h"
+#include "index/placement.h"
 #include "kernels/cpu/isa.h"
 #include "kernels/cuda/device_info.h"
 #include "server/http_server.h"
@@ -35,10 +37,20 @@ serve options:
   --threads N            search threads (default: one per hardware thread)
   --io-threads N         HTTP I/O threads (default 2)
   --max-body-bytes N     largest request body accepted, else 413 (default 67108864)
+  --device MODE          where searches run: auto (a GPU when one is found, else
+                         the CPU), gpu (refuse to start without one), cpu
+                         (default auto)
+  --gpu-memory-budget N  device memory the collections may hold on the GPU, in
+                         bytes or with a K/M/G/T suffix (binary units); a
+                         collection that does not fit is searched on the CPU
+                         (default: 90% of the free device memory at start)
+  --gpu-scratch-bytes N  device scratch per concurrent search for distance
+                         tiles (default 256M)
 
 Status: collections live in memory only (persistence is not built yet: a
-restart loses them) and search runs on the CPU path. Payload indexes,
-aliases, snapshots, metrics, auth and the binary endpoint are not built yet.
+restart loses them). A GPU failure moves the collection it met to the CPU
+path with one log line. Payload indexes, aliases, snapshots, metrics, auth
+and the binary endpoint are not built yet.
 Stop the server with Ctrl-C or SIGTERM: it finishes requests in flight first.
 
 Environment:
@@ -73,9 +85,36 @@ std::optional<size_t> parse_count(std::string_view text) {
   return value;
 }
 
+// "123", "64K", "512M", "8G", "1T" (binary units; "KiB" etc. also accepted).
+std::optional<size_t> parse_bytes(std::string_view text) {
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  const std::optional<size_t> number = parse_count(text.substr(0, digits));
+  if (!number) return std::nullopt;
+  std::string_view suffix = text.substr(digits);
+  if (suffix.size() == 3 && suffix.substr(1) == "iB") suffix = suffix.substr(0, 1);
+  int shift = 0;
+  if (suffix.empty()) {
+    shift = 0;
+  } else if (suffix == "K") {
+    shift = 10;
+  } else if (suffix == "M") {
+    shift = 20;
+  } else if (suffix == "G") {
+    shift = 30;
+  } else if (suffix == "T") {
+    shift = 40;
+  } else {
+    return std::nullopt;
+  }
+  if (*number > (size_t{1} << (62 - shift))) return std::nullopt;
+  return *number << shift;
+}
+
 int serve(const std::vector<std::string_view>& args) {
   size_t threads = 0;
   vesta::server::HttpServerOptions http;
+  vesta::index::PlacementOptions placement;
   for (size_t i = 0; i < args.size(); ++i) {
     // Numeric options: name, destination, range.
     struct NumberOption {
@@ -107,6 +146,25 @@ int serve(const std::vector<std::string_view>& args) {
       http.port = static_cast<uint16_t>(value);
     } else if (args[i] == "--max-body-bytes") {
       if (!number({"--max-body-bytes", 1024, size_t{1} << 40}, &http.body_limit_bytes)) return 2;
+    } else if (args[i] == "--device") {
+      if (i + 1 >= args.size()) return usage_error("--device needs a value");
+      const std::optional<vesta::index::DeviceMode> mode =
+          vesta::index::parse_device_mode(args[++i]);
+      if (!mode) {
+        return usage_error("--device must be auto, gpu or cpu, got '" + std::string(args[i]) + "'");
+      }
+      placement.mode = *mode;
+    } else if (args[i] == "--gpu-memory-budget" || args[i] == "--gpu-scratch-bytes") {
+      const std::string_view name = args[i];
+      if (i + 1 >= args.size()) return usage_error(std::string(name) + " needs a value");
+      const std::optional<size_t> bytes = parse_bytes(args[++i]);
+      if (!bytes || *bytes < (size_t{1} << 20)) {
+        return usage_error(std::string(name) +
+                           " must be at least 1M, in bytes or with a K/M/G/T suffix, got '" +
+                           std::string(args[i]) + "'");
+      }
+      (name == "--gpu-memory-budget" ? placement.gpu_memory_budget
+                                     : placement.device.scratch_bytes) = *bytes;
     } else if (args[i] == "--host") {
       if (i + 1 >= args.size()) return usage_error("--host needs a value");
       http.host = std::string(args[++i]);
@@ -127,17 +185,20 @@ int serve(const std::vector<std::string_view>& args) {
 
   vesta::core::ThreadPool pool(threads);
   vesta::core::LockManager locks;
-  vesta::index::CpuSearcher searcher(pool);
-  vesta::index::CollectionRegistry collections(locks, searcher);
+  vesta::index::CpuSearcher cpu_searcher(pool);
+  vesta::core::Result<std::unique_ptr<vesta::index::PlacementSearcher>> searcher =
+      vesta::index::PlacementSearcher::create(cpu_searcher, placement);
+  if (!searcher.is_ok()) {
+    std::fprintf(stderr, "vesta serve: %s\n", searcher.status().message().c_str());
+    return 1;
+  }
+  vesta::index::CollectionRegistry collections(locks, *searcher.value());
   vesta::server::RestApi api(collections, VESTA_VERSION);
   vesta::server::HttpServer server(
       http, [&api](const vesta::server::HttpRequest& request) { return api.handle(request); });
-  const vesta::kernels::cuda::DeviceProbe probe = vesta::kernels::cuda::probe_devices();
-  std::fprintf(
-      stderr, "vesta serve: CPU search path (%s kernels, %zu threads); CUDA %s, %d device(s)%s%s\n",
-      vesta::kernels::isa_name(vesta::kernels::active_isa()).data(), pool.size(),
-      probe.compiled ? "compiled in" : "not compiled in", probe.device_count,
-      probe.reason.empty() ? "" : ": ", probe.reason.c_str());
+  std::fprintf(stderr, "vesta serve: search on %s; CPU path: %s kernels, %zu threads\n",
+               searcher.value()->description().c_str(),
+               vesta::kernels::isa_name(vesta::kernels::active_isa()).data(), pool.size());
   if (vesta::core::Status status = server.start(); !status.is_ok()) {
     std::fprintf(stderr, "vesta serve: %s\n", status.message().c_str());
     return 1;

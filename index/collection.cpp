@@ -37,6 +37,8 @@ Collection::Collection(CollectionConfig config, core::LockManager& locks, Search
       searcher_(searcher),
       index_(config_.dim, config_.metric) {}
 
+Collection::~Collection() { searcher_.forget(index_); }
+
 core::Result<Collection::WriteLocks> Collection::lock_for_write(std::span<const core::PointId> ids,
                                                                 const core::LockOptions& lock) {
   core::Result<core::KeyLockGuard> keys = locks_.lock_keys(lock_namespace(), id_keys(ids), lock);

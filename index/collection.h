@@ -66,6 +66,9 @@ struct ScoredPoint {
 class Collection {
  public:
   Collection(CollectionConfig config, core::LockManager& locks, Searcher& searcher);
+  ~Collection();  // tells the searcher to forget the index
+  Collection(const Collection&) = delete;
+  Collection& operator=(const Collection&) = delete;
 
   const CollectionConfig& config() const { return config_; }
 

@@ -1,5 +1,6 @@
 #include "index/flat_index.h"
 
+#include <atomic>
 #include <cmath>
 #include <string>
 
@@ -8,9 +9,17 @@
 #include "kernels/cpu/distance.h"
 
 namespace vesta::index {
+namespace {
+
+std::atomic<uint64_t> next_instance_id{1};
+
+}  // namespace
 
 FlatIndex::FlatIndex(size_t dim, Metric metric)
-    : dim_(dim), stride_(kernels::padded_dim(dim)), metric_(metric) {
+    : dim_(dim),
+      stride_(kernels::padded_dim(dim)),
+      metric_(metric),
+      instance_id_(next_instance_id.fetch_add(1, std::memory_order_relaxed)) {
   VESTA_CHECK(dim > 0) << "FlatIndex with dim 0";
 }
 
@@ -46,6 +55,7 @@ void FlatIndex::upsert(const core::PointId& id, std::span<const float> vector,
   VESTA_CHECK(payload.is_object() || payload.is_null()) << "payload must be an object or null";
   if (auto it = id_to_row_.find(id); it != id_to_row_.end()) {
     write_row(it->second, vector);
+    rewritten_rows_.push_back(it->second);
     payloads_[it->second] = std::move(payload);
     return;
   }
@@ -63,6 +73,7 @@ bool FlatIndex::remove(const core::PointId& id) {
   if (it == id_to_row_.end()) return false;
   const uint64_t row = it->second;
   tombstones_[row / 64] |= uint64_t{1} << (row % 64);
+  ++tombstone_version_;
   payloads_[row] = nullptr;
   id_to_row_.erase(it);
   return true;
@@ -109,6 +120,9 @@ size_t FlatIndex::compact() {
   row_ids_.resize(write);
   payloads_.resize(write);
   tombstones_.assign((write + 63) / 64, 0);
+  ++tombstone_version_;
+  rewritten_rows_.clear();
+  rewritten_rows_.shrink_to_fit();
   ++generation_;
   return before - write;
 }

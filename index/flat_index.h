@@ -40,6 +40,17 @@ class FlatIndex {
   // Bumped whenever row numbers change (compaction).
   uint64_t generation() const { return generation_; }
 
+  // For mirrors of the rows (the GPU searcher), which follow the index by
+  // looking at what changed rather than copying everything:
+  // - instance_id(): unique per FlatIndex of the process, never reused;
+  // - rows [0, row_count()) only grow within one generation, and a row is
+  //   rewritten in place only by an overwrite, listed in rewritten_rows()
+  //   (oldest first; cleared when the generation changes);
+  // - tombstone_version(): bumped whenever a tombstone bit changes.
+  uint64_t instance_id() const { return instance_id_; }
+  std::span<const uint64_t> rewritten_rows() const { return rewritten_rows_; }
+  uint64_t tombstone_version() const { return tombstone_version_; }
+
   // Checks a vector for this index: length, finite, within float16 range.
   // `what` names it in the error ("vector of point 7").
   core::Status validate_vector(std::span<const float> vector, std::string_view what) const;
@@ -82,6 +93,9 @@ class FlatIndex {
   std::vector<uint64_t> tombstones_;
   std::unordered_map<core::PointId, uint64_t> id_to_row_;
   uint64_t generation_ = 0;
+  uint64_t instance_id_;
+  std::vector<uint64_t> rewritten_rows_;
+  uint64_t tombstone_version_ = 0;
 };
 
 }  // namespace vesta::index

@@ -32,6 +32,8 @@ class Searcher {
   virtual ~Searcher() = default;
   virtual std::string_view name() const = 0;
   virtual core::Result<SearchHits> search(const FlatIndex& index, const SearchRequest& request) = 0;
+  // The index is going away: drop anything kept for it (device copies).
+  virtual void forget(const FlatIndex& /*index*/) {}
 };
 
 }  // namespace vesta::index

@@ -1,0 +1,271 @@
+// vesta_gpu_bench: the GPU search path against the device's own ceilings,
+// measured in the same run: copy bandwidth (a large device-to-device copy,
+// bytes read + written) and the float16 tensor rate (a large cublasGemmEx,
+// float16 inputs, float32 accumulation, as the search uses).
+//
+//   vesta_gpu_bench [--rows 1000000,10000000] [--dim 768] [--k 10]
+//                   [--batches 1,4,16,64,256,1024,4096] [--reps 5] [--json FILE]
+//
+// Rows are random float16 values made on the device. Each batch size is run
+// once to warm up, then --reps times; the median is reported. Without a
+// device it says so and exits 0 without numbers.
+
+#include <cublas_v2.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/distance.h"
+#include "kernels/cuda/flat_search.h"
+
+namespace {
+
+using vesta::kernels::cuda::DeviceFlatIndex;
+
+void die(const char* what, const std::string& message) {
+  std::fprintf(stderr, "vesta_gpu_bench: %s: %s\n", what, message.c_str());
+  std::exit(1);
+}
+
+void check(cudaError_t error, const char* what) {
+  if (error != cudaSuccess) die(what, cudaGetErrorString(error));
+}
+void check(cublasStatus_t status, const char* what) {
+  if (status != CUBLAS_STATUS_SUCCESS) die(what, cublasGetStatusString(status));
+}
+
+std::vector<size_t> parse_list(const char* text) {
+  std::vector<size_t> out;
+  std::string s(text);
+  size_t start = 0;
+  while (start <= s.size()) {
+    const size_t comma = s.find(',', start);
+    const std::string item =
+        s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!item.empty()) out.push_back(std::stoull(item));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+// Random values in [-1, 1) from a hash of the index; padding stays zero.
+__global__ void fill_rows_kernel(__half* rows, size_t count, size_t dim, size_t stride,
+                                 uint64_t seed) {
+  const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= count * stride) return;
+  const size_t col = i % stride;
+  if (col >= dim) {
+    rows[i] = __float2half(0.0f);
+    return;
+  }
+  uint64_t x = (i + 1) * 0x9E3779B97F4A7C15ull ^ seed;
+  x ^= x >> 31;
+  x *= 0xBF58476D1CE4E5B9ull;
+  x ^= x >> 29;
+  const float u = static_cast<float>(x >> 40) / static_cast<float>(1ull << 24);
+  rows[i] = __float2half(2.0f * u - 1.0f);
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Bytes per second of a device-to-device copy, counting read + write.
+double copy_bandwidth() {
+  const size_t bytes = size_t{2} << 30;
+  void* a = nullptr;
+  void* b = nullptr;
+  check(cudaMalloc(&a, bytes), "cudaMalloc");
+  check(cudaMalloc(&b, bytes), "cudaMalloc");
+  check(cudaMemset(a, 1, bytes), "cudaMemset");
+  cudaEvent_t start, stop;
+  check(cudaEventCreate(&start), "event");
+  check(cudaEventCreate(&stop), "event");
+  std::vector<double> rates;
+  for (int rep = 0; rep < 8; ++rep) {
+    check(cudaEventRecord(start), "record");
+    check(cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice), "copy");
+    check(cudaEventRecord(stop), "record");
+    check(cudaEventSynchronize(stop), "sync");
+    float ms = 0;
+    check(cudaEventElapsedTime(&ms, start, stop), "elapsed");
+    if (rep > 0) rates.push_back(2.0 * static_cast<double>(bytes) / (ms * 1e-3));
+  }
+  cudaFree(a);
+  cudaFree(b);
+  return median(rates);
+}
+
+// FLOP/s of an n x n x n float16 GEMM with float32 accumulation and output.
+double tensor_rate() {
+  const int n = 8192;
+  __half* a = nullptr;
+  __half* b = nullptr;
+  float* c = nullptr;
+  const size_t elems = static_cast<size_t>(n) * n;
+  check(cudaMalloc(&a, elems * sizeof(__half)), "cudaMalloc");
+  check(cudaMalloc(&b, elems * sizeof(__half)), "cudaMalloc");
+  check(cudaMalloc(&c, elems * sizeof(float)), "cudaMalloc");
+  const unsigned blocks = static_cast<unsigned>((elems + 255) / 256);
+  fill_rows_kernel<<<blocks, 256>>>(a, n, n, n, 1);
+  fill_rows_kernel<<<blocks, 256>>>(b, n, n, n, 2);
+  check(cudaGetLastError(), "fill");
+  cublasHandle_t handle;
+  check(cublasCreate(&handle), "cublasCreate");
+  const float alpha = 1.0f;
+  const float beta = 0.0f;
+  cudaEvent_t start, stop;
+  check(cudaEventCreate(&start), "event");
+  check(cudaEventCreate(&stop), "event");
+  std::vector<double> rates;
+  for (int rep = 0; rep < 8; ++rep) {
+    check(cudaEventRecord(start), "record");
+    check(cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, n, n, n, &alpha, a, CUDA_R_16F, n, b,
+                       CUDA_R_16F, n, &beta, c, CUDA_R_32F, n, CUBLAS_COMPUTE_32F,
+                       CUBLAS_GEMM_DEFAULT),
+          "cublasGemmEx");
+    check(cudaEventRecord(stop), "record");
+    check(cudaEventSynchronize(stop), "sync");
+    float ms = 0;
+    check(cudaEventElapsedTime(&ms, start, stop), "elapsed");
+    if (rep > 0) rates.push_back(2.0 * n * static_cast<double>(n) * n / (ms * 1e-3));
+  }
+  cublasDestroy(handle);
+  cudaFree(a);
+  cudaFree(b);
+  cudaFree(c);
+  return median(rates);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<size_t> row_counts{1000000, 10000000};
+  std::vector<size_t> batches{1, 4, 16, 64, 256, 1024, 4096};
+  size_t dim = 768;
+  size_t k = 10;
+  int reps = 5;
+  size_t scratch = size_t{256} << 20;
+  std::string json_path;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> const char* {
+      if (i + 1 >= argc) die(arg.c_str(), "needs a value");
+      return argv[++i];
+    };
+    if (arg == "--rows") {
+      row_counts = parse_list(value());
+    } else if (arg == "--batches") {
+      batches = parse_list(value());
+    } else if (arg == "--dim") {
+      dim = std::stoull(value());
+    } else if (arg == "--k") {
+      k = std::stoull(value());
+    } else if (arg == "--reps") {
+      reps = std::stoi(value());
+    } else if (arg == "--scratch-bytes") {
+      scratch = std::stoull(value());
+    } else if (arg == "--json") {
+      json_path = value();
+    } else {
+      std::fprintf(stderr,
+                   "usage: vesta_gpu_bench [--rows N,N] [--dim D] [--k K] [--batches B,B] "
+                   "[--reps R] [--scratch-bytes N] [--json FILE]\n");
+      return arg == "--help" ? 0 : 2;
+    }
+  }
+
+  vesta::kernels::cuda::DeviceOptions options;
+  options.scratch_bytes = scratch;
+  options.max_concurrent_searches = 1;
+  auto runtime = vesta::kernels::cuda::open_device(options);
+  if (!runtime.is_ok()) {
+    std::printf("vesta_gpu_bench: NOT RUN - no usable CUDA device (%s)\n",
+                runtime.status().message().c_str());
+    return 0;
+  }
+  const auto facts = vesta::kernels::cuda::device_facts(*runtime.value());
+  const double copy_bps = copy_bandwidth();
+  const double tensor_flops = tensor_rate();
+  std::printf("device: %s, %d SMs, %.1f GiB\n", facts.name.c_str(), facts.multiprocessors,
+              static_cast<double>(facts.total_bytes) / (1u << 30));
+  std::printf("copy bandwidth (read+write): %.0f GB/s; fp16 GEMM (fp32 accumulate): %.0f TFLOP/s\n",
+              copy_bps / 1e9, tensor_flops / 1e12);
+
+  FILE* json = json_path.empty() ? nullptr : std::fopen(json_path.c_str(), "w");
+  if (json != nullptr) {
+    std::fprintf(json,
+                 "{\"device\": \"%s\", \"copy_bytes_per_s\": %.6e, \"tensor_flops\": %.6e, "
+                 "\"dim\": %zu, \"k\": %zu, \"runs\": [",
+                 facts.name.c_str(), copy_bps, tensor_flops, dim, k);
+  }
+  bool first_run = true;
+  const size_t stride = vesta::kernels::padded_dim(dim);
+  std::mt19937_64 rng(42);
+  std::normal_distribution<float> normal;
+  std::printf(
+      "\n| rows | batch | ms/batch | queries/s | row bytes/s | %% of copy | FLOP/s | "
+      "%% of fp16 GEMM |\n|---|---|---|---|---|---|---|---|\n");
+  for (size_t rows : row_counts) {
+    auto created = DeviceFlatIndex::create(runtime.value(), dim, stride,
+                                           vesta::kernels::DistanceKind::kInnerProduct);
+    if (!created.is_ok()) die("create", created.status().message());
+    std::unique_ptr<DeviceFlatIndex> index = std::move(created).value();
+    const size_t chunk = 1 << 20;
+    __half* staging = nullptr;
+    check(cudaMalloc(&staging, chunk * stride * sizeof(__half)), "cudaMalloc staging");
+    for (size_t first = 0; first < rows; first += chunk) {
+      const size_t count = std::min(chunk, rows - first);
+      const size_t elems = count * stride;
+      fill_rows_kernel<<<static_cast<unsigned>((elems + 255) / 256), 256>>>(staging, count, dim,
+                                                                            stride, first + 7);
+      check(cudaDeviceSynchronize(), "fill");
+      vesta::core::Status status = index->append_device(staging, count);
+      if (!status.is_ok()) die("append", status.message());
+    }
+    cudaFree(staging);
+    const double row_bytes = static_cast<double>(rows) * static_cast<double>(stride) * 2.0;
+    for (size_t batch : batches) {
+      std::vector<float> queries(batch * dim);
+      for (float& x : queries) x = normal(rng) * 0.5f;
+      std::vector<std::vector<vesta::kernels::Neighbor>> hits;
+      std::vector<double> seconds;
+      for (int rep = 0; rep <= reps; ++rep) {
+        const auto start = std::chrono::steady_clock::now();
+        vesta::core::Status status = index->search(queries.data(), batch, k, nullptr, &hits);
+        const auto stop = std::chrono::steady_clock::now();
+        if (!status.is_ok()) die("search", status.message());
+        if (rep > 0) seconds.push_back(std::chrono::duration<double>(stop - start).count());
+      }
+      const double t = median(seconds);
+      const double flops =
+          2.0 * static_cast<double>(rows) * static_cast<double>(dim) * static_cast<double>(batch);
+      std::printf("| %zu | %zu | %.3f | %.0f | %.0f GB/s | %.1f | %.1f TFLOP/s | %.1f |\n", rows,
+                  batch, t * 1e3, static_cast<double>(batch) / t, row_bytes / t / 1e9,
+                  100.0 * row_bytes / t / copy_bps, flops / t / 1e12,
+                  100.0 * flops / t / tensor_flops);
+      std::fflush(stdout);
+      if (json != nullptr) {
+        std::fprintf(json,
+                     "%s{\"rows\": %zu, \"batch\": %zu, \"seconds\": %.6e, \"row_bytes_per_s\": "
+                     "%.6e, \"flops\": %.6e}",
+                     first_run ? "" : ", ", rows, batch, t, row_bytes / t, flops / t);
+        first_run = false;
+      }
+    }
+  }
+  if (json != nullptr) {
+    std::fprintf(json, "]}\n");
+    std::fclose(json);
+  }
+  return 0;
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The GPU checks in one run, for a machine with an NVIDIA device: the GPU test
+# cases, a `vesta serve --device gpu` smoke test over HTTP, vesta_gpu_bench
+# and the PyTorch peer measured in the same run. Binaries come from
+# ${VESTA_BIN:-build} (tests/, bench/, app/ as the build lays them out, or all
+# in one folder); results go to ${OUT:-gpu-results}.
+#   bench/run_gpu_checks.sh [--quick]   (--quick: 1M rows only, fewer batches)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bin="${VESTA_BIN:-build}"
+out="${OUT:-gpu-results}"
+mkdir -p "$out"
+find_bin() { for p in "$bin/$1" "$bin/tests/$1" "$bin/bench/$1" "$bin/app/$1"; do
+  [[ -x "$p" ]] && { echo "$p"; return; }; done; echo "missing-$1"; }
+# cuBLAS comes from the machine's CUDA installation.
+if ! ldconfig -p | grep -q libcublas.so.13; then
+  lib=$(find / -name 'libcublas.so.13' -not -path '*/proc/*' 2>/dev/null | head -1)
+  [[ -n "$lib" ]] && export LD_LIBRARY_PATH="$(dirname "$lib"):${LD_LIBRARY_PATH:-}"
+fi
+rows="1000000,10000000"; batches="1,4,16,64,256,1024,4096"
+[[ "${1:-}" == "--quick" ]] && { rows="1000000"; batches="1,16,256,4096"; }
+
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv | tee "$out/device.txt"
+"$(find_bin vesta)" --version | tee -a "$out/device.txt"
+
+status=0
+echo "== GPU selection on the host and GPU tests =="
+"$(find_bin kernels_tests)" --gtest_filter='GpuSelect*' --gtest_brief=1 2>&1 | tail -3 || status=1
+"$(find_bin index_tests)" --gtest_filter='Gpu*:Placement*' 2>&1 | tee "$out/gpu_tests.log" | \
+  grep -E '^\[ *(OK|FAILED|SKIPPED|PASSED|gpu) ' | sort | uniq -c | sort -rn | head -40
+grep -q "FAILED" "$out/gpu_tests.log" && status=1
+
+echo "== vesta serve --device gpu =="
+"$(find_bin vesta)" serve --device gpu --port 16333 > "$out/serve.log" 2>&1 &
+pid=$!
+sleep 2
+python3 - <<'PY' || status=1
+import json, urllib.request
+def call(method, path, body=None):
+    req = urllib.request.Request("http://127.0.0.1:16333" + path, method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        return json.loads(r.read())
+call("PUT", "/collections/smoke", {"vectors": {"size": 4, "distance": "Euclid"}})
+call("PUT", "/collections/smoke/points?wait=true", {"points": [
+    {"id": i, "vector": [i, 0, 0, 1], "payload": {"i": i}} for i in range(100)]})
+res = call("POST", "/collections/smoke/points/search", {"vector": [41.2, 0, 0, 1], "limit": 3})
+ids = [p["id"] for p in res["result"]]
+print("smoke search ids", ids, [round(p["score"], 3) for p in res["result"]])
+assert ids == [41, 42, 40], ids
+PY
+kill -TERM $pid; wait $pid
+head -5 "$out/serve.log"
+grep -q "search on gpu" "$out/serve.log" || { echo "serve did not use the GPU"; status=1; }
+
+echo "== vesta_gpu_bench =="
+"$(find_bin vesta_gpu_bench)" --rows "$rows" --batches "$batches" --json "$out/gpu_bench.json" \
+  2>&1 | tee "$out/gpu_bench.txt"
+echo "== PyTorch peer =="
+PYTHONUNBUFFERED=1 python3 bench/gpu_torch_peer.py --rows "$rows" --batches "$batches" \
+  --json "$out/torch_peer.json" 2>&1 | tee "$out/torch_peer.txt"
+echo "gpu checks: exit $status"
+exit $status

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include "index/searcher.h"
+#include "kernels/cuda/flat_search.h"
+
+namespace vesta::index {
+
+// Exhaustive search on one CUDA device. Keeps a device mirror of each index it
+// has searched (float16 rows, tombstone mask, norms for Euclid), brought up to
+// date at the start of each search from what changed on the host (appended
+// rows, rows rewritten in place, tombstones, compaction). Distances come from
+// cuBLAS (float16 inputs, float32 accumulation) and top-k from the selection
+// kernels of kernels/cuda. Queries are rounded to float16 on the device, so
+// scores differ from the CPU path's by that rounding (see docs/architecture.md).
+//
+// Thread-safe: searches of one index run concurrently on separate streams;
+// bringing a mirror up to date waits for them. Any CUDA or cuBLAS failure is
+// returned as a Status (the PlacementSearcher then moves the index to the CPU).
+class GpuSearcher final : public Searcher {
+ public:
+  explicit GpuSearcher(std::shared_ptr<kernels::cuda::DeviceRuntime> runtime);
+
+  std::string_view name() const override { return "gpu"; }
+  core::Result<SearchHits> search(const FlatIndex& index, const SearchRequest& request) override;
+  void forget(const FlatIndex& index) override;
+
+  // Device memory held by the mirrors.
+  size_t resident_bytes() const;
+  // Device memory a mirror of `index` needs (rows and norms, without growth slack).
+  static size_t bytes_needed(const FlatIndex& index);
+
+ private:
+  struct Mirror {
+    std::shared_mutex mutex;  // shared: searching; exclusive: bringing up to date
+    std::unique_ptr<kernels::cuda::DeviceFlatIndex> device;
+    uint64_t generation = 0;
+    size_t rows = 0;
+    size_t rewritten_seen = 0;
+    uint64_t tombstone_version = 0;
+  };
+
+  std::shared_ptr<Mirror> mirror_for(const FlatIndex& index);
+  static bool in_step(const Mirror& mirror, const FlatIndex& index);
+  core::Status bring_up_to_date(Mirror& mirror, const FlatIndex& index);
+
+  std::shared_ptr<kernels::cuda::DeviceRuntime> runtime_;
+  mutable std::mutex mutex_;                                       // guards mirrors_
+  std::unordered_map<uint64_t, std::shared_ptr<Mirror>> mirrors_;  // by FlatIndex::instance_id()
+};
+
+}  // namespace vesta::index

@@ -1,0 +1,115 @@
+#include "index/placement.h"
+
+#include <cstdio>
+
+namespace vesta::index {
+namespace {
+
+// Share of the free device memory the default budget takes (percent).
+constexpr size_t kDefaultBudgetPercent = 90;
+
+std::string gib(size_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f GiB", static_cast<double>(bytes) / (1u << 30));
+  return text;
+}
+
+}  // namespace
+
+std::optional<DeviceMode> parse_device_mode(std::string_view text) {
+  if (text == "auto") return DeviceMode::kAuto;
+  if (text == "gpu") return DeviceMode::kGpu;
+  if (text == "cpu") return DeviceMode::kCpu;
+  return std::nullopt;
+}
+
+std::string_view device_mode_name(DeviceMode mode) {
+  switch (mode) {
+    case DeviceMode::kAuto: return "auto";
+    case DeviceMode::kGpu: return "gpu";
+    case DeviceMode::kCpu: return "cpu";
+  }
+  return "?";
+}
+
+core::Result<std::unique_ptr<PlacementSearcher>> PlacementSearcher::create(
+    Searcher& cpu, const PlacementOptions& options) {
+  if (options.mode == DeviceMode::kCpu) {
+    return std::unique_ptr<PlacementSearcher>(
+        new PlacementSearcher(cpu, nullptr, 0, "cpu (--device cpu)"));
+  }
+  core::Result<std::shared_ptr<kernels::cuda::DeviceRuntime>> runtime =
+      kernels::cuda::open_device(options.device);
+  if (!runtime.is_ok()) {
+    if (options.mode == DeviceMode::kGpu) {
+      return core::Status(core::StatusCode::kUnavailable,
+                          "--device gpu, but no GPU can be used: " + runtime.status().message());
+    }
+    return std::unique_ptr<PlacementSearcher>(
+        new PlacementSearcher(cpu, nullptr, 0, "cpu (no GPU: " + runtime.status().message() + ")"));
+  }
+  const kernels::cuda::DeviceFacts facts = kernels::cuda::device_facts(*runtime.value());
+  const size_t budget = options.gpu_memory_budget != 0
+                            ? options.gpu_memory_budget
+                            : facts.free_bytes / 100 * kDefaultBudgetPercent;
+  std::string description = "gpu " + std::to_string(facts.device) + ": " + facts.name + " (" +
+                            std::to_string(facts.multiprocessors) + " SMs, " +
+                            gib(facts.total_bytes) + ", budget " + gib(budget) + ")";
+  return std::unique_ptr<PlacementSearcher>(
+      new PlacementSearcher(cpu, std::make_unique<GpuSearcher>(std::move(runtime).value()), budget,
+                            std::move(description)));
+}
+
+PlacementSearcher::PlacementSearcher(Searcher& cpu, std::unique_ptr<GpuSearcher> gpu, size_t budget,
+                                     std::string description)
+    : cpu_(cpu), gpu_(std::move(gpu)), budget_(budget), description_(std::move(description)) {}
+
+bool PlacementSearcher::fits(const FlatIndex& index) const {
+  // Counts the index's own mirror too: a rough, safe bound.
+  return gpu_->resident_bytes() + GpuSearcher::bytes_needed(index) <= budget_;
+}
+
+core::Result<SearchHits> PlacementSearcher::search(const FlatIndex& index,
+                                                   const SearchRequest& request) {
+  bool on_gpu = gpu_ != nullptr;
+  if (on_gpu) {
+    std::lock_guard lock(mutex_);
+    on_gpu = !cpu_only_.contains(index.instance_id());
+  }
+  if (on_gpu && !fits(index)) {
+    gpu_->forget(index);  // gives its device memory back to the others
+    on_gpu = false;
+  }
+  if (on_gpu) {
+    core::Result<SearchHits> hits = gpu_->search(index, request);
+    if (hits.is_ok() || hits.status().code() == core::StatusCode::kInvalidArgument) {
+      ++gpu_searches_;
+      return hits;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      cpu_only_.insert(index.instance_id());
+    }
+    gpu_->forget(index);
+    ++fallbacks_;
+    std::fprintf(stderr,
+                 "vesta: GPU search failed (%s); this collection (%zu rows) is served by the CPU "
+                 "from now on\n",
+                 hits.status().message().c_str(), index.row_count());
+  }
+  ++cpu_searches_;
+  return cpu_.search(index, request);
+}
+
+void PlacementSearcher::forget(const FlatIndex& index) {
+  if (gpu_ != nullptr) gpu_->forget(index);
+  cpu_.forget(index);
+  std::lock_guard lock(mutex_);
+  cpu_only_.erase(index.instance_id());
+}
+
+PlacementStats PlacementSearcher::stats() const {
+  return {gpu_searches_.load(), cpu_searches_.load(), fallbacks_.load()};
+}
+
+}  // namespace vesta::index

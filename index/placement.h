@@ -1,0 +1,78 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+
+#include "index/gpu_searcher.h"
+#include "index/searcher.h"
+#include "kernels/cuda/flat_search.h"
+
+namespace vesta::index {
+
+// Where searches run: `auto` uses a GPU when one is found, `gpu` requires one,
+// `cpu` never opens a device.
+enum class DeviceMode { kAuto, kGpu, kCpu };
+std::optional<DeviceMode> parse_device_mode(std::string_view text);  // auto|gpu|cpu
+std::string_view device_mode_name(DeviceMode mode);
+
+struct PlacementOptions {
+  DeviceMode mode = DeviceMode::kAuto;
+  // Device memory the index mirrors may hold; 0 = 90% of what was free when
+  // the device was opened.
+  size_t gpu_memory_budget = 0;
+  kernels::cuda::DeviceOptions device;
+};
+
+struct PlacementStats {
+  uint64_t gpu_searches = 0;  // batches answered on the GPU
+  uint64_t cpu_searches = 0;  // batches answered on the CPU
+  uint64_t fallbacks = 0;     // indexes moved to the CPU after a device failure
+};
+
+// Sends each batch to the GPU searcher when a device is open and the index
+// fits the device memory budget, else to the CPU searcher. A device failure
+// (CUDA or cuBLAS error, memory exhausted) moves that index to the CPU for
+// good, with one log line on stderr and a count in stats(); the batch that met
+// the failure is answered on the CPU, so the caller never sees it. Errors in
+// the request itself (InvalidArgument) are returned as they are.
+// Thread-safe.
+class PlacementSearcher final : public Searcher {
+ public:
+  // Fails only in mode gpu when no device can be opened.
+  static core::Result<std::unique_ptr<PlacementSearcher>> create(Searcher& cpu,
+                                                                 const PlacementOptions& options);
+
+  std::string_view name() const override { return "placement"; }
+  core::Result<SearchHits> search(const FlatIndex& index, const SearchRequest& request) override;
+  void forget(const FlatIndex& index) override;
+
+  bool gpu_available() const { return gpu_ != nullptr; }
+  // One line for logs: "gpu 0: NVIDIA H200 (132 SMs, budget 120.0 GiB)" or
+  // "cpu (no GPU: <reason>)".
+  const std::string& description() const { return description_; }
+  size_t gpu_memory_budget() const { return budget_; }
+  PlacementStats stats() const;
+
+ private:
+  PlacementSearcher(Searcher& cpu, std::unique_ptr<GpuSearcher> gpu, size_t budget,
+                    std::string description);
+  bool fits(const FlatIndex& index) const;
+
+  Searcher& cpu_;
+  std::unique_ptr<GpuSearcher> gpu_;  // null: CPU only
+  size_t budget_;
+  std::string description_;
+  mutable std::mutex mutex_;               // guards cpu_only_
+  std::unordered_set<uint64_t> cpu_only_;  // FlatIndex::instance_id() after a failure
+  std::atomic<uint64_t> gpu_searches_{0};
+  std::atomic<uint64_t> cpu_searches_{0};
+  std::atomic<uint64_t> fallbacks_{0};
+};
+
+}  // namespace vesta::index

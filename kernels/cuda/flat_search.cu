@@ -1,0 +1,676 @@
+#include <cublas_v2.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kernels/cuda/cuda_check.cuh"
+#include "kernels/cuda/flat_search.h"
+#include "kernels/cuda/select.h"
+
+namespace vesta::kernels::cuda {
+namespace {
+
+// Queries converted and searched at once; larger batches run in chunks.
+constexpr size_t kMaxQueryChunk = 4096;
+// Row tiles are multiples of this (keeps GEMM operands aligned).
+constexpr size_t kTileAlign = 256;
+// A selection block scans at least this many rows of a tile.
+constexpr size_t kMinRowsPerSplit = 4096;
+// Blocks per multiprocessor the split count aims for.
+constexpr size_t kBlocksPerMultiprocessor = 2;
+
+core::Status cublas_status(cublasStatus_t status, const char* call) {
+  if (status == CUBLAS_STATUS_SUCCESS) return core::Status::ok();
+  const core::StatusCode code = status == CUBLAS_STATUS_ALLOC_FAILED
+                                    ? core::StatusCode::kResourceExhausted
+                                    : core::StatusCode::kUnavailable;
+  return {code, std::string(call) + " failed: " + cublasGetStatusName(status) + " (" +
+                    cublasGetStatusString(status) + ")"};
+}
+
+#define VESTA_CUBLAS_TRY(call) \
+  VESTA_RETURN_IF_ERROR(::vesta::kernels::cuda::cublas_status((call), #call))
+#define VESTA_CUDA_LAUNCHED(what) VESTA_CUDA_TRY(cudaGetLastError())
+
+// ---- device memory holders ---------------------------------------------------
+
+// A device allocation that grows (contents kept up to `keep` bytes on growth).
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  ~DeviceBuffer() {
+    if (data_ != nullptr) cudaFree(data_);
+  }
+
+  core::Status reserve(size_t bytes, size_t keep = 0) {
+    if (bytes <= capacity_) return core::Status::ok();
+    void* fresh = nullptr;
+    VESTA_CUDA_TRY(cudaMalloc(&fresh, bytes));
+    if (keep > 0 && data_ != nullptr) {
+      const cudaError_t copied = cudaMemcpy(fresh, data_, keep, cudaMemcpyDeviceToDevice);
+      if (copied != cudaSuccess) {
+        cudaFree(fresh);
+        return cuda_status(copied, "cudaMemcpy (growing a device buffer)");
+      }
+    }
+    if (data_ != nullptr) cudaFree(data_);
+    data_ = fresh;
+    capacity_ = bytes;
+    return core::Status::ok();
+  }
+  void release() {
+    if (data_ != nullptr) cudaFree(data_);
+    data_ = nullptr;
+    capacity_ = 0;
+  }
+
+  template <typename T>
+  T* as() const {
+    return static_cast<T*>(data_);
+  }
+  size_t capacity() const { return capacity_; }
+
+ private:
+  void* data_ = nullptr;
+  size_t capacity_ = 0;
+};
+
+// A pinned host allocation that grows (contents not kept).
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  ~PinnedBuffer() {
+    if (data_ != nullptr) cudaFreeHost(data_);
+  }
+  core::Status reserve(size_t bytes) {
+    if (bytes <= capacity_) return core::Status::ok();
+    if (data_ != nullptr) cudaFreeHost(data_);
+    data_ = nullptr;
+    capacity_ = 0;
+    VESTA_CUDA_TRY(cudaMallocHost(&data_, bytes));
+    capacity_ = bytes;
+    return core::Status::ok();
+  }
+  template <typename T>
+  T* as() const {
+    return static_cast<T*>(data_);
+  }
+
+ private:
+  void* data_ = nullptr;
+  size_t capacity_ = 0;
+};
+
+// ---- kernels -------------------------------------------------------------------
+
+// One block per query: float32 -> float16 (round to nearest even), zero padding
+// up to `stride`, the squared norm of the rounded query, and a flag when a
+// value does not fit float16.
+__global__ void convert_queries_kernel(const float* in, size_t dim, size_t stride, __half* out,
+                                       float* norms, int* out_of_range) {
+  const size_t q = blockIdx.x;
+  float sum = 0.0f;
+  for (size_t i = threadIdx.x; i < stride; i += blockDim.x) {
+    __half h = __float2half_rn(0.0f);
+    if (i < dim) {
+      const float v = in[q * dim + i];
+      h = __float2half_rn(v);
+      if (!isfinite(v) || __hisinf(h) != 0) atomicExch(out_of_range, 1);
+      const float back = __half2float(h);
+      sum += back * back;
+    }
+    out[q * stride + i] = h;
+  }
+  __shared__ float partial[32];
+  for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_down_sync(0xffffffffu, sum, offset);
+  if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = sum;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    float total = 0.0f;
+    for (unsigned w = 0; w < (blockDim.x + 31) / 32; ++w) total += partial[w];
+    if (norms != nullptr) norms[q] = total;
+  }
+}
+
+// One warp per row: squared norms of rows [first, first + count).
+__global__ void row_norms_kernel(const __half* rows, size_t first, size_t count, size_t stride,
+                                 size_t dim, float* norms) {
+  const size_t warp = (static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
+  const unsigned lane = threadIdx.x & 31;
+  if (warp >= count) return;
+  const __half* row = rows + (first + warp) * stride;
+  float sum = 0.0f;
+  for (size_t i = lane; i < dim; i += 32) {
+    const float v = __half2float(row[i]);
+    sum += v * v;
+  }
+  for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_down_sync(0xffffffffu, sum, offset);
+  if (lane == 0) norms[first + warp] = sum;
+}
+
+// The shared-memory side of one selection block.
+struct BlockSelect {
+  Candidate* buffer;  // capacity entries
+  SelectState* state;
+  uint32_t* sorted_count;  // count when the buffer was last sorted
+  uint32_t k;
+  uint32_t capacity;
+
+  __device__ void sort() {
+    for (uint32_t i = state->count + threadIdx.x; i < capacity; i += blockDim.x) {
+      buffer[i] = worst_candidate();
+    }
+    __syncthreads();
+    for (uint32_t size = 2; size <= capacity; size <<= 1) {
+      for (uint32_t stride = size / 2; stride > 0; stride >>= 1) {
+        for (uint32_t i = threadIdx.x; i < capacity; i += blockDim.x) {
+          bitonic_step(buffer, i, size, stride);
+        }
+        __syncthreads();
+      }
+    }
+    if (threadIdx.x == 0) {
+      after_sort(*state, buffer, k);
+      *sorted_count = state->count;
+    }
+    __syncthreads();
+  }
+
+  // Loads `count` sorted candidates kept by an earlier tile.
+  __device__ void load(const Candidate* kept, uint32_t count) {
+    for (uint32_t i = threadIdx.x; i < count; i += blockDim.x) buffer[i] = kept[i];
+    if (threadIdx.x == 0) {
+      *state = SelectState{};
+      state->count = count;
+      if (count == k) {
+        state->has_threshold = true;
+        state->threshold = kept[k - 1];
+      }
+      *sorted_count = count;
+    }
+    __syncthreads();
+  }
+
+  // Offers elements [0, n) of `source`; every thread of the block calls this.
+  template <typename Source>
+  __device__ void offer(const Source& source, uint64_t n) {
+    const unsigned lane = threadIdx.x & 31;
+    for (uint64_t base = 0; base < n; base += blockDim.x) {
+      if (needs_compaction(*state, blockDim.x, capacity)) sort();
+      Candidate candidate{};
+      const uint64_t i = base + threadIdx.x;
+      const bool take = i < n && source(i, &candidate) && admits(*state, candidate);
+      const unsigned mask = __ballot_sync(0xffffffffu, take);
+      if (mask != 0) {
+        const int leader = __ffs(mask) - 1;
+        uint32_t start = 0;
+        if (static_cast<int>(lane) == leader) start = atomicAdd(&state->count, __popc(mask));
+        start = __shfl_sync(0xffffffffu, start, leader);
+        if (take) buffer[start + __popc(mask & ((1u << lane) - 1u))] = candidate;
+      }
+      __syncthreads();
+    }
+  }
+
+  __device__ void finish() {
+    if (state->count != *sorted_count) sort();
+  }
+
+  __device__ void store(Candidate* out, uint32_t* out_count) const {
+    for (uint32_t i = threadIdx.x; i < state->count; i += blockDim.x) out[i] = buffer[i];
+    if (threadIdx.x == 0) *out_count = state->count;
+  }
+};
+
+#define VESTA_BLOCK_SELECT_SHARED(name, k_, capacity_)    \
+  __shared__ Candidate name##_buffer[kMaxSelectCapacity]; \
+  __shared__ SelectState name##_state;                    \
+  __shared__ uint32_t name##_sorted;                      \
+  BlockSelect name { name##_buffer, &name##_state, &name##_sorted, (k_), (capacity_) }
+
+__device__ __forceinline__ bool bit_set(const uint64_t* bits, uint64_t row) {
+  return ((bits[row >> 6] >> (row & 63)) & 1u) != 0;
+}
+
+// Element i of one slice of a distance tile: row `first_row + i`.
+struct TileSource {
+  const float* ip;  // ip[i]: the query's inner product with that row
+  uint64_t first_row;
+  const float* row_norms;  // squared L2 only
+  float query_norm;
+  const uint64_t* tombstones;  // optional
+  const uint64_t* allowed;     // optional
+
+  __device__ bool operator()(uint64_t i, Candidate* out) const {
+    const uint64_t row = first_row + i;
+    if (tombstones != nullptr && bit_set(tombstones, row)) return false;
+    if (allowed != nullptr && !bit_set(allowed, row)) return false;
+    const float dot = ip[i];
+    const float key =
+        row_norms == nullptr ? dot : -fmaxf(query_norm + row_norms[row] - 2.0f * dot, 0.0f);
+    *out = Candidate{key, static_cast<uint32_t>(row)};
+    return true;
+  }
+};
+
+// Block (split s, query q) scans its slice of a row tile and folds it into the
+// running selection of (q, s) kept in `lists` / `counts` (k per slot).
+__global__ void select_tile_kernel(const float* ip, size_t ldc, uint64_t tile_first,
+                                   uint64_t tile_rows, uint64_t slice_rows, const float* row_norms,
+                                   const float* query_norms, const uint64_t* tombstones,
+                                   const uint64_t* allowed, uint32_t k, uint32_t capacity,
+                                   Candidate* lists, uint32_t* counts) {
+  const uint32_t splits = gridDim.x;
+  const uint64_t slot = static_cast<uint64_t>(blockIdx.y) * splits + blockIdx.x;
+  const uint64_t begin = static_cast<uint64_t>(blockIdx.x) * slice_rows;
+  if (begin >= tile_rows) return;  // uniform across the block
+  const uint64_t end = begin + slice_rows < tile_rows ? begin + slice_rows : tile_rows;
+
+  VESTA_BLOCK_SELECT_SHARED(select, k, capacity);
+  select.load(lists + slot * k, counts[slot]);
+  const TileSource source{ip + blockIdx.y * ldc + begin,
+                          tile_first + begin,
+                          row_norms,
+                          query_norms != nullptr ? query_norms[blockIdx.y] : 0.0f,
+                          tombstones,
+                          allowed};
+  select.offer(source, end - begin);
+  select.finish();
+  select.store(lists + slot * k, counts + slot);
+}
+
+// The kept lists of one query's splits, one after another.
+struct ListSource {
+  const Candidate* lists;  // splits x k
+  const uint32_t* counts;  // splits
+  uint32_t k;
+
+  __device__ bool operator()(uint64_t i, Candidate* out) const {
+    const uint64_t split = i / k;
+    const uint32_t j = static_cast<uint32_t>(i % k);
+    if (j >= counts[split]) return false;
+    *out = lists[i];
+    return true;
+  }
+};
+
+// Block q merges the `splits` kept lists of query q into out[q] (k entries).
+__global__ void merge_lists_kernel(const Candidate* lists, const uint32_t* counts, uint32_t splits,
+                                   uint32_t k, uint32_t capacity, Candidate* out,
+                                   uint32_t* out_counts) {
+  const uint64_t q = blockIdx.x;
+  VESTA_BLOCK_SELECT_SHARED(select, k, capacity);
+  select.load(nullptr, 0);
+  const ListSource source{lists + q * splits * k, counts + q * splits, k};
+  select.offer(source, static_cast<uint64_t>(splits) * k);
+  select.finish();
+  select.store(out + q * k, out_counts + q);
+}
+
+// ---- runtime -------------------------------------------------------------------
+
+// One search's stream, cuBLAS handle and scratch.
+struct SearchSlot {
+  cudaStream_t stream = nullptr;
+  cublasHandle_t blas = nullptr;
+  DeviceBuffer queries_f32, queries_f16, query_norms, flags, allowed, ip, lists, counts, out,
+      out_counts;
+  PinnedBuffer host_queries, host_out, host_counts, host_flags;
+  bool busy = false;
+};
+
+}  // namespace
+
+class DeviceRuntime {
+ public:
+  explicit DeviceRuntime(DeviceOptions options) : options_(std::move(options)) {}
+  ~DeviceRuntime() {
+    if (cudaSetDevice(options_.device) != cudaSuccess) return;
+    for (SearchSlot& slot : slots_) {
+      if (slot.blas != nullptr) cublasDestroy(slot.blas);
+      if (slot.stream != nullptr) cudaStreamDestroy(slot.stream);
+    }
+  }
+
+  core::Status open() {
+    int count = 0;
+    VESTA_CUDA_TRY(cudaGetDeviceCount(&count));
+    if (options_.device < 0 || options_.device >= count) {
+      return {core::StatusCode::kUnavailable, "CUDA device " + std::to_string(options_.device) +
+                                                  " does not exist (" + std::to_string(count) +
+                                                  " found)"};
+    }
+    VESTA_CUDA_TRY(cudaSetDevice(options_.device));
+    cudaDeviceProp prop{};
+    VESTA_CUDA_TRY(cudaGetDeviceProperties(&prop, options_.device));
+    facts_.device = options_.device;
+    facts_.name = prop.name;
+    facts_.multiprocessors = prop.multiProcessorCount;
+    size_t free_bytes = 0;
+    size_t total_bytes = 0;
+    VESTA_CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
+    facts_.free_bytes = free_bytes;
+    facts_.total_bytes = total_bytes;
+    slots_ = std::vector<SearchSlot>(std::max<size_t>(1, options_.max_concurrent_searches));
+    for (SearchSlot& slot : slots_) {
+      VESTA_CUDA_TRY(cudaStreamCreateWithFlags(&slot.stream, cudaStreamNonBlocking));
+      VESTA_CUBLAS_TRY(cublasCreate(&slot.blas));
+      VESTA_CUBLAS_TRY(cublasSetStream(slot.blas, slot.stream));
+    }
+    return core::Status::ok();
+  }
+
+  const DeviceOptions& options() const { return options_; }
+  const DeviceFacts& facts() const { return facts_; }
+
+  SearchSlot& acquire() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      for (SearchSlot& slot : slots_) {
+        if (!slot.busy) {
+          slot.busy = true;
+          return slot;
+        }
+      }
+      freed_.wait(lock);
+    }
+  }
+  void release(SearchSlot& slot) {
+    {
+      std::lock_guard lock(mutex_);
+      slot.busy = false;
+    }
+    freed_.notify_one();
+  }
+
+ private:
+  DeviceOptions options_;
+  DeviceFacts facts_;
+  std::vector<SearchSlot> slots_;
+  std::mutex mutex_;
+  std::condition_variable freed_;
+};
+
+namespace {
+
+class SlotLease {
+ public:
+  explicit SlotLease(DeviceRuntime& runtime) : runtime_(runtime), slot_(runtime.acquire()) {}
+  ~SlotLease() { runtime_.release(slot_); }
+  SlotLease(const SlotLease&) = delete;
+  SlotLease& operator=(const SlotLease&) = delete;
+  SearchSlot& slot() { return slot_; }
+
+ private:
+  DeviceRuntime& runtime_;
+  SearchSlot& slot_;
+};
+
+size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
+
+class CudaFlatIndex final : public DeviceFlatIndex {
+ public:
+  CudaFlatIndex(std::shared_ptr<DeviceRuntime> runtime, size_t dim, size_t stride,
+                DistanceKind kind)
+      : runtime_(std::move(runtime)), dim_(dim), stride_(stride), kind_(kind) {}
+
+  size_t dim() const override { return dim_; }
+  size_t rows() const override { return rows_; }
+  size_t device_bytes() const override {
+    return rows_buffer_.capacity() + norms_buffer_.capacity() + tombstones_buffer_.capacity();
+  }
+
+  core::Status append(const uint16_t* host_rows, size_t count) override {
+    return append_from(host_rows, count, cudaMemcpyHostToDevice);
+  }
+  core::Status append_device(const void* device_rows, size_t count) override {
+    return append_from(device_rows, count, cudaMemcpyDeviceToDevice);
+  }
+
+  core::Status write_rows(size_t first, const uint16_t* host_rows, size_t count) override {
+    if (first + count > rows_) {
+      return core::invalid_argument("write_rows past the end of the device rows");
+    }
+    VESTA_CUDA_TRY(cudaSetDevice(runtime_->options().device));
+    VESTA_CUDA_TRY(cudaMemcpy(rows_buffer_.as<__half>() + first * stride_, host_rows,
+                              count * stride_ * sizeof(__half), cudaMemcpyHostToDevice));
+    return update_norms(first, count);
+  }
+
+  core::Status set_tombstones(const uint64_t* host_bits) override {
+    VESTA_CUDA_TRY(cudaSetDevice(runtime_->options().device));
+    const size_t words = div_up(rows_, 64);
+    has_tombstones_ = false;
+    for (size_t w = 0; w < words && !has_tombstones_; ++w) has_tombstones_ = host_bits[w] != 0;
+    if (words == 0) return core::Status::ok();
+    VESTA_RETURN_IF_ERROR(tombstones_buffer_.reserve(words * sizeof(uint64_t)));
+    VESTA_CUDA_TRY(cudaMemcpy(tombstones_buffer_.as<uint64_t>(), host_bits,
+                              words * sizeof(uint64_t), cudaMemcpyHostToDevice));
+    return core::Status::ok();
+  }
+
+  void clear() override {
+    rows_ = 0;
+    capacity_rows_ = 0;
+    has_tombstones_ = false;
+    rows_buffer_.release();
+    norms_buffer_.release();
+    tombstones_buffer_.release();
+  }
+
+  core::Status search(const float* queries, size_t n_queries, size_t k, const uint64_t* allowed,
+                      std::vector<std::vector<Neighbor>>* hits) override;
+
+ private:
+  bool l2() const { return kind_ == DistanceKind::kL2Squared; }
+
+  core::Status append_from(const void* source, size_t count, cudaMemcpyKind direction) {
+    if (count == 0) return core::Status::ok();
+    if (rows_ + count > kMaxDeviceRows) {
+      return {core::StatusCode::kResourceExhausted,
+              "a device index holds at most " + std::to_string(kMaxDeviceRows) + " rows"};
+    }
+    VESTA_CUDA_TRY(cudaSetDevice(runtime_->options().device));
+    const size_t needed = rows_ + count;
+    if (needed > capacity_rows_) {
+      // Geometric growth: appends cost amortised O(1) copies.
+      const size_t grown = std::max<size_t>({needed, capacity_rows_ + capacity_rows_ / 2, 1024});
+      VESTA_RETURN_IF_ERROR(
+          rows_buffer_.reserve(grown * stride_ * sizeof(__half), rows_ * stride_ * sizeof(__half)));
+      if (l2()) {
+        VESTA_RETURN_IF_ERROR(norms_buffer_.reserve(grown * sizeof(float), rows_ * sizeof(float)));
+      }
+      capacity_rows_ = grown;
+    }
+    VESTA_CUDA_TRY(cudaMemcpy(rows_buffer_.as<__half>() + rows_ * stride_, source,
+                              count * stride_ * sizeof(__half), direction));
+    const size_t first = rows_;
+    rows_ = needed;
+    return update_norms(first, count);
+  }
+
+  core::Status update_norms(size_t first, size_t count) {
+    if (!l2() || count == 0) return core::Status::ok();
+    constexpr unsigned kThreads = 256;
+    const size_t blocks = div_up(count * 32, kThreads);
+    row_norms_kernel<<<static_cast<unsigned>(blocks), kThreads>>>(
+        rows_buffer_.as<__half>(), first, count, stride_, dim_, norms_buffer_.as<float>());
+    VESTA_CUDA_LAUNCHED("row_norms_kernel");
+    VESTA_CUDA_TRY(cudaDeviceSynchronize());
+    return core::Status::ok();
+  }
+
+  core::Status search_chunk(SearchSlot& slot, const float* queries, size_t nq, size_t k,
+                            const uint64_t* allowed_device, Neighbor* out, uint32_t* out_counts);
+
+  std::shared_ptr<DeviceRuntime> runtime_;
+  size_t dim_;
+  size_t stride_;
+  DistanceKind kind_;
+  size_t rows_ = 0;
+  size_t capacity_rows_ = 0;
+  bool has_tombstones_ = false;
+  DeviceBuffer rows_buffer_, norms_buffer_, tombstones_buffer_;
+};
+
+core::Status CudaFlatIndex::search(const float* queries, size_t n_queries, size_t k,
+                                   const uint64_t* allowed,
+                                   std::vector<std::vector<Neighbor>>* hits) {
+  hits->assign(n_queries, {});
+  if (k > kMaxTopK) {
+    return core::invalid_argument("limit " + std::to_string(k) + " exceeds the maximum of " +
+                                  std::to_string(kMaxTopK));
+  }
+  if (n_queries == 0 || k == 0 || rows_ == 0) return core::Status::ok();
+  VESTA_CUDA_TRY(cudaSetDevice(runtime_->options().device));
+  SlotLease lease(*runtime_);
+  SearchSlot& slot = lease.slot();
+
+  const uint64_t* allowed_device = nullptr;
+  if (allowed != nullptr) {
+    const size_t bytes = div_up(rows_, 64) * sizeof(uint64_t);
+    VESTA_RETURN_IF_ERROR(slot.allowed.reserve(bytes));
+    VESTA_CUDA_TRY(cudaMemcpyAsync(slot.allowed.as<uint64_t>(), allowed, bytes,
+                                   cudaMemcpyHostToDevice, slot.stream));
+    allowed_device = slot.allowed.as<uint64_t>();
+  }
+  std::vector<Neighbor> out(std::min(n_queries, kMaxQueryChunk) * k);
+  std::vector<uint32_t> counts(std::min(n_queries, kMaxQueryChunk));
+  for (size_t first = 0; first < n_queries; first += kMaxQueryChunk) {
+    const size_t nq = std::min(kMaxQueryChunk, n_queries - first);
+    VESTA_RETURN_IF_ERROR(search_chunk(slot, queries + first * dim_, nq, k, allowed_device,
+                                       out.data(), counts.data()));
+    for (size_t q = 0; q < nq; ++q) {
+      (*hits)[first + q].assign(out.begin() + static_cast<ptrdiff_t>(q * k),
+                                out.begin() + static_cast<ptrdiff_t>(q * k + counts[q]));
+    }
+  }
+  return core::Status::ok();
+}
+
+core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries, size_t nq,
+                                         size_t k, const uint64_t* allowed_device, Neighbor* out,
+                                         uint32_t* out_counts) {
+  cudaStream_t stream = slot.stream;
+  const DeviceOptions& options = runtime_->options();
+  const uint32_t k32 = static_cast<uint32_t>(k);
+  const uint32_t capacity = select_capacity(k32, kSelectThreads);
+
+  // Queries: pinned copy, upload, convert to float16 (+ norms for L2).
+  VESTA_RETURN_IF_ERROR(slot.host_queries.reserve(nq * dim_ * sizeof(float)));
+  std::memcpy(slot.host_queries.as<float>(), queries, nq * dim_ * sizeof(float));
+  VESTA_RETURN_IF_ERROR(slot.queries_f32.reserve(nq * dim_ * sizeof(float)));
+  VESTA_RETURN_IF_ERROR(slot.queries_f16.reserve(nq * stride_ * sizeof(__half)));
+  VESTA_RETURN_IF_ERROR(slot.query_norms.reserve(nq * sizeof(float)));
+  VESTA_RETURN_IF_ERROR(slot.flags.reserve(sizeof(int)));
+  VESTA_RETURN_IF_ERROR(slot.host_flags.reserve(sizeof(int)));
+  VESTA_CUDA_TRY(cudaMemcpyAsync(slot.queries_f32.as<float>(), slot.host_queries.as<float>(),
+                                 nq * dim_ * sizeof(float), cudaMemcpyHostToDevice, stream));
+  VESTA_CUDA_TRY(cudaMemsetAsync(slot.flags.as<int>(), 0, sizeof(int), stream));
+  convert_queries_kernel<<<static_cast<unsigned>(nq), 128, 0, stream>>>(
+      slot.queries_f32.as<float>(), dim_, stride_, slot.queries_f16.as<__half>(),
+      l2() ? slot.query_norms.as<float>() : nullptr, slot.flags.as<int>());
+  VESTA_CUDA_LAUNCHED("convert_queries_kernel");
+  VESTA_CUDA_TRY(cudaMemcpyAsync(slot.host_flags.as<int>(), slot.flags.as<int>(), sizeof(int),
+                                 cudaMemcpyDeviceToHost, stream));
+
+  // Row tiles sized by the scratch budget; splits so that small batches still
+  // fill the device.
+  const size_t budget_rows = std::max<size_t>(options.scratch_bytes / (nq * sizeof(float)), 1);
+  size_t tile_rows = std::max(kTileAlign, budget_rows / kTileAlign * kTileAlign);
+  tile_rows = std::min(tile_rows, rows_);
+  const size_t wanted_blocks =
+      kBlocksPerMultiprocessor * static_cast<size_t>(runtime_->facts().multiprocessors);
+  size_t splits = std::clamp<size_t>(div_up(wanted_blocks, nq), 1,
+                                     std::max<size_t>(1, tile_rows / kMinRowsPerSplit));
+  const size_t slice_rows = div_up(tile_rows, splits);
+  splits = div_up(tile_rows, slice_rows);
+
+  VESTA_RETURN_IF_ERROR(slot.ip.reserve(tile_rows * nq * sizeof(float)));
+  VESTA_RETURN_IF_ERROR(slot.lists.reserve(nq * splits * k * sizeof(Candidate)));
+  VESTA_RETURN_IF_ERROR(slot.counts.reserve(nq * splits * sizeof(uint32_t)));
+  VESTA_RETURN_IF_ERROR(slot.out.reserve(nq * k * sizeof(Candidate)));
+  VESTA_RETURN_IF_ERROR(slot.out_counts.reserve(nq * sizeof(uint32_t)));
+  VESTA_RETURN_IF_ERROR(slot.host_out.reserve(nq * k * sizeof(Candidate)));
+  VESTA_RETURN_IF_ERROR(slot.host_counts.reserve(nq * sizeof(uint32_t)));
+  VESTA_CUDA_TRY(
+      cudaMemsetAsync(slot.counts.as<uint32_t>(), 0, nq * splits * sizeof(uint32_t), stream));
+
+  const float alpha = 1.0f;
+  const float beta = 0.0f;
+  const __half* rows = rows_buffer_.as<__half>();
+  for (size_t tile_first = 0; tile_first < rows_; tile_first += tile_rows) {
+    const size_t this_rows = std::min(tile_rows, rows_ - tile_first);
+    // ip (this_rows x nq, column-major) = rows_tile^T * queries.
+    VESTA_CUBLAS_TRY(cublasGemmEx(
+        slot.blas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(this_rows), static_cast<int>(nq),
+        static_cast<int>(dim_), &alpha, rows + tile_first * stride_, CUDA_R_16F,
+        static_cast<int>(stride_), slot.queries_f16.as<__half>(), CUDA_R_16F,
+        static_cast<int>(stride_), &beta, slot.ip.as<float>(), CUDA_R_32F,
+        static_cast<int>(this_rows), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    // Splits past the end of a short last tile keep their lists as they are.
+    const dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(nq));
+    select_tile_kernel<<<grid, kSelectThreads, 0, stream>>>(
+        slot.ip.as<float>(), this_rows, tile_first, this_rows, slice_rows,
+        l2() ? norms_buffer_.as<float>() : nullptr, l2() ? slot.query_norms.as<float>() : nullptr,
+        has_tombstones_ ? tombstones_buffer_.as<uint64_t>() : nullptr, allowed_device, k32,
+        capacity, slot.lists.as<Candidate>(), slot.counts.as<uint32_t>());
+    VESTA_CUDA_LAUNCHED("select_tile_kernel");
+  }
+  merge_lists_kernel<<<static_cast<unsigned>(nq), kSelectThreads, 0, stream>>>(
+      slot.lists.as<Candidate>(), slot.counts.as<uint32_t>(), static_cast<uint32_t>(splits), k32,
+      capacity, slot.out.as<Candidate>(), slot.out_counts.as<uint32_t>());
+  VESTA_CUDA_LAUNCHED("merge_lists_kernel");
+  VESTA_CUDA_TRY(cudaMemcpyAsync(slot.host_out.as<Candidate>(), slot.out.as<Candidate>(),
+                                 nq * k * sizeof(Candidate), cudaMemcpyDeviceToHost, stream));
+  VESTA_CUDA_TRY(cudaMemcpyAsync(slot.host_counts.as<uint32_t>(), slot.out_counts.as<uint32_t>(),
+                                 nq * sizeof(uint32_t), cudaMemcpyDeviceToHost, stream));
+  VESTA_CUDA_TRY(cudaStreamSynchronize(stream));
+  if (*slot.host_flags.as<int>() != 0) {
+    return core::invalid_argument(
+        "a query holds a value that is not finite or does not fit float16");
+  }
+  const bool higher = !l2();
+  const Candidate* host_out = slot.host_out.as<Candidate>();
+  for (size_t q = 0; q < nq; ++q) {
+    out_counts[q] = slot.host_counts.as<uint32_t>()[q];
+    for (uint32_t j = 0; j < out_counts[q]; ++j) {
+      const Candidate& c = host_out[q * k + j];
+      out[q * k + j] = Neighbor{distance_of_key(c.key, higher), c.row};
+    }
+  }
+  return core::Status::ok();
+}
+
+}  // namespace
+
+core::Result<std::shared_ptr<DeviceRuntime>> open_device(const DeviceOptions& options) {
+  auto runtime = std::make_shared<DeviceRuntime>(options);
+  VESTA_RETURN_IF_ERROR(runtime->open());
+  return runtime;
+}
+
+DeviceFacts device_facts(const DeviceRuntime& runtime) { return runtime.facts(); }
+
+core::Result<std::unique_ptr<DeviceFlatIndex>> DeviceFlatIndex::create(
+    std::shared_ptr<DeviceRuntime> runtime, size_t dim, size_t stride, DistanceKind kind) {
+  if (runtime == nullptr) return core::invalid_argument("no device runtime");
+  if (dim == 0 || stride < dim || stride % 8 != 0) {
+    return core::invalid_argument("device rows need 0 < dim <= stride, stride a multiple of 8");
+  }
+  return std::unique_ptr<DeviceFlatIndex>(
+      std::make_unique<CudaFlatIndex>(std::move(runtime), dim, stride, kind));
+}
+
+}  // namespace vesta::kernels::cuda

@@ -1,0 +1,145 @@
+#pragma once
+
+// The top-k selection algorithm of the GPU path, written once for the device
+// kernels (kernels/cuda/flat_search.cu) and the host. The host driver at the
+// end of this file runs the same steps, in the same order, as one thread block
+// does, so the host tests check the algorithm against a full sort without a
+// GPU. Plain C++ when not compiled by nvcc.
+//
+// One block owns a buffer of `capacity` candidates in shared memory and a
+// threshold (the k-th best kept so far, once k are kept). It reads its input in
+// chunks of one element per thread; an element better than the threshold is
+// appended to the buffer. Before a chunk that could overflow the buffer, the
+// block sorts the buffer (bitonic sort, best first), keeps the best k and
+// raises the threshold to the k-th. Most elements of a large input fail the
+// threshold test, so the input is read once and sorted rarely; nothing is
+// fully sorted but the small buffer.
+
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define VESTA_HD __host__ __device__ __forceinline__
+#else
+#define VESTA_HD inline
+#endif
+
+namespace vesta::kernels::cuda {
+
+// A selection candidate: `key` is larger-is-better (the distance, negated for
+// metrics where lower is better); ties go to the smaller row, so the order is
+// total and results never depend on the order candidates arrive in.
+struct Candidate {
+  float key;
+  uint32_t row;
+};
+
+// Row number of padding; never a real row (the GPU path holds fewer rows).
+inline constexpr uint32_t kNoRow = 0xFFFFFFFFu;
+// The most rows one device index may hold.
+inline constexpr uint64_t kMaxDeviceRows = kNoRow;
+// Threads per selection block, and the largest buffer (k <= 1024).
+inline constexpr uint32_t kSelectThreads = 256;
+inline constexpr uint32_t kMaxSelectCapacity = 2048;
+
+VESTA_HD Candidate worst_candidate() { return {-__builtin_huge_valf(), kNoRow}; }
+
+VESTA_HD bool better(Candidate a, Candidate b) {
+  return a.key > b.key || (a.key == b.key && a.row < b.row);
+}
+
+VESTA_HD float key_of_distance(float distance, bool higher_is_better) {
+  return higher_is_better ? distance : -distance;
+}
+VESTA_HD float distance_of_key(float key, bool higher_is_better) {
+  return higher_is_better ? key : -key;
+}
+
+// The buffer size for k: a power of two (for the bitonic sort) that holds k
+// kept candidates plus one whole chunk.
+VESTA_HD uint32_t select_capacity(uint32_t k, uint32_t threads) {
+  uint32_t capacity = 1;
+  while (capacity < k + threads) capacity <<= 1;
+  return capacity;
+}
+
+// One compare-exchange of a bitonic sort over a power-of-two buffer: stage
+// (`size`, `stride`), element `i`. Running every i of every stage in order
+// (size = 2, 4, ..., n; stride = size/2, ..., 1) sorts the buffer best first.
+VESTA_HD void bitonic_step(Candidate* buffer, uint32_t i, uint32_t size, uint32_t stride) {
+  const uint32_t partner = i ^ stride;
+  if (partner <= i) return;
+  const Candidate a = buffer[i];
+  const Candidate b = buffer[partner];
+  const bool best_first = (i & size) == 0;
+  if (best_first ? better(b, a) : better(a, b)) {
+    buffer[i] = b;
+    buffer[partner] = a;
+  }
+}
+
+// What a block knows between chunks: how many candidates the buffer holds and,
+// once k are kept, the k-th best (anything not better is rejected).
+struct SelectState {
+  uint32_t count = 0;
+  bool has_threshold = false;
+  Candidate threshold{};
+};
+
+VESTA_HD bool admits(const SelectState& state, Candidate candidate) {
+  return !state.has_threshold || better(candidate, state.threshold);
+}
+
+// True when the next chunk of `threads` elements could overflow the buffer.
+VESTA_HD bool needs_compaction(const SelectState& state, uint32_t threads, uint32_t capacity) {
+  return state.count + threads > capacity;
+}
+
+// After the buffer was padded with worst_candidate() and sorted: keep k.
+VESTA_HD void after_sort(SelectState& state, const Candidate* buffer, uint32_t k) {
+  if (state.count >= k) {
+    state.count = k;
+    state.has_threshold = true;
+    state.threshold = buffer[k - 1];
+  }
+}
+
+// ---- host driver ------------------------------------------------------------
+
+// Sorts buffer[0, capacity) best first as a block would: padding first, then
+// every bitonic stage over every element.
+inline void host_sort_buffer(Candidate* buffer, uint32_t count, uint32_t capacity) {
+  for (uint32_t i = count; i < capacity; ++i) buffer[i] = worst_candidate();
+  for (uint32_t size = 2; size <= capacity; size <<= 1) {
+    for (uint32_t stride = size / 2; stride > 0; stride >>= 1) {
+      for (uint32_t i = 0; i < capacity; ++i) bitonic_step(buffer, i, size, stride);
+    }
+  }
+}
+
+// The block algorithm on the host. `source(i, &candidate)` yields element i of
+// n (false when it is masked out). `buffer` holds select_capacity(k, threads)
+// candidates and may start with `state.count` kept candidates, sorted, with
+// state set by after_sort (how the GPU carries a selection across row tiles).
+// On return buffer[0, state.count) is the best min(k, admitted) candidates,
+// best first.
+template <typename Source>
+void host_select(Source&& source, uint64_t n, uint32_t k, uint32_t threads, Candidate* buffer,
+                 SelectState& state) {
+  const uint32_t capacity = select_capacity(k, threads);
+  for (uint64_t base = 0; base < n; base += threads) {
+    if (needs_compaction(state, threads, capacity)) {
+      host_sort_buffer(buffer, state.count, capacity);
+      after_sort(state, buffer, k);
+    }
+    for (uint32_t t = 0; t < threads && base + t < n; ++t) {
+      Candidate candidate;
+      if (source(base + t, &candidate) && admits(state, candidate)) {
+        buffer[state.count++] = candidate;
+      }
+    }
+  }
+  host_sort_buffer(buffer, state.count, capacity);
+  after_sort(state, buffer, k);
+}
+
+}  // namespace vesta::kernels::cuda

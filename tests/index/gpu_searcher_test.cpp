@@ -1,0 +1,347 @@
+// The GPU searcher against the CPU searcher on fresh random data, and the
+// placement between them. GPU cases skip with the reason where no device can
+// be used (always in CI); the placement cases without a device run there.
+
+#include "index/gpu_searcher.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "core/float16.h"
+#include "core/thread_pool.h"
+#include "index/cpu_searcher.h"
+#include "index/placement.h"
+#include "kernels/cuda/device_info.h"
+#include "test_seed.h"
+
+namespace vesta::index {
+namespace {
+
+using core::PointId;
+
+// A device runtime for the test, or the reason there is none.
+std::shared_ptr<kernels::cuda::DeviceRuntime> open_or_skip_reason(size_t scratch_bytes,
+                                                                  std::string* reason) {
+  kernels::cuda::DeviceOptions options;
+  options.scratch_bytes = scratch_bytes;
+  core::Result<std::shared_ptr<kernels::cuda::DeviceRuntime>> runtime =
+      kernels::cuda::open_device(options);
+  if (!runtime.is_ok()) {
+    *reason = "no CUDA device can be used here: " + runtime.status().message();
+    return nullptr;
+  }
+  return std::move(runtime).value();
+}
+
+#define OPEN_DEVICE_OR_SKIP(var, scratch)                   \
+  std::string var##_reason;                                 \
+  auto var = open_or_skip_reason((scratch), &var##_reason); \
+  if (var == nullptr) GTEST_SKIP() << var##_reason
+
+bool allowed_row(const uint64_t* allowed, uint64_t r) {
+  return allowed == nullptr || ((allowed[r / 64] >> (r % 64)) & 1) != 0;
+}
+
+// The exact kernel distance (float64) of a float32 query and a stored row, and
+// a bound on how far the GPU's may be from it: the query is rounded to float16
+// (relative 2^-11 per value), products accumulate in float32, and Euclid is
+// computed as |q|^2 + |r|^2 - 2 q.r.
+struct Exact {
+  double distance;
+  double bound;
+};
+Exact exact(const FlatIndex& index, const float* query, uint64_t row) {
+  const std::vector<float> r = index.row_vector(row);
+  double ip = 0, abs_ip = 0, l2 = 0, drift = 0, qn = 0, rn = 0;
+  for (size_t i = 0; i < index.dim(); ++i) {
+    const double q = query[i];
+    ip += q * r[i];
+    abs_ip += std::fabs(q * r[i]);
+    l2 += (q - r[i]) * (q - r[i]);
+    drift += std::fabs(q) * std::fabs(q - r[i]);
+    qn += q * q;
+    rn += static_cast<double>(r[i]) * r[i];
+  }
+  const double d = static_cast<double>(index.dim());
+  if (index.metric() == Metric::kEuclid) {
+    return {l2, std::ldexp(drift, -10) + std::ldexp(qn + rn + 2 * abs_ip, -20) * (1 + d / 64)};
+  }
+  return {ip, std::ldexp(abs_ip, -10) + std::ldexp(abs_ip, -23) * d};
+}
+
+// GPU hits against CPU hits for one batch: same counts; every GPU hit live,
+// allowed, unique, with a score within the bound of exact; ids equal except
+// where the scores at the cut tie within the bounds. Returns how many ids
+// differed (for the log).
+size_t expect_same_neighbours(const FlatIndex& index, const std::vector<float>& queries, size_t nq,
+                              const uint64_t* allowed, const SearchHits& gpu, const SearchHits& cpu,
+                              const std::string& what) {
+  const bool higher = higher_is_better(index.metric());
+  auto key = [&](double distance) { return higher ? distance : -distance; };
+  size_t differing = 0;
+  EXPECT_EQ(gpu.size(), nq) << what;
+  for (size_t q = 0; q < nq && q < gpu.size(); ++q) {
+    const float* query = queries.data() + q * index.dim();
+    EXPECT_EQ(gpu[q].size(), cpu[q].size()) << what << " query " << q;
+    std::set<uint64_t> gpu_rows, cpu_rows;
+    for (const kernels::Neighbor& n : cpu[q]) cpu_rows.insert(n.row);
+    double previous = 0;
+    for (size_t j = 0; j < gpu[q].size(); ++j) {
+      const kernels::Neighbor& n = gpu[q][j];
+      EXPECT_LT(n.row, index.row_count()) << what;
+      if (n.row >= index.row_count()) return differing + 1;
+      EXPECT_TRUE(index.is_live(n.row)) << what << " deleted row " << n.row;
+      EXPECT_TRUE(allowed_row(allowed, n.row)) << what << " filtered row " << n.row;
+      EXPECT_TRUE(gpu_rows.insert(n.row).second) << what << " duplicate row " << n.row;
+      const Exact e = exact(index, query, n.row);
+      EXPECT_NEAR(n.score, e.distance, e.bound) << what << " query " << q << " rank " << j;
+      if (j > 0) {
+        EXPECT_LE(key(n.score), previous) << what << " not sorted at rank " << j;
+      }
+      previous = key(n.score);
+    }
+    if (cpu[q].empty() || gpu[q].empty()) continue;
+    const Exact cpu_last = exact(index, query, cpu[q].back().row);
+    const Exact gpu_last = exact(index, query, gpu[q].back().row);
+    for (uint64_t row : gpu_rows) {
+      if (cpu_rows.count(row) != 0) continue;
+      ++differing;
+      const Exact e = exact(index, query, row);
+      EXPECT_GE(key(e.distance), key(cpu_last.distance) - e.bound - cpu_last.bound)
+          << what << " query " << q << ": GPU kept row " << row << " far below the CPU's cut";
+    }
+    for (uint64_t row : cpu_rows) {
+      if (gpu_rows.count(row) != 0) continue;
+      const Exact e = exact(index, query, row);
+      EXPECT_LE(key(e.distance), key(gpu_last.distance) + e.bound + gpu_last.bound)
+          << what << " query " << q << ": GPU missed row " << row << " well above its cut";
+    }
+  }
+  return differing;
+}
+
+std::vector<float> random_vectors(std::mt19937_64& rng, size_t n, size_t dim) {
+  std::normal_distribution<float> normal;
+  std::vector<float> v(n * dim);
+  for (float& x : v) x = normal(rng);
+  return v;
+}
+
+struct Case {
+  size_t k;
+  size_t nq;
+  bool mask;
+};
+
+void compare_batches(GpuSearcher& gpu, CpuSearcher& cpu, const FlatIndex& index,
+                     std::mt19937_64& rng, const std::string& label) {
+  const Case cases[] = {
+      {1, 1, false}, {10, 3, true}, {100, 64, false}, {1024, 37, true}, {16, 700, false}};
+  for (const Case& c : cases) {
+    const std::vector<float> queries = random_vectors(rng, c.nq, index.dim());
+    std::vector<uint64_t> allowed((index.row_count() + 63) / 64, 0);
+    for (uint64_t r = 0; r < index.row_count(); ++r) {
+      if (rng() % 3 != 0) allowed[r / 64] |= uint64_t{1} << (r % 64);
+    }
+    const SearchRequest request{queries.data(), c.nq, c.k, c.mask ? allowed.data() : nullptr};
+    core::Result<SearchHits> g = gpu.search(index, request);
+    ASSERT_TRUE(g.is_ok()) << g.status().to_string();
+    core::Result<SearchHits> h = cpu.search(index, request);
+    ASSERT_TRUE(h.is_ok()) << h.status().to_string();
+    const std::string what = label + " k=" + std::to_string(c.k) + " nq=" + std::to_string(c.nq) +
+                             (c.mask ? " masked" : "");
+    const size_t differing =
+        expect_same_neighbours(index, queries, c.nq, request.allowed, g.value(), h.value(), what);
+    std::printf("[ gpu      ] %s: %zu ids differ within the tie bound\n", what.c_str(), differing);
+  }
+}
+
+TEST(GpuSearcher, MatchesCpuAcrossDimsMetricsKBatchesMasksDeletesAppendsAndCompaction) {
+  for (size_t scratch : {size_t{1} << 20, size_t{256} << 20}) {
+    OPEN_DEVICE_OR_SKIP(runtime, scratch);
+    std::mt19937_64 rng(testing::test_seed("GpuSearcher.MatchesCpu"));
+    core::ThreadPool pool(0);
+    CpuSearcher cpu(pool);
+    GpuSearcher gpu(runtime);
+    for (Metric metric : {Metric::kDot, Metric::kEuclid, Metric::kCosine}) {
+      for (size_t dim : {1, 7, 130, 768}) {
+        const std::string label = std::string(metric_name(metric)) + " dim=" + std::to_string(dim) +
+                                  " scratch=" + std::to_string(scratch);
+        FlatIndex index(dim, metric);
+        const size_t n = 20011;
+        const std::vector<float> rows = random_vectors(rng, n, dim);
+        for (size_t i = 0; i < n; ++i) {
+          index.upsert(PointId::number(i), {rows.data() + i * dim, dim}, nullptr);
+        }
+        for (size_t i = 0; i < n; i += 5) index.remove(PointId::number(i));
+        compare_batches(gpu, cpu, index, rng, label);
+
+        // Appends, overwrites in place and more deletes: the mirror follows.
+        const std::vector<float> more = random_vectors(rng, 3001, dim);
+        for (size_t i = 0; i < 3001; ++i) {
+          index.upsert(PointId::number(n + i), {more.data() + i * dim, dim}, nullptr);
+        }
+        for (size_t i = 1; i < n; i += 97) {
+          index.upsert(PointId::number(i), {more.data() + (i % 3001) * dim, dim}, nullptr);
+        }
+        for (size_t i = 3; i < n; i += 11) index.remove(PointId::number(i));
+        compare_batches(gpu, cpu, index, rng, label + " after appends");
+
+        ASSERT_GT(index.compact(), 0u);
+        compare_batches(gpu, cpu, index, rng, label + " after compaction");
+        gpu.forget(index);
+      }
+    }
+  }
+}
+
+TEST(GpuSearcher, RejectsQueriesOutsideFloat16AndLimitsOverTheMaximum) {
+  OPEN_DEVICE_OR_SKIP(runtime, size_t{16} << 20);
+  GpuSearcher gpu(runtime);
+  FlatIndex index(4, Metric::kDot);
+  index.upsert(PointId::number(1), std::vector<float>{1, 2, 3, 4}, nullptr);
+  const std::vector<float> query{1e6f, 0, 0, 0};
+  core::Result<SearchHits> hits = gpu.search(index, {query.data(), 1, 1, nullptr});
+  ASSERT_FALSE(hits.is_ok());
+  EXPECT_EQ(hits.status().code(), core::StatusCode::kInvalidArgument);
+  const std::vector<float> fine{1, 0, 0, 0};
+  hits = gpu.search(index, {fine.data(), 1, kernels::kMaxTopK + 1, nullptr});
+  ASSERT_FALSE(hits.is_ok());
+  EXPECT_EQ(hits.status().code(), core::StatusCode::kInvalidArgument);
+  hits = gpu.search(index, {fine.data(), 1, 5, nullptr});
+  ASSERT_TRUE(hits.is_ok()) << hits.status().to_string();
+  ASSERT_EQ(hits.value()[0].size(), 1u);
+  EXPECT_EQ(hits.value()[0][0].score, 1.0f);
+}
+
+TEST(GpuSearcher, ConcurrentBatchesOfOneIndexAgreeWithOneAtATime) {
+  OPEN_DEVICE_OR_SKIP(runtime, size_t{4} << 20);
+  std::mt19937_64 rng(testing::test_seed("GpuSearcher.Concurrent"));
+  GpuSearcher gpu(runtime);
+  const size_t dim = 96;
+  FlatIndex index(dim, Metric::kEuclid);
+  const std::vector<float> rows = random_vectors(rng, 50000, dim);
+  for (size_t i = 0; i < 50000; ++i) {
+    index.upsert(PointId::number(i), {rows.data() + i * dim, dim}, nullptr);
+  }
+  const size_t nq = 50;
+  const std::vector<float> queries = random_vectors(rng, nq, dim);
+  core::Result<SearchHits> alone = gpu.search(index, {queries.data(), nq, 20, nullptr});
+  ASSERT_TRUE(alone.is_ok());
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10; ++i) {
+        core::Result<SearchHits> hits = gpu.search(index, {queries.data(), nq, 20, nullptr});
+        if (!hits.is_ok() || hits.value() != alone.value()) ++mismatches;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
+// ---- placement ---------------------------------------------------------------
+
+FlatIndex small_index(std::mt19937_64& rng) {
+  FlatIndex index(16, Metric::kDot);
+  const std::vector<float> rows = random_vectors(rng, 500, 16);
+  for (size_t i = 0; i < 500; ++i) {
+    index.upsert(PointId::number(i), {rows.data() + i * 16, 16}, nullptr);
+  }
+  return index;
+}
+
+TEST(Placement, AutoWithoutADeviceSearchesOnTheCpu) {
+  const kernels::cuda::DeviceProbe probe = kernels::cuda::probe_devices();
+  if (probe.device_count > 0)
+    GTEST_SKIP() << "a CUDA device is present; this is the no-device case";
+  std::mt19937_64 rng(testing::test_seed("Placement.Auto"));
+  core::ThreadPool pool(2);
+  CpuSearcher cpu(pool);
+  core::Result<std::unique_ptr<PlacementSearcher>> placement =
+      PlacementSearcher::create(cpu, PlacementOptions{});
+  ASSERT_TRUE(placement.is_ok()) << placement.status().to_string();
+  PlacementSearcher& searcher = *placement.value();
+  EXPECT_FALSE(searcher.gpu_available());
+  EXPECT_EQ(searcher.description().rfind("cpu (no GPU: ", 0), 0u) << searcher.description();
+  const FlatIndex index = small_index(rng);
+  const std::vector<float> queries = random_vectors(rng, 3, 16);
+  const SearchRequest request{queries.data(), 3, 7, nullptr};
+  core::Result<SearchHits> placed = searcher.search(index, request);
+  core::Result<SearchHits> direct = cpu.search(index, request);
+  ASSERT_TRUE(placed.is_ok() && direct.is_ok());
+  EXPECT_EQ(placed.value(), direct.value());
+  EXPECT_EQ(searcher.stats().cpu_searches, 1u);
+  EXPECT_EQ(searcher.stats().gpu_searches, 0u);
+}
+
+TEST(Placement, GpuModeWithoutADeviceRefusesToStartAndSaysWhy) {
+  const kernels::cuda::DeviceProbe probe = kernels::cuda::probe_devices();
+  if (probe.device_count > 0)
+    GTEST_SKIP() << "a CUDA device is present; this is the no-device case";
+  core::ThreadPool pool(1);
+  CpuSearcher cpu(pool);
+  PlacementOptions options;
+  options.mode = DeviceMode::kGpu;
+  core::Result<std::unique_ptr<PlacementSearcher>> placement =
+      PlacementSearcher::create(cpu, options);
+  ASSERT_FALSE(placement.is_ok());
+  EXPECT_EQ(placement.status().code(), core::StatusCode::kUnavailable);
+  EXPECT_NE(placement.status().message().find("--device gpu"), std::string::npos)
+      << placement.status().message();
+}
+
+TEST(Placement, CpuModeNeverOpensADevice) {
+  core::ThreadPool pool(1);
+  CpuSearcher cpu(pool);
+  PlacementOptions options;
+  options.mode = DeviceMode::kCpu;
+  core::Result<std::unique_ptr<PlacementSearcher>> placement =
+      PlacementSearcher::create(cpu, options);
+  ASSERT_TRUE(placement.is_ok());
+  EXPECT_FALSE(placement.value()->gpu_available());
+  EXPECT_EQ(placement.value()->description(), "cpu (--device cpu)");
+  EXPECT_EQ(parse_device_mode("gpu"), DeviceMode::kGpu);
+  EXPECT_EQ(parse_device_mode("GPU"), std::nullopt);
+}
+
+TEST(Placement, WithADeviceSmallIndexesGoToTheGpuAndOversizedOnesToTheCpu) {
+  std::string reason;
+  if (open_or_skip_reason(size_t{16} << 20, &reason) == nullptr) GTEST_SKIP() << reason;
+  std::mt19937_64 rng(testing::test_seed("Placement.Budget"));
+  core::ThreadPool pool(2);
+  CpuSearcher cpu(pool);
+  const FlatIndex index = small_index(rng);  // 500 x 16 halves: ~16 KiB
+  const std::vector<float> queries = random_vectors(rng, 2, 16);
+  const SearchRequest request{queries.data(), 2, 5, nullptr};
+  for (size_t budget : {size_t{1} << 30, size_t{4} << 10}) {
+    PlacementOptions options;
+    options.mode = DeviceMode::kGpu;
+    options.gpu_memory_budget = budget;
+    core::Result<std::unique_ptr<PlacementSearcher>> placement =
+        PlacementSearcher::create(cpu, options);
+    ASSERT_TRUE(placement.is_ok()) << placement.status().to_string();
+    core::Result<SearchHits> hits = placement.value()->search(index, request);
+    ASSERT_TRUE(hits.is_ok()) << hits.status().to_string();
+    const PlacementStats stats = placement.value()->stats();
+    if (budget > (1u << 20)) {
+      EXPECT_EQ(stats.gpu_searches, 1u) << placement.value()->description();
+    } else {
+      EXPECT_EQ(stats.cpu_searches, 1u) << "an index over budget must be searched on the CPU";
+    }
+    EXPECT_EQ(stats.fallbacks, 0u);
+    placement.value()->forget(index);
+  }
+}
+
+}  // namespace
+}  // namespace vesta::index

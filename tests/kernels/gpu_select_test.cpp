@@ -1,0 +1,188 @@
+// The GPU path's top-k selection and merge (kernels/cuda/select.h), run on the
+// host by the same steps a thread block takes, checked against a full sort.
+
+#include "kernels/cuda/select.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <vector>
+
+#include "test_seed.h"
+
+namespace vesta::kernels::cuda {
+namespace {
+
+bool operator==(const Candidate& a, const Candidate& b) { return a.key == b.key && a.row == b.row; }
+
+// The reference: every admitted candidate, fully sorted, cut to k.
+std::vector<Candidate> full_sort(std::vector<Candidate> all, size_t k) {
+  std::sort(all.begin(), all.end(), better);
+  all.resize(std::min(k, all.size()));
+  return all;
+}
+
+// Keys drawn from `distinct` values (ties everywhere when small).
+std::vector<float> random_keys(std::mt19937_64& rng, size_t n, int distinct) {
+  std::uniform_int_distribution<int> pick(0, distinct - 1);
+  std::vector<float> keys(n);
+  for (float& x : keys) x = static_cast<float>(pick(rng)) * 0.5f - 7.0f;
+  return keys;
+}
+
+// Runs host_select over rows [first, first + n) of `keys`, skipping masked rows.
+struct Selection {
+  uint32_t k;
+  uint32_t threads;
+  std::vector<Candidate> buffer;
+  SelectState state;
+
+  Selection(uint32_t k_in, uint32_t threads_in)
+      : k(k_in), threads(threads_in), buffer(select_capacity(k_in, threads_in)) {}
+
+  void offer(const std::vector<float>& keys, const std::vector<bool>& masked, size_t first,
+             size_t n) {
+    host_select(
+        [&](uint64_t i, Candidate* out) {
+          const size_t row = first + i;
+          if (masked[row]) return false;
+          *out = Candidate{keys[row], static_cast<uint32_t>(row)};
+          return true;
+        },
+        n, k, threads, buffer.data(), state);
+  }
+  std::vector<Candidate> kept() const { return {buffer.begin(), buffer.begin() + state.count}; }
+};
+
+TEST(GpuSelect, CapacityIsAPowerOfTwoHoldingKPlusAChunk) {
+  for (uint32_t k : {1u, 10u, 100u, 768u, 1024u}) {
+    const uint32_t capacity = select_capacity(k, kSelectThreads);
+    EXPECT_EQ(capacity & (capacity - 1), 0u) << k;
+    EXPECT_GE(capacity, k + kSelectThreads) << k;
+    EXPECT_LT(capacity / 2, k + kSelectThreads) << k;
+    EXPECT_LE(capacity, kMaxSelectCapacity) << k;
+  }
+}
+
+TEST(GpuSelect, BitonicStepsSortAnyBufferBestFirst) {
+  std::mt19937_64 rng(testing::test_seed("GpuSelect.BitonicSort"));
+  for (uint32_t capacity : {1u, 2u, 4u, 64u, 512u, 2048u}) {
+    for (int distinct : {1, 4, 1 << 20}) {
+      const std::vector<float> keys = random_keys(rng, capacity, distinct);
+      std::vector<Candidate> buffer(capacity);
+      for (uint32_t i = 0; i < capacity; ++i) buffer[i] = {keys[i], capacity - i};
+      const uint32_t live = capacity / 2 + 1 > capacity ? capacity : capacity / 2 + 1;
+      std::vector<Candidate> expected(buffer.begin(), buffer.begin() + live);
+      host_sort_buffer(buffer.data(), live, capacity);
+      expected = full_sort(expected, live);
+      for (uint32_t i = 0; i < live; ++i) ASSERT_TRUE(buffer[i] == expected[i]) << i;
+      for (uint32_t i = live; i < capacity; ++i) EXPECT_EQ(buffer[i].row, kNoRow);
+    }
+  }
+}
+
+TEST(GpuSelect, MatchesFullSortWithTiesAndMasks) {
+  std::mt19937_64 rng(testing::test_seed("GpuSelect.MatchesFullSort"));
+  for (size_t n : {1, 31, 256, 257, 1000, 20000}) {
+    for (uint32_t k : {1u, 2u, 10u, 100u, 255u, 256u, 1000u, 1024u}) {
+      for (uint32_t threads : {32u, kSelectThreads}) {
+        for (int distinct : {1, 3, 100, 1 << 24}) {
+          for (double mask_rate : {0.0, 0.5, 0.99}) {
+            const std::vector<float> keys = random_keys(rng, n, distinct);
+            std::bernoulli_distribution masked_dist(mask_rate);
+            std::vector<bool> masked(n);
+            std::vector<Candidate> admitted;
+            for (size_t r = 0; r < n; ++r) {
+              masked[r] = masked_dist(rng);
+              if (!masked[r]) admitted.push_back({keys[r], static_cast<uint32_t>(r)});
+            }
+            Selection selection(k, threads);
+            selection.offer(keys, masked, 0, n);
+            const std::vector<Candidate> got = selection.kept();
+            const std::vector<Candidate> want = full_sort(admitted, k);
+            ASSERT_EQ(got.size(), want.size()) << "n " << n << " k " << k;
+            for (size_t i = 0; i < want.size(); ++i) {
+              ASSERT_TRUE(got[i] == want[i])
+                  << "n " << n << " k " << k << " threads " << threads << " distinct " << distinct
+                  << " rank " << i << ": row " << got[i].row << " vs " << want[i].row;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The device carries each block's selection from one row tile to the next
+// (load the kept list, go on offering), then merges the splits' lists.
+TEST(GpuSelect, TilesCarriedAcrossAndSplitsMergedMatchOnePass) {
+  std::mt19937_64 rng(testing::test_seed("GpuSelect.TilesAndSplits"));
+  for (uint32_t k : {1u, 7u, 64u, 1024u}) {
+    for (int distinct : {2, 1 << 24}) {
+      const size_t n = 30011;
+      const std::vector<float> keys = random_keys(rng, n, distinct);
+      std::vector<bool> masked(n);
+      std::bernoulli_distribution masked_dist(0.2);
+      std::vector<Candidate> admitted;
+      for (size_t r = 0; r < n; ++r) {
+        masked[r] = masked_dist(rng);
+        if (!masked[r]) admitted.push_back({keys[r], static_cast<uint32_t>(r)});
+      }
+      const size_t tile_rows = 4096;
+      const size_t splits = 3;
+      const size_t slice = (tile_rows + splits - 1) / splits;
+      std::vector<Selection> per_split(splits, Selection(k, kSelectThreads));
+      for (size_t tile = 0; tile < n; tile += tile_rows) {
+        const size_t rows = std::min(tile_rows, n - tile);
+        for (size_t s = 0; s < splits; ++s) {
+          const size_t begin = s * slice;
+          if (begin >= rows) continue;
+          // A new block per tile: it starts from the kept list.
+          Selection& carried = per_split[s];
+          Selection block(k, kSelectThreads);
+          std::copy(carried.buffer.begin(), carried.buffer.begin() + carried.state.count,
+                    block.buffer.begin());
+          block.state = carried.state;
+          block.offer(keys, masked, tile + begin, std::min(slice, rows - begin));
+          carried = block;
+        }
+      }
+      // Merge: the splits' lists one after another, as merge_lists_kernel reads them.
+      std::vector<Candidate> lists;
+      for (const Selection& s : per_split) {
+        std::vector<Candidate> kept = s.kept();
+        kept.resize(k, worst_candidate());  // unused slots; masked by count below
+        lists.insert(lists.end(), kept.begin(), kept.end());
+      }
+      Selection merged(k, kSelectThreads);
+      host_select(
+          [&](uint64_t i, Candidate* out) {
+            const size_t split = i / k;
+            if (i % k >= per_split[split].state.count) return false;
+            *out = lists[i];
+            return true;
+          },
+          lists.size(), k, kSelectThreads, merged.buffer.data(), merged.state);
+      const std::vector<Candidate> want = full_sort(admitted, k);
+      const std::vector<Candidate> got = merged.kept();
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < want.size(); ++i) ASSERT_TRUE(got[i] == want[i]) << k << " " << i;
+    }
+  }
+}
+
+TEST(GpuSelect, KeysOfLowerIsBetterDistancesRoundTrip) {
+  for (float d : {0.0f, 1.5f, -2.25f, 1e30f}) {
+    EXPECT_EQ(distance_of_key(key_of_distance(d, true), true), d);
+    EXPECT_EQ(distance_of_key(key_of_distance(d, false), false), d);
+  }
+  // Lower distances become larger keys.
+  EXPECT_TRUE(better({key_of_distance(1.0f, false), 5}, {key_of_distance(2.0f, false), 1}));
+  // Equal keys: the smaller row wins.
+  EXPECT_TRUE(better({1.0f, 1}, {1.0f, 2}));
+  EXPECT_FALSE(better({1.0f, 2}, {1.0f, 2}));
+}
+
+}  // namespace
+}  // namespace vesta::kernels::cuda
