@@ -74,6 +74,13 @@ __global__ void fill_rows_kernel(__half* rows, size_t count, size_t dim, size_t 
   rows[i] = __float2half(2.0f * u - 1.0f);
 }
 
+// Seconds for the matrix products alone of one search: the rows in tiles of
+// `tile_rows` against `batch` float16 queries, float32 out (what the search's
+// GEMM stream does, without selection).
+double gemm_only_seconds(cublasHandle_t handle, const __half* rows, size_t n_rows, size_t dim,
+                         size_t stride, const __half* queries, size_t batch, size_t tile_rows,
+                         float* out, int reps, bool swapped);
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -146,6 +153,45 @@ double tensor_rate() {
   return median(rates);
 }
 
+double gemm_only_seconds(cublasHandle_t handle, const __half* rows, size_t n_rows, size_t dim,
+                         size_t stride, const __half* queries, size_t batch, size_t tile_rows,
+                         float* out, int reps, bool swapped) {
+  const float alpha = 1.0f;
+  const float beta = 0.0f;
+  cudaEvent_t start, stop;
+  check(cudaEventCreate(&start), "event");
+  check(cudaEventCreate(&stop), "event");
+  std::vector<double> seconds;
+  for (int rep = 0; rep <= reps; ++rep) {
+    check(cudaEventRecord(start), "record");
+    for (size_t first = 0; first < n_rows; first += tile_rows) {
+      const size_t m = std::min(tile_rows, n_rows - first);
+      // swapped: out (batch x m) = queries^T rows, the other orientation.
+      const cublasStatus_t status =
+          swapped
+              ? cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(batch),
+                             static_cast<int>(m), static_cast<int>(dim), &alpha, queries,
+                             CUDA_R_16F, static_cast<int>(stride), rows + first * stride,
+                             CUDA_R_16F, static_cast<int>(stride), &beta, out, CUDA_R_32F,
+                             static_cast<int>(batch), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT)
+              : cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(m),
+                             static_cast<int>(batch), static_cast<int>(dim), &alpha,
+                             rows + first * stride, CUDA_R_16F, static_cast<int>(stride), queries,
+                             CUDA_R_16F, static_cast<int>(stride), &beta, out, CUDA_R_32F,
+                             static_cast<int>(m), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+      check(status, "cublasGemmEx");
+    }
+    check(cudaEventRecord(stop), "record");
+    check(cudaEventSynchronize(stop), "sync");
+    float ms = 0;
+    check(cudaEventElapsedTime(&ms, start, stop), "elapsed");
+    if (rep > 0) seconds.push_back(ms * 1e-3);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return median(seconds);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -214,7 +260,10 @@ int main(int argc, char** argv) {
   std::normal_distribution<float> normal;
   std::printf(
       "\n| rows | batch | ms/batch | queries/s | row bytes/s | %% of copy | FLOP/s | "
-      "%% of fp16 GEMM |\n|---|---|---|---|---|---|---|---|\n");
+      "%% of fp16 GEMM | GEMMs alone, ms | swapped GEMMs, ms "
+      "|\n|---|---|---|---|---|---|---|---|---|---|\n");
+  cublasHandle_t handle;
+  check(cublasCreate(&handle), "cublasCreate");
   for (size_t rows : row_counts) {
     auto created = DeviceFlatIndex::create(runtime.value(), dim, stride,
                                            vesta::kernels::DistanceKind::kInnerProduct);
@@ -232,6 +281,16 @@ int main(int argc, char** argv) {
       vesta::core::Status status = index->append_device(staging, count);
       if (!status.is_ok()) die("append", status.message());
     }
+    // A second copy of the rows for the GEMM-only timing (same values).
+    __half* gemm_rows = nullptr;
+    check(cudaMalloc(&gemm_rows, rows * stride * sizeof(__half)), "cudaMalloc gemm rows");
+    for (size_t first = 0; first < rows; first += chunk) {
+      const size_t count = std::min(chunk, rows - first);
+      const size_t elems = count * stride;
+      fill_rows_kernel<<<static_cast<unsigned>((elems + 255) / 256), 256>>>(
+          gemm_rows + first * stride, count, dim, stride, first + 7);
+    }
+    check(cudaDeviceSynchronize(), "fill");
     cudaFree(staging);
     const double row_bytes = static_cast<double>(rows) * static_cast<double>(stride) * 2.0;
     for (size_t batch : batches) {
@@ -247,22 +306,41 @@ int main(int argc, char** argv) {
         if (rep > 0) seconds.push_back(std::chrono::duration<double>(stop - start).count());
       }
       const double t = median(seconds);
+      // The GEMM-only time, with the tile size the search picks.
+      const size_t tile_rows = std::min(
+          rows,
+          std::max<size_t>(256, scratch / 2 / (std::min<size_t>(batch, 4096) * 4) / 256 * 256));
+      __half* q16 = nullptr;
+      float* out = nullptr;
+      check(cudaMalloc(&q16, batch * stride * sizeof(__half)), "cudaMalloc");
+      check(cudaMalloc(&out, tile_rows * batch * sizeof(float)), "cudaMalloc");
+      fill_rows_kernel<<<static_cast<unsigned>((batch * stride + 255) / 256), 256>>>(
+          q16, batch, dim, stride, 99);
+      const double gemm_t = gemm_only_seconds(handle, gemm_rows, rows, dim, stride, q16, batch,
+                                              tile_rows, out, reps, false);
+      const double swapped_t = gemm_only_seconds(handle, gemm_rows, rows, dim, stride, q16, batch,
+                                                 tile_rows, out, reps, true);
+      cudaFree(q16);
+      cudaFree(out);
       const double flops =
           2.0 * static_cast<double>(rows) * static_cast<double>(dim) * static_cast<double>(batch);
-      std::printf("| %zu | %zu | %.3f | %.0f | %.0f GB/s | %.1f | %.1f TFLOP/s | %.1f |\n", rows,
-                  batch, t * 1e3, static_cast<double>(batch) / t, row_bytes / t / 1e9,
-                  100.0 * row_bytes / t / copy_bps, flops / t / 1e12,
-                  100.0 * flops / t / tensor_flops);
+      std::printf(
+          "| %zu | %zu | %.3f | %.0f | %.0f GB/s | %.1f | %.1f TFLOP/s | %.1f | %.3f | %.3f |\n",
+          rows, batch, t * 1e3, static_cast<double>(batch) / t, row_bytes / t / 1e9,
+          100.0 * row_bytes / t / copy_bps, flops / t / 1e12, 100.0 * flops / t / tensor_flops,
+          gemm_t * 1e3, swapped_t * 1e3);
       std::fflush(stdout);
       if (json != nullptr) {
         std::fprintf(json,
                      "%s{\"rows\": %zu, \"batch\": %zu, \"seconds\": %.6e, \"row_bytes_per_s\": "
-                     "%.6e, \"flops\": %.6e}",
-                     first_run ? "" : ", ", rows, batch, t, row_bytes / t, flops / t);
+                     "%.6e, \"flops\": %.6e, \"gemm_only_seconds\": %.6e}",
+                     first_run ? "" : ", ", rows, batch, t, row_bytes / t, flops / t, gemm_t);
         first_run = false;
       }
     }
+    cudaFree(gemm_rows);
   }
+  cublasDestroy(handle);
   if (json != nullptr) {
     std::fprintf(json, "]}\n");
     std::fclose(json);

@@ -26,9 +26,10 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --f
 status=0
 echo "== GPU selection on the host and GPU tests =="
 "$(find_bin kernels_tests)" --gtest_filter='GpuSelect*' --gtest_brief=1 2>&1 | tail -3 || status=1
-"$(find_bin index_tests)" --gtest_filter='Gpu*:Placement*' 2>&1 | tee "$out/gpu_tests.log" | \
+timeout 200 "$(find_bin index_tests)" --gtest_filter='Gpu*:Placement*' 2>&1 | tee "$out/gpu_tests.log" | \
   grep -E '^\[ *(OK|FAILED|SKIPPED|PASSED|gpu) ' | sort | uniq -c | sort -rn | head -40
 grep -q "FAILED" "$out/gpu_tests.log" && status=1
+grep -q "PASSED" "$out/gpu_tests.log" || { echo "GPU tests did not finish"; status=1; }
 
 echo "== vesta serve --device gpu =="
 "$(find_bin vesta)" serve --device gpu --port 16333 > "$out/serve.log" 2>&1 &
@@ -55,10 +56,15 @@ head -5 "$out/serve.log"
 grep -q "search on gpu" "$out/serve.log" || { echo "serve did not use the GPU"; status=1; }
 
 echo "== vesta_gpu_bench =="
-"$(find_bin vesta_gpu_bench)" --rows "$rows" --batches "$batches" --json "$out/gpu_bench.json" \
+timeout 240 "$(find_bin vesta_gpu_bench)" --rows "$rows" --batches "$batches" --json "$out/gpu_bench.json" \
   2>&1 | tee "$out/gpu_bench.txt"
+echo "== scratch size at large batches (1M rows) =="
+for scratch in 67108864 1073741824; do
+  timeout 60 "$(find_bin vesta_gpu_bench)" --rows 1000000 --batches 1024,4096 \
+    --scratch-bytes $scratch 2>&1 | tail -3 | sed "s/^/scratch $scratch /"
+done
 echo "== PyTorch peer =="
-PYTHONUNBUFFERED=1 python3 bench/gpu_torch_peer.py --rows "$rows" --batches "$batches" \
+PYTHONUNBUFFERED=1 timeout 150 python3 bench/gpu_torch_peer.py --rows "$rows" --batches "$batches" \
   --json "$out/torch_peer.json" 2>&1 | tee "$out/torch_peer.txt"
 echo "gpu checks: exit $status"
 exit $status

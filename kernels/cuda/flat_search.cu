@@ -187,49 +187,65 @@ struct BlockSelect {
     __syncthreads();
   }
 
-  // Loads `count` sorted candidates kept by an earlier tile.
-  __device__ void load(const Candidate* kept, uint32_t count) {
-    for (uint32_t i = threadIdx.x; i < count; i += blockDim.x) buffer[i] = kept[i];
+  // Continues a selection an earlier tile left in `carried` (candidates, sorted
+  // or not) with `carried_state`.
+  __device__ void load(const Candidate* carried, const SelectState& carried_state) {
+    const uint32_t count = carried_state.count;
+    for (uint32_t i = threadIdx.x; i < count; i += blockDim.x) buffer[i] = carried[i];
     if (threadIdx.x == 0) {
-      *state = SelectState{};
-      state->count = count;
-      if (count == k) {
-        state->has_threshold = true;
-        state->threshold = kept[k - 1];
-      }
-      *sorted_count = count;
+      *state = carried_state;
+      *sorted_count = kNoRow;  // unknown: finish() sorts
     }
     __syncthreads();
   }
 
-  // Offers elements [0, n) of `source`; every thread of the block calls this.
+  __device__ void start_empty() {
+    if (threadIdx.x == 0) {
+      *state = SelectState{};
+      *sorted_count = 0;
+    }
+    __syncthreads();
+  }
+
+  // Offers elements [0, n) of `source`, kSelectChunk per step; every thread of
+  // the block calls this. Each thread issues its kSelectPerThread loads before
+  // it looks at any of them.
   template <typename Source>
   __device__ void offer(const Source& source, uint64_t n) {
     const unsigned lane = threadIdx.x & 31;
-    for (uint64_t base = 0; base < n; base += blockDim.x) {
-      if (needs_compaction(*state, blockDim.x, capacity)) sort();
-      Candidate candidate{};
-      const uint64_t i = base + threadIdx.x;
-      const bool take = i < n && source(i, &candidate) && admits(*state, candidate);
-      const unsigned mask = __ballot_sync(0xffffffffu, take);
-      if (mask != 0) {
-        const int leader = __ffs(mask) - 1;
-        uint32_t start = 0;
-        if (static_cast<int>(lane) == leader) start = atomicAdd(&state->count, __popc(mask));
-        start = __shfl_sync(0xffffffffu, start, leader);
-        if (take) buffer[start + __popc(mask & ((1u << lane) - 1u))] = candidate;
+    for (uint64_t base = 0; base < n; base += kSelectChunk) {
+      if (needs_compaction(*state, kSelectChunk, capacity)) sort();
+      Candidate candidates[kSelectPerThread];
+      bool takes[kSelectPerThread];
+#pragma unroll
+      for (uint32_t j = 0; j < kSelectPerThread; ++j) {
+        const uint64_t i = base + j * kSelectThreads + threadIdx.x;
+        takes[j] = i < n && source(i, &candidates[j]);
+      }
+#pragma unroll
+      for (uint32_t j = 0; j < kSelectPerThread; ++j) {
+        const bool take = takes[j] && admits(*state, candidates[j]);
+        const unsigned mask = __ballot_sync(0xffffffffu, take);
+        if (mask != 0) {
+          const int leader = __ffs(mask) - 1;
+          uint32_t start = 0;
+          if (static_cast<int>(lane) == leader) start = atomicAdd(&state->count, __popc(mask));
+          start = __shfl_sync(0xffffffffu, start, leader);
+          if (take) buffer[start + __popc(mask & ((1u << lane) - 1u))] = candidates[j];
+        }
       }
       __syncthreads();
     }
   }
 
+  // Sorts (unless nothing changed since the last sort) and keeps the best k.
   __device__ void finish() {
     if (state->count != *sorted_count) sort();
   }
 
-  __device__ void store(Candidate* out, uint32_t* out_count) const {
+  __device__ void store(Candidate* out, SelectState* out_state) const {
     for (uint32_t i = threadIdx.x; i < state->count; i += blockDim.x) out[i] = buffer[i];
-    if (threadIdx.x == 0) *out_count = state->count;
+    if (threadIdx.x == 0) *out_state = *state;
   }
 };
 
@@ -264,68 +280,84 @@ struct TileSource {
   }
 };
 
-// Block (split s, query q) scans its slice of a row tile and folds it into the
-// running selection of (q, s) kept in `lists` / `counts` (k per slot).
+// Block (split s, query q) scans its slice of a row tile and continues the
+// selection of slot (q, s): `lists` holds `capacity` candidates per slot and
+// `states` one SelectState per slot (zeroed before the first tile). Between
+// tiles the buffer is carried as it is, unsorted; on the last tile every block
+// (also one whose slice is empty) sorts and keeps its best k for the merge.
 __global__ void select_tile_kernel(const float* ip, size_t ldc, uint64_t tile_first,
                                    uint64_t tile_rows, uint64_t slice_rows, const float* row_norms,
                                    const float* query_norms, const uint64_t* tombstones,
                                    const uint64_t* allowed, uint32_t k, uint32_t capacity,
-                                   Candidate* lists, uint32_t* counts) {
+                                   bool last_tile, Candidate* lists, SelectState* states) {
   const uint32_t splits = gridDim.x;
   const uint64_t slot = static_cast<uint64_t>(blockIdx.y) * splits + blockIdx.x;
   const uint64_t begin = static_cast<uint64_t>(blockIdx.x) * slice_rows;
-  if (begin >= tile_rows) return;  // uniform across the block
-  const uint64_t end = begin + slice_rows < tile_rows ? begin + slice_rows : tile_rows;
+  const uint64_t n =
+      begin >= tile_rows ? 0 : (begin + slice_rows < tile_rows ? slice_rows : tile_rows - begin);
+  if (n == 0 && !last_tile) return;  // uniform across the block
 
   VESTA_BLOCK_SELECT_SHARED(select, k, capacity);
-  select.load(lists + slot * k, counts[slot]);
+  Candidate* list = lists + slot * capacity;
+  select.load(list, states[slot]);
   const TileSource source{ip + blockIdx.y * ldc + begin,
                           tile_first + begin,
                           row_norms,
                           query_norms != nullptr ? query_norms[blockIdx.y] : 0.0f,
                           tombstones,
                           allowed};
-  select.offer(source, end - begin);
-  select.finish();
-  select.store(lists + slot * k, counts + slot);
+  select.offer(source, n);
+  if (last_tile) select.finish();
+  select.store(list, states + slot);
 }
 
-// The kept lists of one query's splits, one after another.
+// Element i of the merge: entry i % k of split i / k's sorted, kept list.
 struct ListSource {
-  const Candidate* lists;  // splits x k
-  const uint32_t* counts;  // splits
+  const Candidate* lists;     // splits lists, `capacity` apart
+  const SelectState* states;  // splits
   uint32_t k;
+  uint32_t capacity;
 
   __device__ bool operator()(uint64_t i, Candidate* out) const {
     const uint64_t split = i / k;
     const uint32_t j = static_cast<uint32_t>(i % k);
-    if (j >= counts[split]) return false;
-    *out = lists[i];
+    if (j >= states[split].count) return false;
+    *out = lists[split * capacity + j];
     return true;
   }
 };
 
 // Block q merges the `splits` kept lists of query q into out[q] (k entries).
-__global__ void merge_lists_kernel(const Candidate* lists, const uint32_t* counts, uint32_t splits,
-                                   uint32_t k, uint32_t capacity, Candidate* out,
+__global__ void merge_lists_kernel(const Candidate* lists, const SelectState* states,
+                                   uint32_t splits, uint32_t k, uint32_t capacity, Candidate* out,
                                    uint32_t* out_counts) {
   const uint64_t q = blockIdx.x;
   VESTA_BLOCK_SELECT_SHARED(select, k, capacity);
-  select.load(nullptr, 0);
-  const ListSource source{lists + q * splits * k, counts + q * splits, k};
+  select.start_empty();
+  const ListSource source{lists + q * splits * capacity, states + q * splits, k, capacity};
   select.offer(source, static_cast<uint64_t>(splits) * k);
   select.finish();
-  select.store(out + q * k, out_counts + q);
+  SelectState final_state;
+  select.store(out + q * k, &final_state);
+  if (threadIdx.x == 0) out_counts[q] = final_state.count;
 }
 
 // ---- runtime -------------------------------------------------------------------
 
 // One search's stream, cuBLAS handle and scratch.
+// Row tiles alternate between two distance buffers, so that the matrix
+// product of tile t + 1 (on `stream`, compute-bound) runs while the selection
+// of tile t (on `select_stream`, memory-bound) reads the other buffer; events
+// order the two.
 struct SearchSlot {
-  cudaStream_t stream = nullptr;
+  cudaStream_t stream = nullptr;         // uploads, query conversion, GEMMs
+  cudaStream_t select_stream = nullptr;  // selection, merge, downloads
+  cudaEvent_t gemm_done[2] = {nullptr, nullptr};
+  cudaEvent_t select_done[2] = {nullptr, nullptr};
   cublasHandle_t blas = nullptr;
-  DeviceBuffer queries_f32, queries_f16, query_norms, flags, allowed, ip, lists, counts, out,
+  DeviceBuffer queries_f32, queries_f16, query_norms, flags, allowed, lists, states, out,
       out_counts;
+  DeviceBuffer ip[2];
   PinnedBuffer host_queries, host_out, host_counts, host_flags;
   bool busy = false;
 };
@@ -339,7 +371,12 @@ class DeviceRuntime {
     if (cudaSetDevice(options_.device) != cudaSuccess) return;
     for (SearchSlot& slot : slots_) {
       if (slot.blas != nullptr) cublasDestroy(slot.blas);
+      for (cudaEvent_t event :
+           {slot.gemm_done[0], slot.gemm_done[1], slot.select_done[0], slot.select_done[1]}) {
+        if (event != nullptr) cudaEventDestroy(event);
+      }
       if (slot.stream != nullptr) cudaStreamDestroy(slot.stream);
+      if (slot.select_stream != nullptr) cudaStreamDestroy(slot.select_stream);
     }
   }
 
@@ -365,6 +402,11 @@ class DeviceRuntime {
     slots_ = std::vector<SearchSlot>(std::max<size_t>(1, options_.max_concurrent_searches));
     for (SearchSlot& slot : slots_) {
       VESTA_CUDA_TRY(cudaStreamCreateWithFlags(&slot.stream, cudaStreamNonBlocking));
+      VESTA_CUDA_TRY(cudaStreamCreateWithFlags(&slot.select_stream, cudaStreamNonBlocking));
+      for (cudaEvent_t* event :
+           {&slot.gemm_done[0], &slot.gemm_done[1], &slot.select_done[0], &slot.select_done[1]}) {
+        VESTA_CUDA_TRY(cudaEventCreateWithFlags(event, cudaEventDisableTiming));
+      }
       VESTA_CUBLAS_TRY(cublasCreate(&slot.blas));
       VESTA_CUBLAS_TRY(cublasSetStream(slot.blas, slot.stream));
     }
@@ -563,9 +605,10 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
                                          size_t k, const uint64_t* allowed_device, Neighbor* out,
                                          uint32_t* out_counts) {
   cudaStream_t stream = slot.stream;
+  cudaStream_t select_stream = slot.select_stream;
   const DeviceOptions& options = runtime_->options();
   const uint32_t k32 = static_cast<uint32_t>(k);
-  const uint32_t capacity = select_capacity(k32, kSelectThreads);
+  const uint32_t capacity = select_capacity(k32, kSelectChunk);
 
   // Queries: pinned copy, upload, convert to float16 (+ norms for L2).
   VESTA_RETURN_IF_ERROR(slot.host_queries.reserve(nq * dim_ * sizeof(float)));
@@ -585,9 +628,9 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
   VESTA_CUDA_TRY(cudaMemcpyAsync(slot.host_flags.as<int>(), slot.flags.as<int>(), sizeof(int),
                                  cudaMemcpyDeviceToHost, stream));
 
-  // Row tiles sized by the scratch budget; splits so that small batches still
-  // fill the device.
-  const size_t budget_rows = std::max<size_t>(options.scratch_bytes / (nq * sizeof(float)), 1);
+  // Row tiles sized by the scratch budget (two distance buffers); splits so
+  // that small batches still fill the device.
+  const size_t budget_rows = std::max<size_t>(options.scratch_bytes / 2 / (nq * sizeof(float)), 1);
   size_t tile_rows = std::max(kTileAlign, budget_rows / kTileAlign * kTileAlign);
   tile_rows = std::min(tile_rows, rows_);
   const size_t wanted_blocks =
@@ -597,45 +640,57 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
   const size_t slice_rows = div_up(tile_rows, splits);
   splits = div_up(tile_rows, slice_rows);
 
-  VESTA_RETURN_IF_ERROR(slot.ip.reserve(tile_rows * nq * sizeof(float)));
-  VESTA_RETURN_IF_ERROR(slot.lists.reserve(nq * splits * k * sizeof(Candidate)));
-  VESTA_RETURN_IF_ERROR(slot.counts.reserve(nq * splits * sizeof(uint32_t)));
+  for (DeviceBuffer& ip : slot.ip) {
+    VESTA_RETURN_IF_ERROR(ip.reserve(tile_rows * nq * sizeof(float)));
+  }
+  VESTA_RETURN_IF_ERROR(slot.lists.reserve(nq * splits * capacity * sizeof(Candidate)));
+  VESTA_RETURN_IF_ERROR(slot.states.reserve(nq * splits * sizeof(SelectState)));
   VESTA_RETURN_IF_ERROR(slot.out.reserve(nq * k * sizeof(Candidate)));
   VESTA_RETURN_IF_ERROR(slot.out_counts.reserve(nq * sizeof(uint32_t)));
   VESTA_RETURN_IF_ERROR(slot.host_out.reserve(nq * k * sizeof(Candidate)));
   VESTA_RETURN_IF_ERROR(slot.host_counts.reserve(nq * sizeof(uint32_t)));
   VESTA_CUDA_TRY(
-      cudaMemsetAsync(slot.counts.as<uint32_t>(), 0, nq * splits * sizeof(uint32_t), stream));
+      cudaMemsetAsync(slot.states.as<SelectState>(), 0, nq * splits * sizeof(SelectState), stream));
 
   const float alpha = 1.0f;
   const float beta = 0.0f;
   const __half* rows = rows_buffer_.as<__half>();
-  for (size_t tile_first = 0; tile_first < rows_; tile_first += tile_rows) {
+  size_t tile = 0;
+  for (size_t tile_first = 0; tile_first < rows_; tile_first += tile_rows, ++tile) {
     const size_t this_rows = std::min(tile_rows, rows_ - tile_first);
+    const size_t b = tile % 2;
+    float* ip = slot.ip[b].as<float>();
+    // The selection of tile - 2 must be done with this buffer.
+    if (tile >= 2) VESTA_CUDA_TRY(cudaStreamWaitEvent(stream, slot.select_done[b], 0));
     // ip (this_rows x nq, column-major) = rows_tile^T * queries.
     VESTA_CUBLAS_TRY(cublasGemmEx(
         slot.blas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(this_rows), static_cast<int>(nq),
         static_cast<int>(dim_), &alpha, rows + tile_first * stride_, CUDA_R_16F,
         static_cast<int>(stride_), slot.queries_f16.as<__half>(), CUDA_R_16F,
-        static_cast<int>(stride_), &beta, slot.ip.as<float>(), CUDA_R_32F,
-        static_cast<int>(this_rows), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-    // Splits past the end of a short last tile keep their lists as they are.
+        static_cast<int>(stride_), &beta, ip, CUDA_R_32F, static_cast<int>(this_rows),
+        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    VESTA_CUDA_TRY(cudaEventRecord(slot.gemm_done[b], stream));
+    VESTA_CUDA_TRY(cudaStreamWaitEvent(select_stream, slot.gemm_done[b], 0));
+    const bool last = tile_first + this_rows >= rows_;
     const dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(nq));
-    select_tile_kernel<<<grid, kSelectThreads, 0, stream>>>(
-        slot.ip.as<float>(), this_rows, tile_first, this_rows, slice_rows,
+    select_tile_kernel<<<grid, kSelectThreads, 0, select_stream>>>(
+        ip, this_rows, tile_first, this_rows, slice_rows,
         l2() ? norms_buffer_.as<float>() : nullptr, l2() ? slot.query_norms.as<float>() : nullptr,
         has_tombstones_ ? tombstones_buffer_.as<uint64_t>() : nullptr, allowed_device, k32,
-        capacity, slot.lists.as<Candidate>(), slot.counts.as<uint32_t>());
+        capacity, last, slot.lists.as<Candidate>(), slot.states.as<SelectState>());
     VESTA_CUDA_LAUNCHED("select_tile_kernel");
+    VESTA_CUDA_TRY(cudaEventRecord(slot.select_done[b], select_stream));
   }
-  merge_lists_kernel<<<static_cast<unsigned>(nq), kSelectThreads, 0, stream>>>(
-      slot.lists.as<Candidate>(), slot.counts.as<uint32_t>(), static_cast<uint32_t>(splits), k32,
+  merge_lists_kernel<<<static_cast<unsigned>(nq), kSelectThreads, 0, select_stream>>>(
+      slot.lists.as<Candidate>(), slot.states.as<SelectState>(), static_cast<uint32_t>(splits), k32,
       capacity, slot.out.as<Candidate>(), slot.out_counts.as<uint32_t>());
   VESTA_CUDA_LAUNCHED("merge_lists_kernel");
   VESTA_CUDA_TRY(cudaMemcpyAsync(slot.host_out.as<Candidate>(), slot.out.as<Candidate>(),
-                                 nq * k * sizeof(Candidate), cudaMemcpyDeviceToHost, stream));
+                                 nq * k * sizeof(Candidate), cudaMemcpyDeviceToHost,
+                                 select_stream));
   VESTA_CUDA_TRY(cudaMemcpyAsync(slot.host_counts.as<uint32_t>(), slot.out_counts.as<uint32_t>(),
-                                 nq * sizeof(uint32_t), cudaMemcpyDeviceToHost, stream));
+                                 nq * sizeof(uint32_t), cudaMemcpyDeviceToHost, select_stream));
+  VESTA_CUDA_TRY(cudaStreamSynchronize(select_stream));
   VESTA_CUDA_TRY(cudaStreamSynchronize(stream));
   if (*slot.host_flags.as<int>() != 0) {
     return core::invalid_argument(

@@ -8,9 +8,9 @@
 //
 // One block owns a buffer of `capacity` candidates in shared memory and a
 // threshold (the k-th best kept so far, once k are kept). It reads its input in
-// chunks of one element per thread; an element better than the threshold is
-// appended to the buffer. Before a chunk that could overflow the buffer, the
-// block sorts the buffer (bitonic sort, best first), keeps the best k and
+// chunks (kSelectPerThread elements per thread, so several loads are in flight);
+// an element better than the threshold is appended to the buffer. Before a chunk that could
+// overflow the buffer, the block sorts the buffer (bitonic sort, best first), keeps the best k and
 // raises the threshold to the k-th. Most elements of a large input fail the
 // threshold test, so the input is read once and sorted rarely; nothing is
 // fully sorted but the small buffer.
@@ -37,8 +37,11 @@ struct Candidate {
 inline constexpr uint32_t kNoRow = 0xFFFFFFFFu;
 // The most rows one device index may hold.
 inline constexpr uint64_t kMaxDeviceRows = kNoRow;
-// Threads per selection block, and the largest buffer (k <= 1024).
+// Threads per selection block; elements each thread reads per step (loads in
+// flight); elements per step (one chunk); the largest buffer (k <= 1024).
 inline constexpr uint32_t kSelectThreads = 256;
+inline constexpr uint32_t kSelectPerThread = 4;
+inline constexpr uint32_t kSelectChunk = kSelectThreads * kSelectPerThread;
 inline constexpr uint32_t kMaxSelectCapacity = 2048;
 
 VESTA_HD Candidate worst_candidate() { return {-__builtin_huge_valf(), kNoRow}; }
@@ -116,30 +119,34 @@ inline void host_sort_buffer(Candidate* buffer, uint32_t count, uint32_t capacit
   }
 }
 
-// The block algorithm on the host. `source(i, &candidate)` yields element i of
-// n (false when it is masked out). `buffer` holds select_capacity(k, threads)
-// candidates and may start with `state.count` kept candidates, sorted, with
-// state set by after_sort (how the GPU carries a selection across row tiles).
-// On return buffer[0, state.count) is the best min(k, admitted) candidates,
-// best first.
+// The block algorithm on the host, one chunk of `chunk` elements per step.
+// `source(i, &candidate)` yields element i of n (false when it is masked out).
+// `buffer` holds select_capacity(k, chunk) candidates and may start with
+// `state.count` candidates carried from an earlier run, sorted or not, with the
+// state that run left (how the GPU carries a selection across row tiles).
+// With `finish`, the buffer is sorted at the end and buffer[0, state.count) is
+// the best min(k, admitted) candidates, best first; without, it is left as a
+// later run may continue it.
 template <typename Source>
-void host_select(Source&& source, uint64_t n, uint32_t k, uint32_t threads, Candidate* buffer,
-                 SelectState& state) {
-  const uint32_t capacity = select_capacity(k, threads);
-  for (uint64_t base = 0; base < n; base += threads) {
-    if (needs_compaction(state, threads, capacity)) {
+void host_select(Source&& source, uint64_t n, uint32_t k, uint32_t chunk, Candidate* buffer,
+                 SelectState& state, bool finish = true) {
+  const uint32_t capacity = select_capacity(k, chunk);
+  for (uint64_t base = 0; base < n; base += chunk) {
+    if (needs_compaction(state, chunk, capacity)) {
       host_sort_buffer(buffer, state.count, capacity);
       after_sort(state, buffer, k);
     }
-    for (uint32_t t = 0; t < threads && base + t < n; ++t) {
+    for (uint32_t t = 0; t < chunk && base + t < n; ++t) {
       Candidate candidate;
       if (source(base + t, &candidate) && admits(state, candidate)) {
         buffer[state.count++] = candidate;
       }
     }
   }
-  host_sort_buffer(buffer, state.count, capacity);
-  after_sort(state, buffer, k);
+  if (finish) {
+    host_sort_buffer(buffer, state.count, capacity);
+    after_sort(state, buffer, k);
+  }
 }
 
 }  // namespace vesta::kernels::cuda

@@ -42,7 +42,7 @@ struct Selection {
       : k(k_in), threads(threads_in), buffer(select_capacity(k_in, threads_in)) {}
 
   void offer(const std::vector<float>& keys, const std::vector<bool>& masked, size_t first,
-             size_t n) {
+             size_t n, bool finish = true) {
     host_select(
         [&](uint64_t i, Candidate* out) {
           const size_t row = first + i;
@@ -50,17 +50,17 @@ struct Selection {
           *out = Candidate{keys[row], static_cast<uint32_t>(row)};
           return true;
         },
-        n, k, threads, buffer.data(), state);
+        n, k, threads, buffer.data(), state, finish);
   }
   std::vector<Candidate> kept() const { return {buffer.begin(), buffer.begin() + state.count}; }
 };
 
 TEST(GpuSelect, CapacityIsAPowerOfTwoHoldingKPlusAChunk) {
   for (uint32_t k : {1u, 10u, 100u, 768u, 1024u}) {
-    const uint32_t capacity = select_capacity(k, kSelectThreads);
+    const uint32_t capacity = select_capacity(k, kSelectChunk);
     EXPECT_EQ(capacity & (capacity - 1), 0u) << k;
-    EXPECT_GE(capacity, k + kSelectThreads) << k;
-    EXPECT_LT(capacity / 2, k + kSelectThreads) << k;
+    EXPECT_GE(capacity, k + kSelectChunk) << k;
+    EXPECT_LT(capacity / 2, k + kSelectChunk) << k;
     EXPECT_LE(capacity, kMaxSelectCapacity) << k;
   }
 }
@@ -86,7 +86,7 @@ TEST(GpuSelect, MatchesFullSortWithTiesAndMasks) {
   std::mt19937_64 rng(testing::test_seed("GpuSelect.MatchesFullSort"));
   for (size_t n : {1, 31, 256, 257, 1000, 20000}) {
     for (uint32_t k : {1u, 2u, 10u, 100u, 255u, 256u, 1000u, 1024u}) {
-      for (uint32_t threads : {32u, kSelectThreads}) {
+      for (uint32_t threads : {32u, kSelectThreads, kSelectChunk}) {
         for (int distinct : {1, 3, 100, 1 << 24}) {
           for (double mask_rate : {0.0, 0.5, 0.99}) {
             const std::vector<float> keys = random_keys(rng, n, distinct);
@@ -115,7 +115,8 @@ TEST(GpuSelect, MatchesFullSortWithTiesAndMasks) {
 }
 
 // The device carries each block's selection from one row tile to the next
-// (load the kept list, go on offering), then merges the splits' lists.
+// (load the buffer as it was left, unsorted, and go on offering), sorts on the
+// last tile, then merges the splits' lists.
 TEST(GpuSelect, TilesCarriedAcrossAndSplitsMergedMatchOnePass) {
   std::mt19937_64 rng(testing::test_seed("GpuSelect.TilesAndSplits"));
   for (uint32_t k : {1u, 7u, 64u, 1024u}) {
@@ -132,19 +133,21 @@ TEST(GpuSelect, TilesCarriedAcrossAndSplitsMergedMatchOnePass) {
       const size_t tile_rows = 4096;
       const size_t splits = 3;
       const size_t slice = (tile_rows + splits - 1) / splits;
-      std::vector<Selection> per_split(splits, Selection(k, kSelectThreads));
+      std::vector<Selection> per_split(splits, Selection(k, kSelectChunk));
       for (size_t tile = 0; tile < n; tile += tile_rows) {
         const size_t rows = std::min(tile_rows, n - tile);
+        const bool last = tile + rows >= n;
         for (size_t s = 0; s < splits; ++s) {
           const size_t begin = s * slice;
-          if (begin >= rows) continue;
-          // A new block per tile: it starts from the kept list.
+          if (begin >= rows && !last) continue;
+          // A new block per tile: it starts from the buffer as it was left.
           Selection& carried = per_split[s];
-          Selection block(k, kSelectThreads);
+          Selection block(k, kSelectChunk);
           std::copy(carried.buffer.begin(), carried.buffer.begin() + carried.state.count,
                     block.buffer.begin());
           block.state = carried.state;
-          block.offer(keys, masked, tile + begin, std::min(slice, rows - begin));
+          block.offer(keys, masked, tile + begin, begin >= rows ? 0 : std::min(slice, rows - begin),
+                      last);
           carried = block;
         }
       }
@@ -155,7 +158,7 @@ TEST(GpuSelect, TilesCarriedAcrossAndSplitsMergedMatchOnePass) {
         kept.resize(k, worst_candidate());  // unused slots; masked by count below
         lists.insert(lists.end(), kept.begin(), kept.end());
       }
-      Selection merged(k, kSelectThreads);
+      Selection merged(k, kSelectChunk);
       host_select(
           [&](uint64_t i, Candidate* out) {
             const size_t split = i / k;
@@ -163,7 +166,7 @@ TEST(GpuSelect, TilesCarriedAcrossAndSplitsMergedMatchOnePass) {
             *out = lists[i];
             return true;
           },
-          lists.size(), k, kSelectThreads, merged.buffer.data(), merged.state);
+          lists.size(), k, kSelectChunk, merged.buffer.data(), merged.state);
       const std::vector<Candidate> want = full_sort(admitted, k);
       const std::vector<Candidate> got = merged.kept();
       ASSERT_EQ(got.size(), want.size());
