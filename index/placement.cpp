@@ -1,5 +1,6 @@
 #include "index/placement.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace vesta::index {
@@ -49,9 +50,14 @@ core::Result<std::unique_ptr<PlacementSearcher>> PlacementSearcher::create(
         new PlacementSearcher(cpu, nullptr, 0, "cpu (no GPU: " + runtime.status().message() + ")"));
   }
   const kernels::cuda::DeviceFacts facts = kernels::cuda::device_facts(*runtime.value());
-  const size_t budget = options.gpu_memory_budget != 0
-                            ? options.gpu_memory_budget
-                            : facts.free_bytes / 100 * kDefaultBudgetPercent;
+  // The default leaves room for the searches' own scratch (two distance
+  // buffers per concurrent search, grown on first use).
+  const size_t scratch =
+      options.device.scratch_bytes * std::max<size_t>(1, options.device.max_concurrent_searches);
+  const size_t usable = facts.free_bytes / 100 * kDefaultBudgetPercent;
+  const size_t budget = options.gpu_memory_budget != 0 ? options.gpu_memory_budget
+                        : usable > scratch             ? usable - scratch
+                                                       : 0;
   std::string description = "gpu " + std::to_string(facts.device) + ": " + facts.name + " (" +
                             std::to_string(facts.multiprocessors) + " SMs, " +
                             gib(facts.total_bytes) + ", budget " + gib(budget) + ")";

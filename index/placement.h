@@ -24,7 +24,8 @@ std::string_view device_mode_name(DeviceMode mode);
 struct PlacementOptions {
   DeviceMode mode = DeviceMode::kAuto;
   // Device memory the index mirrors may hold; 0 = 90% of what was free when
-  // the device was opened.
+  // the device was opened, less the search scratch (scratch_bytes per
+  // concurrent search).
   size_t gpu_memory_budget = 0;
   kernels::cuda::DeviceOptions device;
 };

@@ -168,13 +168,14 @@ struct BlockSelect {
   uint32_t capacity;
 
   __device__ void sort() {
-    for (uint32_t i = state->count + threadIdx.x; i < capacity; i += blockDim.x) {
+    const uint32_t n = sort_size(state->count);  // <= capacity
+    for (uint32_t i = state->count + threadIdx.x; i < n; i += blockDim.x) {
       buffer[i] = worst_candidate();
     }
     __syncthreads();
-    for (uint32_t size = 2; size <= capacity; size <<= 1) {
+    for (uint32_t size = 2; size <= n; size <<= 1) {
       for (uint32_t stride = size / 2; stride > 0; stride >>= 1) {
-        for (uint32_t i = threadIdx.x; i < capacity; i += blockDim.x) {
+        for (uint32_t i = threadIdx.x; i < n; i += blockDim.x) {
           bitonic_step(buffer, i, size, stride);
         }
         __syncthreads();

@@ -65,6 +65,14 @@ VESTA_HD uint32_t select_capacity(uint32_t k, uint32_t threads) {
   return capacity;
 }
 
+// How many entries a sort of `count` candidates covers: the next power of two
+// (at least 1), padded with worst_candidate(); a nearly empty buffer sorts fast.
+VESTA_HD uint32_t sort_size(uint32_t count) {
+  uint32_t size = 1;
+  while (size < count) size <<= 1;
+  return size;
+}
+
 // One compare-exchange of a bitonic sort over a power-of-two buffer: stage
 // (`size`, `stride`), element `i`. Running every i of every stage in order
 // (size = 2, 4, ..., n; stride = size/2, ..., 1) sorts the buffer best first.
@@ -108,13 +116,14 @@ VESTA_HD void after_sort(SelectState& state, const Candidate* buffer, uint32_t k
 
 // ---- host driver ------------------------------------------------------------
 
-// Sorts buffer[0, capacity) best first as a block would: padding first, then
-// every bitonic stage over every element.
-inline void host_sort_buffer(Candidate* buffer, uint32_t count, uint32_t capacity) {
-  for (uint32_t i = count; i < capacity; ++i) buffer[i] = worst_candidate();
-  for (uint32_t size = 2; size <= capacity; size <<= 1) {
+// Sorts buffer[0, count) best first as a block would: padding up to
+// sort_size(count) (<= capacity), then every bitonic stage over every element.
+inline void host_sort_buffer(Candidate* buffer, uint32_t count, uint32_t /*capacity*/) {
+  const uint32_t n = sort_size(count);
+  for (uint32_t i = count; i < n; ++i) buffer[i] = worst_candidate();
+  for (uint32_t size = 2; size <= n; size <<= 1) {
     for (uint32_t stride = size / 2; stride > 0; stride >>= 1) {
-      for (uint32_t i = 0; i < capacity; ++i) bitonic_step(buffer, i, size, stride);
+      for (uint32_t i = 0; i < n; ++i) bitonic_step(buffer, i, size, stride);
     }
   }
 }
