@@ -31,6 +31,19 @@ timeout 200 "$(find_bin index_tests)" --gtest_filter='Gpu*:Placement*' 2>&1 | te
 grep -q "FAILED" "$out/gpu_tests.log" && status=1
 grep -q "PASSED" "$out/gpu_tests.log" || { echo "GPU tests did not finish"; status=1; }
 
+echo "== compute-sanitizer (memcheck, racecheck, synccheck) on the small GPU cases =="
+if command -v compute-sanitizer > /dev/null; then
+  for tool in memcheck racecheck synccheck; do
+    timeout 120 compute-sanitizer --tool $tool --error-exitcode 3 "$(find_bin index_tests)" \
+      --gtest_filter='GpuSearcher.Rejects*:GpuSearcher.Concurrent*:Placement.With*' \
+      > "$out/sanitizer_$tool.log" 2>&1
+    rc=$?; echo "compute-sanitizer $tool: exit $rc"; tail -3 "$out/sanitizer_$tool.log"
+    [[ $rc == 0 ]] || status=1
+  done
+else
+  echo "compute-sanitizer not found"
+fi
+
 echo "== vesta serve --device gpu =="
 "$(find_bin vesta)" serve --device gpu --port 16333 > "$out/serve.log" 2>&1 &
 pid=$!

@@ -215,7 +215,12 @@ struct BlockSelect {
   __device__ void offer(const Source& source, uint64_t n) {
     const unsigned lane = threadIdx.x & 31;
     for (uint64_t base = 0; base < n; base += kSelectChunk) {
-      if (needs_compaction(*state, kSelectChunk, capacity)) sort();
+      // Every thread reads the count before any warp appends to it: a warp
+      // that read it after another's append could decide differently and
+      // skip the barriers in sort().
+      const bool compact = needs_compaction(*state, kSelectChunk, capacity);
+      __syncthreads();
+      if (compact) sort();
       Candidate candidates[kSelectPerThread];
       bool takes[kSelectPerThread];
 #pragma unroll
@@ -606,7 +611,6 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
                                          size_t k, const uint64_t* allowed_device, Neighbor* out,
                                          uint32_t* out_counts) {
   cudaStream_t stream = slot.stream;
-  cudaStream_t select_stream = slot.select_stream;
   const DeviceOptions& options = runtime_->options();
   const uint32_t k32 = static_cast<uint32_t>(k);
   const uint32_t capacity = select_capacity(k32, kSelectChunk);
@@ -641,6 +645,9 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
   const size_t slice_rows = div_up(tile_rows, splits);
   splits = div_up(tile_rows, slice_rows);
 
+  // With one tile there is nothing to overlap: one stream, no events.
+  const bool pipelined = tile_rows < rows_;
+  cudaStream_t select_stream = pipelined ? slot.select_stream : stream;
   for (DeviceBuffer& ip : slot.ip) {
     VESTA_RETURN_IF_ERROR(ip.reserve(tile_rows * nq * sizeof(float)));
   }
@@ -670,8 +677,10 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
         static_cast<int>(stride_), slot.queries_f16.as<__half>(), CUDA_R_16F,
         static_cast<int>(stride_), &beta, ip, CUDA_R_32F, static_cast<int>(this_rows),
         CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-    VESTA_CUDA_TRY(cudaEventRecord(slot.gemm_done[b], stream));
-    VESTA_CUDA_TRY(cudaStreamWaitEvent(select_stream, slot.gemm_done[b], 0));
+    if (pipelined) {
+      VESTA_CUDA_TRY(cudaEventRecord(slot.gemm_done[b], stream));
+      VESTA_CUDA_TRY(cudaStreamWaitEvent(select_stream, slot.gemm_done[b], 0));
+    }
     const bool last = tile_first + this_rows >= rows_;
     const dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(nq));
     select_tile_kernel<<<grid, kSelectThreads, 0, select_stream>>>(
@@ -680,7 +689,7 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
         has_tombstones_ ? tombstones_buffer_.as<uint64_t>() : nullptr, allowed_device, k32,
         capacity, last, slot.lists.as<Candidate>(), slot.states.as<SelectState>());
     VESTA_CUDA_LAUNCHED("select_tile_kernel");
-    VESTA_CUDA_TRY(cudaEventRecord(slot.select_done[b], select_stream));
+    if (pipelined) VESTA_CUDA_TRY(cudaEventRecord(slot.select_done[b], select_stream));
   }
   merge_lists_kernel<<<static_cast<unsigned>(nq), kSelectThreads, 0, select_stream>>>(
       slot.lists.as<Candidate>(), slot.states.as<SelectState>(), static_cast<uint32_t>(splits), k32,
@@ -692,7 +701,7 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
   VESTA_CUDA_TRY(cudaMemcpyAsync(slot.host_counts.as<uint32_t>(), slot.out_counts.as<uint32_t>(),
                                  nq * sizeof(uint32_t), cudaMemcpyDeviceToHost, select_stream));
   VESTA_CUDA_TRY(cudaStreamSynchronize(select_stream));
-  VESTA_CUDA_TRY(cudaStreamSynchronize(stream));
+  if (pipelined) VESTA_CUDA_TRY(cudaStreamSynchronize(stream));
   if (*slot.host_flags.as<int>() != 0) {
     return core::invalid_argument(
         "a query holds a value that is not finite or does not fit float16");
