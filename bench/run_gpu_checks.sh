@@ -34,7 +34,7 @@ grep -q "PASSED" "$out/gpu_tests.log" || { echo "GPU tests did not finish"; stat
 echo "== compute-sanitizer (memcheck, racecheck, synccheck) on the small GPU cases =="
 if command -v compute-sanitizer > /dev/null; then
   for tool in memcheck racecheck synccheck; do
-    timeout 120 compute-sanitizer --tool $tool --error-exitcode 3 "$(find_bin index_tests)" \
+    timeout 60 compute-sanitizer --tool $tool --error-exitcode 3 "$(find_bin index_tests)" \
       --gtest_filter='GpuSearcher.Rejects*:GpuSearcher.Concurrent*:Placement.With*' \
       > "$out/sanitizer_$tool.log" 2>&1
     rc=$?; echo "compute-sanitizer $tool: exit $rc"; tail -3 "$out/sanitizer_$tool.log"
