@@ -38,7 +38,7 @@ serve options:
 
 Status: collections live in memory only (persistence is not built yet: a
 restart loses them) and search runs on the CPU path. Payload indexes,
-aliases, snapshots, metrics, auth and the binary endpoint are not built yet.
+snapshots, metrics, auth and the binary endpoint are not built yet.
 Stop the server with Ctrl-C or SIGTERM: it finishes requests in flight first.
 
 Environment:

@@ -467,6 +467,71 @@ core::Result<json> update_payload_json(index::Collection& collection, const json
   return completed_operation();
 }
 
+// A string member of an alias action, named by its path for errors.
+core::Result<std::string> alias_field(const json& action, const char* key,
+                                      const std::string& where) {
+  auto it = action.find(key);
+  if (it == action.end() || !it->is_string()) {
+    return core::invalid_argument(where + key + " must be a string");
+  }
+  return it->get<std::string>();
+}
+
+// Qdrant's {"actions": [{"create_alias": {...}}, {"delete_alias": {...}},
+// {"rename_alias": {...}}]}; each action is an object with exactly one of them.
+core::Result<std::vector<index::AliasAction>> alias_actions_from_json(const json& body) {
+  auto actions = body.find("actions");
+  if (actions == body.end() || !actions->is_array()) {
+    return core::invalid_argument("actions must be an array of alias actions");
+  }
+  std::vector<index::AliasAction> out;
+  for (size_t i = 0; i < actions->size(); ++i) {
+    const json& action = (*actions)[i];
+    const std::string where = "actions[" + std::to_string(i) + "]";
+    if (!action.is_object() || action.size() != 1) {
+      return core::invalid_argument(
+          where + " must be an object with one of create_alias, delete_alias, rename_alias");
+    }
+    const std::string& kind = action.begin().key();
+    const json& fields = action.begin().value();
+    const std::string field_where = where + "." + kind + ".";
+    if (kind != "create_alias" && kind != "delete_alias" && kind != "rename_alias") {
+      return core::invalid_argument(where + ": unknown alias action '" + kind +
+                                    "'; use create_alias, delete_alias or rename_alias");
+    }
+    if (!fields.is_object()) {
+      return core::invalid_argument(where + "." + kind + " must be an object");
+    }
+    if (kind == "create_alias") {
+      core::Result<std::string> collection = alias_field(fields, "collection_name", field_where);
+      if (!collection.is_ok()) return collection.status();
+      core::Result<std::string> alias = alias_field(fields, "alias_name", field_where);
+      if (!alias.is_ok()) return alias.status();
+      out.emplace_back(index::CreateAlias{std::move(collection).value(), std::move(alias).value()});
+    } else if (kind == "delete_alias") {
+      core::Result<std::string> alias = alias_field(fields, "alias_name", field_where);
+      if (!alias.is_ok()) return alias.status();
+      out.emplace_back(index::DeleteAlias{std::move(alias).value()});
+    } else {
+      core::Result<std::string> old_name = alias_field(fields, "old_alias_name", field_where);
+      if (!old_name.is_ok()) return old_name.status();
+      core::Result<std::string> new_name = alias_field(fields, "new_alias_name", field_where);
+      if (!new_name.is_ok()) return new_name.status();
+      out.emplace_back(
+          index::RenameAlias{std::move(old_name).value(), std::move(new_name).value()});
+    }
+  }
+  return out;
+}
+
+json aliases_json(const std::vector<index::Alias>& aliases) {
+  json list = json::array();
+  for (const index::Alias& a : aliases) {
+    list.push_back({{"alias_name", a.alias_name}, {"collection_name", a.collection_name}});
+  }
+  return json{{"aliases", list}};
+}
+
 // What a collection route reads from the request body.
 enum class BodyUse {
   kNone,      // nothing: the handler sees {}
@@ -484,10 +549,10 @@ struct CollectionRequest {
 
 using CollectionHandler = std::function<core::Result<json>(const CollectionRequest&)>;
 
-// A route on one collection: looks the collection up (404 when absent, before
-// the body is read), reads the body, runs `handler` and answers in Qdrant's
-// envelope. The collection stays alive until the handler returns, even if it
-// is dropped meanwhile.
+// A route on one collection: looks the collection up, an alias resolving to
+// its collection (404 when neither exists, before the body is read), reads
+// the body, runs `handler` and answers in Qdrant's envelope. The collection
+// stays alive until the handler returns, even if it is dropped meanwhile.
 RouteHandler with_collection(index::CollectionRegistry& registry, BodyUse use,
                              CollectionHandler handler) {
   return [&registry, use, handler = std::move(handler)](const HttpRequest& req,
@@ -643,6 +708,32 @@ void RestApi::add_routes() {
                                return query_json(q.collection, entry, where);
                              });
         }));
+
+  // Aliases live in the registry; the collection routes above resolve them
+  // through with_collection (collection create and delete do not).
+  r.add("POST", "/collections/aliases", [&registry](const HttpRequest& req, const RouteParams&) {
+    return respond([&]() -> core::Result<json> {
+      core::Result<json> body = object_body(req);
+      if (!body.is_ok()) return body.status();
+      auto actions = alias_actions_from_json(body.value());
+      if (!actions.is_ok()) return actions.status();
+      VESTA_RETURN_IF_ERROR(registry.update_aliases(actions.value()));
+      return json(true);
+    });
+  });
+
+  r.add("GET", "/aliases", [&registry](const HttpRequest&, const RouteParams&) {
+    return respond([&]() -> core::Result<json> { return aliases_json(registry.aliases()); });
+  });
+
+  r.add("GET", "/collections/{name}/aliases",
+        [&registry](const HttpRequest&, const RouteParams& p) {
+          return respond([&]() -> core::Result<json> {
+            auto aliases = registry.aliases_of(p.at("name"));
+            if (!aliases.is_ok()) return aliases.status();
+            return aliases_json(aliases.value());
+          });
+        });
 }
 
 }  // namespace vesta::server
