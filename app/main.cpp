@@ -49,8 +49,8 @@ serve options:
 
 Status: collections live in memory only (persistence is not built yet: a
 restart loses them). A GPU failure moves the collection it met to the CPU
-path with one log line. Payload indexes, aliases, snapshots, metrics, auth
-and the binary endpoint are not built yet.
+path with one log line. Payload indexes, snapshots, metrics, auth and the
+binary endpoint are not built yet.
 Stop the server with Ctrl-C or SIGTERM: it finishes requests in flight first.
 
 Environment:

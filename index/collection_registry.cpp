@@ -1,19 +1,20 @@
 #include "index/collection_registry.h"
 
 #include <algorithm>
+#include <type_traits>
 
 namespace vesta::index {
 
-core::Status CollectionRegistry::validate_name(const std::string& name) {
+core::Status CollectionRegistry::validate_name(const std::string& name, std::string_view what) {
   if (name.empty() || name.size() > 255) {
-    return core::invalid_argument("collection name must be 1 to 255 bytes, got " +
+    return core::invalid_argument(std::string(what) + " must be 1 to 255 bytes, got " +
                                   std::to_string(name.size()));
   }
   for (char c : name) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                     c == '_' || c == '-' || c == '.';
     if (!ok) {
-      return core::invalid_argument("collection name '" + name +
+      return core::invalid_argument(std::string(what) + " '" + name +
                                     "' may only contain letters, digits, '_', '-' and '.'");
     }
   }
@@ -30,6 +31,11 @@ core::Status CollectionRegistry::create(CollectionConfig config) {
   if (collections_.contains(config.name)) {
     return {core::StatusCode::kAlreadyExists, "collection '" + config.name + "' already exists"};
   }
+  if (auto alias = aliases_.find(config.name); alias != aliases_.end()) {
+    return {
+        core::StatusCode::kAlreadyExists,
+        "'" + config.name + "' already exists as an alias of collection '" + alias->second + "'"};
+  }
   const std::string name = config.name;
   collections_.emplace(name, std::make_shared<Collection>(std::move(config), locks_, searcher_));
   return core::Status::ok();
@@ -38,18 +44,26 @@ core::Status CollectionRegistry::create(CollectionConfig config) {
 core::Result<std::shared_ptr<Collection>> CollectionRegistry::get(const std::string& name) const {
   std::lock_guard lock(mutex_);
   auto it = collections_.find(name);
-  if (it == collections_.end()) return core::not_found("collection '" + name + "' does not exist");
+  if (it == collections_.end()) {
+    auto alias = aliases_.find(name);
+    if (alias == aliases_.end()) return core::not_found("collection '" + name + "' does not exist");
+    it = collections_.find(alias->second);
+    VESTA_CHECK(it != collections_.end())
+        << "alias '" << name << "' names the missing collection '" << alias->second << "'";
+  }
   return it->second;
 }
 
 bool CollectionRegistry::drop(const std::string& name) {
   std::lock_guard lock(mutex_);
-  return collections_.erase(name) > 0;
+  if (collections_.erase(name) == 0) return false;
+  std::erase_if(aliases_, [&name](const auto& alias) { return alias.second == name; });
+  return true;
 }
 
 bool CollectionRegistry::exists(const std::string& name) const {
   std::lock_guard lock(mutex_);
-  return collections_.contains(name);
+  return collections_.contains(name) || aliases_.contains(name);
 }
 
 std::vector<std::string> CollectionRegistry::names() const {
@@ -61,6 +75,96 @@ std::vector<std::string> CollectionRegistry::names() const {
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+core::Status CollectionRegistry::apply_alias_action(const AliasAction& action,
+                                                    const std::string& where,
+                                                    AliasTable& table) const {
+  // A new alias name: valid, and no collection's name.
+  auto check_new_name = [&](const std::string& name, const std::string& field) -> core::Status {
+    VESTA_RETURN_IF_ERROR(validate_name(name, field + ": alias name"));
+    if (collections_.contains(name)) {
+      return {core::StatusCode::kAlreadyExists,
+              field + ": '" + name + "' is a collection's name; an alias may not shadow it"};
+    }
+    return core::Status::ok();
+  };
+  auto check_alias_exists = [&](const std::string& name, const std::string& field) {
+    if (table.contains(name)) return core::Status::ok();
+    return core::not_found(field + ": alias '" + name + "' does not exist");
+  };
+  return std::visit(
+      [&](const auto& a) -> core::Status {
+        using Action = std::decay_t<decltype(a)>;
+        if constexpr (std::is_same_v<Action, CreateAlias>) {
+          const std::string field = where + ".create_alias.";
+          VESTA_RETURN_IF_ERROR(check_new_name(a.alias_name, field + "alias_name"));
+          if (!collections_.contains(a.collection_name)) {
+            return core::not_found(field + "collection_name: collection '" + a.collection_name +
+                                   "' does not exist");
+          }
+          table[a.alias_name] = a.collection_name;
+        } else if constexpr (std::is_same_v<Action, DeleteAlias>) {
+          VESTA_RETURN_IF_ERROR(
+              check_alias_exists(a.alias_name, where + ".delete_alias.alias_name"));
+          table.erase(a.alias_name);
+        } else {
+          const std::string field = where + ".rename_alias.";
+          VESTA_RETURN_IF_ERROR(check_alias_exists(a.old_alias_name, field + "old_alias_name"));
+          VESTA_RETURN_IF_ERROR(check_new_name(a.new_alias_name, field + "new_alias_name"));
+          std::string collection = table.at(a.old_alias_name);
+          table.erase(a.old_alias_name);
+          table[a.new_alias_name] = std::move(collection);
+        }
+        return core::Status::ok();
+      },
+      action);
+}
+
+core::Status CollectionRegistry::update_aliases(const std::vector<AliasAction>& actions) {
+  std::lock_guard lock(mutex_);
+  AliasTable next = aliases_;
+  for (size_t i = 0; i < actions.size(); ++i) {
+    VESTA_RETURN_IF_ERROR(
+        apply_alias_action(actions[i], "actions[" + std::to_string(i) + "]", next));
+  }
+  aliases_ = std::move(next);
+  return core::Status::ok();
+}
+
+std::vector<Alias> CollectionRegistry::sorted(std::vector<Alias> aliases) {
+  std::sort(aliases.begin(), aliases.end(),
+            [](const Alias& a, const Alias& b) { return a.alias_name < b.alias_name; });
+  return aliases;
+}
+
+std::vector<Alias> CollectionRegistry::aliases() const {
+  std::vector<Alias> out;
+  {
+    std::lock_guard lock(mutex_);
+    out.reserve(aliases_.size());
+    for (const auto& [alias, collection] : aliases_) out.push_back({alias, collection});
+  }
+  return sorted(std::move(out));
+}
+
+core::Result<std::vector<Alias>> CollectionRegistry::aliases_of(const std::string& name) const {
+  std::vector<Alias> out;
+  {
+    std::lock_guard lock(mutex_);
+    std::string collection = name;
+    if (!collections_.contains(name)) {
+      auto alias = aliases_.find(name);
+      if (alias == aliases_.end()) {
+        return core::not_found("collection '" + name + "' does not exist");
+      }
+      collection = alias->second;
+    }
+    for (const auto& [alias, target] : aliases_) {
+      if (target == collection) out.push_back({alias, target});
+    }
+  }
+  return sorted(std::move(out));
 }
 
 }  // namespace vesta::index

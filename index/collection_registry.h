@@ -3,45 +3,89 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "core/lock_manager.h"
 #include "core/status.h"
+#include "index/alias_action.h"
 #include "index/collection.h"
 #include "index/searcher.h"
 
 namespace vesta::index {
 
-// The named collections of one process. Hands out shared_ptr<Collection> so
-// that a collection dropped while a request still uses it lives until that
-// request ends. Thread-safe (its own mutex, held only to look up or change
-// the name table; never while a collection lock is taken).
+// The named collections of one process and their aliases. Hands out
+// shared_ptr<Collection> so that a collection dropped while a request still
+// uses it lives until that request ends.
+//
+// Aliases (as Qdrant has them): another name for a collection. get() and
+// exists() resolve an alias to its collection; create() and drop() take
+// collection names only. One namespace: no alias has a collection's name.
+// Every alias names an existing collection: drop() removes the collection's
+// aliases with it.
+//
+// Thread-safe: one mutex guards both tables, held only to look up or change
+// them, never while a collection lock is taken. A lookup sees the alias table
+// before or after an update_aliases() call, never partway (so an alias swap,
+// delete + create in one call, is atomic for concurrent queries).
 class CollectionRegistry {
  public:
   CollectionRegistry(core::LockManager& locks, Searcher& searcher)
       : locks_(locks), searcher_(searcher) {}
 
-  // AlreadyExists when the name is taken; InvalidArgument for a bad name or size.
+  // AlreadyExists when the name is taken by a collection or an alias;
+  // InvalidArgument for a bad name or size.
   core::Status create(CollectionConfig config);
-  // NotFound when absent.
+  // The collection called `name`, or the one the alias `name` points to.
+  // NotFound when neither exists.
   core::Result<std::shared_ptr<Collection>> get(const std::string& name) const;
-  // True when a collection was dropped.
+  // True when a collection was dropped, with its aliases. An alias name is
+  // not resolved (false): dropping data through an alias is too easy a slip.
   bool drop(const std::string& name);
+  // True for a collection or an alias.
   bool exists(const std::string& name) const;
-  // Names, sorted.
+  // Collection names (not aliases), sorted.
   std::vector<std::string> names() const;
 
-  // Collection names: 1..255 bytes of letters, digits, '_', '-' and '.'.
-  static core::Status validate_name(const std::string& name);
+  // Applies `actions` in order, all or nothing: each is checked against the
+  // table as the actions before it left it (so delete + create of one alias
+  // swaps it), and the first failure leaves the table unchanged. Errors name
+  // the action's field, e.g. "actions[1].create_alias.collection_name":
+  //  - InvalidArgument: an alias name that is not a valid name;
+  //  - NotFound: create_alias of a collection that does not exist (an alias
+  //    is not accepted there), delete_alias or rename_alias of an alias
+  //    that does not exist;
+  //  - AlreadyExists: an alias name that is a collection's name.
+  // As in Qdrant, create_alias or rename_alias onto an existing alias name
+  // re-points that alias.
+  core::Status update_aliases(const std::vector<AliasAction>& actions);
+  // Every alias, sorted by alias name.
+  std::vector<Alias> aliases() const;
+  // The aliases of collection `name` (itself resolved if an alias), sorted
+  // by alias name. NotFound when neither exists.
+  core::Result<std::vector<Alias>> aliases_of(const std::string& name) const;
+
+  // Collection and alias names: 1..255 bytes of letters, digits, '_', '-'
+  // and '.'. `what` names the kind of name in the message.
+  static core::Status validate_name(const std::string& name,
+                                    std::string_view what = "collection name");
   // The largest vector dimension a collection may have.
   static constexpr size_t kMaxDim = 65536;
 
  private:
+  using AliasTable = std::unordered_map<std::string, std::string>;  // alias -> collection
+
+  // Checks one action against `table` and applies it there; mutex_ held.
+  core::Status apply_alias_action(const AliasAction& action, const std::string& where,
+                                  AliasTable& table) const;
+  static std::vector<Alias> sorted(std::vector<Alias> aliases);
+
   core::LockManager& locks_;
   Searcher& searcher_;
-  mutable std::mutex mutex_;  // guards collections_
+  mutable std::mutex mutex_;  // guards collections_ and aliases_
   std::unordered_map<std::string, std::shared_ptr<Collection>> collections_;
+  AliasTable aliases_;
 };
 
 }  // namespace vesta::index

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <functional>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -259,6 +260,23 @@ core::Result<json> scroll_json(index::Collection& collection, const json& body) 
        page.value().next_page_offset ? point_id_to_json(*page.value().next_page_offset) : json()}};
 }
 
+// Nearest-vector hits for parsed options; a search error names the entry
+// (`where`) it came from.
+core::Result<json> nearest_json(index::Collection& collection, const SearchOptions& options,
+                                const std::string& where) {
+  auto hits = collection.search(options.vector, options.params);
+  if (!hits.is_ok()) return core::Status(hits.status().code(), where + hits.status().message());
+  return hits_to_json(hits.value(), options, collection.config().metric);
+}
+
+// Qdrant's search for one request: a list of hits.
+core::Result<json> search_json(index::Collection& collection, const json& body,
+                               const std::string& where) {
+  auto options = search_options(body, where);
+  if (!options.is_ok()) return options.status();
+  return nearest_json(collection, options.value(), where);
+}
+
 // Qdrant's query API for one request: nearest-vector search when "query" is
 // given, else points in id order. Returns {"points": [...]}.
 core::Result<json> query_json(index::Collection& collection, const json& body,
@@ -275,9 +293,282 @@ core::Result<json> query_json(index::Collection& collection, const json& body,
   }
   auto options = search_options(body, where, "query");
   if (!options.is_ok()) return options.status();
-  auto hits = collection.search(options.value().vector, options.value().params);
-  if (!hits.is_ok()) return core::Status(hits.status().code(), where + hits.status().message());
-  return json{{"points", hits_to_json(hits.value(), options.value(), collection.config().metric)}};
+  core::Result<json> points = nearest_json(collection, options.value(), where);
+  if (!points.is_ok()) return points;
+  return json{{"points", std::move(points).value()}};
+}
+
+// The "searches" array of a batch route, each entry (an object) answered by
+// `one`; an entry's error names it ("searches[1].vector ...").
+core::Result<json> each_search(
+    const json& body, const char* entry_kind,
+    const std::function<core::Result<json>(const json& entry, const std::string& where)>& one) {
+  auto searches = body.find("searches");
+  if (searches == body.end() || !searches->is_array()) {
+    return core::invalid_argument(std::string("searches must be an array of ") + entry_kind);
+  }
+  json out = json::array();
+  for (size_t i = 0; i < searches->size(); ++i) {
+    const std::string entry = "searches[" + std::to_string(i) + "]";
+    if (!(*searches)[i].is_object()) return core::invalid_argument(entry + " must be an object");
+    core::Result<json> result = one((*searches)[i], entry + ".");
+    if (!result.is_ok()) return result;
+    out.push_back(std::move(result).value());
+  }
+  return out;
+}
+
+// The answer of a write that has been applied (every write is, before the
+// response).
+json completed_operation() { return json{{"operation_id", 0}, {"status", "completed"}}; }
+
+core::Result<json> upsert_json(index::Collection& collection, const json& body) {
+  auto points = points_from_json(body);
+  if (!points.is_ok()) return points.status();
+  VESTA_RETURN_IF_ERROR(collection.upsert(std::move(points).value()));
+  return completed_operation();
+}
+
+// One point by the id in the URL path; 404 when absent.
+core::Result<json> point_json(index::Collection& collection, const std::string& id_text) {
+  core::Result<core::PointId> id = path_point_id(id_text);
+  if (!id.is_ok()) return id.status();
+  auto point = collection.get(id.value());
+  if (!point.is_ok()) return point.status();
+  if (!point.value()) return core::not_found("point " + id_text + " does not exist");
+  return stored_to_json(*point.value(), true, true);
+}
+
+// Points by "ids"; missing ids are skipped.
+core::Result<json> retrieve_json(index::Collection& collection, const json& body) {
+  auto ids = ids_from_json(body, "ids");
+  if (!ids.is_ok()) return ids.status();
+  core::Result<bool> with_payload = optional_bool(body, "with_payload", true, "");
+  if (!with_payload.is_ok()) return with_payload.status();
+  core::Result<bool> with_vector = optional_bool(body, "with_vector", false, "");
+  if (!with_vector.is_ok()) return with_vector.status();
+  json out = json::array();
+  for (const core::PointId& id : ids.value()) {
+    auto point = collection.get(id);
+    if (!point.is_ok()) return point.status();
+    if (point.value()) {
+      out.push_back(stored_to_json(*point.value(), with_payload.value(), with_vector.value()));
+    }
+  }
+  return out;
+}
+
+// Deletes the points chosen by "filter" or, without one, by "points" (ids).
+core::Result<json> delete_points_json(index::Collection& collection, const json& body) {
+  if (body.contains("filter")) {
+    core::Result<index::PointFilter> filter = filter_from(body, "");
+    if (!filter.is_ok()) return filter.status();
+    if (!filter.value()) return core::invalid_argument("filter must not be null");
+    auto removed = collection.remove_matching(filter.value());
+    if (!removed.is_ok()) return removed.status();
+    return completed_operation();
+  }
+  auto ids = ids_from_json(body, "points");
+  if (!ids.is_ok()) return ids.status();
+  auto removed = collection.remove(ids.value());
+  if (!removed.is_ok()) return removed.status();
+  return completed_operation();
+}
+
+// {"count": n}, of the points an optional "filter" keeps.
+core::Result<json> count_json(index::Collection& collection, const json& body) {
+  core::Result<index::PointFilter> filter = filter_from(body, "");
+  if (!filter.is_ok()) return filter.status();
+  auto count = filter.value() ? collection.count_matching(filter.value()) : collection.count();
+  if (!count.is_ok()) return count.status();
+  return json{{"count", count.value()}};
+}
+
+core::Result<json> collection_info_json(index::Collection& collection) {
+  const index::CollectionConfig& config = collection.config();
+  core::Result<size_t> count = collection.count();
+  if (!count.is_ok()) return count.status();
+  return json{
+      {"status", "green"},
+      {"optimizer_status", "ok"},
+      {"points_count", count.value()},
+      {"indexed_vectors_count", count.value()},
+      {"segments_count", 1},
+      {"config",
+       {{"params",
+         {{"vectors", {{"size", config.dim}, {"distance", index::metric_name(config.metric)}}}}},
+        // Vesta searches exhaustively: no HNSW graph (m = 0). The
+        // optimizer values are its compaction policy.
+        {"hnsw_config", {{"m", 0}, {"ef_construct", 0}, {"full_scan_threshold", 0}}},
+        {"optimizer_config",
+         {{"deleted_threshold", 0.25},
+          {"vacuum_min_vector_number", 1024},
+          {"default_segment_number", 1},
+          {"flush_interval_sec", 0}}}}},
+      {"payload_schema", json::object()}};
+}
+
+// Payload updates: set (merge keys), overwrite, delete keys, clear; each on
+// the points chosen by "points" (ids) or "filter".
+enum class PayloadOp { kSet, kOverwrite, kDeleteKeys, kClear };
+
+core::Result<json> update_payload_json(index::Collection& collection, const json& body,
+                                       PayloadOp op) {
+  if (body.contains("key") && !body["key"].is_null()) {
+    return core::invalid_argument("key (a nested payload path) is not supported");
+  }
+  json payload;
+  std::vector<std::string> keys;
+  if (op == PayloadOp::kSet || op == PayloadOp::kOverwrite) {
+    auto it = body.find("payload");
+    if (it == body.end() || !it->is_object()) {
+      return core::invalid_argument("payload must be a JSON object");
+    }
+    payload = *it;
+  } else if (op == PayloadOp::kDeleteKeys) {
+    auto it = body.find("keys");
+    if (it == body.end() || !it->is_array()) {
+      return core::invalid_argument("keys must be an array of strings");
+    }
+    for (size_t i = 0; i < it->size(); ++i) {
+      if (!(*it)[i].is_string()) {
+        return core::invalid_argument("keys[" + std::to_string(i) + "] must be a string");
+      }
+      keys.push_back((*it)[i].get<std::string>());
+    }
+  }
+  std::vector<core::PointId> ids;
+  if (body.contains("points") && !body["points"].is_null()) {
+    auto parsed_ids = ids_from_json(body, "points");
+    if (!parsed_ids.is_ok()) return parsed_ids.status();
+    ids = std::move(parsed_ids).value();
+  } else if (body.contains("filter") && !body["filter"].is_null()) {
+    core::Result<index::PointFilter> filter = filter_from(body, "");
+    if (!filter.is_ok()) return filter.status();
+    auto matching = collection.ids_matching(filter.value());
+    if (!matching.is_ok()) return matching.status();
+    ids = std::move(matching).value();
+  } else {
+    return core::invalid_argument("points (ids) or filter is required");
+  }
+  auto updated = collection.update_payloads(ids, [&](json& stored) {
+    switch (op) {
+      case PayloadOp::kSet:
+        for (const auto& [k, v] : payload.items()) stored[k] = v;
+        break;
+      case PayloadOp::kOverwrite: stored = payload; break;
+      case PayloadOp::kDeleteKeys:
+        for (const std::string& k : keys) stored.erase(k);
+        break;
+      case PayloadOp::kClear: stored = json::object(); break;
+    }
+  });
+  if (!updated.is_ok()) return updated.status();
+  return completed_operation();
+}
+
+// A string member of an alias action, named by its path for errors.
+core::Result<std::string> alias_field(const json& action, const char* key,
+                                      const std::string& where) {
+  auto it = action.find(key);
+  if (it == action.end() || !it->is_string()) {
+    return core::invalid_argument(where + key + " must be a string");
+  }
+  return it->get<std::string>();
+}
+
+// Qdrant's {"actions": [{"create_alias": {...}}, {"delete_alias": {...}},
+// {"rename_alias": {...}}]}; each action is an object with exactly one of them.
+core::Result<std::vector<index::AliasAction>> alias_actions_from_json(const json& body) {
+  auto actions = body.find("actions");
+  if (actions == body.end() || !actions->is_array()) {
+    return core::invalid_argument("actions must be an array of alias actions");
+  }
+  std::vector<index::AliasAction> out;
+  for (size_t i = 0; i < actions->size(); ++i) {
+    const json& action = (*actions)[i];
+    const std::string where = "actions[" + std::to_string(i) + "]";
+    if (!action.is_object() || action.size() != 1) {
+      return core::invalid_argument(
+          where + " must be an object with one of create_alias, delete_alias, rename_alias");
+    }
+    const std::string& kind = action.begin().key();
+    const json& fields = action.begin().value();
+    const std::string field_where = where + "." + kind + ".";
+    if (kind != "create_alias" && kind != "delete_alias" && kind != "rename_alias") {
+      return core::invalid_argument(where + ": unknown alias action '" + kind +
+                                    "'; use create_alias, delete_alias or rename_alias");
+    }
+    if (!fields.is_object()) {
+      return core::invalid_argument(where + "." + kind + " must be an object");
+    }
+    if (kind == "create_alias") {
+      core::Result<std::string> collection = alias_field(fields, "collection_name", field_where);
+      if (!collection.is_ok()) return collection.status();
+      core::Result<std::string> alias = alias_field(fields, "alias_name", field_where);
+      if (!alias.is_ok()) return alias.status();
+      out.emplace_back(index::CreateAlias{std::move(collection).value(), std::move(alias).value()});
+    } else if (kind == "delete_alias") {
+      core::Result<std::string> alias = alias_field(fields, "alias_name", field_where);
+      if (!alias.is_ok()) return alias.status();
+      out.emplace_back(index::DeleteAlias{std::move(alias).value()});
+    } else {
+      core::Result<std::string> old_name = alias_field(fields, "old_alias_name", field_where);
+      if (!old_name.is_ok()) return old_name.status();
+      core::Result<std::string> new_name = alias_field(fields, "new_alias_name", field_where);
+      if (!new_name.is_ok()) return new_name.status();
+      out.emplace_back(
+          index::RenameAlias{std::move(old_name).value(), std::move(new_name).value()});
+    }
+  }
+  return out;
+}
+
+json aliases_json(const std::vector<index::Alias>& aliases) {
+  json list = json::array();
+  for (const index::Alias& a : aliases) {
+    list.push_back({{"alias_name", a.alias_name}, {"collection_name", a.collection_name}});
+  }
+  return json{{"aliases", list}};
+}
+
+// What a collection route reads from the request body.
+enum class BodyUse {
+  kNone,      // nothing: the handler sees {}
+  kRequired,  // a JSON object
+  kOptional,  // a JSON object, or an empty body read as {}
+};
+
+// What a collection route's handler sees: the collection named by the {name}
+// path parameter, the body as BodyUse says, and every path parameter.
+struct CollectionRequest {
+  index::Collection& collection;
+  const json& body;
+  const RouteParams& params;
+};
+
+using CollectionHandler = std::function<core::Result<json>(const CollectionRequest&)>;
+
+// A route on one collection: looks the collection up, an alias resolving to
+// its collection (404 when neither exists, before the body is read), reads
+// the body, runs `handler` and answers in Qdrant's envelope. The collection
+// stays alive until the handler returns, even if it is dropped meanwhile.
+RouteHandler with_collection(index::CollectionRegistry& registry, BodyUse use,
+                             CollectionHandler handler) {
+  return [&registry, use, handler = std::move(handler)](const HttpRequest& req,
+                                                        const RouteParams& params) {
+    return respond([&]() -> core::Result<json> {
+      auto collection = registry.get(params.at("name"));
+      if (!collection.is_ok()) return collection.status();
+      json body = json::object();
+      if (use == BodyUse::kRequired || (use == BodyUse::kOptional && !req.body.empty())) {
+        core::Result<json> parsed = object_body(req);
+        if (!parsed.is_ok()) return parsed.status();
+        body = std::move(parsed).value();
+      }
+      return handler({*collection.value(), body, params});
+    });
+  };
 }
 
 }  // namespace
@@ -337,33 +628,10 @@ void RestApi::add_routes() {
     });
   });
 
-  r.add("GET", "/collections/{name}", [&registry](const HttpRequest&, const RouteParams& p) {
-    return respond([&]() -> core::Result<json> {
-      auto collection = registry.get(p.at("name"));
-      if (!collection.is_ok()) return collection.status();
-      const index::CollectionConfig& config = collection.value()->config();
-      core::Result<size_t> count = collection.value()->count();
-      if (!count.is_ok()) return count.status();
-      return json{{"status", "green"},
-                  {"optimizer_status", "ok"},
-                  {"points_count", count.value()},
-                  {"indexed_vectors_count", count.value()},
-                  {"segments_count", 1},
-                  {"config",
-                   {{"params",
-                     {{"vectors",
-                       {{"size", config.dim}, {"distance", index::metric_name(config.metric)}}}}},
-                    // Vesta searches exhaustively: no HNSW graph (m = 0). The
-                    // optimizer values are its compaction policy.
-                    {"hnsw_config", {{"m", 0}, {"ef_construct", 0}, {"full_scan_threshold", 0}}},
-                    {"optimizer_config",
-                     {{"deleted_threshold", 0.25},
-                      {"vacuum_min_vector_number", 1024},
-                      {"default_segment_number", 1},
-                      {"flush_interval_sec", 0}}}}},
-                  {"payload_schema", json::object()}};
-    });
-  });
+  r.add("GET", "/collections/{name}",
+        with_collection(registry, BodyUse::kNone, [](const CollectionRequest& q) {
+          return collection_info_json(q.collection);
+        }));
 
   r.add("DELETE", "/collections/{name}", [&registry](const HttpRequest&, const RouteParams& p) {
     return respond([&]() -> core::Result<json> { return json(registry.drop(p.at("name"))); });
@@ -376,182 +644,47 @@ void RestApi::add_routes() {
   });
 
   r.add("PUT", "/collections/{name}/points",
-        [&registry](const HttpRequest& req, const RouteParams& p) {
-          return respond([&]() -> core::Result<json> {
-            auto collection = registry.get(p.at("name"));
-            if (!collection.is_ok()) return collection.status();
-            core::Result<json> body = object_body(req);
-            if (!body.is_ok()) return body.status();
-            auto points = points_from_json(body.value());
-            if (!points.is_ok()) return points.status();
-            VESTA_RETURN_IF_ERROR(collection.value()->upsert(std::move(points).value()));
-            return json{{"operation_id", 0}, {"status", "completed"}};
-          });
-        });
+        with_collection(registry, BodyUse::kRequired, [](const CollectionRequest& q) {
+          return upsert_json(q.collection, q.body);
+        }));
 
   r.add("GET", "/collections/{name}/points/{id}",
-        [&registry](const HttpRequest&, const RouteParams& p) {
-          return respond([&]() -> core::Result<json> {
-            auto collection = registry.get(p.at("name"));
-            if (!collection.is_ok()) return collection.status();
-            const std::string& text = p.at("id");
-            core::Result<core::PointId> id = path_point_id(text);
-            if (!id.is_ok()) return id.status();
-            auto point = collection.value()->get(id.value());
-            if (!point.is_ok()) return point.status();
-            if (!point.value()) return core::not_found("point " + text + " does not exist");
-            return stored_to_json(*point.value(), true, true);
-          });
-        });
+        with_collection(registry, BodyUse::kNone, [](const CollectionRequest& q) {
+          return point_json(q.collection, q.params.at("id"));
+        }));
 
   r.add("POST", "/collections/{name}/points",
-        [&registry](const HttpRequest& req, const RouteParams& p) {
-          return respond([&]() -> core::Result<json> {
-            auto collection = registry.get(p.at("name"));
-            if (!collection.is_ok()) return collection.status();
-            core::Result<json> body = object_body(req);
-            if (!body.is_ok()) return body.status();
-            auto ids = ids_from_json(body.value(), "ids");
-            if (!ids.is_ok()) return ids.status();
-            core::Result<bool> with_payload = optional_bool(body.value(), "with_payload", true, "");
-            if (!with_payload.is_ok()) return with_payload.status();
-            core::Result<bool> with_vector = optional_bool(body.value(), "with_vector", false, "");
-            if (!with_vector.is_ok()) return with_vector.status();
-            json out = json::array();
-            for (const core::PointId& id : ids.value()) {
-              auto point = collection.value()->get(id);
-              if (!point.is_ok()) return point.status();
-              if (point.value()) {
-                out.push_back(
-                    stored_to_json(*point.value(), with_payload.value(), with_vector.value()));
-              }
-            }
-            return out;
-          });
-        });
+        with_collection(registry, BodyUse::kRequired, [](const CollectionRequest& q) {
+          return retrieve_json(q.collection, q.body);
+        }));
 
   r.add("POST", "/collections/{name}/points/delete",
-        [&registry](const HttpRequest& req, const RouteParams& p) {
-          return respond([&]() -> core::Result<json> {
-            auto collection = registry.get(p.at("name"));
-            if (!collection.is_ok()) return collection.status();
-            core::Result<json> body = object_body(req);
-            if (!body.is_ok()) return body.status();
-            if (body.value().contains("filter")) {
-              core::Result<index::PointFilter> filter = filter_from(body.value(), "");
-              if (!filter.is_ok()) return filter.status();
-              if (!filter.value()) return core::invalid_argument("filter must not be null");
-              auto removed = collection.value()->remove_matching(filter.value());
-              if (!removed.is_ok()) return removed.status();
-              return json{{"operation_id", 0}, {"status", "completed"}};
-            }
-            auto ids = ids_from_json(body.value(), "points");
-            if (!ids.is_ok()) return ids.status();
-            auto removed = collection.value()->remove(ids.value());
-            if (!removed.is_ok()) return removed.status();
-            return json{{"operation_id", 0}, {"status", "completed"}};
-          });
-        });
+        with_collection(registry, BodyUse::kRequired, [](const CollectionRequest& q) {
+          return delete_points_json(q.collection, q.body);
+        }));
 
   r.add("POST", "/collections/{name}/points/count",
-        [&registry](const HttpRequest& req, const RouteParams& p) {
-          return respond([&]() -> core::Result<json> {
-            auto collection = registry.get(p.at("name"));
-            if (!collection.is_ok()) return collection.status();
-            index::PointFilter filter;
-            if (!req.body.empty()) {
-              core::Result<json> body = object_body(req);
-              if (!body.is_ok()) return body.status();
-              core::Result<index::PointFilter> parsed = filter_from(body.value(), "");
-              if (!parsed.is_ok()) return parsed.status();
-              filter = std::move(parsed).value();
-            }
-            auto count =
-                filter ? collection.value()->count_matching(filter) : collection.value()->count();
-            if (!count.is_ok()) return count.status();
-            return json{{"count", count.value()}};
-          });
-        });
+        with_collection(registry, BodyUse::kOptional, [](const CollectionRequest& q) {
+          return count_json(q.collection, q.body);
+        }));
 
   r.add("POST", "/collections/{name}/points/search",
-        [&registry](const HttpRequest& req, const RouteParams& p) {
-          return respond([&]() -> core::Result<json> {
-            auto collection = registry.get(p.at("name"));
-            if (!collection.is_ok()) return collection.status();
-            core::Result<json> body = object_body(req);
-            if (!body.is_ok()) return body.status();
-            auto options = search_options(body.value(), "");
-            if (!options.is_ok()) return options.status();
-            auto hits = collection.value()->search(options.value().vector, options.value().params);
-            if (!hits.is_ok()) return hits.status();
-            return hits_to_json(hits.value(), options.value(), collection.value()->config().metric);
-          });
-        });
+        with_collection(registry, BodyUse::kRequired, [](const CollectionRequest& q) {
+          return search_json(q.collection, q.body, "");
+        }));
 
-  // Payload updates: set (merge keys), overwrite, delete keys, clear; each by
-  // "points" (ids) or "filter".
-  enum class PayloadOp { kSet, kOverwrite, kDeleteKeys, kClear };
+  r.add("POST", "/collections/{name}/points/search/batch",
+        with_collection(registry, BodyUse::kRequired, [](const CollectionRequest& q) {
+          return each_search(q.body, "search requests",
+                             [&q](const json& entry, const std::string& where) {
+                               return search_json(q.collection, entry, where);
+                             });
+        }));
+
   auto payload_route = [&registry](PayloadOp op) {
-    return [&registry, op](const HttpRequest& req, const RouteParams& p) {
-      return respond([&]() -> core::Result<json> {
-        auto collection = registry.get(p.at("name"));
-        if (!collection.is_ok()) return collection.status();
-        core::Result<json> parsed = object_body(req);
-        if (!parsed.is_ok()) return parsed.status();
-        const json& body = parsed.value();
-        if (body.contains("key") && !body["key"].is_null()) {
-          return core::invalid_argument("key (a nested payload path) is not supported");
-        }
-        json payload;
-        std::vector<std::string> keys;
-        if (op == PayloadOp::kSet || op == PayloadOp::kOverwrite) {
-          auto it = body.find("payload");
-          if (it == body.end() || !it->is_object()) {
-            return core::invalid_argument("payload must be a JSON object");
-          }
-          payload = *it;
-        } else if (op == PayloadOp::kDeleteKeys) {
-          auto it = body.find("keys");
-          if (it == body.end() || !it->is_array()) {
-            return core::invalid_argument("keys must be an array of strings");
-          }
-          for (size_t i = 0; i < it->size(); ++i) {
-            if (!(*it)[i].is_string()) {
-              return core::invalid_argument("keys[" + std::to_string(i) + "] must be a string");
-            }
-            keys.push_back((*it)[i].get<std::string>());
-          }
-        }
-        std::vector<core::PointId> ids;
-        if (body.contains("points") && !body["points"].is_null()) {
-          auto parsed_ids = ids_from_json(body, "points");
-          if (!parsed_ids.is_ok()) return parsed_ids.status();
-          ids = std::move(parsed_ids).value();
-        } else if (body.contains("filter") && !body["filter"].is_null()) {
-          core::Result<index::PointFilter> filter = filter_from(body, "");
-          if (!filter.is_ok()) return filter.status();
-          auto matching = collection.value()->ids_matching(filter.value());
-          if (!matching.is_ok()) return matching.status();
-          ids = std::move(matching).value();
-        } else {
-          return core::invalid_argument("points (ids) or filter is required");
-        }
-        auto updated = collection.value()->update_payloads(ids, [&](json& stored) {
-          switch (op) {
-            case PayloadOp::kSet:
-              for (const auto& [k, v] : payload.items()) stored[k] = v;
-              break;
-            case PayloadOp::kOverwrite: stored = payload; break;
-            case PayloadOp::kDeleteKeys:
-              for (const std::string& k : keys) stored.erase(k);
-              break;
-            case PayloadOp::kClear: stored = json::object(); break;
-          }
-        });
-        if (!updated.is_ok()) return updated.status();
-        return json{{"operation_id", 0}, {"status", "completed"}};
-      });
-    };
+    return with_collection(registry, BodyUse::kRequired, [op](const CollectionRequest& q) {
+      return update_payload_json(q.collection, q.body, op);
+    });
   };
   r.add("POST", "/collections/{name}/points/payload", payload_route(PayloadOp::kSet));
   r.add("PUT", "/collections/{name}/points/payload", payload_route(PayloadOp::kOverwrite));
@@ -559,86 +692,46 @@ void RestApi::add_routes() {
   r.add("POST", "/collections/{name}/points/payload/clear", payload_route(PayloadOp::kClear));
 
   r.add("POST", "/collections/{name}/points/scroll",
-        [&registry](const HttpRequest& req, const RouteParams& p) {
-          return respond([&]() -> core::Result<json> {
-            auto collection = registry.get(p.at("name"));
-            if (!collection.is_ok()) return collection.status();
-            json body = json::object();
-            if (!req.body.empty()) {
-              core::Result<json> parsed = object_body(req);
-              if (!parsed.is_ok()) return parsed.status();
-              body = std::move(parsed).value();
-            }
-            return scroll_json(*collection.value(), body);
-          });
-        });
+        with_collection(registry, BodyUse::kOptional, [](const CollectionRequest& q) {
+          return scroll_json(q.collection, q.body);
+        }));
 
   r.add("POST", "/collections/{name}/points/query",
-        [&registry](const HttpRequest& req, const RouteParams& p) {
-          return respond([&]() -> core::Result<json> {
-            auto collection = registry.get(p.at("name"));
-            if (!collection.is_ok()) return collection.status();
-            core::Result<json> body = object_body(req);
-            if (!body.is_ok()) return body.status();
-            return query_json(*collection.value(), body.value(), "");
-          });
-        });
+        with_collection(registry, BodyUse::kRequired, [](const CollectionRequest& q) {
+          return query_json(q.collection, q.body, "");
+        }));
 
   r.add("POST", "/collections/{name}/points/query/batch",
-        [&registry](const HttpRequest& req, const RouteParams& p) {
-          return respond([&]() -> core::Result<json> {
-            auto collection = registry.get(p.at("name"));
-            if (!collection.is_ok()) return collection.status();
-            core::Result<json> body = object_body(req);
-            if (!body.is_ok()) return body.status();
-            auto searches = body.value().find("searches");
-            if (searches == body.value().end() || !searches->is_array()) {
-              return core::invalid_argument("searches must be an array of query requests");
-            }
-            json out = json::array();
-            for (size_t i = 0; i < searches->size(); ++i) {
-              const std::string where = "searches[" + std::to_string(i) + "].";
-              if (!(*searches)[i].is_object()) {
-                return core::invalid_argument(where.substr(0, where.size() - 1) +
-                                              " must be an object");
-              }
-              core::Result<json> one = query_json(*collection.value(), (*searches)[i], where);
-              if (!one.is_ok()) return one;
-              out.push_back(std::move(one).value());
-            }
-            return out;
-          });
-        });
+        with_collection(registry, BodyUse::kRequired, [](const CollectionRequest& q) {
+          return each_search(q.body, "query requests",
+                             [&q](const json& entry, const std::string& where) {
+                               return query_json(q.collection, entry, where);
+                             });
+        }));
 
-  r.add("POST", "/collections/{name}/points/search/batch",
-        [&registry](const HttpRequest& req, const RouteParams& p) {
+  // Aliases live in the registry; the collection routes above resolve them
+  // through with_collection (collection create and delete do not).
+  r.add("POST", "/collections/aliases", [&registry](const HttpRequest& req, const RouteParams&) {
+    return respond([&]() -> core::Result<json> {
+      core::Result<json> body = object_body(req);
+      if (!body.is_ok()) return body.status();
+      auto actions = alias_actions_from_json(body.value());
+      if (!actions.is_ok()) return actions.status();
+      VESTA_RETURN_IF_ERROR(registry.update_aliases(actions.value()));
+      return json(true);
+    });
+  });
+
+  r.add("GET", "/aliases", [&registry](const HttpRequest&, const RouteParams&) {
+    return respond([&]() -> core::Result<json> { return aliases_json(registry.aliases()); });
+  });
+
+  r.add("GET", "/collections/{name}/aliases",
+        [&registry](const HttpRequest&, const RouteParams& p) {
           return respond([&]() -> core::Result<json> {
-            auto collection = registry.get(p.at("name"));
-            if (!collection.is_ok()) return collection.status();
-            core::Result<json> body = object_body(req);
-            if (!body.is_ok()) return body.status();
-            auto searches = body.value().find("searches");
-            if (searches == body.value().end() || !searches->is_array()) {
-              return core::invalid_argument("searches must be an array of search requests");
-            }
-            json out = json::array();
-            for (size_t i = 0; i < searches->size(); ++i) {
-              const std::string where = "searches[" + std::to_string(i) + "].";
-              if (!(*searches)[i].is_object()) {
-                return core::invalid_argument(where.substr(0, where.size() - 1) +
-                                              " must be an object");
-              }
-              auto options = search_options((*searches)[i], where);
-              if (!options.is_ok()) return options.status();
-              auto hits =
-                  collection.value()->search(options.value().vector, options.value().params);
-              if (!hits.is_ok()) {
-                return core::Status(hits.status().code(), where + hits.status().message());
-              }
-              out.push_back(
-                  hits_to_json(hits.value(), options.value(), collection.value()->config().metric));
-            }
-            return out;
+            auto aliases = registry.aliases_of(p.at("name"));
+            if (!aliases.is_ok()) return aliases.status();
+            return aliases_json(aliases.value());
           });
         });
 }

@@ -8,8 +8,10 @@
 
 namespace vesta::server {
 
-// The Qdrant-shaped REST API over a CollectionRegistry: collections, points
-// (upsert, retrieve, delete by id, count) and search (single and batch).
+// The Qdrant-shaped REST API over a CollectionRegistry: collections and their
+// aliases, points (upsert, retrieve, delete, count, scroll, payload updates)
+// and search and query (single and batch). Collection routes accept an alias
+// wherever they take a collection name.
 // Responses use Qdrant's envelope, {"result": ..., "status": "ok", "time": s};
 // errors {"status": {"error": ...}, "time": s} with the HTTP status of the
 // Status code (core::http_status_for). Thread-safe.

@@ -148,3 +148,71 @@ def test_errors_surface_as_http_errors(client):
     with pytest.raises(UnexpectedResponse) as err:
         client.query_points("missing", query=[1.0, 0, 0, 0])
     assert err.value.status_code == 404
+
+
+def alias_pairs(response):
+    return sorted((a.alias_name, a.collection_name) for a in response.aliases)
+
+
+def test_aliases_create_rename_delete_and_list(client):
+    make_collection(client, "v1")
+    make_collection(client, "v2")
+    assert client.update_collection_aliases(change_aliases_operations=[
+        models.CreateAliasOperation(create_alias=models.CreateAlias(
+            collection_name="v1", alias_name="live")),
+        models.CreateAliasOperation(create_alias=models.CreateAlias(
+            collection_name="v2", alias_name="next")),
+    ])
+    assert alias_pairs(client.get_aliases()) == [("live", "v1"), ("next", "v2")]
+    assert alias_pairs(client.get_collection_aliases("v1")) == [("live", "v1")]
+    client.update_collection_aliases(change_aliases_operations=[
+        models.RenameAliasOperation(rename_alias=models.RenameAlias(
+            old_alias_name="live", new_alias_name="prod")),
+        models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name="next")),
+    ])
+    assert alias_pairs(client.get_aliases()) == [("prod", "v1")]
+    assert alias_pairs(client.get_collection_aliases("v2")) == []
+    client.delete_collection("v1")
+    assert alias_pairs(client.get_aliases()) == []
+
+
+def test_query_and_upsert_through_an_alias_and_swap_it(client):
+    make_collection(client, "v1")
+    make_collection(client, "v2")
+    seed(client, "v1", n=5)
+    client.upsert("v2", points=[models.PointStruct(id=100, vector=[1.0, 0.0, 0.0, 0.5])])
+    client.update_collection_aliases(change_aliases_operations=[
+        models.CreateAliasOperation(create_alias=models.CreateAlias(
+            collection_name="v1", alias_name="docs_live"))])
+    assert [p.id for p in client.query_points("docs_live", query=[1.0, 0.0, 0.0, 0.5],
+                                              limit=1).points] == [0]
+    client.upsert("docs_live", points=[models.PointStruct(id=7, vector=[0.0, 1.0, 0.0, 0.0])])
+    assert client.count("v1").count == 6
+    # The swap: delete + create in one request.
+    client.update_collection_aliases(change_aliases_operations=[
+        models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name="docs_live")),
+        models.CreateAliasOperation(create_alias=models.CreateAlias(
+            collection_name="v2", alias_name="docs_live")),
+    ])
+    assert [p.id for p in client.query_points("docs_live", query=[1.0, 0.0, 0.0, 0.5],
+                                              limit=1).points] == [100]
+    assert client.count("docs_live").count == 1
+
+
+def test_alias_errors_apply_nothing(client):
+    make_collection(client, "v1")
+    with pytest.raises(UnexpectedResponse) as err:
+        client.update_collection_aliases(change_aliases_operations=[
+            models.CreateAliasOperation(create_alias=models.CreateAlias(
+                collection_name="v1", alias_name="live")),
+            models.CreateAliasOperation(create_alias=models.CreateAlias(
+                collection_name="missing", alias_name="other")),
+        ])
+    assert err.value.status_code == 404
+    assert b"actions[1].create_alias.collection_name" in err.value.content
+    assert client.get_aliases().aliases == []
+    with pytest.raises(UnexpectedResponse) as err:
+        client.update_collection_aliases(change_aliases_operations=[
+            models.CreateAliasOperation(create_alias=models.CreateAlias(
+                collection_name="v1", alias_name="v1"))])
+    assert err.value.status_code == 409

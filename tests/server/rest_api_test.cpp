@@ -1,10 +1,13 @@
 // Drives the real HTTP server over loopback: every route of this step, the
-// error codes, and bad inputs.
+// error codes, bad inputs, and aliases (including a swap under concurrent
+// queries).
 
 #include "server/rest_api.h"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <thread>
 
@@ -352,6 +355,193 @@ TEST_F(RestApiDataTest, PayloadUpdatesByIdsAndFilter) {
   expect_error(call("POST", url + "/delete", {{"keys", {1}}, {"points", {1}}}), 400, "keys[0]");
   expect_error(call("POST", url, {{"payload", {{"a", 1}}}, {"points", {1}}, {"key", "x.y"}}), 400,
                "key (a nested payload path) is not supported");
+}
+
+// Two collections of dimension 2 for the alias tests: "v1" holds ids 1 and 2,
+// "v2" holds id 10, so a hit tells which collection answered.
+class RestApiAliasTest : public RestApiTest {
+ protected:
+  void SetUp() override {
+    RestApiTest::SetUp();
+    create("v1", 2, "Dot");
+    create("v2", 2, "Dot");
+    ASSERT_EQ(call("PUT", "/collections/v1/points",
+                   {{"points", {{{"id", 1}, {"vector", {1, 0}}}, {{"id", 2}, {"vector", {0, 1}}}}}})
+                  .status,
+              200);
+    ASSERT_EQ(
+        call("PUT", "/collections/v2/points", {{"points", {{{"id", 10}, {"vector", {1, 0}}}}}})
+            .status,
+        200);
+  }
+  static json create_alias(const std::string& collection, const std::string& alias) {
+    return {{"create_alias", {{"collection_name", collection}, {"alias_name", alias}}}};
+  }
+  static json delete_alias(const std::string& alias) {
+    return {{"delete_alias", {{"alias_name", alias}}}};
+  }
+  static json rename_alias(const std::string& from, const std::string& to) {
+    return {{"rename_alias", {{"old_alias_name", from}, {"new_alias_name", to}}}};
+  }
+  // A vector, not a json: json{one_action} would be the action itself, not
+  // an array of one.
+  testing::HttpResult update(const std::vector<json>& actions) {
+    return call("POST", "/collections/aliases", {{"actions", json(actions)}});
+  }
+  json aliases() { return call("GET", "/aliases").json()["result"]["aliases"]; }
+};
+
+TEST_F(RestApiAliasTest, CreateListRenameDelete) {
+  auto r = update({create_alias("v1", "live"), create_alias("v2", "next")});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["result"], true);
+  EXPECT_EQ(r.json()["status"], "ok");
+  EXPECT_EQ(aliases(), json({{{"alias_name", "live"}, {"collection_name", "v1"}},
+                             {{"alias_name", "next"}, {"collection_name", "v2"}}}));
+  auto of_v1 = call("GET", "/collections/v1/aliases");
+  ASSERT_EQ(of_v1.status, 200) << of_v1.body;
+  EXPECT_EQ(of_v1.json()["result"]["aliases"],
+            json({{{"alias_name", "live"}, {"collection_name", "v1"}}}));
+  // The collection list holds collections only.
+  EXPECT_EQ(call("GET", "/collections").json()["result"]["collections"],
+            json({{{"name", "v1"}}, {{"name", "v2"}}}));
+
+  ASSERT_EQ(update({rename_alias("live", "prod")}).status, 200);
+  ASSERT_EQ(update({delete_alias("next")}).status, 200);
+  EXPECT_EQ(aliases(), json({{{"alias_name", "prod"}, {"collection_name", "v1"}}}));
+  EXPECT_EQ(call("GET", "/collections/v2/aliases").json()["result"]["aliases"], json::array());
+  expect_error(call("GET", "/collections/live/points/2"), 404, "collection 'live' does not exist");
+}
+
+TEST_F(RestApiAliasTest, EveryCollectionRouteResolvesAnAlias) {
+  ASSERT_EQ(update({create_alias("v1", "live")}).status, 200);
+  auto hits = call("POST", "/collections/live/points/search", {{"vector", {1, 0}}, {"limit", 5}});
+  ASSERT_EQ(hits.status, 200) << hits.body;
+  EXPECT_EQ(hits.json()["result"][0]["id"], 1);
+  auto upsert =
+      call("PUT", "/collections/live/points", {{"points", {{{"id", 3}, {"vector", {1, 1}}}}}});
+  ASSERT_EQ(upsert.status, 200) << upsert.body;
+  EXPECT_EQ(call("POST", "/collections/v1/points/count").json()["result"]["count"], 3);
+  EXPECT_EQ(call("POST", "/collections/live/points/count").json()["result"]["count"], 3);
+  EXPECT_EQ(call("GET", "/collections/live/points/3").json()["result"]["id"], 3);
+  EXPECT_EQ(call("GET", "/collections/live").json()["result"]["points_count"], 3);
+  EXPECT_EQ(call("GET", "/collections/live/exists").json()["result"]["exists"], true);
+  EXPECT_EQ(call("GET", "/collections/live/aliases").json()["result"]["aliases"],
+            json({{{"alias_name", "live"}, {"collection_name", "v1"}}}));
+  auto query = call("POST", "/collections/live/points/query", {{"query", {0, 1}}, {"limit", 1}});
+  EXPECT_EQ(query.json()["result"]["points"][0]["id"], 2);
+  auto batch = call("POST", "/collections/live/points/search/batch",
+                    {{"searches", {{{"vector", {1, 0}}, {"limit", 1}}}}});
+  EXPECT_EQ(batch.json()["result"][0][0]["id"], 1);
+  ASSERT_EQ(
+      call("POST", "/collections/live/points/payload", {{"payload", {{"k", 1}}}, {"points", {3}}})
+          .status,
+      200);
+  EXPECT_EQ(call("GET", "/collections/v1/points/3").json()["result"]["payload"]["k"], 1);
+  ASSERT_EQ(call("POST", "/collections/live/points/delete", {{"points", {3}}}).status, 200);
+  EXPECT_EQ(call("POST", "/collections/v1/points/count").json()["result"]["count"], 2);
+  auto scroll = call("POST", "/collections/live/points/scroll", {{"limit", 10}});
+  EXPECT_EQ(scroll.json()["result"]["points"].size(), 2u);
+}
+
+TEST_F(RestApiAliasTest, AFailingActionAppliesNothing) {
+  ASSERT_EQ(update({create_alias("v1", "live")}).status, 200);
+  expect_error(
+      update({delete_alias("live"), create_alias("v2", "live"), create_alias("missing", "other")}),
+      404, "actions[2].create_alias.collection_name: collection 'missing' does not exist");
+  EXPECT_EQ(aliases(), json({{{"alias_name", "live"}, {"collection_name", "v1"}}}));
+  expect_error(update({create_alias("v2", "x"), {{"rename_alias", {{"old_alias_name", "live"}}}}}),
+               400, "actions[1].rename_alias.new_alias_name must be a string");
+  EXPECT_EQ(aliases(), json({{{"alias_name", "live"}, {"collection_name", "v1"}}}));
+}
+
+TEST_F(RestApiAliasTest, ErrorCodesNameTheField) {
+  const std::string url = "/collections/aliases";
+  expect_error(call("POST", url, json::object()), 400, "actions must be an array");
+  expect_error(client_->request("POST", url, "{\"actions\": ["), 400, "malformed JSON");
+  expect_error(update({5}), 400, "actions[0] must be an object with one of create_alias");
+  expect_error(update({{{"create_alias", {{"collection_name", "v1"}, {"alias_name", "a"}}},
+                        {"delete_alias", {{"alias_name", "a"}}}}}),
+               400, "actions[0] must be an object with one of");
+  expect_error(update({{{"drop_alias", {{"alias_name", "a"}}}}}), 400,
+               "actions[0]: unknown alias action 'drop_alias'");
+  expect_error(update({{{"create_alias", 3}}}), 400, "actions[0].create_alias must be an object");
+  expect_error(update({{{"create_alias", {{"collection_name", "v1"}, {"alias_name", 7}}}}}), 400,
+               "actions[0].create_alias.alias_name must be a string");
+  expect_error(update({create_alias("v1", "bad name")}), 400,
+               "actions[0].create_alias.alias_name: alias name 'bad name' may only contain");
+  expect_error(update({delete_alias("nope")}), 404,
+               "actions[0].delete_alias.alias_name: alias 'nope' does not exist");
+  expect_error(update({rename_alias("nope", "x")}), 404,
+               "actions[0].rename_alias.old_alias_name: alias 'nope' does not exist");
+  // One namespace: an alias may not take a collection's name, nor a new
+  // collection an alias's.
+  expect_error(update({create_alias("v1", "v2")}), 409,
+               "actions[0].create_alias.alias_name: 'v2' is a collection's name");
+  ASSERT_EQ(update({create_alias("v1", "live")}).status, 200);
+  expect_error(update({rename_alias("live", "v2")}), 409, "actions[0].rename_alias.new_alias_name");
+  expect_error(call("PUT", "/collections/live", {{"vectors", {{"size", 2}, {"distance", "Dot"}}}}),
+               409, "'live' already exists as an alias of collection 'v1'");
+  expect_error(call("GET", "/collections/nope/aliases"), 404, "collection 'nope' does not exist");
+  expect_error(call("DELETE", "/aliases"), 405, "not allowed");
+}
+
+TEST_F(RestApiAliasTest, DroppingACollectionDropsItsAliasesButAnAliasNameDropsNothing) {
+  ASSERT_EQ(update({create_alias("v1", "live"), create_alias("v2", "next")}).status, 200);
+  EXPECT_EQ(call("DELETE", "/collections/live").json()["result"], false);
+  EXPECT_EQ(call("GET", "/collections/v1/exists").json()["result"]["exists"], true);
+  EXPECT_EQ(call("DELETE", "/collections/v1").json()["result"], true);
+  EXPECT_EQ(aliases(), json({{{"alias_name", "next"}, {"collection_name", "v2"}}}));
+  expect_error(call("POST", "/collections/live/points/search", {{"vector", {1, 0}}}), 404,
+               "collection 'live' does not exist");
+  EXPECT_EQ(call("GET", "/collections/live/exists").json()["result"]["exists"], false);
+  // The freed name may become a collection.
+  create("live", 2, "Dot");
+}
+
+// Four clients query "live" on their own connections while the main thread
+// swaps it between v1 and v2 (delete + create in one request): no query
+// fails or finds nothing, and both collections answer at some point.
+TEST_F(RestApiAliasTest, SwapUnderConcurrentQueriesFailsNoQuery) {
+  ASSERT_EQ(update({create_alias("v1", "live")}).status, 200);
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0};
+  std::atomic<int> from_v1{0};
+  std::atomic<int> from_v2{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&] {
+      HttpTestClient c(server_->port());
+      const std::string body = json{{"vector", {1, 0}}, {"limit", 1}}.dump();
+      while (!stop.load()) {
+        auto r = c.request("POST", "/collections/live/points/search", body);
+        const json hits = r.status == 200 ? r.json()["result"] : json::array();
+        if (hits.size() != 1) {
+          ++failures;
+        } else if (hits[0]["id"] == 1) {
+          ++from_v1;
+        } else if (hits[0]["id"] == 10) {
+          ++from_v2;
+        } else {
+          ++failures;
+        }
+      }
+    });
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  int swaps = 0;
+  while (swaps < 200 ||
+         ((from_v1 == 0 || from_v2 == 0) && std::chrono::steady_clock::now() < deadline)) {
+    const std::string target = swaps % 2 == 0 ? "v2" : "v1";
+    auto r = update({delete_alias("live"), create_alias(target, "live")});
+    ASSERT_EQ(r.status, 200) << r.body;
+    ++swaps;
+  }
+  stop = true;
+  for (std::thread& th : clients) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(from_v1.load(), 0);
+  EXPECT_GT(from_v2.load(), 0);
 }
 
 TEST_F(RestApiTest, UnknownRoutesAndMethods) {
