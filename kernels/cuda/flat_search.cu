@@ -209,35 +209,36 @@ struct BlockSelect {
   }
 
   // Offers elements [0, n) of `source`, kSelectChunk per step; every thread of
-  // the block calls this. Each thread issues its kSelectPerThread loads before
-  // it looks at any of them.
+  // the block calls this. Software-pipelined: the loads of the next chunk are
+  // issued before the current one is examined, so memory latency overlaps the
+  // threshold tests, votes and barriers.
   template <typename Source>
-  __device__ void offer(const Source& source, uint64_t n) {
+  __device__ void offer(const Source& source, uint32_t n) {
     const unsigned lane = threadIdx.x & 31;
-    for (uint64_t base = 0; base < n; base += kSelectChunk) {
+    if (n == 0) return;
+    typename Source::Loaded next = source.load(0, n);
+    for (uint32_t base = 0; base < n; base += kSelectChunk) {
+      const typename Source::Loaded current = next;
+      if (n - base > kSelectChunk) next = source.load(base + kSelectChunk, n);
       // Every thread reads the count before any warp appends to it: a warp
       // that read it after another's append could decide differently and
       // skip the barriers in sort().
       const bool compact = needs_compaction(*state, kSelectChunk, capacity);
       __syncthreads();
       if (compact) sort();
-      Candidate candidates[kSelectPerThread];
-      bool takes[kSelectPerThread];
+      const SelectState snapshot = *state;  // the threshold holds for this chunk
 #pragma unroll
       for (uint32_t j = 0; j < kSelectPerThread; ++j) {
-        const uint64_t i = base + j * kSelectThreads + threadIdx.x;
-        takes[j] = i < n && source(i, &candidates[j]);
-      }
-#pragma unroll
-      for (uint32_t j = 0; j < kSelectPerThread; ++j) {
-        const bool take = takes[j] && admits(*state, candidates[j]);
+        Candidate candidate{};
+        const bool take =
+            source.get(current, base, j, n, &candidate) && admits(snapshot, candidate);
         const unsigned mask = __ballot_sync(0xffffffffu, take);
         if (mask != 0) {
           const int leader = __ffs(mask) - 1;
           uint32_t start = 0;
           if (static_cast<int>(lane) == leader) start = atomicAdd(&state->count, __popc(mask));
           start = __shfl_sync(0xffffffffu, start, leader);
-          if (take) buffer[start + __popc(mask & ((1u << lane) - 1u))] = candidates[j];
+          if (take) buffer[start + __popc(mask & ((1u << lane) - 1u))] = candidate;
         }
       }
       __syncthreads();
@@ -261,27 +262,56 @@ struct BlockSelect {
   __shared__ uint32_t name##_sorted;                      \
   BlockSelect name { name##_buffer, &name##_state, &name##_sorted, (k_), (capacity_) }
 
-__device__ __forceinline__ bool bit_set(const uint64_t* bits, uint64_t row) {
-  return ((bits[row >> 6] >> (row & 63)) & 1u) != 0;
-}
-
-// Element i of one slice of a distance tile: row `first_row + i`.
+// One slice of a distance tile: element i is row `first_row + i`. Thread t
+// reads elements 4t .. 4t+3 of each chunk with one 16-byte load (the slice
+// starts 16-byte aligned and the tile's leading dimension is padded to a
+// multiple of 4, so a load past the slice end stays inside the buffer).
 struct TileSource {
   const float* ip;  // ip[i]: the query's inner product with that row
-  uint64_t first_row;
-  const float* row_norms;  // squared L2 only
+  uint32_t first_row;
+  const float* row_norms;  // squared L2 only (padded to a multiple of 4)
   float query_norm;
   const uint64_t* tombstones;  // optional
   const uint64_t* allowed;     // optional
 
-  __device__ bool operator()(uint64_t i, Candidate* out) const {
-    const uint64_t row = first_row + i;
-    if (tombstones != nullptr && bit_set(tombstones, row)) return false;
-    if (allowed != nullptr && !bit_set(allowed, row)) return false;
-    const float dot = ip[i];
-    const float key =
-        row_norms == nullptr ? dot : -fmaxf(query_norm + row_norms[row] - 2.0f * dot, 0.0f);
-    *out = Candidate{key, static_cast<uint32_t>(row)};
+  struct Loaded {
+    float4 dot;
+    float4 norm;
+    uint32_t live;  // bit j: element j not masked out
+  };
+
+  __device__ Loaded load(uint32_t base, uint32_t n) const {
+    Loaded loaded{};
+    const uint32_t i = base + 4 * threadIdx.x;
+    if (i >= n) return loaded;
+    loaded.dot = *reinterpret_cast<const float4*>(ip + i);
+    const uint32_t row = first_row + i;  // a multiple of 4: one bitmap word
+    if (row_norms != nullptr) loaded.norm = *reinterpret_cast<const float4*>(row_norms + row);
+    uint32_t live = 0xFu;
+    if (tombstones != nullptr) live &= ~static_cast<uint32_t>(tombstones[row >> 6] >> (row & 63));
+    if (allowed != nullptr) live &= static_cast<uint32_t>(allowed[row >> 6] >> (row & 63));
+    const uint32_t left = n - i;
+    if (left < 4) live &= (1u << left) - 1u;
+    loaded.live = live & 0xFu;
+    return loaded;
+  }
+
+  __device__ bool get(const Loaded& loaded, uint32_t base, uint32_t j, uint32_t /*n*/,
+                      Candidate* out) const {
+    if (((loaded.live >> j) & 1u) == 0) return false;
+    const float dot = j == 0   ? loaded.dot.x
+                      : j == 1 ? loaded.dot.y
+                      : j == 2 ? loaded.dot.z
+                               : loaded.dot.w;
+    float key = dot;
+    if (row_norms != nullptr) {
+      const float norm = j == 0   ? loaded.norm.x
+                         : j == 1 ? loaded.norm.y
+                         : j == 2 ? loaded.norm.z
+                                  : loaded.norm.w;
+      key = -fmaxf(query_norm + norm - 2.0f * dot, 0.0f);
+    }
+    *out = Candidate{key, first_row + base + 4 * threadIdx.x + j};
     return true;
   }
 };
@@ -299,15 +329,15 @@ __global__ void select_tile_kernel(const float* ip, size_t ldc, uint64_t tile_fi
   const uint32_t splits = gridDim.x;
   const uint64_t slot = static_cast<uint64_t>(blockIdx.y) * splits + blockIdx.x;
   const uint64_t begin = static_cast<uint64_t>(blockIdx.x) * slice_rows;
-  const uint64_t n =
-      begin >= tile_rows ? 0 : (begin + slice_rows < tile_rows ? slice_rows : tile_rows - begin);
+  const uint32_t n = static_cast<uint32_t>(
+      begin >= tile_rows ? 0 : (begin + slice_rows < tile_rows ? slice_rows : tile_rows - begin));
   if (n == 0 && !last_tile) return;  // uniform across the block
 
   VESTA_BLOCK_SELECT_SHARED(select, k, capacity);
   Candidate* list = lists + slot * capacity;
   select.load(list, states[slot]);
   const TileSource source{ip + blockIdx.y * ldc + begin,
-                          tile_first + begin,
+                          static_cast<uint32_t>(tile_first + begin),
                           row_norms,
                           query_norms != nullptr ? query_norms[blockIdx.y] : 0.0f,
                           tombstones,
@@ -318,17 +348,37 @@ __global__ void select_tile_kernel(const float* ip, size_t ldc, uint64_t tile_fi
 }
 
 // Element i of the merge: entry i % k of split i / k's sorted, kept list.
+// Thread t reads elements base + j * kSelectThreads + t.
 struct ListSource {
   const Candidate* lists;     // splits lists, `capacity` apart
   const SelectState* states;  // splits
   uint32_t k;
   uint32_t capacity;
 
-  __device__ bool operator()(uint64_t i, Candidate* out) const {
-    const uint64_t split = i / k;
-    const uint32_t j = static_cast<uint32_t>(i % k);
-    if (j >= states[split].count) return false;
-    *out = lists[split * capacity + j];
+  struct Loaded {
+    Candidate candidates[kSelectPerThread];
+    uint32_t live;
+  };
+
+  __device__ Loaded load(uint32_t base, uint32_t n) const {
+    Loaded loaded{};
+#pragma unroll
+    for (uint32_t j = 0; j < kSelectPerThread; ++j) {
+      const uint32_t i = base + j * kSelectThreads + threadIdx.x;
+      if (i >= n) continue;
+      const uint32_t split = i / k;
+      const uint32_t entry = i % k;
+      if (entry >= states[split].count) continue;
+      loaded.candidates[j] = lists[static_cast<uint64_t>(split) * capacity + entry];
+      loaded.live |= 1u << j;
+    }
+    return loaded;
+  }
+
+  __device__ bool get(const Loaded& loaded, uint32_t /*base*/, uint32_t j, uint32_t /*n*/,
+                      Candidate* out) const {
+    if (((loaded.live >> j) & 1u) == 0) return false;
+    *out = loaded.candidates[j];
     return true;
   }
 };
@@ -341,7 +391,7 @@ __global__ void merge_lists_kernel(const Candidate* lists, const SelectState* st
   VESTA_BLOCK_SELECT_SHARED(select, k, capacity);
   select.start_empty();
   const ListSource source{lists + q * splits * capacity, states + q * splits, k, capacity};
-  select.offer(source, static_cast<uint64_t>(splits) * k);
+  select.offer(source, splits * k);
   select.finish();
   SelectState final_state;
   select.store(out + q * k, &final_state);
@@ -537,7 +587,9 @@ class CudaFlatIndex final : public DeviceFlatIndex {
       VESTA_RETURN_IF_ERROR(
           rows_buffer_.reserve(grown * stride_ * sizeof(__half), rows_ * stride_ * sizeof(__half)));
       if (l2()) {
-        VESTA_RETURN_IF_ERROR(norms_buffer_.reserve(grown * sizeof(float), rows_ * sizeof(float)));
+        // Padded by 4: the selection reads norms four at a time.
+        VESTA_RETURN_IF_ERROR(
+            norms_buffer_.reserve((grown + 4) * sizeof(float), rows_ * sizeof(float)));
       }
       capacity_rows_ = grown;
     }
@@ -642,14 +694,15 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
       kBlocksPerMultiprocessor * static_cast<size_t>(runtime_->facts().multiprocessors);
   size_t splits = std::clamp<size_t>(div_up(wanted_blocks, nq), 1,
                                      std::max<size_t>(1, tile_rows / kMinRowsPerSplit));
-  const size_t slice_rows = div_up(tile_rows, splits);
+  // Slices start 16-byte aligned (TileSource reads four floats at once).
+  const size_t slice_rows = div_up(div_up(tile_rows, splits), 4) * 4;
   splits = div_up(tile_rows, slice_rows);
 
   // With one tile there is nothing to overlap: one stream, no events.
   const bool pipelined = tile_rows < rows_;
   cudaStream_t select_stream = pipelined ? slot.select_stream : stream;
   for (DeviceBuffer& ip : slot.ip) {
-    VESTA_RETURN_IF_ERROR(ip.reserve(tile_rows * nq * sizeof(float)));
+    VESTA_RETURN_IF_ERROR(ip.reserve(div_up(tile_rows, 4) * 4 * nq * sizeof(float)));
   }
   VESTA_RETURN_IF_ERROR(slot.lists.reserve(nq * splits * capacity * sizeof(Candidate)));
   VESTA_RETURN_IF_ERROR(slot.states.reserve(nq * splits * sizeof(SelectState)));
@@ -666,17 +719,18 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
   size_t tile = 0;
   for (size_t tile_first = 0; tile_first < rows_; tile_first += tile_rows, ++tile) {
     const size_t this_rows = std::min(tile_rows, rows_ - tile_first);
+    const size_t ldc = div_up(this_rows, 4) * 4;  // keeps every query's column aligned
     const size_t b = tile % 2;
     float* ip = slot.ip[b].as<float>();
     // The selection of tile - 2 must be done with this buffer.
     if (tile >= 2) VESTA_CUDA_TRY(cudaStreamWaitEvent(stream, slot.select_done[b], 0));
     // ip (this_rows x nq, column-major) = rows_tile^T * queries.
-    VESTA_CUBLAS_TRY(cublasGemmEx(
-        slot.blas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(this_rows), static_cast<int>(nq),
-        static_cast<int>(dim_), &alpha, rows + tile_first * stride_, CUDA_R_16F,
-        static_cast<int>(stride_), slot.queries_f16.as<__half>(), CUDA_R_16F,
-        static_cast<int>(stride_), &beta, ip, CUDA_R_32F, static_cast<int>(this_rows),
-        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    VESTA_CUBLAS_TRY(cublasGemmEx(slot.blas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(this_rows),
+                                  static_cast<int>(nq), static_cast<int>(dim_), &alpha,
+                                  rows + tile_first * stride_, CUDA_R_16F,
+                                  static_cast<int>(stride_), slot.queries_f16.as<__half>(),
+                                  CUDA_R_16F, static_cast<int>(stride_), &beta, ip, CUDA_R_32F,
+                                  static_cast<int>(ldc), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     if (pipelined) {
       VESTA_CUDA_TRY(cudaEventRecord(slot.gemm_done[b], stream));
       VESTA_CUDA_TRY(cudaStreamWaitEvent(select_stream, slot.gemm_done[b], 0));
@@ -684,8 +738,8 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
     const bool last = tile_first + this_rows >= rows_;
     const dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(nq));
     select_tile_kernel<<<grid, kSelectThreads, 0, select_stream>>>(
-        ip, this_rows, tile_first, this_rows, slice_rows,
-        l2() ? norms_buffer_.as<float>() : nullptr, l2() ? slot.query_norms.as<float>() : nullptr,
+        ip, ldc, tile_first, this_rows, slice_rows, l2() ? norms_buffer_.as<float>() : nullptr,
+        l2() ? slot.query_norms.as<float>() : nullptr,
         has_tombstones_ ? tombstones_buffer_.as<uint64_t>() : nullptr, allowed_device, k32,
         capacity, last, slot.lists.as<Candidate>(), slot.states.as<SelectState>());
     VESTA_CUDA_LAUNCHED("select_tile_kernel");
