@@ -411,10 +411,11 @@ struct SearchSlot {
   cudaEvent_t gemm_done[2] = {nullptr, nullptr};
   cudaEvent_t select_done[2] = {nullptr, nullptr};
   cublasHandle_t blas = nullptr;
-  DeviceBuffer queries_f32, queries_f16, query_norms, flags, allowed, lists, states, out,
-      out_counts;
+  // `result` = nq * k candidates, then nq counts, then the out-of-range flag:
+  // one download brings all three back.
+  DeviceBuffer queries_f32, queries_f16, query_norms, allowed, lists, states, result;
   DeviceBuffer ip[2];
-  PinnedBuffer host_queries, host_out, host_counts, host_flags;
+  PinnedBuffer host_queries, host_result;
   bool busy = false;
 };
 
@@ -673,17 +674,19 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
   VESTA_RETURN_IF_ERROR(slot.queries_f32.reserve(nq * dim_ * sizeof(float)));
   VESTA_RETURN_IF_ERROR(slot.queries_f16.reserve(nq * stride_ * sizeof(__half)));
   VESTA_RETURN_IF_ERROR(slot.query_norms.reserve(nq * sizeof(float)));
-  VESTA_RETURN_IF_ERROR(slot.flags.reserve(sizeof(int)));
-  VESTA_RETURN_IF_ERROR(slot.host_flags.reserve(sizeof(int)));
+  const size_t result_bytes = nq * k * sizeof(Candidate) + (nq + 1) * sizeof(uint32_t);
+  VESTA_RETURN_IF_ERROR(slot.result.reserve(result_bytes));
+  VESTA_RETURN_IF_ERROR(slot.host_result.reserve(result_bytes));
+  Candidate* result_out = slot.result.as<Candidate>();
+  uint32_t* result_counts = reinterpret_cast<uint32_t*>(result_out + nq * k);
+  int* result_flag = reinterpret_cast<int*>(result_counts + nq);
   VESTA_CUDA_TRY(cudaMemcpyAsync(slot.queries_f32.as<float>(), slot.host_queries.as<float>(),
                                  nq * dim_ * sizeof(float), cudaMemcpyHostToDevice, stream));
-  VESTA_CUDA_TRY(cudaMemsetAsync(slot.flags.as<int>(), 0, sizeof(int), stream));
+  VESTA_CUDA_TRY(cudaMemsetAsync(result_flag, 0, sizeof(int), stream));
   convert_queries_kernel<<<static_cast<unsigned>(nq), 128, 0, stream>>>(
       slot.queries_f32.as<float>(), dim_, stride_, slot.queries_f16.as<__half>(),
-      l2() ? slot.query_norms.as<float>() : nullptr, slot.flags.as<int>());
+      l2() ? slot.query_norms.as<float>() : nullptr, result_flag);
   VESTA_CUDA_LAUNCHED("convert_queries_kernel");
-  VESTA_CUDA_TRY(cudaMemcpyAsync(slot.host_flags.as<int>(), slot.flags.as<int>(), sizeof(int),
-                                 cudaMemcpyDeviceToHost, stream));
 
   // Row tiles sized by the scratch budget (two distance buffers); splits so
   // that small batches still fill the device.
@@ -706,10 +709,6 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
   }
   VESTA_RETURN_IF_ERROR(slot.lists.reserve(nq * splits * capacity * sizeof(Candidate)));
   VESTA_RETURN_IF_ERROR(slot.states.reserve(nq * splits * sizeof(SelectState)));
-  VESTA_RETURN_IF_ERROR(slot.out.reserve(nq * k * sizeof(Candidate)));
-  VESTA_RETURN_IF_ERROR(slot.out_counts.reserve(nq * sizeof(uint32_t)));
-  VESTA_RETURN_IF_ERROR(slot.host_out.reserve(nq * k * sizeof(Candidate)));
-  VESTA_RETURN_IF_ERROR(slot.host_counts.reserve(nq * sizeof(uint32_t)));
   VESTA_CUDA_TRY(
       cudaMemsetAsync(slot.states.as<SelectState>(), 0, nq * splits * sizeof(SelectState), stream));
 
@@ -747,23 +746,21 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
   }
   merge_lists_kernel<<<static_cast<unsigned>(nq), kSelectThreads, 0, select_stream>>>(
       slot.lists.as<Candidate>(), slot.states.as<SelectState>(), static_cast<uint32_t>(splits), k32,
-      capacity, slot.out.as<Candidate>(), slot.out_counts.as<uint32_t>());
+      capacity, result_out, result_counts);
   VESTA_CUDA_LAUNCHED("merge_lists_kernel");
-  VESTA_CUDA_TRY(cudaMemcpyAsync(slot.host_out.as<Candidate>(), slot.out.as<Candidate>(),
-                                 nq * k * sizeof(Candidate), cudaMemcpyDeviceToHost,
-                                 select_stream));
-  VESTA_CUDA_TRY(cudaMemcpyAsync(slot.host_counts.as<uint32_t>(), slot.out_counts.as<uint32_t>(),
-                                 nq * sizeof(uint32_t), cudaMemcpyDeviceToHost, select_stream));
+  VESTA_CUDA_TRY(cudaMemcpyAsync(slot.host_result.as<void>(), slot.result.as<void>(), result_bytes,
+                                 cudaMemcpyDeviceToHost, select_stream));
   VESTA_CUDA_TRY(cudaStreamSynchronize(select_stream));
   if (pipelined) VESTA_CUDA_TRY(cudaStreamSynchronize(stream));
-  if (*slot.host_flags.as<int>() != 0) {
+  const Candidate* host_out = slot.host_result.as<Candidate>();
+  const uint32_t* host_counts = reinterpret_cast<const uint32_t*>(host_out + nq * k);
+  if (*reinterpret_cast<const int*>(host_counts + nq) != 0) {
     return core::invalid_argument(
         "a query holds a value that is not finite or does not fit float16");
   }
   const bool higher = !l2();
-  const Candidate* host_out = slot.host_out.as<Candidate>();
   for (size_t q = 0; q < nq; ++q) {
-    out_counts[q] = slot.host_counts.as<uint32_t>()[q];
+    out_counts[q] = host_counts[q];
     for (uint32_t j = 0; j < out_counts[q]; ++j) {
       const Candidate& c = host_out[q * k + j];
       out[q * k + j] = Neighbor{distance_of_key(c.key, higher), c.row};
