@@ -223,22 +223,31 @@ struct BlockSelect {
       // Every thread reads the count before any warp appends to it: a warp
       // that read it after another's append could decide differently and
       // skip the barriers in sort().
-      const bool compact = needs_compaction(*state, kSelectChunk, capacity);
+      const bool compact = needs_compaction(*state, k, kSelectChunk, capacity);
       __syncthreads();
       if (compact) sort();
       const SelectState snapshot = *state;  // the threshold holds for this chunk
+      Candidate candidates[kSelectPerThread];
+      uint32_t takes = 0;
 #pragma unroll
       for (uint32_t j = 0; j < kSelectPerThread; ++j) {
-        Candidate candidate{};
-        const bool take =
-            source.get(current, base, j, n, &candidate) && admits(snapshot, candidate);
-        const unsigned mask = __ballot_sync(0xffffffffu, take);
-        if (mask != 0) {
-          const int leader = __ffs(mask) - 1;
-          uint32_t start = 0;
-          if (static_cast<int>(lane) == leader) start = atomicAdd(&state->count, __popc(mask));
-          start = __shfl_sync(0xffffffffu, start, leader);
-          if (take) buffer[start + __popc(mask & ((1u << lane) - 1u))] = candidate;
+        if (source.get(current, base, j, n, &candidates[j]) && admits(snapshot, candidates[j])) {
+          takes |= 1u << j;
+        }
+      }
+      // Once a threshold is set most chunks add nothing: one vote skips them.
+      if (__any_sync(0xffffffffu, takes != 0)) {
+#pragma unroll
+        for (uint32_t j = 0; j < kSelectPerThread; ++j) {
+          const bool take = ((takes >> j) & 1u) != 0;
+          const unsigned mask = __ballot_sync(0xffffffffu, take);
+          if (mask != 0) {
+            const int leader = __ffs(mask) - 1;
+            uint32_t start = 0;
+            if (static_cast<int>(lane) == leader) start = atomicAdd(&state->count, __popc(mask));
+            start = __shfl_sync(0xffffffffu, start, leader);
+            if (take) buffer[start + __popc(mask & ((1u << lane) - 1u))] = candidates[j];
+          }
         }
       }
       __syncthreads();
@@ -321,11 +330,11 @@ struct TileSource {
 // `states` one SelectState per slot (zeroed before the first tile). Between
 // tiles the buffer is carried as it is, unsorted; on the last tile every block
 // (also one whose slice is empty) sorts and keeps its best k for the merge.
-__global__ void select_tile_kernel(const float* ip, size_t ldc, uint64_t tile_first,
-                                   uint64_t tile_rows, uint64_t slice_rows, const float* row_norms,
-                                   const float* query_norms, const uint64_t* tombstones,
-                                   const uint64_t* allowed, uint32_t k, uint32_t capacity,
-                                   bool last_tile, Candidate* lists, SelectState* states) {
+__global__ void __launch_bounds__(kSelectThreads, 6)
+    select_tile_kernel(const float* ip, size_t ldc, uint64_t tile_first, uint64_t tile_rows,
+                       uint64_t slice_rows, const float* row_norms, const float* query_norms,
+                       const uint64_t* tombstones, const uint64_t* allowed, uint32_t k,
+                       uint32_t capacity, bool last_tile, Candidate* lists, SelectState* states) {
   const uint32_t splits = gridDim.x;
   const uint64_t slot = static_cast<uint64_t>(blockIdx.y) * splits + blockIdx.x;
   const uint64_t begin = static_cast<uint64_t>(blockIdx.x) * slice_rows;

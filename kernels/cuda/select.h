@@ -100,9 +100,13 @@ VESTA_HD bool admits(const SelectState& state, Candidate candidate) {
   return !state.has_threshold || better(candidate, state.threshold);
 }
 
-// True when the next chunk of `threads` elements could overflow the buffer.
-VESTA_HD bool needs_compaction(const SelectState& state, uint32_t threads, uint32_t capacity) {
-  return state.count + threads > capacity;
+// True when the buffer should be sorted before the next chunk of `chunk`
+// elements: when that chunk could overflow it, or, while there is no threshold
+// yet, as soon as it holds k candidates (a threshold that early rejects most
+// of what follows, and the sort is of about one chunk rather than two).
+VESTA_HD bool needs_compaction(const SelectState& state, uint32_t k, uint32_t chunk,
+                               uint32_t capacity) {
+  return state.count + chunk > capacity || (!state.has_threshold && state.count >= k);
 }
 
 // After the buffer was padded with worst_candidate() and sorted: keep k.
@@ -141,7 +145,7 @@ void host_select(Source&& source, uint64_t n, uint32_t k, uint32_t chunk, Candid
                  SelectState& state, bool finish = true) {
   const uint32_t capacity = select_capacity(k, chunk);
   for (uint64_t base = 0; base < n; base += chunk) {
-    if (needs_compaction(state, chunk, capacity)) {
+    if (needs_compaction(state, k, chunk, capacity)) {
       host_sort_buffer(buffer, state.count, capacity);
       after_sort(state, buffer, k);
     }
