@@ -643,6 +643,9 @@ core::Status CudaFlatIndex::search(const float* queries, size_t n_queries, size_
                                   std::to_string(kMaxTopK));
   }
   if (n_queries == 0 || k == 0 || rows_ == 0) return core::Status::ok();
+  if (runtime_->options().inject_search_failure) {
+    return {core::StatusCode::kUnavailable, "injected device failure (DeviceOptions)"};
+  }
   VESTA_CUDA_TRY(cudaSetDevice(runtime_->options().device));
   SlotLease lease(*runtime_);
   SearchSlot& slot = lease.slot();

@@ -24,6 +24,9 @@ struct DeviceOptions {
   // Searches that may run at once on the device, each on its own stream with
   // its own scratch; more wait for a free one.
   size_t max_concurrent_searches = 4;
+  // Fault injection for tests: every search fails as a CUDA error would
+  // (Unavailable), so the fallback to the CPU can be tested on a real device.
+  bool inject_search_failure = false;
 };
 
 // What one device offers, read once.

@@ -40,7 +40,7 @@ std::shared_ptr<kernels::cuda::DeviceRuntime> open_or_skip_reason(size_t scratch
   return std::move(runtime).value();
 }
 
-#define OPEN_DEVICE_OR_SKIP(var, scratch)                   \
+#define VESTA_OPEN_DEVICE_OR_SKIP(var, scratch)             \
   std::string var##_reason;                                 \
   auto var = open_or_skip_reason((scratch), &var##_reason); \
   if (var == nullptr) GTEST_SKIP() << var##_reason
@@ -165,7 +165,7 @@ void compare_batches(GpuSearcher& gpu, CpuSearcher& cpu, const FlatIndex& index,
 
 TEST(GpuSearcher, MatchesCpuAcrossDimsMetricsKBatchesMasksDeletesAppendsAndCompaction) {
   for (size_t scratch : {size_t{1} << 20, size_t{256} << 20}) {
-    OPEN_DEVICE_OR_SKIP(runtime, scratch);
+    VESTA_OPEN_DEVICE_OR_SKIP(runtime, scratch);
     std::mt19937_64 rng(testing::test_seed("GpuSearcher.MatchesCpu"));
     core::ThreadPool pool(0);
     CpuSearcher cpu(pool);
@@ -203,7 +203,7 @@ TEST(GpuSearcher, MatchesCpuAcrossDimsMetricsKBatchesMasksDeletesAppendsAndCompa
 }
 
 TEST(GpuSearcher, RejectsQueriesOutsideFloat16AndLimitsOverTheMaximum) {
-  OPEN_DEVICE_OR_SKIP(runtime, size_t{16} << 20);
+  VESTA_OPEN_DEVICE_OR_SKIP(runtime, size_t{16} << 20);
   GpuSearcher gpu(runtime);
   FlatIndex index(4, Metric::kDot);
   index.upsert(PointId::number(1), std::vector<float>{1, 2, 3, 4}, nullptr);
@@ -222,7 +222,7 @@ TEST(GpuSearcher, RejectsQueriesOutsideFloat16AndLimitsOverTheMaximum) {
 }
 
 TEST(GpuSearcher, ConcurrentBatchesOfOneIndexAgreeWithOneAtATime) {
-  OPEN_DEVICE_OR_SKIP(runtime, size_t{4} << 20);
+  VESTA_OPEN_DEVICE_OR_SKIP(runtime, size_t{4} << 20);
   std::mt19937_64 rng(testing::test_seed("GpuSearcher.Concurrent"));
   GpuSearcher gpu(runtime);
   const size_t dim = 96;
@@ -341,6 +341,39 @@ TEST(Placement, WithADeviceSmallIndexesGoToTheGpuAndOversizedOnesToTheCpu) {
     EXPECT_EQ(stats.fallbacks, 0u);
     placement.value()->forget(index);
   }
+}
+
+// A device failure (injected: a real one cannot be produced on demand) during
+// a search: the batch is still answered (on the CPU), the collection stays on
+// the CPU afterwards, and the fallback is counted once.
+TEST(Placement, DeviceFailureMovesTheIndexToTheCpuWithoutFailingTheRequest) {
+  std::string reason;
+  if (open_or_skip_reason(size_t{16} << 20, &reason) == nullptr) GTEST_SKIP() << reason;
+  std::mt19937_64 rng(testing::test_seed("Placement.Fallback"));
+  core::ThreadPool pool(2);
+  CpuSearcher cpu(pool);
+  PlacementOptions options;
+  options.mode = DeviceMode::kGpu;
+  options.gpu_memory_budget = size_t{1} << 30;
+  options.device.inject_search_failure = true;
+  core::Result<std::unique_ptr<PlacementSearcher>> placement =
+      PlacementSearcher::create(cpu, options);
+  ASSERT_TRUE(placement.is_ok()) << placement.status().to_string();
+  const FlatIndex index = small_index(rng);
+  const std::vector<float> queries = random_vectors(rng, 4, 16);
+  const SearchRequest request{queries.data(), 4, 9, nullptr};
+  core::Result<SearchHits> direct = cpu.search(index, request);
+  ASSERT_TRUE(direct.is_ok());
+  for (int round = 0; round < 2; ++round) {
+    core::Result<SearchHits> hits = placement.value()->search(index, request);
+    ASSERT_TRUE(hits.is_ok()) << hits.status().to_string();
+    EXPECT_EQ(hits.value(), direct.value()) << "round " << round;
+  }
+  const PlacementStats stats = placement.value()->stats();
+  EXPECT_EQ(stats.fallbacks, 1u);
+  EXPECT_EQ(stats.cpu_searches, 2u);
+  EXPECT_EQ(stats.gpu_searches, 0u);
+  placement.value()->forget(index);
 }
 
 }  // namespace
