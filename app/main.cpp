@@ -1,5 +1,6 @@
 // The `vesta` command: serve, and the informational flags.
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -46,6 +47,12 @@ serve options:
                          (default: 90% of the free device memory at start)
   --gpu-scratch-bytes N  device scratch per concurrent search for distance
                          tiles (default 256M)
+  --batch-max-queries N  dynamic batching: concurrent unfiltered searches of
+                         one collection share one search of up to N queries;
+                         1 turns batching off (default 256)
+  --batch-max-delay-us N the longest a search waits for others to join its
+                         batch, in microseconds; a search that arrives while
+                         its collection is idle never waits (default 1000)
 
 Status: collections live in memory only (persistence is not built yet: a
 restart loses them). A GPU failure moves the collection it met to the CPU
@@ -115,6 +122,7 @@ int serve(const std::vector<std::string_view>& args) {
   size_t threads = 0;
   vesta::server::HttpServerOptions http;
   vesta::index::PlacementOptions placement;
+  vesta::index::BatchingOptions batching;
   for (size_t i = 0; i < args.size(); ++i) {
     // Numeric options: name, destination, range.
     struct NumberOption {
@@ -146,6 +154,11 @@ int serve(const std::vector<std::string_view>& args) {
       http.port = static_cast<uint16_t>(value);
     } else if (args[i] == "--max-body-bytes") {
       if (!number({"--max-body-bytes", 1024, size_t{1} << 40}, &http.body_limit_bytes)) return 2;
+    } else if (args[i] == "--batch-max-queries") {
+      if (!number({"--batch-max-queries", 1, 4096}, &batching.max_batch)) return 2;
+    } else if (args[i] == "--batch-max-delay-us") {
+      if (!number({"--batch-max-delay-us", 0, 1000000}, &value)) return 2;
+      batching.max_delay = std::chrono::microseconds(value);
     } else if (args[i] == "--device") {
       if (i + 1 >= args.size()) return usage_error("--device needs a value");
       const std::optional<vesta::index::DeviceMode> mode =
@@ -192,13 +205,16 @@ int serve(const std::vector<std::string_view>& args) {
     std::fprintf(stderr, "vesta serve: %s\n", searcher.status().message().c_str());
     return 1;
   }
-  vesta::index::CollectionRegistry collections(locks, *searcher.value());
+  vesta::index::CollectionRegistry collections(locks, *searcher.value(), batching);
   vesta::server::RestApi api(collections, VESTA_VERSION);
   vesta::server::HttpServer server(
       http, [&api](const vesta::server::HttpRequest& request) { return api.handle(request); });
-  std::fprintf(stderr, "vesta serve: search on %s; CPU path: %s kernels, %zu threads\n",
+  std::fprintf(stderr,
+               "vesta serve: search on %s; CPU path: %s kernels, %zu threads; batching up to %zu "
+               "queries, %lld us\n",
                searcher.value()->description().c_str(),
-               vesta::kernels::isa_name(vesta::kernels::active_isa()).data(), pool.size());
+               vesta::kernels::isa_name(vesta::kernels::active_isa()).data(), pool.size(),
+               batching.max_batch, static_cast<long long>(batching.max_delay.count()));
   if (vesta::core::Status status = server.start(); !status.is_ok()) {
     std::fprintf(stderr, "vesta serve: %s\n", status.message().c_str());
     return 1;

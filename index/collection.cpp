@@ -31,11 +31,13 @@ std::vector<std::string> id_keys(std::span<const core::PointId> ids) {
 
 }  // namespace
 
-Collection::Collection(CollectionConfig config, core::LockManager& locks, Searcher& searcher)
+Collection::Collection(CollectionConfig config, core::LockManager& locks, Searcher& searcher,
+                       BatchingOptions batching)
     : config_(std::move(config)),
       locks_(locks),
       searcher_(searcher),
-      index_(config_.dim, config_.metric) {}
+      index_(config_.dim, config_.metric),
+      batcher_(config_.dim, batching) {}
 
 Collection::~Collection() { searcher_.forget(index_); }
 
@@ -223,34 +225,55 @@ core::Result<std::vector<std::vector<ScoredPoint>>> Collection::search_batch(
     }
   }
 
+  std::vector<std::vector<ScoredPoint>> out(n_queries);
+  // Rows become points under the lock the search ran under (compaction
+  // renumbers rows).
+  auto take = [&](const SearchHits& hits, size_t first) {
+    for (size_t q = 0; q < n_queries; ++q) {
+      const std::vector<kernels::Neighbor>& row_hits = hits[first + q];
+      const size_t count = std::min(row_hits.size(), params.limit);
+      for (size_t j = 0; j < count; ++j) {
+        const kernels::Neighbor& n = row_hits[j];
+        ScoredPoint point{
+            index_.row_id(n.row), score_from_distance(config_.metric, n.score), nullptr, {}};
+        if (params.with_payload) point.payload = index_.row_payload(n.row);
+        if (params.with_vector) point.vector = index_.row_vector(n.row);
+        out[q].push_back(std::move(point));
+      }
+    }
+  };
+
+  if (!params.filter) {
+    // Unfiltered searches may share one searcher call with concurrent ones.
+    const core::Status status = batcher_.submit(
+        prepared.data(), n_queries, params.limit, take,
+        [&](const float* stacked, size_t n, size_t k,
+            const std::function<void(const SearchHits&)>& deliver) -> core::Status {
+          core::Result<core::CollectionLockGuard> guard =
+              locks_.lock_collection_shared(config_.name, params.lock);
+          if (!guard.is_ok()) return guard.status();
+          core::Result<SearchHits> hits = searcher_.search(index_, {stacked, n, k, nullptr});
+          if (!hits.is_ok()) return hits.status();
+          deliver(hits.value());
+          return core::Status::ok();
+        });
+    if (!status.is_ok()) return status;
+    return out;
+  }
+
   core::Result<core::CollectionLockGuard> guard =
       locks_.lock_collection_shared(config_.name, params.lock);
   if (!guard.is_ok()) return guard.status();
-
-  std::vector<uint64_t> allowed;
-  if (params.filter) {
-    allowed.assign((index_.row_count() + 63) / 64, 0);
-    for (uint64_t r = 0; r < index_.row_count(); ++r) {
-      if (index_.is_live(r) && params.filter(index_.row_id(r), index_.row_payload(r))) {
-        allowed[r / 64] |= uint64_t{1} << (r % 64);
-      }
+  std::vector<uint64_t> allowed((index_.row_count() + 63) / 64, 0);
+  for (uint64_t r = 0; r < index_.row_count(); ++r) {
+    if (index_.is_live(r) && params.filter(index_.row_id(r), index_.row_payload(r))) {
+      allowed[r / 64] |= uint64_t{1} << (r % 64);
     }
   }
-  SearchRequest request{prepared.data(), n_queries, params.limit,
-                        params.filter ? allowed.data() : nullptr};
-  core::Result<SearchHits> hits = searcher_.search(index_, request);
+  core::Result<SearchHits> hits =
+      searcher_.search(index_, {prepared.data(), n_queries, params.limit, allowed.data()});
   if (!hits.is_ok()) return hits.status();
-
-  std::vector<std::vector<ScoredPoint>> out(n_queries);
-  for (size_t q = 0; q < n_queries; ++q) {
-    for (const kernels::Neighbor& n : hits.value()[q]) {
-      ScoredPoint point{
-          index_.row_id(n.row), score_from_distance(config_.metric, n.score), nullptr, {}};
-      if (params.with_payload) point.payload = index_.row_payload(n.row);
-      if (params.with_vector) point.vector = index_.row_vector(n.row);
-      out[q].push_back(std::move(point));
-    }
-  }
+  take(hits.value(), 0);
   return out;
 }
 

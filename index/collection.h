@@ -12,6 +12,7 @@
 #include "core/point_id.h"
 #include "core/status.h"
 #include "index/flat_index.h"
+#include "index/search_batcher.h"
 #include "index/searcher.h"
 
 namespace vesta::index {
@@ -65,7 +66,8 @@ struct ScoredPoint {
 // of it, so a rejected batch changes nothing.
 class Collection {
  public:
-  Collection(CollectionConfig config, core::LockManager& locks, Searcher& searcher);
+  Collection(CollectionConfig config, core::LockManager& locks, Searcher& searcher,
+             BatchingOptions batching = {});
   ~Collection();  // tells the searcher to forget the index
   Collection(const Collection&) = delete;
   Collection& operator=(const Collection&) = delete;
@@ -111,7 +113,9 @@ class Collection {
   // Nearest neighbours of one query (dim values).
   core::Result<std::vector<ScoredPoint>> search(std::span<const float> query,
                                                 const SearchParams& params);
-  // Nearest neighbours of n_queries queries stored row after row.
+  // Nearest neighbours of n_queries queries stored row after row. Unfiltered
+  // searches go through the collection's SearchBatcher, so concurrent ones may
+  // share one searcher call (same results as alone).
   core::Result<std::vector<std::vector<ScoredPoint>>> search_batch(std::span<const float> queries,
                                                                    size_t n_queries,
                                                                    const SearchParams& params);
@@ -135,6 +139,10 @@ class Collection {
   core::LockManager& locks_;
   Searcher& searcher_;
   FlatIndex index_;  // guarded by the collection lock
+  SearchBatcher batcher_;
+
+ public:
+  BatchingStats batching_stats() const { return batcher_.stats(); }
 };
 
 }  // namespace vesta::index

@@ -37,7 +37,8 @@ core::Status CollectionRegistry::create(CollectionConfig config) {
         "'" + config.name + "' already exists as an alias of collection '" + alias->second + "'"};
   }
   const std::string name = config.name;
-  collections_.emplace(name, std::make_shared<Collection>(std::move(config), locks_, searcher_));
+  collections_.emplace(
+      name, std::make_shared<Collection>(std::move(config), locks_, searcher_, batching_));
   return core::Status::ok();
 }
 

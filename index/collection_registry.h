@@ -31,8 +31,8 @@ namespace vesta::index {
 // delete + create in one call, is atomic for concurrent queries).
 class CollectionRegistry {
  public:
-  CollectionRegistry(core::LockManager& locks, Searcher& searcher)
-      : locks_(locks), searcher_(searcher) {}
+  CollectionRegistry(core::LockManager& locks, Searcher& searcher, BatchingOptions batching = {})
+      : locks_(locks), searcher_(searcher), batching_(batching) {}
 
   // AlreadyExists when the name is taken by a collection or an alias;
   // InvalidArgument for a bad name or size.
@@ -83,6 +83,7 @@ class CollectionRegistry {
 
   core::LockManager& locks_;
   Searcher& searcher_;
+  BatchingOptions batching_;  // for every collection created
   mutable std::mutex mutex_;  // guards collections_ and aliases_
   std::unordered_map<std::string, std::shared_ptr<Collection>> collections_;
   AliasTable aliases_;

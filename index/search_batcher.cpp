@@ -1,0 +1,87 @@
+#include "index/search_batcher.h"
+
+#include <algorithm>
+
+namespace vesta::index {
+
+core::Status SearchBatcher::submit(const float* queries, size_t n, size_t k, const Consume& consume,
+                                   const Run& run) {
+  const Member self{queries, n, k, &consume};
+  std::unique_lock lock(mutex_);
+  const bool batching = options_.max_batch > 1 && n < options_.max_batch;
+  if (batching && open_ != nullptr && !open_->closed && open_->queries + n <= options_.max_batch) {
+    // Follower: join the open batch and wait for its leader to run it.
+    std::shared_ptr<Batch> batch = open_;
+    batch->members.push_back(self);
+    batch->queries += n;
+    if (batch->queries >= options_.max_batch) idle_.notify_all();
+    batch->finished.wait(lock, [&] { return batch->done; });
+    return batch->status;
+  }
+
+  // Leader of a new batch.
+  auto batch = std::make_shared<Batch>();
+  batch->members.push_back(self);
+  batch->queries = n;
+  if (batching && running_ > 0) {
+    // Something is being searched: let others join until it ends, the batch
+    // fills, or the delay runs out.
+    // Others join this batch from now on (the open one, if any, cannot take
+    // this request, so it is left to its leader).
+    open_ = batch;
+    const auto deadline = std::chrono::steady_clock::now() + options_.max_delay;
+    idle_.wait_until(lock, deadline,
+                     [&] { return running_ == 0 || batch->queries >= options_.max_batch; });
+    if (open_ == batch) open_ = nullptr;
+  }
+  batch->closed = true;
+  ++running_;
+  lock.unlock();
+
+  const core::Status status = run_batch(*batch, run);
+
+  lock.lock();
+  --running_;
+  batch->status = status;
+  batch->done = true;
+  ++stats_.batches;
+  stats_.requests += batch->members.size();
+  stats_.queries += batch->queries;
+  batch->finished.notify_all();
+  idle_.notify_all();
+  return status;
+}
+
+core::Status SearchBatcher::run_batch(Batch& batch, const Run& run) {
+  // Members are fixed once the batch is closed; read without the mutex.
+  if (batch.members.size() == 1) {
+    const Member& only = batch.members[0];
+    return run(only.queries, only.n, only.k,
+               [&](const SearchHits& hits) { (*only.consume)(hits, 0); });
+  }
+  std::vector<float> stacked(batch.queries * dim_);
+  size_t k = 0;
+  size_t offset = 0;
+  std::vector<size_t> firsts;
+  for (const Member& m : batch.members) {
+    std::copy_n(m.queries, m.n * dim_, stacked.begin() + static_cast<ptrdiff_t>(offset * dim_));
+    firsts.push_back(offset);
+    offset += m.n;
+    k = std::max(k, m.k);
+  }
+  return run(stacked.data(), batch.queries, k, [&](const SearchHits& hits) {
+    for (size_t i = 0; i < batch.members.size(); ++i) (*batch.members[i].consume)(hits, firsts[i]);
+  });
+}
+
+size_t SearchBatcher::queued_requests() const {
+  std::lock_guard lock(mutex_);
+  return open_ == nullptr ? 0 : open_->members.size();
+}
+
+BatchingStats SearchBatcher::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+}  // namespace vesta::index
