@@ -1,15 +1,18 @@
 #include "server/rest_api.h"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <functional>
 #include <optional>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
 #include "index/payload_filter.h"
 #include "kernels/cpu/top_k.h"
 #include "server/json_codec.h"
+#include "server/payload_selector.h"
 
 namespace vesta::server {
 namespace {
@@ -79,7 +82,16 @@ struct SearchOptions {
   size_t offset = 0;
   size_t limit = 10;
   std::optional<float> score_threshold;
+  PayloadSelector payload = PayloadSelector::none();
 };
+
+// The optional "with_payload" member of a request body.
+core::Result<PayloadSelector> payload_selector_from(const json& body, const std::string& where,
+                                                    const PayloadSelector& fallback) {
+  auto it = body.find("with_payload");
+  if (it == body.end()) return fallback;
+  return PayloadSelector::parse(*it, where + "with_payload", fallback);
+}
 
 // `vector_key` names the member holding the query vector ("vector" for search,
 // "query" for the query API, where it may also be {"nearest": [...]}).
@@ -112,12 +124,11 @@ core::Result<SearchOptions> search_options(const json& body, const std::string& 
   core::Result<bool> with_vector = optional_bool(body, "with_vector", false, where);
   if (!with_vector.is_ok()) return with_vector.status();
   o.params.with_vector = with_vector.value();
-  if (auto wp = body.find("with_payload"); wp != body.end() && !wp->is_null()) {
-    if (!wp->is_boolean()) {
-      return core::invalid_argument(where + "with_payload must be true or false");
-    }
-    o.params.with_payload = wp->get<bool>();
-  }
+  core::Result<PayloadSelector> payload =
+      payload_selector_from(body, where, PayloadSelector::none());
+  if (!payload.is_ok()) return payload.status();
+  o.payload = std::move(payload).value();
+  o.params.with_payload = o.payload.wants_payload();
   core::Result<index::PointFilter> filter = filter_from(body, where);
   if (!filter.is_ok()) return filter.status();
   o.params.filter = std::move(filter).value();
@@ -128,9 +139,9 @@ core::Result<SearchOptions> search_options(const json& body, const std::string& 
   return o;
 }
 
-json scored_to_json(const index::ScoredPoint& p, bool with_payload, bool with_vector) {
+json scored_to_json(const index::ScoredPoint& p, const PayloadSelector& payload, bool with_vector) {
   json out = {{"id", point_id_to_json(p.id)}, {"version", 0}, {"score", p.score}};
-  out["payload"] = with_payload ? (p.payload.is_null() ? json::object() : p.payload) : json();
+  out["payload"] = payload.apply(p.payload);
   out["vector"] = with_vector ? json(p.vector) : json();
   return out;
 }
@@ -147,14 +158,14 @@ json hits_to_json(const std::vector<index::ScoredPoint>& hits, const SearchOptio
         break;  // hits are sorted best first
       }
     }
-    out.push_back(scored_to_json(hits[i], o.params.with_payload, o.params.with_vector));
+    out.push_back(scored_to_json(hits[i], o.payload, o.params.with_vector));
   }
   return out;
 }
 
-json stored_to_json(const index::StoredPoint& p, bool with_payload, bool with_vector) {
+json stored_to_json(const index::StoredPoint& p, const PayloadSelector& payload, bool with_vector) {
   json out = {{"id", point_id_to_json(p.id)}};
-  out["payload"] = with_payload ? (p.payload.is_null() ? json::object() : p.payload) : json();
+  out["payload"] = payload.apply(p.payload);
   out["vector"] = with_vector ? json(p.vector) : json();
   return out;
 }
@@ -226,33 +237,36 @@ core::Result<std::vector<index::PointWrite>> points_from_json(const json& body) 
   return out;
 }
 
-// Qdrant's scroll: {offset, limit (10), filter, with_payload (true),
-// with_vector (false)} -> {"points": [...], "next_page_offset": id or null}.
-core::Result<json> scroll_json(index::Collection& collection, const json& body) {
+// Qdrant's scroll: {offset, limit (10), filter, with_payload (`payload_default`:
+// true for scroll), with_vector (false)} -> {"points": [...], "next_page_offset":
+// id or null}. Errors name the field after `where` ("searches[1].").
+core::Result<json> scroll_json(index::Collection& collection, const json& body,
+                               const PayloadSelector& payload_default, const std::string& where) {
   std::optional<core::PointId> offset;
   if (auto it = body.find("offset"); it != body.end() && !it->is_null()) {
-    core::Result<core::PointId> id = point_id_from_json(*it, "offset");
+    core::Result<core::PointId> id = point_id_from_json(*it, where + "offset");
     if (!id.is_ok()) return id.status();
     offset = std::move(id).value();
   }
-  core::Result<size_t> limit = optional_count(body, "limit", 10, "");
+  core::Result<size_t> limit = optional_count(body, "limit", 10, where);
   if (!limit.is_ok()) return limit.status();
   if (limit.value() > kMaxScrollLimit) {
-    return core::invalid_argument("limit must be at most " + std::to_string(kMaxScrollLimit) +
-                                  ", got " + std::to_string(limit.value()));
+    return core::invalid_argument(where + "limit must be at most " +
+                                  std::to_string(kMaxScrollLimit) + ", got " +
+                                  std::to_string(limit.value()));
   }
-  core::Result<bool> with_payload = optional_bool(body, "with_payload", true, "");
-  if (!with_payload.is_ok()) return with_payload.status();
-  core::Result<bool> with_vector = optional_bool(body, "with_vector", false, "");
+  core::Result<PayloadSelector> payload = payload_selector_from(body, where, payload_default);
+  if (!payload.is_ok()) return payload.status();
+  core::Result<bool> with_vector = optional_bool(body, "with_vector", false, where);
   if (!with_vector.is_ok()) return with_vector.status();
-  core::Result<index::PointFilter> filter = filter_from(body, "");
+  core::Result<index::PointFilter> filter = filter_from(body, where);
   if (!filter.is_ok()) return filter.status();
-  auto page = collection.scroll(offset, limit.value(), filter.value(), with_payload.value(),
-                                with_vector.value());
+  auto page = collection.scroll(offset, limit.value(), filter.value(),
+                                payload.value().wants_payload(), with_vector.value());
   if (!page.is_ok()) return page.status();
   json points = json::array();
   for (const index::StoredPoint& point : page.value().points) {
-    points.push_back(stored_to_json(point, with_payload.value(), with_vector.value()));
+    points.push_back(stored_to_json(point, payload.value(), with_vector.value()));
   }
   return json{
       {"points", points},
@@ -287,7 +301,8 @@ core::Result<json> query_json(index::Collection& collection, const json& body,
     }
   }
   if (!body.contains("query") || body["query"].is_null()) {
-    core::Result<json> page = scroll_json(collection, body);
+    // Qdrant's query defaults to no payload, unlike its scroll.
+    core::Result<json> page = scroll_json(collection, body, PayloadSelector::none(), where);
     if (!page.is_ok()) return page;
     return json{{"points", page.value()["points"]}};
   }
@@ -329,22 +344,54 @@ core::Result<json> upsert_json(index::Collection& collection, const json& body) 
   return completed_operation();
 }
 
-// One point by the id in the URL path; 404 when absent.
-core::Result<json> point_json(index::Collection& collection, const std::string& id_text) {
+// The value of parameter `name` in a URL query ("a=1&b=x%2Cy"),
+// percent-decoded; nullopt when absent.
+std::optional<std::string> query_param(std::string_view query, std::string_view name) {
+  size_t start = 0;
+  while (start <= query.size()) {
+    const size_t amp = std::min(query.find('&', start), query.size());
+    const std::string_view pair = query.substr(start, amp - start);
+    const size_t eq = std::min(pair.find('='), pair.size());
+    if (pair.substr(0, eq) == name) {
+      return percent_decode(eq == pair.size() ? std::string_view() : pair.substr(eq + 1));
+    }
+    start = amp + 1;
+  }
+  return std::nullopt;
+}
+
+// One point by the id in the URL path; 404 when absent. Payload and vector
+// by default, as in Qdrant; `?with_payload=` (true, false or comma-separated
+// key paths) and `?with_vector=` (true or false) choose otherwise.
+core::Result<json> point_json(index::Collection& collection, const std::string& id_text,
+                              const std::string& query) {
+  PayloadSelector payload = PayloadSelector::all();
+  if (std::optional<std::string> text = query_param(query, "with_payload")) {
+    core::Result<PayloadSelector> parsed = PayloadSelector::parse_text(*text, "with_payload");
+    if (!parsed.is_ok()) return parsed.status();
+    payload = std::move(parsed).value();
+  }
+  bool with_vector = true;
+  if (std::optional<std::string> text = query_param(query, "with_vector")) {
+    if (*text != "true" && *text != "false") {
+      return core::invalid_argument("with_vector: expected true or false, got '" + *text + "'");
+    }
+    with_vector = *text == "true";
+  }
   core::Result<core::PointId> id = path_point_id(id_text);
   if (!id.is_ok()) return id.status();
   auto point = collection.get(id.value());
   if (!point.is_ok()) return point.status();
   if (!point.value()) return core::not_found("point " + id_text + " does not exist");
-  return stored_to_json(*point.value(), true, true);
+  return stored_to_json(*point.value(), payload, with_vector);
 }
 
 // Points by "ids"; missing ids are skipped.
 core::Result<json> retrieve_json(index::Collection& collection, const json& body) {
   auto ids = ids_from_json(body, "ids");
   if (!ids.is_ok()) return ids.status();
-  core::Result<bool> with_payload = optional_bool(body, "with_payload", true, "");
-  if (!with_payload.is_ok()) return with_payload.status();
+  core::Result<PayloadSelector> payload = payload_selector_from(body, "", PayloadSelector::all());
+  if (!payload.is_ok()) return payload.status();
   core::Result<bool> with_vector = optional_bool(body, "with_vector", false, "");
   if (!with_vector.is_ok()) return with_vector.status();
   json out = json::array();
@@ -352,7 +399,7 @@ core::Result<json> retrieve_json(index::Collection& collection, const json& body
     auto point = collection.get(id);
     if (!point.is_ok()) return point.status();
     if (point.value()) {
-      out.push_back(stored_to_json(*point.value(), with_payload.value(), with_vector.value()));
+      out.push_back(stored_to_json(*point.value(), payload.value(), with_vector.value()));
     }
   }
   return out;
@@ -542,6 +589,7 @@ enum class BodyUse {
 // What a collection route's handler sees: the collection named by the {name}
 // path parameter, the body as BodyUse says, and every path parameter.
 struct CollectionRequest {
+  const HttpRequest& request;
   index::Collection& collection;
   const json& body;
   const RouteParams& params;
@@ -566,7 +614,7 @@ RouteHandler with_collection(index::CollectionRegistry& registry, BodyUse use,
         if (!parsed.is_ok()) return parsed.status();
         body = std::move(parsed).value();
       }
-      return handler({*collection.value(), body, params});
+      return handler({req, *collection.value(), body, params});
     });
   };
 }
@@ -650,7 +698,7 @@ void RestApi::add_routes() {
 
   r.add("GET", "/collections/{name}/points/{id}",
         with_collection(registry, BodyUse::kNone, [](const CollectionRequest& q) {
-          return point_json(q.collection, q.params.at("id"));
+          return point_json(q.collection, q.params.at("id"), q.request.query);
         }));
 
   r.add("POST", "/collections/{name}/points",
@@ -693,7 +741,7 @@ void RestApi::add_routes() {
 
   r.add("POST", "/collections/{name}/points/scroll",
         with_collection(registry, BodyUse::kOptional, [](const CollectionRequest& q) {
-          return scroll_json(q.collection, q.body);
+          return scroll_json(q.collection, q.body, PayloadSelector::all(), "");
         }));
 
   r.add("POST", "/collections/{name}/points/query",

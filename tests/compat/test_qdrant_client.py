@@ -216,3 +216,29 @@ def test_alias_errors_apply_nothing(client):
             models.CreateAliasOperation(create_alias=models.CreateAlias(
                 collection_name="v1", alias_name="v1"))])
     assert err.value.status_code == 409
+
+
+def test_with_payload_selects_fields(client):
+    make_collection(client)
+    client.upsert("docs", points=[
+        models.PointStruct(id=i, vector=[1.0, i / 4, 0.0, 0.5],
+                           payload={"a": i, "b": "x", "meta": {"lang": "no", "src": "web"}})
+        for i in range(3)
+    ])
+    query = [1.0, 0.0, 0.0, 0.5]
+    points = client.query_points("docs", query=query, limit=3, with_payload=["a"]).points
+    assert [p.payload for p in points] == [{"a": 0}, {"a": 1}, {"a": 2}]
+    include = models.PayloadSelectorInclude(include=["a", "meta.lang"])
+    points = client.query_points("docs", query=query, limit=1, with_payload=include).points
+    assert points[0].payload == {"a": 0, "meta": {"lang": "no"}}
+    exclude = models.PayloadSelectorExclude(exclude=["meta", "b"])
+    records, _ = client.scroll("docs", limit=3, with_payload=exclude)
+    assert [r.payload for r in records] == [{"a": 0}, {"a": 1}, {"a": 2}]
+    records = client.retrieve("docs", ids=[2], with_payload=["meta.src"])
+    assert records[0].payload == {"meta": {"src": "web"}}
+    responses = client.query_batch_points("docs", requests=[
+        models.QueryRequest(query=query, limit=1, with_payload=["b"]),
+        models.QueryRequest(query=query, limit=1, with_payload=False),
+    ])
+    assert responses[0].points[0].payload == {"b": "x"}
+    assert responses[1].points[0].payload is None

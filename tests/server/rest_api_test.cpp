@@ -208,7 +208,7 @@ TEST_F(RestApiTest, SearchRejectsBadRequests) {
                "limit + offset must be at most 1024");
   expect_error(call("POST", url, {{"vector", {1, 2}}, {"limit", -1}}), 400, "limit");
   expect_error(call("POST", url, {{"vector", {1, 2}}, {"with_payload", "yes"}}), 400,
-               "with_payload");
+               "with_payload: expected true, false, a list of payload key paths");
   expect_error(call("POST", url,
                     {{"vector", {1, 2}}, {"filter", {{"must", {{{"key", "a"}, {"range", 3}}}}}}}),
                400, "filter.must[0].range must be an object");
@@ -355,6 +355,112 @@ TEST_F(RestApiDataTest, PayloadUpdatesByIdsAndFilter) {
   expect_error(call("POST", url + "/delete", {{"keys", {1}}, {"points", {1}}}), 400, "keys[0]");
   expect_error(call("POST", url, {{"payload", {{"a", 1}}}, {"points", {1}}, {"key", "x.y"}}), 400,
                "key (a nested payload path) is not supported");
+}
+
+// Two points with nested payloads, for with_payload on every route that
+// returns points.
+class RestApiPayloadSelectionTest : public RestApiTest {
+ protected:
+  void SetUp() override {
+    RestApiTest::SetUp();
+    create("docs", 2, "Dot");
+    json points = json::array();
+    for (int i = 1; i <= 2; ++i) {
+      points.push_back(
+          {{"id", i},
+           {"vector", {i, 0}},
+           {"payload", {{"city", "Oslo"}, {"n", i}, {"meta", {{"lang", "no"}, {"src", "web"}}}}}});
+    }
+    ASSERT_EQ(call("PUT", "/collections/docs/points", {{"points", points}}).status, 200);
+  }
+  // The payloads of the points in `result` (a list of points).
+  static json payloads(const json& points) {
+    json out = json::array();
+    for (const json& p : points) out.push_back(p["payload"]);
+    return out;
+  }
+  const json fields_ = {"city", "meta.lang"};
+  const json selected_ = {{"city", "Oslo"}, {"meta", {{"lang", "no"}}}};
+};
+
+TEST_F(RestApiPayloadSelectionTest, EveryRouteSelectsFields) {
+  const std::string base = "/collections/docs/points";
+  const json two = json::array({selected_, selected_});
+  auto r = call("POST", base + "/search", {{"vector", {1, 0}}, {"with_payload", fields_}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(payloads(r.json()["result"]), two);
+  r = call("POST", base + "/search/batch",
+           {{"searches",
+             {{{"vector", {1, 0}}, {"with_payload", fields_}},
+              {{"vector", {1, 0}}, {"with_payload", {{"include", {"n"}}}}}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(payloads(r.json()["result"][0]), two);
+  EXPECT_EQ(payloads(r.json()["result"][1]), json({{{"n", 2}}, {{"n", 1}}}));
+  r = call("POST", base + "/query", {{"query", {1, 0}}, {"with_payload", fields_}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(payloads(r.json()["result"]["points"]), two);
+  r = call("POST", base + "/query/batch",
+           {{"searches",
+             {{{"query", {1, 0}}, {"with_payload", {{"exclude", {"meta", "city"}}}}},
+              {{"with_payload", fields_}}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(payloads(r.json()["result"][0]["points"]), json({{{"n", 2}}, {{"n", 1}}}));
+  EXPECT_EQ(payloads(r.json()["result"][1]["points"]), two);
+  r = call("POST", base, {{"ids", {1, 2}}, {"with_payload", fields_}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(payloads(r.json()["result"]), two);
+  r = call("POST", base + "/scroll", {{"with_payload", {{"exclude", {"meta.src", "n"}}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(payloads(r.json()["result"]["points"]), two);
+  r = call("GET", base + "/1?with_payload=city,meta.lang");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["result"]["payload"], selected_);
+  EXPECT_EQ(r.json()["result"]["vector"], json({1.0, 0.0}));
+  r = call("GET", base + "/1?with_payload=false&with_vector=false");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(r.json()["result"]["payload"].is_null());
+  EXPECT_TRUE(r.json()["result"]["vector"].is_null());
+}
+
+TEST_F(RestApiPayloadSelectionTest, BoolsAndDefaultsAsQdrant) {
+  const std::string base = "/collections/docs/points";
+  // Search and query default to no payload; retrieve, scroll and GET to all.
+  auto r = call("POST", base + "/search", {{"vector", {1, 0}}});
+  EXPECT_TRUE(r.json()["result"][0]["payload"].is_null());
+  r = call("POST", base + "/query", {{"limit", 1}});
+  EXPECT_TRUE(r.json()["result"]["points"][0]["payload"].is_null());
+  r = call("POST", base + "/scroll", {{"limit", 1}});
+  EXPECT_EQ(r.json()["result"]["points"][0]["payload"]["meta"]["src"], "web");
+  r = call("POST", base, {{"ids", {1}}});
+  EXPECT_EQ(r.json()["result"][0]["payload"]["n"], 1);
+  r = call("POST", base, {{"ids", {1}}, {"with_payload", false}});
+  EXPECT_TRUE(r.json()["result"][0]["payload"].is_null());
+  r = call("POST", base + "/search", {{"vector", {1, 0}}, {"with_payload", true}});
+  EXPECT_EQ(r.json()["result"][0]["payload"]["meta"]["src"], "web");
+}
+
+TEST_F(RestApiPayloadSelectionTest, ErrorsNameTheField) {
+  const std::string base = "/collections/docs/points";
+  expect_error(call("POST", base + "/search",
+                    {{"vector", {1, 0}}, {"with_payload", {{"include", {"a", 1}}}}}),
+               400, "with_payload.include[1]: expected a string");
+  expect_error(call("POST", base + "/search/batch",
+                    {{"searches",
+                      {{{"vector", {1, 0}}}, {{"vector", {1, 0}}, {"with_payload", {"a..b"}}}}}}),
+               400, "searches[1].with_payload[0]: 'a..b' is not a payload key path");
+  expect_error(
+      call("POST", base + "/query/batch", {{"searches", {{{"with_payload", {{"exclude", "a"}}}}}}}),
+      400, "searches[0].with_payload.exclude: expected a list");
+  expect_error(call("POST", base + "/query", {{"query", {1, 0}}, {"with_payload", 3}}), 400,
+               "with_payload: expected true, false");
+  expect_error(call("POST", base, {{"ids", {1}}, {"with_payload", {{"only", {"a"}}}}}), 400,
+               "with_payload.only: unknown member");
+  expect_error(
+      call("POST", base + "/scroll", {{"with_payload", {{"include", {"a"}}, {"exclude", {"b"}}}}}),
+      400, "not both");
+  expect_error(call("GET", base + "/1?with_payload=a[0]"), 400,
+               "with_payload[0]: 'a[0]' is not a payload key path");
+  expect_error(call("GET", base + "/1?with_vector=maybe"), 400, "with_vector: expected true");
 }
 
 // Two collections of dimension 2 for the alias tests: "v1" holds ids 1 and 2,
