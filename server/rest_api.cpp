@@ -621,27 +621,42 @@ RouteHandler with_collection(index::CollectionRegistry& registry, BodyUse use,
 
 }  // namespace
 
-RestApi::RestApi(index::CollectionRegistry& collections, std::string version)
-    : collections_(collections), version_(std::move(version)) {
+RestApi::RestApi(index::CollectionRegistry& collections, std::string version,
+                 RestApiOptions options)
+    : collections_(collections), version_(std::move(version)), auth_(std::move(options.api_keys)) {
   add_routes();
+}
+
+HttpResponse RestApi::handle(const HttpRequest& request) const {
+  if (!auth_.enabled()) return router_.dispatch(request);
+  return router_.dispatch(request, [this](const HttpRequest& req, RouteAccess access) {
+    return auth_.check(req, access);
+  });
 }
 
 void RestApi::add_routes() {
   Router& r = router_;
   index::CollectionRegistry& registry = collections_;
 
-  r.add("GET", "/", [this](const HttpRequest&, const RouteParams&) {
-    json body = {{"title", "vesta - vector store"}, {"version", version_}};
-    return HttpResponse{200, "application/json", body.dump()};
-  });
+  // Routes of methods other than GET write unless marked kRead (Router::add).
+  r.add(
+      "GET", "/",
+      [this](const HttpRequest&, const RouteParams&) {
+        json body = {{"title", "vesta - vector store"}, {"version", version_}};
+        return HttpResponse{200, "application/json", body.dump()};
+      },
+      RouteAccess::kPublic);
   auto health = [](const HttpRequest&, const RouteParams&) {
     return HttpResponse{200, "text/plain", "healthz check passed"};
   };
-  r.add("GET", "/healthz", health);
-  r.add("GET", "/livez", health);
-  r.add("GET", "/readyz", [](const HttpRequest&, const RouteParams&) {
-    return HttpResponse{200, "text/plain", "all shards are ready"};
-  });
+  r.add("GET", "/healthz", health, RouteAccess::kPublic);
+  r.add("GET", "/livez", health, RouteAccess::kPublic);
+  r.add(
+      "GET", "/readyz",
+      [](const HttpRequest&, const RouteParams&) {
+        return HttpResponse{200, "text/plain", "all shards are ready"};
+      },
+      RouteAccess::kPublic);
 
   r.add("GET", "/collections", [&registry](const HttpRequest&, const RouteParams&) {
     return respond([&]() -> core::Result<json> {
@@ -702,32 +717,37 @@ void RestApi::add_routes() {
         }));
 
   r.add("POST", "/collections/{name}/points",
-        with_collection(registry, BodyUse::kRequired, [](const CollectionRequest& q) {
-          return retrieve_json(q.collection, q.body);
-        }));
+        with_collection(
+            registry, BodyUse::kRequired,
+            [](const CollectionRequest& q) { return retrieve_json(q.collection, q.body); }),
+        RouteAccess::kRead);
 
   r.add("POST", "/collections/{name}/points/delete",
         with_collection(registry, BodyUse::kRequired, [](const CollectionRequest& q) {
           return delete_points_json(q.collection, q.body);
         }));
 
-  r.add("POST", "/collections/{name}/points/count",
-        with_collection(registry, BodyUse::kOptional, [](const CollectionRequest& q) {
-          return count_json(q.collection, q.body);
-        }));
+  r.add(
+      "POST", "/collections/{name}/points/count",
+      with_collection(registry, BodyUse::kOptional,
+                      [](const CollectionRequest& q) { return count_json(q.collection, q.body); }),
+      RouteAccess::kRead);
 
   r.add("POST", "/collections/{name}/points/search",
-        with_collection(registry, BodyUse::kRequired, [](const CollectionRequest& q) {
-          return search_json(q.collection, q.body, "");
-        }));
+        with_collection(
+            registry, BodyUse::kRequired,
+            [](const CollectionRequest& q) { return search_json(q.collection, q.body, ""); }),
+        RouteAccess::kRead);
 
   r.add("POST", "/collections/{name}/points/search/batch",
-        with_collection(registry, BodyUse::kRequired, [](const CollectionRequest& q) {
-          return each_search(q.body, "search requests",
-                             [&q](const json& entry, const std::string& where) {
-                               return search_json(q.collection, entry, where);
-                             });
-        }));
+        with_collection(registry, BodyUse::kRequired,
+                        [](const CollectionRequest& q) {
+                          return each_search(q.body, "search requests",
+                                             [&q](const json& entry, const std::string& where) {
+                                               return search_json(q.collection, entry, where);
+                                             });
+                        }),
+        RouteAccess::kRead);
 
   auto payload_route = [&registry](PayloadOp op) {
     return with_collection(registry, BodyUse::kRequired, [op](const CollectionRequest& q) {
@@ -740,22 +760,27 @@ void RestApi::add_routes() {
   r.add("POST", "/collections/{name}/points/payload/clear", payload_route(PayloadOp::kClear));
 
   r.add("POST", "/collections/{name}/points/scroll",
-        with_collection(registry, BodyUse::kOptional, [](const CollectionRequest& q) {
-          return scroll_json(q.collection, q.body, PayloadSelector::all(), "");
-        }));
+        with_collection(registry, BodyUse::kOptional,
+                        [](const CollectionRequest& q) {
+                          return scroll_json(q.collection, q.body, PayloadSelector::all(), "");
+                        }),
+        RouteAccess::kRead);
 
   r.add("POST", "/collections/{name}/points/query",
-        with_collection(registry, BodyUse::kRequired, [](const CollectionRequest& q) {
-          return query_json(q.collection, q.body, "");
-        }));
+        with_collection(
+            registry, BodyUse::kRequired,
+            [](const CollectionRequest& q) { return query_json(q.collection, q.body, ""); }),
+        RouteAccess::kRead);
 
   r.add("POST", "/collections/{name}/points/query/batch",
-        with_collection(registry, BodyUse::kRequired, [](const CollectionRequest& q) {
-          return each_search(q.body, "query requests",
-                             [&q](const json& entry, const std::string& where) {
-                               return query_json(q.collection, entry, where);
-                             });
-        }));
+        with_collection(registry, BodyUse::kRequired,
+                        [](const CollectionRequest& q) {
+                          return each_search(q.body, "query requests",
+                                             [&q](const json& entry, const std::string& where) {
+                                               return query_json(q.collection, entry, where);
+                                             });
+                        }),
+        RouteAccess::kRead);
 
   // Aliases live in the registry; the collection routes above resolve them
   // through with_collection (collection create and delete do not).

@@ -4,7 +4,8 @@ docs/api.md lists as supported must work through it unchanged."""
 import uuid
 
 import pytest
-from qdrant_client import models
+from conftest import API_KEY, READ_ONLY_API_KEY
+from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import UnexpectedResponse
 
 DIM = 4
@@ -242,3 +243,37 @@ def test_with_payload_selects_fields(client):
     ])
     assert responses[0].points[0].payload == {"b": "x"}
     assert responses[1].points[0].payload is None
+
+
+# The client warns that the key travels over plain HTTP (loopback here).
+@pytest.mark.filterwarnings("ignore:Api key is used with an insecure connection")
+def test_api_keys(vesta_keyed_url):
+    def connect(api_key):
+        return QdrantClient(url=vesta_keyed_url, api_key=api_key, https=False, prefer_grpc=False,
+                            timeout=30, check_compatibility=False)
+
+    admin, reader = connect(API_KEY), connect(READ_ONLY_API_KEY)
+    try:
+        make_collection(admin)
+        seed(admin, n=5)
+        assert reader.count("docs").count == 5
+        hits = reader.query_points("docs", query=[1.0, 0.0, 0.0, 0.5], limit=1).points
+        assert [p.id for p in hits] == [0]
+        assert [r.id for r in reader.retrieve("docs", ids=[1, 2])] == [1, 2]
+        with pytest.raises(UnexpectedResponse) as err:
+            reader.upsert("docs", points=[models.PointStruct(id=9, vector=[1.0, 0, 0, 0])])
+        assert err.value.status_code == 403
+        with pytest.raises(UnexpectedResponse) as err:
+            reader.delete_collection("docs")
+        assert err.value.status_code == 403
+        for bad in (connect("wrong-key"), QdrantClient(url=vesta_keyed_url, prefer_grpc=False,
+                                                       check_compatibility=False)):
+            with pytest.raises(UnexpectedResponse) as err:
+                bad.get_collections()
+            assert err.value.status_code == 401
+            bad.close()
+        assert admin.count("docs").count == 5
+        assert admin.delete_collection("docs")
+    finally:
+        admin.close()
+        reader.close()

@@ -650,6 +650,171 @@ TEST_F(RestApiAliasTest, SwapUnderConcurrentQueriesFailsNoQuery) {
   EXPECT_GT(from_v2.load(), 0);
 }
 
+// A server with both API keys configured.
+class RestApiAuthTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    HttpServerOptions options;
+    options.port = 0;
+    server_ = std::make_unique<HttpServer>(
+        options, [this](const HttpRequest& request) { return api_.handle(request); });
+    ASSERT_TRUE(server_->start().is_ok());
+    client_ = std::make_unique<HttpTestClient>(server_->port());
+  }
+  void TearDown() override {
+    client_.reset();
+    server_->stop();
+  }
+  testing::HttpResult call(const std::string& method, const std::string& target,
+                           const std::map<std::string, std::string>& headers,
+                           const json& body = nullptr) {
+    return client_->request(method, target, body.is_null() ? "" : body.dump(), headers);
+  }
+  static void expect_status(const testing::HttpResult& r, int status, const std::string& words) {
+    EXPECT_EQ(r.status, status) << r.body;
+    if (status < 400) return;
+    const json body = r.json();
+    ASSERT_TRUE(body.contains("status") && body["status"].contains("error")) << r.body;
+    const std::string error = body["status"]["error"].get<std::string>();
+    EXPECT_NE(error.find(words), std::string::npos) << error;
+    EXPECT_EQ(error.find(kKey), std::string::npos) << "an error shows the key";
+    EXPECT_EQ(error.find(kReadOnlyKey), std::string::npos) << "an error shows the key";
+  }
+
+  static constexpr const char* kKey = "s3cret-read-write";
+  static constexpr const char* kReadOnlyKey = "s3cret-read-only";
+  const std::map<std::string, std::string> admin_ = {{"api-key", kKey}};
+  const std::map<std::string, std::string> reader_ = {{"api-key", kReadOnlyKey}};
+  core::ThreadPool pool_{2};
+  core::LockManager locks_;
+  index::CpuSearcher searcher_{pool_};
+  index::CollectionRegistry registry_{locks_, searcher_};
+  RestApi api_{registry_, "9.9.9", RestApiOptions{ApiKeys{kKey, kReadOnlyKey}}};
+  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<HttpTestClient> client_;
+};
+
+TEST_F(RestApiAuthTest, HealthRoutesAndTheRootNeedNoKey) {
+  for (const char* path : {"/", "/healthz", "/livez", "/readyz"}) {
+    EXPECT_EQ(call("GET", path, {}).status, 200) << path;
+  }
+}
+
+TEST_F(RestApiAuthTest, MissingOrWrongKeyIs401OnEveryOtherRoute) {
+  expect_status(call("GET", "/collections", {}), 401, "missing API key");
+  expect_status(call("GET", "/collections", {{"api-key", "wrong"}}), 401, "invalid API key");
+  expect_status(call("GET", "/collections", {{"api-key", std::string(kKey) + "x"}}), 401,
+                "invalid API key");
+  expect_status(call("GET", "/collections", {{"api-key", std::string(kKey).substr(1)}}), 401,
+                "invalid API key");
+  expect_status(call("GET", "/collections", {{"authorization", std::string("Basic ") + kKey}}), 401,
+                "missing API key");
+  expect_status(
+      call("PUT", "/collections/docs", {}, {{"vectors", {{"size", 2}, {"distance", "Dot"}}}}), 401,
+      "missing API key");
+  EXPECT_FALSE(registry_.exists("docs"));
+  // Unknown routes say nothing to a caller without a key.
+  expect_status(call("GET", "/no/such/route", {}), 401, "missing API key");
+  expect_status(call("GET", "/no/such/route", reader_), 404, "no route");
+}
+
+TEST_F(RestApiAuthTest, TheKeyWorksInEitherHeader) {
+  expect_status(
+      call("PUT", "/collections/docs", admin_, {{"vectors", {{"size", 2}, {"distance", "Dot"}}}}),
+      200, "");
+  expect_status(
+      call("GET", "/collections/docs", {{"authorization", std::string("Bearer ") + kKey}}), 200,
+      "");
+  expect_status(
+      call("GET", "/collections/docs", {{"Authorization", std::string("bearer ") + kKey}}), 200,
+      "");
+  expect_status(call("GET", "/collections/docs", {{"API-Key", kReadOnlyKey}}), 200, "");
+}
+
+TEST_F(RestApiAuthTest, TheReadOnlyKeyReadsAndGets403OnWrites) {
+  const std::string base = "/collections/docs";
+  ASSERT_EQ(call("PUT", base, admin_, {{"vectors", {{"size", 2}, {"distance", "Dot"}}}}).status,
+            200);
+  ASSERT_EQ(call("PUT", base + "/points", admin_,
+                 {{"points", {{{"id", 1}, {"vector", {1, 0}}, {"payload", {{"a", 1}}}}}}})
+                .status,
+            200);
+  // Every read route.
+  expect_status(call("GET", "/collections", reader_), 200, "");
+  expect_status(call("GET", base, reader_), 200, "");
+  expect_status(call("GET", base + "/exists", reader_), 200, "");
+  expect_status(call("GET", base + "/points/1", reader_), 200, "");
+  expect_status(call("GET", "/aliases", reader_), 200, "");
+  expect_status(call("GET", base + "/aliases", reader_), 200, "");
+  expect_status(call("POST", base + "/points", reader_, {{"ids", {1}}}), 200, "");
+  expect_status(call("POST", base + "/points/count", reader_, json::object()), 200, "");
+  expect_status(call("POST", base + "/points/scroll", reader_, json::object()), 200, "");
+  expect_status(call("POST", base + "/points/search", reader_, {{"vector", {1, 0}}}), 200, "");
+  expect_status(
+      call("POST", base + "/points/search/batch", reader_, {{"searches", {{{"vector", {1, 0}}}}}}),
+      200, "");
+  expect_status(call("POST", base + "/points/query", reader_, {{"query", {1, 0}}}), 200, "");
+  expect_status(
+      call("POST", base + "/points/query/batch", reader_, {{"searches", {{{"query", {1, 0}}}}}}),
+      200, "");
+  // Every write route: 403, and nothing changes.
+  const json vectors = {{"vectors", {{"size", 2}, {"distance", "Dot"}}}};
+  expect_status(call("PUT", "/collections/other", reader_, vectors), 403,
+                "read-only API key may not call PUT /collections/other");
+  expect_status(call("DELETE", base, reader_), 403, "read-only");
+  expect_status(
+      call("PUT", base + "/points", reader_, {{"points", {{{"id", 2}, {"vector", {0, 1}}}}}}), 403,
+      "read-only");
+  expect_status(call("POST", base + "/points/delete", reader_, {{"points", {1}}}), 403,
+                "read-only");
+  for (const char* payload_route :
+       {"/points/payload", "/points/payload/delete", "/points/payload/clear"}) {
+    expect_status(call("POST", base + payload_route, reader_,
+                       {{"payload", {{"b", 2}}}, {"keys", {"a"}}, {"points", {1}}}),
+                  403, "read-only");
+  }
+  expect_status(
+      call("PUT", base + "/points/payload", reader_, {{"payload", {{"b", 2}}}, {"points", {1}}}),
+      403, "read-only");
+  expect_status(
+      call("POST", "/collections/aliases", reader_,
+           {{"actions", {{{"create_alias", {{"collection_name", "docs"}, {"alias_name", "x"}}}}}}}),
+      403, "read-only");
+  EXPECT_TRUE(registry_.exists("docs"));
+  EXPECT_FALSE(registry_.exists("other"));
+  EXPECT_FALSE(registry_.exists("x"));
+  auto point = call("GET", base + "/points/1", reader_).json()["result"];
+  EXPECT_EQ(point["payload"], json({{"a", 1}}));
+  EXPECT_EQ(call("POST", base + "/points/count", reader_).json()["result"]["count"], 1);
+  // The read-write key may do all of it.
+  expect_status(call("POST", base + "/points/delete", admin_, {{"points", {1}}}), 200, "");
+  expect_status(call("DELETE", base, admin_), 200, "");
+}
+
+TEST(ApiKeyAuth, OnlyAReadOnlyKeyMakesEveryoneReadOnly) {
+  const ApiKeyAuth auth(ApiKeys{"", "ro"});
+  EXPECT_TRUE(auth.enabled());
+  HttpRequest request{"POST", "/collections/a/points/delete", "", {{"api-key", "ro"}}, ""};
+  ASSERT_TRUE(auth.check(request, RouteAccess::kWrite).has_value());
+  EXPECT_EQ(auth.check(request, RouteAccess::kWrite)->status, 403);
+  EXPECT_FALSE(auth.check(request, RouteAccess::kRead).has_value());
+  request.headers = {{"api-key", ""}};
+  EXPECT_EQ(auth.check(request, RouteAccess::kRead)->status, 401);  // an empty key is none
+  EXPECT_FALSE(auth.check(request, RouteAccess::kPublic).has_value());
+  EXPECT_FALSE(ApiKeyAuth(ApiKeys{}).enabled());
+  EXPECT_FALSE(ApiKeyAuth(ApiKeys{}).check(request, RouteAccess::kWrite).has_value());
+}
+
+TEST(ApiKeyAuth, ConstantTimeEqualIsEquality) {
+  EXPECT_TRUE(constant_time_equal("", ""));
+  EXPECT_TRUE(constant_time_equal("key", "key"));
+  EXPECT_FALSE(constant_time_equal("key", "kez"));
+  EXPECT_FALSE(constant_time_equal("key", "ke"));
+  EXPECT_FALSE(constant_time_equal("ke", "key"));
+  EXPECT_FALSE(constant_time_equal("", "k"));
+  EXPECT_FALSE(constant_time_equal(std::string("a\0", 2), "a"));
+}
+
 TEST_F(RestApiTest, UnknownRoutesAndMethods) {
   expect_error(call("GET", "/nothing/here"), 404, "no route");
   expect_error(call("PATCH", "/collections"), 405, "not allowed");
