@@ -17,6 +17,7 @@
 #include "index/cpu_searcher.h"
 #include "index/placement.h"
 #include "kernels/cpu/isa.h"
+#include "kernels/cpu/top_k.h"
 #include "kernels/cuda/device_info.h"
 #include "server/http_server.h"
 #include "server/rest_api.h"
@@ -46,6 +47,14 @@ serve options:
                          nothing (GET, search, query, their batches, scroll,
                          count, retrieve); 403 elsewhere (env
                          VESTA_READ_ONLY_API_KEY)
+  --max-batch-points N   points in one upsert, else 413 (default 10000)
+  --max-dim N            largest vectors.size of a new collection, else 400
+                         (default and most 65536)
+  --max-limit N          largest search and query limit, else 400 (default and
+                         most 1024; a request without one gets min(10, N))
+  --max-filter-depth N   deepest nesting of payload filters, else 400 (default 16)
+  --max-search-batch N   searches in one search/batch or query/batch request,
+                         else 400 (default 1024)
   --device MODE          where searches run: auto (a GPU when one is found, else
                          the CPU), gpu (refuse to start without one), cpu
                          (default auto)
@@ -166,6 +175,19 @@ int serve(const std::vector<std::string_view>& args) {
         return usage_error(std::string(name) + " needs a non-empty key");
       }
       (name == "--api-key" ? rest.api_keys.read_write : rest.api_keys.read_only) = args[++i];
+    } else if (args[i] == "--max-batch-points") {
+      if (!number({"--max-batch-points", 1, 10'000'000}, &rest.limits.max_batch_points)) return 2;
+    } else if (args[i] == "--max-dim") {
+      if (!number({"--max-dim", 1, vesta::index::CollectionRegistry::kMaxDim},
+                  &rest.limits.max_dim)) {
+        return 2;
+      }
+    } else if (args[i] == "--max-limit") {
+      if (!number({"--max-limit", 1, vesta::kernels::kMaxTopK}, &rest.limits.max_limit)) return 2;
+    } else if (args[i] == "--max-filter-depth") {
+      if (!number({"--max-filter-depth", 1, 128}, &rest.limits.max_filter_depth)) return 2;
+    } else if (args[i] == "--max-search-batch") {
+      if (!number({"--max-search-batch", 1, 1'000'000}, &rest.limits.max_search_batch)) return 2;
     } else if (args[i] == "--device") {
       if (i + 1 >= args.size()) return usage_error("--device needs a value");
       const std::optional<vesta::index::DeviceMode> mode =

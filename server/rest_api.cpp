@@ -53,10 +53,12 @@ core::Result<json> object_body(const HttpRequest& request) {
 
 // The optional "filter" member of a request body: an empty function when
 // absent or null.
-core::Result<index::PointFilter> filter_from(const json& body, const std::string& where) {
+core::Result<index::PointFilter> filter_from(const json& body, const std::string& where,
+                                             const RequestLimits& limits) {
   auto it = body.find("filter");
   if (it == body.end() || it->is_null()) return index::PointFilter();
-  core::Result<index::PayloadFilter> filter = index::PayloadFilter::parse(*it);
+  core::Result<index::PayloadFilter> filter =
+      index::PayloadFilter::parse(*it, static_cast<int>(limits.max_filter_depth));
   if (!filter.is_ok()) return core::invalid_argument(where + filter.status().message());
   return index::PointFilter(
       [f = std::move(filter).value()](const core::PointId& id, const json& payload) {
@@ -96,6 +98,7 @@ core::Result<PayloadSelector> payload_selector_from(const json& body, const std:
 // `vector_key` names the member holding the query vector ("vector" for search,
 // "query" for the query API, where it may also be {"nearest": [...]}).
 core::Result<SearchOptions> search_options(const json& body, const std::string& where,
+                                           const RequestLimits& limits,
                                            const char* vector_key = "vector") {
   SearchOptions o;
   auto vector = body.find(vector_key);
@@ -109,12 +112,19 @@ core::Result<SearchOptions> search_options(const json& body, const std::string& 
   core::Result<std::vector<float>> v = vector_from_json(*vector_json, vector_where);
   if (!v.is_ok()) return v.status();
   o.vector = std::move(v).value();
-  core::Result<size_t> limit = optional_count(body, "limit", 10, where);
+  // Qdrant's default of 10, unless the server allows fewer.
+  core::Result<size_t> limit =
+      optional_count(body, "limit", std::min<size_t>(10, limits.max_limit), where);
   if (!limit.is_ok()) return limit.status();
   core::Result<size_t> offset = optional_count(body, "offset", 0, where);
   if (!offset.is_ok()) return offset.status();
   o.limit = limit.value();
   o.offset = offset.value();
+  if (o.limit > limits.max_limit) {
+    return core::invalid_argument(where + "limit must be at most " +
+                                  std::to_string(limits.max_limit) +
+                                  " (the server's --max-limit), got " + std::to_string(o.limit));
+  }
   if (o.limit + o.offset > kernels::kMaxTopK) {
     return core::invalid_argument(where + "limit + offset must be at most " +
                                   std::to_string(kernels::kMaxTopK) + ", got " +
@@ -129,7 +139,7 @@ core::Result<SearchOptions> search_options(const json& body, const std::string& 
   if (!payload.is_ok()) return payload.status();
   o.payload = std::move(payload).value();
   o.params.with_payload = o.payload.wants_payload();
-  core::Result<index::PointFilter> filter = filter_from(body, where);
+  core::Result<index::PointFilter> filter = filter_from(body, where, limits);
   if (!filter.is_ok()) return filter.status();
   o.params.filter = std::move(filter).value();
   if (auto t = body.find("score_threshold"); t != body.end() && !t->is_null()) {
@@ -185,11 +195,24 @@ core::Result<std::vector<core::PointId>> ids_from_json(const json& body, const c
   return ids;
 }
 
+// PayloadTooLarge when one upsert carries more than limits.max_batch_points;
+// `field` names the list.
+core::Status check_batch_size(size_t count, const char* field, const RequestLimits& limits) {
+  if (count <= limits.max_batch_points) return core::Status::ok();
+  return {core::StatusCode::kPayloadTooLarge,
+          std::string(field) + " holds " + std::to_string(count) +
+              " points, more than one upsert may carry (" +
+              std::to_string(limits.max_batch_points) +
+              ", the server's --max-batch-points); split it into several requests"};
+}
+
 // Points in Qdrant's list form {"points": [...]} or batch form {"batch": {...}}.
-core::Result<std::vector<index::PointWrite>> points_from_json(const json& body) {
+core::Result<std::vector<index::PointWrite>> points_from_json(const json& body,
+                                                              const RequestLimits& limits) {
   std::vector<index::PointWrite> out;
   if (auto points = body.find("points"); points != body.end()) {
     if (!points->is_array()) return core::invalid_argument("points must be an array");
+    VESTA_RETURN_IF_ERROR(check_batch_size(points->size(), "points", limits));
     for (size_t i = 0; i < points->size(); ++i) {
       const json& p = (*points)[i];
       const std::string where = "points[" + std::to_string(i) + "]";
@@ -211,6 +234,9 @@ core::Result<std::vector<index::PointWrite>> points_from_json(const json& body) 
   auto batch = body.find("batch");
   if (batch == body.end() || !batch->is_object()) {
     return core::invalid_argument("body must have \"points\" (a list) or \"batch\" (an object)");
+  }
+  if (auto ids = batch->find("ids"); ids != batch->end() && ids->is_array()) {
+    VESTA_RETURN_IF_ERROR(check_batch_size(ids->size(), "batch.ids", limits));
   }
   core::Result<std::vector<core::PointId>> ids = ids_from_json(*batch, "ids");
   if (!ids.is_ok()) return core::invalid_argument("batch." + ids.status().message());
@@ -241,7 +267,8 @@ core::Result<std::vector<index::PointWrite>> points_from_json(const json& body) 
 // true for scroll), with_vector (false)} -> {"points": [...], "next_page_offset":
 // id or null}. Errors name the field after `where` ("searches[1].").
 core::Result<json> scroll_json(index::Collection& collection, const json& body,
-                               const PayloadSelector& payload_default, const std::string& where) {
+                               const PayloadSelector& payload_default, const std::string& where,
+                               const RequestLimits& limits) {
   std::optional<core::PointId> offset;
   if (auto it = body.find("offset"); it != body.end() && !it->is_null()) {
     core::Result<core::PointId> id = point_id_from_json(*it, where + "offset");
@@ -259,7 +286,7 @@ core::Result<json> scroll_json(index::Collection& collection, const json& body,
   if (!payload.is_ok()) return payload.status();
   core::Result<bool> with_vector = optional_bool(body, "with_vector", false, where);
   if (!with_vector.is_ok()) return with_vector.status();
-  core::Result<index::PointFilter> filter = filter_from(body, where);
+  core::Result<index::PointFilter> filter = filter_from(body, where, limits);
   if (!filter.is_ok()) return filter.status();
   auto page = collection.scroll(offset, limit.value(), filter.value(),
                                 payload.value().wants_payload(), with_vector.value());
@@ -285,8 +312,8 @@ core::Result<json> nearest_json(index::Collection& collection, const SearchOptio
 
 // Qdrant's search for one request: a list of hits.
 core::Result<json> search_json(index::Collection& collection, const json& body,
-                               const std::string& where) {
-  auto options = search_options(body, where);
+                               const std::string& where, const RequestLimits& limits) {
+  auto options = search_options(body, where, limits);
   if (!options.is_ok()) return options.status();
   return nearest_json(collection, options.value(), where);
 }
@@ -294,7 +321,7 @@ core::Result<json> search_json(index::Collection& collection, const json& body,
 // Qdrant's query API for one request: nearest-vector search when "query" is
 // given, else points in id order. Returns {"points": [...]}.
 core::Result<json> query_json(index::Collection& collection, const json& body,
-                              const std::string& where) {
+                              const std::string& where, const RequestLimits& limits) {
   for (const char* unsupported : {"prefetch", "using", "lookup_from"}) {
     if (body.contains(unsupported) && !body[unsupported].is_null()) {
       return core::invalid_argument(where + unsupported + " is not supported");
@@ -302,11 +329,11 @@ core::Result<json> query_json(index::Collection& collection, const json& body,
   }
   if (!body.contains("query") || body["query"].is_null()) {
     // Qdrant's query defaults to no payload, unlike its scroll.
-    core::Result<json> page = scroll_json(collection, body, PayloadSelector::none(), where);
+    core::Result<json> page = scroll_json(collection, body, PayloadSelector::none(), where, limits);
     if (!page.is_ok()) return page;
     return json{{"points", page.value()["points"]}};
   }
-  auto options = search_options(body, where, "query");
+  auto options = search_options(body, where, limits, "query");
   if (!options.is_ok()) return options.status();
   core::Result<json> points = nearest_json(collection, options.value(), where);
   if (!points.is_ok()) return points;
@@ -314,13 +341,20 @@ core::Result<json> query_json(index::Collection& collection, const json& body,
 }
 
 // The "searches" array of a batch route, each entry (an object) answered by
-// `one`; an entry's error names it ("searches[1].vector ...").
+// `one`; an entry's error names it ("searches[1].vector ..."). At most
+// limits.max_search_batch entries.
 core::Result<json> each_search(
-    const json& body, const char* entry_kind,
+    const json& body, const RequestLimits& limits, const char* entry_kind,
     const std::function<core::Result<json>(const json& entry, const std::string& where)>& one) {
   auto searches = body.find("searches");
   if (searches == body.end() || !searches->is_array()) {
     return core::invalid_argument(std::string("searches must be an array of ") + entry_kind);
+  }
+  if (searches->size() > limits.max_search_batch) {
+    return core::invalid_argument("searches holds " + std::to_string(searches->size()) + " " +
+                                  entry_kind + ", more than one request may carry (" +
+                                  std::to_string(limits.max_search_batch) +
+                                  ", the server's --max-search-batch)");
   }
   json out = json::array();
   for (size_t i = 0; i < searches->size(); ++i) {
@@ -337,8 +371,9 @@ core::Result<json> each_search(
 // response).
 json completed_operation() { return json{{"operation_id", 0}, {"status", "completed"}}; }
 
-core::Result<json> upsert_json(index::Collection& collection, const json& body) {
-  auto points = points_from_json(body);
+core::Result<json> upsert_json(index::Collection& collection, const json& body,
+                               const RequestLimits& limits) {
+  auto points = points_from_json(body, limits);
   if (!points.is_ok()) return points.status();
   VESTA_RETURN_IF_ERROR(collection.upsert(std::move(points).value()));
   return completed_operation();
@@ -406,9 +441,10 @@ core::Result<json> retrieve_json(index::Collection& collection, const json& body
 }
 
 // Deletes the points chosen by "filter" or, without one, by "points" (ids).
-core::Result<json> delete_points_json(index::Collection& collection, const json& body) {
+core::Result<json> delete_points_json(index::Collection& collection, const json& body,
+                                      const RequestLimits& limits) {
   if (body.contains("filter")) {
-    core::Result<index::PointFilter> filter = filter_from(body, "");
+    core::Result<index::PointFilter> filter = filter_from(body, "", limits);
     if (!filter.is_ok()) return filter.status();
     if (!filter.value()) return core::invalid_argument("filter must not be null");
     auto removed = collection.remove_matching(filter.value());
@@ -423,8 +459,9 @@ core::Result<json> delete_points_json(index::Collection& collection, const json&
 }
 
 // {"count": n}, of the points an optional "filter" keeps.
-core::Result<json> count_json(index::Collection& collection, const json& body) {
-  core::Result<index::PointFilter> filter = filter_from(body, "");
+core::Result<json> count_json(index::Collection& collection, const json& body,
+                              const RequestLimits& limits) {
+  core::Result<index::PointFilter> filter = filter_from(body, "", limits);
   if (!filter.is_ok()) return filter.status();
   auto count = filter.value() ? collection.count_matching(filter.value()) : collection.count();
   if (!count.is_ok()) return count.status();
@@ -460,7 +497,7 @@ core::Result<json> collection_info_json(index::Collection& collection) {
 enum class PayloadOp { kSet, kOverwrite, kDeleteKeys, kClear };
 
 core::Result<json> update_payload_json(index::Collection& collection, const json& body,
-                                       PayloadOp op) {
+                                       PayloadOp op, const RequestLimits& limits) {
   if (body.contains("key") && !body["key"].is_null()) {
     return core::invalid_argument("key (a nested payload path) is not supported");
   }
@@ -490,7 +527,7 @@ core::Result<json> update_payload_json(index::Collection& collection, const json
     if (!parsed_ids.is_ok()) return parsed_ids.status();
     ids = std::move(parsed_ids).value();
   } else if (body.contains("filter") && !body["filter"].is_null()) {
-    core::Result<index::PointFilter> filter = filter_from(body, "");
+    core::Result<index::PointFilter> filter = filter_from(body, "", limits);
     if (!filter.is_ok()) return filter.status();
     auto matching = collection.ids_matching(filter.value());
     if (!matching.is_ok()) return matching.status();
@@ -590,6 +627,7 @@ enum class BodyUse {
 // path parameter, the body as BodyUse says, and every path parameter.
 struct CollectionRequest {
   const HttpRequest& request;
+  const RequestLimits& limits;
   index::Collection& collection;
   const json& body;
   const RouteParams& params;
@@ -601,10 +639,10 @@ using CollectionHandler = std::function<core::Result<json>(const CollectionReque
 // its collection (404 when neither exists, before the body is read), reads
 // the body, runs `handler` and answers in Qdrant's envelope. The collection
 // stays alive until the handler returns, even if it is dropped meanwhile.
-RouteHandler with_collection(index::CollectionRegistry& registry, BodyUse use,
-                             CollectionHandler handler) {
-  return [&registry, use, handler = std::move(handler)](const HttpRequest& req,
-                                                        const RouteParams& params) {
+RouteHandler with_collection(index::CollectionRegistry& registry, const RequestLimits& limits,
+                             BodyUse use, CollectionHandler handler) {
+  return [&registry, &limits, use, handler = std::move(handler)](const HttpRequest& req,
+                                                                 const RouteParams& params) {
     return respond([&]() -> core::Result<json> {
       auto collection = registry.get(params.at("name"));
       if (!collection.is_ok()) return collection.status();
@@ -614,7 +652,7 @@ RouteHandler with_collection(index::CollectionRegistry& registry, BodyUse use,
         if (!parsed.is_ok()) return parsed.status();
         body = std::move(parsed).value();
       }
-      return handler({req, *collection.value(), body, params});
+      return handler({req, limits, *collection.value(), body, params});
     });
   };
 }
@@ -623,7 +661,10 @@ RouteHandler with_collection(index::CollectionRegistry& registry, BodyUse use,
 
 RestApi::RestApi(index::CollectionRegistry& collections, std::string version,
                  RestApiOptions options)
-    : collections_(collections), version_(std::move(version)), auth_(std::move(options.api_keys)) {
+    : collections_(collections),
+      version_(std::move(version)),
+      auth_(std::move(options.api_keys)),
+      limits_(options.limits) {
   add_routes();
 }
 
@@ -637,6 +678,7 @@ HttpResponse RestApi::handle(const HttpRequest& request) const {
 void RestApi::add_routes() {
   Router& r = router_;
   index::CollectionRegistry& registry = collections_;
+  const RequestLimits& limits = limits_;
 
   // Routes of methods other than GET write unless marked kRead (Router::add).
   r.add(
@@ -666,33 +708,41 @@ void RestApi::add_routes() {
     });
   });
 
-  r.add("PUT", "/collections/{name}", [&registry](const HttpRequest& req, const RouteParams& p) {
-    return respond([&]() -> core::Result<json> {
-      core::Result<json> body = object_body(req);
-      if (!body.is_ok()) return body.status();
-      auto vectors = body.value().find("vectors");
-      if (vectors == body.value().end() || !vectors->is_object()) {
-        return core::invalid_argument("vectors must be an object {\"size\": N, \"distance\": ...}");
-      }
-      core::Result<size_t> size = optional_count(*vectors, "size", 0, "vectors.");
-      if (!size.is_ok()) return size.status();
-      if (!vectors->contains("size")) return core::invalid_argument("vectors.size is required");
-      auto distance = vectors->find("distance");
-      if (distance == vectors->end() || !distance->is_string()) {
-        return core::invalid_argument("vectors.distance must be one of Cosine, Dot, Euclid");
-      }
-      std::optional<index::Metric> metric = index::parse_metric(distance->get<std::string>());
-      if (!metric) {
-        return core::invalid_argument("vectors.distance '" + distance->get<std::string>() +
-                                      "' is not supported; use Cosine, Dot or Euclid");
-      }
-      VESTA_RETURN_IF_ERROR(registry.create({p.at("name"), size.value(), *metric}));
-      return json(true);
-    });
-  });
+  r.add("PUT", "/collections/{name}",
+        [&registry, &limits](const HttpRequest& req, const RouteParams& p) {
+          return respond([&]() -> core::Result<json> {
+            core::Result<json> body = object_body(req);
+            if (!body.is_ok()) return body.status();
+            auto vectors = body.value().find("vectors");
+            if (vectors == body.value().end() || !vectors->is_object()) {
+              return core::invalid_argument(
+                  "vectors must be an object {\"size\": N, \"distance\": ...}");
+            }
+            core::Result<size_t> size = optional_count(*vectors, "size", 0, "vectors.");
+            if (!size.is_ok()) return size.status();
+            if (!vectors->contains("size"))
+              return core::invalid_argument("vectors.size is required");
+            if (size.value() > limits.max_dim) {
+              return core::invalid_argument(
+                  "vectors.size must be at most " + std::to_string(limits.max_dim) +
+                  " (the server's --max-dim), got " + std::to_string(size.value()));
+            }
+            auto distance = vectors->find("distance");
+            if (distance == vectors->end() || !distance->is_string()) {
+              return core::invalid_argument("vectors.distance must be one of Cosine, Dot, Euclid");
+            }
+            std::optional<index::Metric> metric = index::parse_metric(distance->get<std::string>());
+            if (!metric) {
+              return core::invalid_argument("vectors.distance '" + distance->get<std::string>() +
+                                            "' is not supported; use Cosine, Dot or Euclid");
+            }
+            VESTA_RETURN_IF_ERROR(registry.create({p.at("name"), size.value(), *metric}));
+            return json(true);
+          });
+        });
 
   r.add("GET", "/collections/{name}",
-        with_collection(registry, BodyUse::kNone, [](const CollectionRequest& q) {
+        with_collection(registry, limits, BodyUse::kNone, [](const CollectionRequest& q) {
           return collection_info_json(q.collection);
         }));
 
@@ -707,51 +757,53 @@ void RestApi::add_routes() {
   });
 
   r.add("PUT", "/collections/{name}/points",
-        with_collection(registry, BodyUse::kRequired, [](const CollectionRequest& q) {
-          return upsert_json(q.collection, q.body);
+        with_collection(registry, limits, BodyUse::kRequired, [](const CollectionRequest& q) {
+          return upsert_json(q.collection, q.body, q.limits);
         }));
 
   r.add("GET", "/collections/{name}/points/{id}",
-        with_collection(registry, BodyUse::kNone, [](const CollectionRequest& q) {
+        with_collection(registry, limits, BodyUse::kNone, [](const CollectionRequest& q) {
           return point_json(q.collection, q.params.at("id"), q.request.query);
         }));
 
   r.add("POST", "/collections/{name}/points",
         with_collection(
-            registry, BodyUse::kRequired,
+            registry, limits, BodyUse::kRequired,
             [](const CollectionRequest& q) { return retrieve_json(q.collection, q.body); }),
         RouteAccess::kRead);
 
   r.add("POST", "/collections/{name}/points/delete",
-        with_collection(registry, BodyUse::kRequired, [](const CollectionRequest& q) {
-          return delete_points_json(q.collection, q.body);
+        with_collection(registry, limits, BodyUse::kRequired, [](const CollectionRequest& q) {
+          return delete_points_json(q.collection, q.body, q.limits);
         }));
 
-  r.add(
-      "POST", "/collections/{name}/points/count",
-      with_collection(registry, BodyUse::kOptional,
-                      [](const CollectionRequest& q) { return count_json(q.collection, q.body); }),
-      RouteAccess::kRead);
+  r.add("POST", "/collections/{name}/points/count",
+        with_collection(
+            registry, limits, BodyUse::kOptional,
+            [](const CollectionRequest& q) { return count_json(q.collection, q.body, q.limits); }),
+        RouteAccess::kRead);
 
   r.add("POST", "/collections/{name}/points/search",
-        with_collection(
-            registry, BodyUse::kRequired,
-            [](const CollectionRequest& q) { return search_json(q.collection, q.body, ""); }),
+        with_collection(registry, limits, BodyUse::kRequired,
+                        [](const CollectionRequest& q) {
+                          return search_json(q.collection, q.body, "", q.limits);
+                        }),
         RouteAccess::kRead);
 
   r.add("POST", "/collections/{name}/points/search/batch",
-        with_collection(registry, BodyUse::kRequired,
+        with_collection(registry, limits, BodyUse::kRequired,
                         [](const CollectionRequest& q) {
-                          return each_search(q.body, "search requests",
+                          return each_search(q.body, q.limits, "search requests",
                                              [&q](const json& entry, const std::string& where) {
-                                               return search_json(q.collection, entry, where);
+                                               return search_json(q.collection, entry, where,
+                                                                  q.limits);
                                              });
                         }),
         RouteAccess::kRead);
 
-  auto payload_route = [&registry](PayloadOp op) {
-    return with_collection(registry, BodyUse::kRequired, [op](const CollectionRequest& q) {
-      return update_payload_json(q.collection, q.body, op);
+  auto payload_route = [&registry, &limits](PayloadOp op) {
+    return with_collection(registry, limits, BodyUse::kRequired, [op](const CollectionRequest& q) {
+      return update_payload_json(q.collection, q.body, op, q.limits);
     });
   };
   r.add("POST", "/collections/{name}/points/payload", payload_route(PayloadOp::kSet));
@@ -760,24 +812,27 @@ void RestApi::add_routes() {
   r.add("POST", "/collections/{name}/points/payload/clear", payload_route(PayloadOp::kClear));
 
   r.add("POST", "/collections/{name}/points/scroll",
-        with_collection(registry, BodyUse::kOptional,
+        with_collection(registry, limits, BodyUse::kOptional,
                         [](const CollectionRequest& q) {
-                          return scroll_json(q.collection, q.body, PayloadSelector::all(), "");
+                          return scroll_json(q.collection, q.body, PayloadSelector::all(), "",
+                                             q.limits);
                         }),
         RouteAccess::kRead);
 
   r.add("POST", "/collections/{name}/points/query",
-        with_collection(
-            registry, BodyUse::kRequired,
-            [](const CollectionRequest& q) { return query_json(q.collection, q.body, ""); }),
+        with_collection(registry, limits, BodyUse::kRequired,
+                        [](const CollectionRequest& q) {
+                          return query_json(q.collection, q.body, "", q.limits);
+                        }),
         RouteAccess::kRead);
 
   r.add("POST", "/collections/{name}/points/query/batch",
-        with_collection(registry, BodyUse::kRequired,
+        with_collection(registry, limits, BodyUse::kRequired,
                         [](const CollectionRequest& q) {
-                          return each_search(q.body, "query requests",
+                          return each_search(q.body, q.limits, "query requests",
                                              [&q](const json& entry, const std::string& where) {
-                                               return query_json(q.collection, entry, where);
+                                               return query_json(q.collection, entry, where,
+                                                                 q.limits);
                                              });
                         }),
         RouteAccess::kRead);

@@ -1,16 +1,29 @@
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "index/collection_registry.h"
+#include "index/payload_filter.h"
+#include "kernels/cpu/top_k.h"
 #include "server/api_key_auth.h"
 #include "server/http_message.h"
 #include "server/router.h"
 
 namespace vesta::server {
 
+// What one request may ask for; each limit exceeded is a 4xx naming the field.
+struct RequestLimits {
+  size_t max_batch_points = 10000;                      // points in one upsert (413)
+  size_t max_dim = index::CollectionRegistry::kMaxDim;  // vectors.size of a new collection
+  size_t max_limit = kernels::kMaxTopK;                 // search and query `limit`
+  size_t max_filter_depth = index::PayloadFilter::kDefaultMaxDepth;  // nesting of filters
+  size_t max_search_batch = 1024;  // entries of search/batch and query/batch
+};
+
 struct RestApiOptions {
   ApiKeys api_keys;  // none: every route is open
+  RequestLimits limits;
 };
 
 // The Qdrant-shaped REST API over a CollectionRegistry: collections and their
@@ -35,6 +48,7 @@ class RestApi {
   index::CollectionRegistry& collections_;
   std::string version_;
   ApiKeyAuth auth_;
+  RequestLimits limits_;
   Router router_;
 };
 

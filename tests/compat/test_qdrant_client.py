@@ -149,6 +149,10 @@ def test_errors_surface_as_http_errors(client):
     with pytest.raises(UnexpectedResponse) as err:
         client.query_points("missing", query=[1.0, 0, 0, 0])
     assert err.value.status_code == 404
+    with pytest.raises(UnexpectedResponse) as err:
+        client.query_points("docs", query=[1.0, 0, 0, 0], limit=5000)
+    assert err.value.status_code == 400
+    assert b"limit must be at most 1024" in err.value.content
 
 
 def alias_pairs(response):

@@ -24,12 +24,16 @@ using testing::HttpTestClient;
 
 class RestApiTest : public ::testing::Test {
  protected:
+  // The API's options; a fixture that needs others overrides this.
+  virtual RestApiOptions api_options() const { return {}; }
+
   void SetUp() override {
+    api_ = std::make_unique<RestApi>(registry_, "9.9.9", api_options());
     HttpServerOptions options;
     options.port = 0;
     options.body_limit_bytes = 1 << 20;
     server_ = std::make_unique<HttpServer>(
-        options, [this](const HttpRequest& request) { return api_.handle(request); });
+        options, [this](const HttpRequest& request) { return api_->handle(request); });
     ASSERT_TRUE(server_->start().is_ok());
     client_ = std::make_unique<HttpTestClient>(server_->port());
   }
@@ -60,7 +64,7 @@ class RestApiTest : public ::testing::Test {
   core::LockManager locks_;
   index::CpuSearcher searcher_{pool_};
   index::CollectionRegistry registry_{locks_, searcher_};
-  RestApi api_{registry_, "9.9.9"};
+  std::unique_ptr<RestApi> api_;
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<HttpTestClient> client_;
 };
@@ -96,6 +100,8 @@ TEST_F(RestApiTest, CollectionLifecycle) {
 TEST_F(RestApiTest, CreateCollectionRejectsBadConfig) {
   expect_error(call("PUT", "/collections/a", {{"vectors", {{"size", 0}, {"distance", "Dot"}}}}),
                400, "vectors.size");
+  expect_error(call("PUT", "/collections/a", {{"vectors", {{"size", 65537}, {"distance", "Dot"}}}}),
+               400, "vectors.size must be at most 65536");
   expect_error(
       call("PUT", "/collections/a", {{"vectors", {{"size", 4}, {"distance", "Manhattan"}}}}), 400,
       "Manhattan");
@@ -205,6 +211,8 @@ TEST_F(RestApiTest, SearchRejectsBadRequests) {
   expect_error(call("POST", url, {{"limit", 3}}), 400, "vector is required");
   expect_error(call("POST", url, {{"vector", {1, 2, 3}}}), 400, "expected 1 x 2");
   expect_error(call("POST", url, {{"vector", {1, 2}}, {"limit", 2000}}), 400,
+               "limit must be at most 1024 (the server's --max-limit), got 2000");
+  expect_error(call("POST", url, {{"vector", {1, 2}}, {"limit", 1000}, {"offset", 100}}), 400,
                "limit + offset must be at most 1024");
   expect_error(call("POST", url, {{"vector", {1, 2}}, {"limit", -1}}), 400, "limit");
   expect_error(call("POST", url, {{"vector", {1, 2}}, {"with_payload", "yes"}}), 400,
@@ -650,6 +658,102 @@ TEST_F(RestApiAliasTest, SwapUnderConcurrentQueriesFailsNoQuery) {
   EXPECT_GT(from_v2.load(), 0);
 }
 
+// Small request limits, each tested at its edge.
+class RestApiLimitsTest : public RestApiTest {
+ protected:
+  RestApiOptions api_options() const override {
+    RestApiOptions options;
+    options.limits.max_batch_points = 3;
+    options.limits.max_dim = 8;
+    options.limits.max_limit = 5;
+    options.limits.max_filter_depth = 2;
+    options.limits.max_search_batch = 2;
+    return options;
+  }
+  static json points(size_t n) {
+    json out = json::array();
+    for (size_t i = 0; i < n; ++i) out.push_back({{"id", i}, {"vector", {1, 0}}});
+    return out;
+  }
+};
+
+TEST_F(RestApiLimitsTest, MaxDimBoundsTheCollectionVectorSize) {
+  create("eight", 8, "Dot");
+  expect_error(call("PUT", "/collections/nine", {{"vectors", {{"size", 9}, {"distance", "Dot"}}}}),
+               400, "vectors.size must be at most 8 (the server's --max-dim), got 9");
+  EXPECT_FALSE(registry_.exists("nine"));
+}
+
+TEST_F(RestApiLimitsTest, MaxBatchPointsBoundsOneUpsertIn413) {
+  create("docs", 2, "Dot");
+  const std::string url = "/collections/docs/points";
+  EXPECT_EQ(call("PUT", url, {{"points", points(3)}}).status, 200);
+  expect_error(call("PUT", url, {{"points", points(4)}}), 413,
+               "points holds 4 points, more than one upsert may carry (3, the server's "
+               "--max-batch-points)");
+  expect_error(
+      call("PUT", url,
+           {{"batch", {{"ids", {10, 11, 12, 13}}, {"vectors", {{1, 0}, {1, 0}, {1, 0}, {1, 0}}}}}}),
+      413, "batch.ids holds 4 points");
+  EXPECT_EQ(
+      call("PUT", url, {{"batch", {{"ids", {10, 11, 12}}, {"vectors", {{1, 0}, {1, 0}, {1, 0}}}}}})
+          .status,
+      200);
+  EXPECT_EQ(call("POST", url + "/count").json()["result"]["count"], 6);
+}
+
+TEST_F(RestApiLimitsTest, MaxLimitBoundsSearchAndQueryLimit) {
+  create("docs", 2, "Dot");
+  ASSERT_EQ(call("PUT", "/collections/docs/points", {{"points", points(3)}}).status, 200);
+  const std::string base = "/collections/docs/points";
+  EXPECT_EQ(call("POST", base + "/search", {{"vector", {1, 0}}, {"limit", 5}}).status, 200);
+  // Without a limit: Qdrant's default of 10, cut to the server's maximum.
+  auto r = call("POST", base + "/search", {{"vector", {1, 0}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["result"].size(), 3u);
+  expect_error(call("POST", base + "/search", {{"vector", {1, 0}}, {"limit", 6}}), 400,
+               "limit must be at most 5 (the server's --max-limit), got 6");
+  expect_error(call("POST", base + "/query", {{"query", {1, 0}}, {"limit", 6}}), 400,
+               "limit must be at most 5");
+  expect_error(call("POST", base + "/search/batch",
+                    {{"searches", {{{"vector", {1, 0}}}, {{"vector", {1, 0}}, {"limit", 6}}}}}),
+               400, "searches[1].limit must be at most 5");
+  // Scroll pages have their own bound.
+  EXPECT_EQ(call("POST", base + "/scroll", {{"limit", 100}}).status, 200);
+}
+
+TEST_F(RestApiLimitsTest, MaxFilterDepthBoundsEveryFilter) {
+  create("docs", 2, "Dot");
+  ASSERT_EQ(call("PUT", "/collections/docs/points", {{"points", points(3)}}).status, 200);
+  const std::string base = "/collections/docs/points";
+  const json leaf = {{"has_id", {1}}};
+  const json depth2 = {{"must", {{{"must", {leaf}}}}}};
+  const json depth3 = {{"must", {{{"must", {{{"must", {leaf}}}}}}}}};
+  EXPECT_EQ(call("POST", base + "/count", {{"filter", depth2}}).json()["result"]["count"], 1);
+  const std::string error = "filter.must[0].must[0] nests filters deeper than 2";
+  expect_error(call("POST", base + "/count", {{"filter", depth3}}), 400, error);
+  expect_error(call("POST", base + "/search", {{"vector", {1, 0}}, {"filter", depth3}}), 400,
+               error);
+  expect_error(call("POST", base + "/scroll", {{"filter", depth3}}), 400, error);
+  expect_error(call("POST", base + "/delete", {{"filter", depth3}}), 400, error);
+  expect_error(call("POST", base + "/payload", {{"payload", {{"a", 1}}}, {"filter", depth3}}), 400,
+               error);
+  EXPECT_EQ(call("POST", base + "/count").json()["result"]["count"], 3);
+}
+
+TEST_F(RestApiLimitsTest, MaxSearchBatchBoundsBatchRequests) {
+  create("docs", 2, "Dot");
+  const std::string base = "/collections/docs/points";
+  const json search = {{"vector", {1, 0}}};
+  EXPECT_EQ(call("POST", base + "/search/batch", {{"searches", {search, search}}}).status, 200);
+  expect_error(call("POST", base + "/search/batch", {{"searches", {search, search, search}}}), 400,
+               "searches holds 3 search requests, more than one request may carry (2, the "
+               "server's --max-search-batch)");
+  const json query = {{"query", {1, 0}}};
+  expect_error(call("POST", base + "/query/batch", {{"searches", {query, query, query}}}), 400,
+               "searches holds 3 query requests");
+}
+
 // A server with both API keys configured.
 class RestApiAuthTest : public ::testing::Test {
  protected:
@@ -689,7 +793,7 @@ class RestApiAuthTest : public ::testing::Test {
   core::LockManager locks_;
   index::CpuSearcher searcher_{pool_};
   index::CollectionRegistry registry_{locks_, searcher_};
-  RestApi api_{registry_, "9.9.9", RestApiOptions{ApiKeys{kKey, kReadOnlyKey}}};
+  RestApi api_{registry_, "9.9.9", RestApiOptions{ApiKeys{kKey, kReadOnlyKey}, {}}};
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<HttpTestClient> client_;
 };
