@@ -18,6 +18,7 @@
 #include "index/cpu_searcher.h"
 #include "index/placement.h"
 #include "kernels/cpu/isa.h"
+#include "kernels/cpu/top_k.h"
 #include "kernels/cuda/device_info.h"
 #include "server/http_server.h"
 #include "server/rest_api.h"
@@ -38,6 +39,23 @@ serve options:
   --threads N            search threads (default: one per hardware thread)
   --io-threads N         HTTP I/O threads (default 2)
   --max-body-bytes N     largest request body accepted, else 413 (default 67108864)
+  --api-key KEY          require KEY on every route but /, /healthz, /livez and
+                         /readyz, in the api-key header or as Authorization:
+                         Bearer KEY; else 401 (env VESTA_API_KEY, which keeps the
+                         key off the command line that other users can see)
+  --read-only-api-key KEY
+                         a second key that may call only the routes that change
+                         nothing (GET, search, query, their batches, scroll,
+                         count, retrieve); 403 elsewhere (env
+                         VESTA_READ_ONLY_API_KEY)
+  --max-batch-points N   points in one upsert, else 413 (default 10000)
+  --max-dim N            largest vectors.size of a new collection, else 400
+                         (default and most 65536)
+  --max-limit N          largest search and query limit, else 400 (default and
+                         most 1024; a request without one gets min(10, N))
+  --max-filter-depth N   deepest nesting of payload filters, else 400 (default 16)
+  --max-search-batch N   searches in one search/batch or query/batch request,
+                         else 400 (default 1024)
   --device MODE          where searches run: auto (a GPU when one is found, else
                          the CPU), gpu (refuse to start without one), cpu
                          (default auto)
@@ -56,12 +74,13 @@ serve options:
 
 Status: collections live in memory only (persistence is not built yet: a
 restart loses them). A GPU failure moves the collection it met to the CPU
-path with one log line. Payload indexes, snapshots, metrics, auth and the
+path with one log line. Payload indexes, snapshots, metrics, TLS and the
 binary endpoint are not built yet.
 Stop the server with Ctrl-C or SIGTERM: it finishes requests in flight first.
 
-Environment:
+Environment (a flag given on the command line wins):
   VESTA_CPU_ISA=scalar|avx2|avx512   use a lower CPU kernel than detected
+  VESTA_API_KEY, VESTA_READ_ONLY_API_KEY   as --api-key, --read-only-api-key
 )";
 
 int usage_error(const std::string& message) {
@@ -123,6 +142,10 @@ int serve(const std::vector<std::string_view>& args) {
   vesta::server::HttpServerOptions http;
   vesta::index::PlacementOptions placement;
   vesta::index::BatchingOptions batching;
+  vesta::server::RestApiOptions rest;
+  // From the environment first, so that the flags below win; empty is none.
+  if (const char* key = std::getenv("VESTA_API_KEY")) rest.api_keys.read_write = key;
+  if (const char* key = std::getenv("VESTA_READ_ONLY_API_KEY")) rest.api_keys.read_only = key;
   for (size_t i = 0; i < args.size(); ++i) {
     // Numeric options: name, destination, range.
     struct NumberOption {
@@ -159,6 +182,25 @@ int serve(const std::vector<std::string_view>& args) {
     } else if (args[i] == "--batch-max-delay-us") {
       if (!number({"--batch-max-delay-us", 0, 1000000}, &value)) return 2;
       batching.max_delay = std::chrono::microseconds(value);
+    } else if (args[i] == "--api-key" || args[i] == "--read-only-api-key") {
+      const std::string_view name = args[i];
+      if (i + 1 >= args.size() || args[i + 1].empty()) {
+        return usage_error(std::string(name) + " needs a non-empty key");
+      }
+      (name == "--api-key" ? rest.api_keys.read_write : rest.api_keys.read_only) = args[++i];
+    } else if (args[i] == "--max-batch-points") {
+      if (!number({"--max-batch-points", 1, 10'000'000}, &rest.limits.max_batch_points)) return 2;
+    } else if (args[i] == "--max-dim") {
+      if (!number({"--max-dim", 1, vesta::index::CollectionRegistry::kMaxDim},
+                  &rest.limits.max_dim)) {
+        return 2;
+      }
+    } else if (args[i] == "--max-limit") {
+      if (!number({"--max-limit", 1, vesta::kernels::kMaxTopK}, &rest.limits.max_limit)) return 2;
+    } else if (args[i] == "--max-filter-depth") {
+      if (!number({"--max-filter-depth", 1, 128}, &rest.limits.max_filter_depth)) return 2;
+    } else if (args[i] == "--max-search-batch") {
+      if (!number({"--max-search-batch", 1, 1'000'000}, &rest.limits.max_search_batch)) return 2;
     } else if (args[i] == "--device") {
       if (i + 1 >= args.size()) return usage_error("--device needs a value");
       const std::optional<vesta::index::DeviceMode> mode =
@@ -189,6 +231,10 @@ int serve(const std::vector<std::string_view>& args) {
     }
   }
 
+  if (!rest.api_keys.read_write.empty() && rest.api_keys.read_write == rest.api_keys.read_only) {
+    return usage_error("the API key and the read-only API key must differ");
+  }
+
   // Block the stop signals before any thread starts, so only sigwait sees them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -206,7 +252,7 @@ int serve(const std::vector<std::string_view>& args) {
     return 1;
   }
   vesta::index::CollectionRegistry collections(locks, *searcher.value(), batching);
-  vesta::server::RestApi api(collections, VESTA_VERSION);
+  vesta::server::RestApi api(collections, VESTA_VERSION, rest);
   vesta::server::HttpServer server(
       http, [&api](const vesta::server::HttpRequest& request) { return api.handle(request); });
   std::fprintf(stderr,
@@ -224,6 +270,11 @@ int serve(const std::vector<std::string_view>& args) {
                "collections are in memory only (no persistence yet)\n",
                http.host.c_str(), static_cast<unsigned>(server.port()), http.io_threads,
                http.body_limit_bytes);
+  if (!rest.api_keys.read_write.empty() || !rest.api_keys.read_only.empty()) {
+    std::fprintf(stderr, "vesta serve: API keys required (read-write key: %s, read-only key: %s)\n",
+                 rest.api_keys.read_write.empty() ? "no" : "yes",
+                 rest.api_keys.read_only.empty() ? "no" : "yes");
+  }
   int signal = 0;
   sigwait(&stop_signals, &signal);
   std::fprintf(stderr, "vesta serve: received %s, finishing requests in flight\n",

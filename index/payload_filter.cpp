@@ -206,8 +206,10 @@ core::Status fail(const std::string& where, const std::string& what) {
   return core::invalid_argument(where + " " + what);
 }
 
+// `depth` is this filter's nesting level (the top level is 1), `max_depth`
+// the deepest accepted.
 core::Result<std::shared_ptr<const Node>> parse_filter(const json& j, const std::string& where,
-                                                       int depth);
+                                                       int depth, int max_depth);
 
 core::Result<std::vector<std::string>> parse_key(const json& object, const std::string& where) {
   auto key = object.find("key");
@@ -230,11 +232,12 @@ core::Result<std::vector<json>> match_values(const json& list, const std::string
   return out;
 }
 
-core::Result<Condition> parse_condition(const json& c, const std::string& where, int depth) {
+core::Result<Condition> parse_condition(const json& c, const std::string& where, int depth,
+                                        int max_depth) {
   if (!c.is_object()) return fail(where, "must be an object");
   if (c.contains("must") || c.contains("should") || c.contains("must_not") ||
       c.contains("min_should")) {
-    auto nested = parse_filter(c, where, depth + 1);
+    auto nested = parse_filter(c, where, depth + 1, max_depth);
     if (!nested.is_ok()) return nested.status();
     return Condition(nested.value());
   }
@@ -324,13 +327,13 @@ core::Result<Condition> parse_condition(const json& c, const std::string& where,
 }
 
 core::Result<std::vector<Condition>> parse_list(const json& list, const std::string& where,
-                                                int depth) {
+                                                int depth, int max_depth) {
   std::vector<Condition> out;
   if (list.is_null()) return out;
   // Qdrant accepts a single condition in place of a list.
   const json items = list.is_array() ? list : json::array({list});
   for (size_t i = 0; i < items.size(); ++i) {
-    auto c = parse_condition(items[i], where + "[" + std::to_string(i) + "]", depth);
+    auto c = parse_condition(items[i], where + "[" + std::to_string(i) + "]", depth, max_depth);
     if (!c.is_ok()) return c.status();
     out.push_back(std::move(c).value());
   }
@@ -338,16 +341,16 @@ core::Result<std::vector<Condition>> parse_list(const json& list, const std::str
 }
 
 core::Result<std::shared_ptr<const Node>> parse_filter(const json& j, const std::string& where,
-                                                       int depth) {
-  if (depth > PayloadFilter::kMaxDepth) {
-    return fail(where, "nests filters deeper than " + std::to_string(PayloadFilter::kMaxDepth));
+                                                       int depth, int max_depth) {
+  if (depth > max_depth) {
+    return fail(where, "nests filters deeper than " + std::to_string(max_depth));
   }
   if (!j.is_object()) return fail(where, "must be an object");
   auto node = std::make_shared<Node>();
   for (const auto& [name, value] : j.items()) {
     const std::string at = where + "." + name;
     if (name == "must" || name == "should" || name == "must_not") {
-      auto list = parse_list(value, at, depth);
+      auto list = parse_list(value, at, depth, max_depth);
       if (!list.is_ok()) return list.status();
       (name == "must"     ? node->must
        : name == "should" ? node->should
@@ -355,8 +358,8 @@ core::Result<std::shared_ptr<const Node>> parse_filter(const json& j, const std:
     } else if (name == "min_should") {
       if (value.is_null()) continue;
       if (!value.is_object()) return fail(at, "must be {\"conditions\": [...], \"min_count\": n}");
-      auto conditions =
-          parse_list(value.value("conditions", json::array()), at + ".conditions", depth);
+      auto conditions = parse_list(value.value("conditions", json::array()), at + ".conditions",
+                                   depth, max_depth);
       if (!conditions.is_ok()) return conditions.status();
       auto min_count = value.find("min_count");
       if (min_count == value.end() || !is_non_negative_integer(*min_count)) {
@@ -373,8 +376,8 @@ core::Result<std::shared_ptr<const Node>> parse_filter(const json& j, const std:
 
 }  // namespace
 
-core::Result<PayloadFilter> PayloadFilter::parse(const json& filter) {
-  auto root = parse_filter(filter, "filter", 1);
+core::Result<PayloadFilter> PayloadFilter::parse(const json& filter, int max_depth) {
+  auto root = parse_filter(filter, "filter", 1, max_depth);
   if (!root.is_ok()) return root.status();
   return PayloadFilter(root.value());
 }

@@ -27,11 +27,13 @@ namespace vesta::index {
 // Immutable after parse(); evaluation is thread-safe.
 class PayloadFilter {
  public:
-  // The deepest nesting of filters accepted.
-  static constexpr int kMaxDepth = 16;
+  // The deepest nesting of filters accepted unless parse() is told otherwise.
+  static constexpr int kDefaultMaxDepth = 16;
 
-  // InvalidArgument naming the JSON path of the fault ("filter.must[2].range.gt").
-  static core::Result<PayloadFilter> parse(const nlohmann::json& filter);
+  // InvalidArgument naming the JSON path of the fault ("filter.must[2].range.gt"),
+  // also when filters nest deeper than `max_depth` (the top level is 1).
+  static core::Result<PayloadFilter> parse(const nlohmann::json& filter,
+                                           int max_depth = kDefaultMaxDepth);
 
   bool matches(const core::PointId& id, const nlohmann::json& payload) const;
 

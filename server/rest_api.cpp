@@ -1,15 +1,18 @@
 #include "server/rest_api.h"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <functional>
 #include <optional>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
 #include "index/payload_filter.h"
 #include "kernels/cpu/top_k.h"
 #include "server/json_codec.h"
+#include "server/payload_selector.h"
 
 namespace vesta::server {
 namespace {
@@ -50,10 +53,12 @@ core::Result<json> object_body(const HttpRequest& request) {
 
 // The optional "filter" member of a request body: an empty function when
 // absent or null.
-core::Result<index::PointFilter> filter_from(const json& body, const std::string& where) {
+core::Result<index::PointFilter> filter_from(const json& body, const std::string& where,
+                                             const RequestLimits& limits) {
   auto it = body.find("filter");
   if (it == body.end() || it->is_null()) return index::PointFilter();
-  core::Result<index::PayloadFilter> filter = index::PayloadFilter::parse(*it);
+  core::Result<index::PayloadFilter> filter =
+      index::PayloadFilter::parse(*it, static_cast<int>(limits.max_filter_depth));
   if (!filter.is_ok()) return core::invalid_argument(where + filter.status().message());
   return index::PointFilter(
       [f = std::move(filter).value()](const core::PointId& id, const json& payload) {
@@ -79,11 +84,21 @@ struct SearchOptions {
   size_t offset = 0;
   size_t limit = 10;
   std::optional<float> score_threshold;
+  PayloadSelector payload = PayloadSelector::none();
 };
+
+// The optional "with_payload" member of a request body.
+core::Result<PayloadSelector> payload_selector_from(const json& body, const std::string& where,
+                                                    const PayloadSelector& fallback) {
+  auto it = body.find("with_payload");
+  if (it == body.end()) return fallback;
+  return PayloadSelector::parse(*it, where + "with_payload", fallback);
+}
 
 // `vector_key` names the member holding the query vector ("vector" for search,
 // "query" for the query API, where it may also be {"nearest": [...]}).
 core::Result<SearchOptions> search_options(const json& body, const std::string& where,
+                                           const RequestLimits& limits,
                                            const char* vector_key = "vector") {
   SearchOptions o;
   auto vector = body.find(vector_key);
@@ -97,12 +112,19 @@ core::Result<SearchOptions> search_options(const json& body, const std::string& 
   core::Result<std::vector<float>> v = vector_from_json(*vector_json, vector_where);
   if (!v.is_ok()) return v.status();
   o.vector = std::move(v).value();
-  core::Result<size_t> limit = optional_count(body, "limit", 10, where);
+  // Qdrant's default of 10, unless the server allows fewer.
+  core::Result<size_t> limit =
+      optional_count(body, "limit", std::min<size_t>(10, limits.max_limit), where);
   if (!limit.is_ok()) return limit.status();
   core::Result<size_t> offset = optional_count(body, "offset", 0, where);
   if (!offset.is_ok()) return offset.status();
   o.limit = limit.value();
   o.offset = offset.value();
+  if (o.limit > limits.max_limit) {
+    return core::invalid_argument(where + "limit must be at most " +
+                                  std::to_string(limits.max_limit) +
+                                  " (the server's --max-limit), got " + std::to_string(o.limit));
+  }
   if (o.limit + o.offset > kernels::kMaxTopK) {
     return core::invalid_argument(where + "limit + offset must be at most " +
                                   std::to_string(kernels::kMaxTopK) + ", got " +
@@ -112,13 +134,12 @@ core::Result<SearchOptions> search_options(const json& body, const std::string& 
   core::Result<bool> with_vector = optional_bool(body, "with_vector", false, where);
   if (!with_vector.is_ok()) return with_vector.status();
   o.params.with_vector = with_vector.value();
-  if (auto wp = body.find("with_payload"); wp != body.end() && !wp->is_null()) {
-    if (!wp->is_boolean()) {
-      return core::invalid_argument(where + "with_payload must be true or false");
-    }
-    o.params.with_payload = wp->get<bool>();
-  }
-  core::Result<index::PointFilter> filter = filter_from(body, where);
+  core::Result<PayloadSelector> payload =
+      payload_selector_from(body, where, PayloadSelector::none());
+  if (!payload.is_ok()) return payload.status();
+  o.payload = std::move(payload).value();
+  o.params.with_payload = o.payload.wants_payload();
+  core::Result<index::PointFilter> filter = filter_from(body, where, limits);
   if (!filter.is_ok()) return filter.status();
   o.params.filter = std::move(filter).value();
   if (auto t = body.find("score_threshold"); t != body.end() && !t->is_null()) {
@@ -128,9 +149,9 @@ core::Result<SearchOptions> search_options(const json& body, const std::string& 
   return o;
 }
 
-json scored_to_json(const index::ScoredPoint& p, bool with_payload, bool with_vector) {
+json scored_to_json(const index::ScoredPoint& p, const PayloadSelector& payload, bool with_vector) {
   json out = {{"id", point_id_to_json(p.id)}, {"version", 0}, {"score", p.score}};
-  out["payload"] = with_payload ? (p.payload.is_null() ? json::object() : p.payload) : json();
+  out["payload"] = payload.apply(p.payload);
   out["vector"] = with_vector ? json(p.vector) : json();
   return out;
 }
@@ -147,14 +168,14 @@ json hits_to_json(const std::vector<index::ScoredPoint>& hits, const SearchOptio
         break;  // hits are sorted best first
       }
     }
-    out.push_back(scored_to_json(hits[i], o.params.with_payload, o.params.with_vector));
+    out.push_back(scored_to_json(hits[i], o.payload, o.params.with_vector));
   }
   return out;
 }
 
-json stored_to_json(const index::StoredPoint& p, bool with_payload, bool with_vector) {
+json stored_to_json(const index::StoredPoint& p, const PayloadSelector& payload, bool with_vector) {
   json out = {{"id", point_id_to_json(p.id)}};
-  out["payload"] = with_payload ? (p.payload.is_null() ? json::object() : p.payload) : json();
+  out["payload"] = payload.apply(p.payload);
   out["vector"] = with_vector ? json(p.vector) : json();
   return out;
 }
@@ -174,11 +195,24 @@ core::Result<std::vector<core::PointId>> ids_from_json(const json& body, const c
   return ids;
 }
 
+// PayloadTooLarge when one upsert carries more than limits.max_batch_points;
+// `field` names the list.
+core::Status check_batch_size(size_t count, const char* field, const RequestLimits& limits) {
+  if (count <= limits.max_batch_points) return core::Status::ok();
+  return {core::StatusCode::kPayloadTooLarge,
+          std::string(field) + " holds " + std::to_string(count) +
+              " points, more than one upsert may carry (" +
+              std::to_string(limits.max_batch_points) +
+              ", the server's --max-batch-points); split it into several requests"};
+}
+
 // Points in Qdrant's list form {"points": [...]} or batch form {"batch": {...}}.
-core::Result<std::vector<index::PointWrite>> points_from_json(const json& body) {
+core::Result<std::vector<index::PointWrite>> points_from_json(const json& body,
+                                                              const RequestLimits& limits) {
   std::vector<index::PointWrite> out;
   if (auto points = body.find("points"); points != body.end()) {
     if (!points->is_array()) return core::invalid_argument("points must be an array");
+    VESTA_RETURN_IF_ERROR(check_batch_size(points->size(), "points", limits));
     for (size_t i = 0; i < points->size(); ++i) {
       const json& p = (*points)[i];
       const std::string where = "points[" + std::to_string(i) + "]";
@@ -200,6 +234,9 @@ core::Result<std::vector<index::PointWrite>> points_from_json(const json& body) 
   auto batch = body.find("batch");
   if (batch == body.end() || !batch->is_object()) {
     return core::invalid_argument("body must have \"points\" (a list) or \"batch\" (an object)");
+  }
+  if (auto ids = batch->find("ids"); ids != batch->end() && ids->is_array()) {
+    VESTA_RETURN_IF_ERROR(check_batch_size(ids->size(), "batch.ids", limits));
   }
   core::Result<std::vector<core::PointId>> ids = ids_from_json(*batch, "ids");
   if (!ids.is_ok()) return core::invalid_argument("batch." + ids.status().message());
@@ -226,33 +263,37 @@ core::Result<std::vector<index::PointWrite>> points_from_json(const json& body) 
   return out;
 }
 
-// Qdrant's scroll: {offset, limit (10), filter, with_payload (true),
-// with_vector (false)} -> {"points": [...], "next_page_offset": id or null}.
-core::Result<json> scroll_json(index::Collection& collection, const json& body) {
+// Qdrant's scroll: {offset, limit (10), filter, with_payload (`payload_default`:
+// true for scroll), with_vector (false)} -> {"points": [...], "next_page_offset":
+// id or null}. Errors name the field after `where` ("searches[1].").
+core::Result<json> scroll_json(index::Collection& collection, const json& body,
+                               const PayloadSelector& payload_default, const std::string& where,
+                               const RequestLimits& limits) {
   std::optional<core::PointId> offset;
   if (auto it = body.find("offset"); it != body.end() && !it->is_null()) {
-    core::Result<core::PointId> id = point_id_from_json(*it, "offset");
+    core::Result<core::PointId> id = point_id_from_json(*it, where + "offset");
     if (!id.is_ok()) return id.status();
     offset = std::move(id).value();
   }
-  core::Result<size_t> limit = optional_count(body, "limit", 10, "");
+  core::Result<size_t> limit = optional_count(body, "limit", 10, where);
   if (!limit.is_ok()) return limit.status();
   if (limit.value() > kMaxScrollLimit) {
-    return core::invalid_argument("limit must be at most " + std::to_string(kMaxScrollLimit) +
-                                  ", got " + std::to_string(limit.value()));
+    return core::invalid_argument(where + "limit must be at most " +
+                                  std::to_string(kMaxScrollLimit) + ", got " +
+                                  std::to_string(limit.value()));
   }
-  core::Result<bool> with_payload = optional_bool(body, "with_payload", true, "");
-  if (!with_payload.is_ok()) return with_payload.status();
-  core::Result<bool> with_vector = optional_bool(body, "with_vector", false, "");
+  core::Result<PayloadSelector> payload = payload_selector_from(body, where, payload_default);
+  if (!payload.is_ok()) return payload.status();
+  core::Result<bool> with_vector = optional_bool(body, "with_vector", false, where);
   if (!with_vector.is_ok()) return with_vector.status();
-  core::Result<index::PointFilter> filter = filter_from(body, "");
+  core::Result<index::PointFilter> filter = filter_from(body, where, limits);
   if (!filter.is_ok()) return filter.status();
-  auto page = collection.scroll(offset, limit.value(), filter.value(), with_payload.value(),
-                                with_vector.value());
+  auto page = collection.scroll(offset, limit.value(), filter.value(),
+                                payload.value().wants_payload(), with_vector.value());
   if (!page.is_ok()) return page.status();
   json points = json::array();
   for (const index::StoredPoint& point : page.value().points) {
-    points.push_back(stored_to_json(point, with_payload.value(), with_vector.value()));
+    points.push_back(stored_to_json(point, payload.value(), with_vector.value()));
   }
   return json{
       {"points", points},
@@ -271,8 +312,8 @@ core::Result<json> nearest_json(index::Collection& collection, const SearchOptio
 
 // Qdrant's search for one request: a list of hits.
 core::Result<json> search_json(index::Collection& collection, const json& body,
-                               const std::string& where) {
-  auto options = search_options(body, where);
+                               const std::string& where, const RequestLimits& limits) {
+  auto options = search_options(body, where, limits);
   if (!options.is_ok()) return options.status();
   return nearest_json(collection, options.value(), where);
 }
@@ -280,18 +321,19 @@ core::Result<json> search_json(index::Collection& collection, const json& body,
 // Qdrant's query API for one request: nearest-vector search when "query" is
 // given, else points in id order. Returns {"points": [...]}.
 core::Result<json> query_json(index::Collection& collection, const json& body,
-                              const std::string& where) {
+                              const std::string& where, const RequestLimits& limits) {
   for (const char* unsupported : {"prefetch", "using", "lookup_from"}) {
     if (body.contains(unsupported) && !body[unsupported].is_null()) {
       return core::invalid_argument(where + unsupported + " is not supported");
     }
   }
   if (!body.contains("query") || body["query"].is_null()) {
-    core::Result<json> page = scroll_json(collection, body);
+    // Qdrant's query defaults to no payload, unlike its scroll.
+    core::Result<json> page = scroll_json(collection, body, PayloadSelector::none(), where, limits);
     if (!page.is_ok()) return page;
     return json{{"points", page.value()["points"]}};
   }
-  auto options = search_options(body, where, "query");
+  auto options = search_options(body, where, limits, "query");
   if (!options.is_ok()) return options.status();
   core::Result<json> points = nearest_json(collection, options.value(), where);
   if (!points.is_ok()) return points;
@@ -299,13 +341,20 @@ core::Result<json> query_json(index::Collection& collection, const json& body,
 }
 
 // The "searches" array of a batch route, each entry (an object) answered by
-// `one`; an entry's error names it ("searches[1].vector ...").
+// `one`; an entry's error names it ("searches[1].vector ..."). At most
+// limits.max_search_batch entries.
 core::Result<json> each_search(
-    const json& body, const char* entry_kind,
+    const json& body, const RequestLimits& limits, const char* entry_kind,
     const std::function<core::Result<json>(const json& entry, const std::string& where)>& one) {
   auto searches = body.find("searches");
   if (searches == body.end() || !searches->is_array()) {
     return core::invalid_argument(std::string("searches must be an array of ") + entry_kind);
+  }
+  if (searches->size() > limits.max_search_batch) {
+    return core::invalid_argument("searches holds " + std::to_string(searches->size()) + " " +
+                                  entry_kind + ", more than one request may carry (" +
+                                  std::to_string(limits.max_search_batch) +
+                                  ", the server's --max-search-batch)");
   }
   json out = json::array();
   for (size_t i = 0; i < searches->size(); ++i) {
@@ -322,29 +371,62 @@ core::Result<json> each_search(
 // response).
 json completed_operation() { return json{{"operation_id", 0}, {"status", "completed"}}; }
 
-core::Result<json> upsert_json(index::Collection& collection, const json& body) {
-  auto points = points_from_json(body);
+core::Result<json> upsert_json(index::Collection& collection, const json& body,
+                               const RequestLimits& limits) {
+  auto points = points_from_json(body, limits);
   if (!points.is_ok()) return points.status();
   VESTA_RETURN_IF_ERROR(collection.upsert(std::move(points).value()));
   return completed_operation();
 }
 
-// One point by the id in the URL path; 404 when absent.
-core::Result<json> point_json(index::Collection& collection, const std::string& id_text) {
+// The value of parameter `name` in a URL query ("a=1&b=x%2Cy"),
+// percent-decoded; nullopt when absent.
+std::optional<std::string> query_param(std::string_view query, std::string_view name) {
+  size_t start = 0;
+  while (start <= query.size()) {
+    const size_t amp = std::min(query.find('&', start), query.size());
+    const std::string_view pair = query.substr(start, amp - start);
+    const size_t eq = std::min(pair.find('='), pair.size());
+    if (pair.substr(0, eq) == name) {
+      return percent_decode(eq == pair.size() ? std::string_view() : pair.substr(eq + 1));
+    }
+    start = amp + 1;
+  }
+  return std::nullopt;
+}
+
+// One point by the id in the URL path; 404 when absent. Payload and vector
+// by default, as in Qdrant; `?with_payload=` (true, false or comma-separated
+// key paths) and `?with_vector=` (true or false) choose otherwise.
+core::Result<json> point_json(index::Collection& collection, const std::string& id_text,
+                              const std::string& query) {
+  PayloadSelector payload = PayloadSelector::all();
+  if (std::optional<std::string> text = query_param(query, "with_payload")) {
+    core::Result<PayloadSelector> parsed = PayloadSelector::parse_text(*text, "with_payload");
+    if (!parsed.is_ok()) return parsed.status();
+    payload = std::move(parsed).value();
+  }
+  bool with_vector = true;
+  if (std::optional<std::string> text = query_param(query, "with_vector")) {
+    if (*text != "true" && *text != "false") {
+      return core::invalid_argument("with_vector: expected true or false, got '" + *text + "'");
+    }
+    with_vector = *text == "true";
+  }
   core::Result<core::PointId> id = path_point_id(id_text);
   if (!id.is_ok()) return id.status();
   auto point = collection.get(id.value());
   if (!point.is_ok()) return point.status();
   if (!point.value()) return core::not_found("point " + id_text + " does not exist");
-  return stored_to_json(*point.value(), true, true);
+  return stored_to_json(*point.value(), payload, with_vector);
 }
 
 // Points by "ids"; missing ids are skipped.
 core::Result<json> retrieve_json(index::Collection& collection, const json& body) {
   auto ids = ids_from_json(body, "ids");
   if (!ids.is_ok()) return ids.status();
-  core::Result<bool> with_payload = optional_bool(body, "with_payload", true, "");
-  if (!with_payload.is_ok()) return with_payload.status();
+  core::Result<PayloadSelector> payload = payload_selector_from(body, "", PayloadSelector::all());
+  if (!payload.is_ok()) return payload.status();
   core::Result<bool> with_vector = optional_bool(body, "with_vector", false, "");
   if (!with_vector.is_ok()) return with_vector.status();
   json out = json::array();
@@ -352,16 +434,17 @@ core::Result<json> retrieve_json(index::Collection& collection, const json& body
     auto point = collection.get(id);
     if (!point.is_ok()) return point.status();
     if (point.value()) {
-      out.push_back(stored_to_json(*point.value(), with_payload.value(), with_vector.value()));
+      out.push_back(stored_to_json(*point.value(), payload.value(), with_vector.value()));
     }
   }
   return out;
 }
 
 // Deletes the points chosen by "filter" or, without one, by "points" (ids).
-core::Result<json> delete_points_json(index::Collection& collection, const json& body) {
+core::Result<json> delete_points_json(index::Collection& collection, const json& body,
+                                      const RequestLimits& limits) {
   if (body.contains("filter")) {
-    core::Result<index::PointFilter> filter = filter_from(body, "");
+    core::Result<index::PointFilter> filter = filter_from(body, "", limits);
     if (!filter.is_ok()) return filter.status();
     if (!filter.value()) return core::invalid_argument("filter must not be null");
     auto removed = collection.remove_matching(filter.value());
@@ -376,8 +459,9 @@ core::Result<json> delete_points_json(index::Collection& collection, const json&
 }
 
 // {"count": n}, of the points an optional "filter" keeps.
-core::Result<json> count_json(index::Collection& collection, const json& body) {
-  core::Result<index::PointFilter> filter = filter_from(body, "");
+core::Result<json> count_json(index::Collection& collection, const json& body,
+                              const RequestLimits& limits) {
+  core::Result<index::PointFilter> filter = filter_from(body, "", limits);
   if (!filter.is_ok()) return filter.status();
   auto count = filter.value() ? collection.count_matching(filter.value()) : collection.count();
   if (!count.is_ok()) return count.status();
@@ -413,7 +497,7 @@ core::Result<json> collection_info_json(index::Collection& collection) {
 enum class PayloadOp { kSet, kOverwrite, kDeleteKeys, kClear };
 
 core::Result<json> update_payload_json(index::Collection& collection, const json& body,
-                                       PayloadOp op) {
+                                       PayloadOp op, const RequestLimits& limits) {
   if (body.contains("key") && !body["key"].is_null()) {
     return core::invalid_argument("key (a nested payload path) is not supported");
   }
@@ -443,7 +527,7 @@ core::Result<json> update_payload_json(index::Collection& collection, const json
     if (!parsed_ids.is_ok()) return parsed_ids.status();
     ids = std::move(parsed_ids).value();
   } else if (body.contains("filter") && !body["filter"].is_null()) {
-    core::Result<index::PointFilter> filter = filter_from(body, "");
+    core::Result<index::PointFilter> filter = filter_from(body, "", limits);
     if (!filter.is_ok()) return filter.status();
     auto matching = collection.ids_matching(filter.value());
     if (!matching.is_ok()) return matching.status();
@@ -542,6 +626,8 @@ enum class BodyUse {
 // What a collection route's handler sees: the collection named by the {name}
 // path parameter, the body as BodyUse says, and every path parameter.
 struct CollectionRequest {
+  const HttpRequest& request;
+  const RequestLimits& limits;
   index::Collection& collection;
   const json& body;
   const RouteParams& params;
@@ -553,10 +639,10 @@ using CollectionHandler = std::function<core::Result<json>(const CollectionReque
 // its collection (404 when neither exists, before the body is read), reads
 // the body, runs `handler` and answers in Qdrant's envelope. The collection
 // stays alive until the handler returns, even if it is dropped meanwhile.
-RouteHandler with_collection(index::CollectionRegistry& registry, BodyUse use,
-                             CollectionHandler handler) {
-  return [&registry, use, handler = std::move(handler)](const HttpRequest& req,
-                                                        const RouteParams& params) {
+RouteHandler with_collection(index::CollectionRegistry& registry, const RequestLimits& limits,
+                             BodyUse use, CollectionHandler handler) {
+  return [&registry, &limits, use, handler = std::move(handler)](const HttpRequest& req,
+                                                                 const RouteParams& params) {
     return respond([&]() -> core::Result<json> {
       auto collection = registry.get(params.at("name"));
       if (!collection.is_ok()) return collection.status();
@@ -566,34 +652,53 @@ RouteHandler with_collection(index::CollectionRegistry& registry, BodyUse use,
         if (!parsed.is_ok()) return parsed.status();
         body = std::move(parsed).value();
       }
-      return handler({*collection.value(), body, params});
+      return handler({req, limits, *collection.value(), body, params});
     });
   };
 }
 
 }  // namespace
 
-RestApi::RestApi(index::CollectionRegistry& collections, std::string version)
-    : collections_(collections), version_(std::move(version)) {
+RestApi::RestApi(index::CollectionRegistry& collections, std::string version,
+                 RestApiOptions options)
+    : collections_(collections),
+      version_(std::move(version)),
+      auth_(std::move(options.api_keys)),
+      limits_(options.limits) {
   add_routes();
+}
+
+HttpResponse RestApi::handle(const HttpRequest& request) const {
+  if (!auth_.enabled()) return router_.dispatch(request);
+  return router_.dispatch(request, [this](const HttpRequest& req, RouteAccess access) {
+    return auth_.check(req, access);
+  });
 }
 
 void RestApi::add_routes() {
   Router& r = router_;
   index::CollectionRegistry& registry = collections_;
+  const RequestLimits& limits = limits_;
 
-  r.add("GET", "/", [this](const HttpRequest&, const RouteParams&) {
-    json body = {{"title", "vesta - vector store"}, {"version", version_}};
-    return HttpResponse{200, "application/json", body.dump()};
-  });
+  // Routes of methods other than GET write unless marked kRead (Router::add).
+  r.add(
+      "GET", "/",
+      [this](const HttpRequest&, const RouteParams&) {
+        json body = {{"title", "vesta - vector store"}, {"version", version_}};
+        return HttpResponse{200, "application/json", body.dump()};
+      },
+      RouteAccess::kPublic);
   auto health = [](const HttpRequest&, const RouteParams&) {
     return HttpResponse{200, "text/plain", "healthz check passed"};
   };
-  r.add("GET", "/healthz", health);
-  r.add("GET", "/livez", health);
-  r.add("GET", "/readyz", [](const HttpRequest&, const RouteParams&) {
-    return HttpResponse{200, "text/plain", "all shards are ready"};
-  });
+  r.add("GET", "/healthz", health, RouteAccess::kPublic);
+  r.add("GET", "/livez", health, RouteAccess::kPublic);
+  r.add(
+      "GET", "/readyz",
+      [](const HttpRequest&, const RouteParams&) {
+        return HttpResponse{200, "text/plain", "all shards are ready"};
+      },
+      RouteAccess::kPublic);
 
   r.add("GET", "/collections", [&registry](const HttpRequest&, const RouteParams&) {
     return respond([&]() -> core::Result<json> {
@@ -603,33 +708,41 @@ void RestApi::add_routes() {
     });
   });
 
-  r.add("PUT", "/collections/{name}", [&registry](const HttpRequest& req, const RouteParams& p) {
-    return respond([&]() -> core::Result<json> {
-      core::Result<json> body = object_body(req);
-      if (!body.is_ok()) return body.status();
-      auto vectors = body.value().find("vectors");
-      if (vectors == body.value().end() || !vectors->is_object()) {
-        return core::invalid_argument("vectors must be an object {\"size\": N, \"distance\": ...}");
-      }
-      core::Result<size_t> size = optional_count(*vectors, "size", 0, "vectors.");
-      if (!size.is_ok()) return size.status();
-      if (!vectors->contains("size")) return core::invalid_argument("vectors.size is required");
-      auto distance = vectors->find("distance");
-      if (distance == vectors->end() || !distance->is_string()) {
-        return core::invalid_argument("vectors.distance must be one of Cosine, Dot, Euclid");
-      }
-      std::optional<index::Metric> metric = index::parse_metric(distance->get<std::string>());
-      if (!metric) {
-        return core::invalid_argument("vectors.distance '" + distance->get<std::string>() +
-                                      "' is not supported; use Cosine, Dot or Euclid");
-      }
-      VESTA_RETURN_IF_ERROR(registry.create({p.at("name"), size.value(), *metric}));
-      return json(true);
-    });
-  });
+  r.add("PUT", "/collections/{name}",
+        [&registry, &limits](const HttpRequest& req, const RouteParams& p) {
+          return respond([&]() -> core::Result<json> {
+            core::Result<json> body = object_body(req);
+            if (!body.is_ok()) return body.status();
+            auto vectors = body.value().find("vectors");
+            if (vectors == body.value().end() || !vectors->is_object()) {
+              return core::invalid_argument(
+                  "vectors must be an object {\"size\": N, \"distance\": ...}");
+            }
+            core::Result<size_t> size = optional_count(*vectors, "size", 0, "vectors.");
+            if (!size.is_ok()) return size.status();
+            if (!vectors->contains("size"))
+              return core::invalid_argument("vectors.size is required");
+            if (size.value() > limits.max_dim) {
+              return core::invalid_argument(
+                  "vectors.size must be at most " + std::to_string(limits.max_dim) +
+                  " (the server's --max-dim), got " + std::to_string(size.value()));
+            }
+            auto distance = vectors->find("distance");
+            if (distance == vectors->end() || !distance->is_string()) {
+              return core::invalid_argument("vectors.distance must be one of Cosine, Dot, Euclid");
+            }
+            std::optional<index::Metric> metric = index::parse_metric(distance->get<std::string>());
+            if (!metric) {
+              return core::invalid_argument("vectors.distance '" + distance->get<std::string>() +
+                                            "' is not supported; use Cosine, Dot or Euclid");
+            }
+            VESTA_RETURN_IF_ERROR(registry.create({p.at("name"), size.value(), *metric}));
+            return json(true);
+          });
+        });
 
   r.add("GET", "/collections/{name}",
-        with_collection(registry, BodyUse::kNone, [](const CollectionRequest& q) {
+        with_collection(registry, limits, BodyUse::kNone, [](const CollectionRequest& q) {
           return collection_info_json(q.collection);
         }));
 
@@ -644,46 +757,53 @@ void RestApi::add_routes() {
   });
 
   r.add("PUT", "/collections/{name}/points",
-        with_collection(registry, BodyUse::kRequired, [](const CollectionRequest& q) {
-          return upsert_json(q.collection, q.body);
+        with_collection(registry, limits, BodyUse::kRequired, [](const CollectionRequest& q) {
+          return upsert_json(q.collection, q.body, q.limits);
         }));
 
   r.add("GET", "/collections/{name}/points/{id}",
-        with_collection(registry, BodyUse::kNone, [](const CollectionRequest& q) {
-          return point_json(q.collection, q.params.at("id"));
+        with_collection(registry, limits, BodyUse::kNone, [](const CollectionRequest& q) {
+          return point_json(q.collection, q.params.at("id"), q.request.query);
         }));
 
   r.add("POST", "/collections/{name}/points",
-        with_collection(registry, BodyUse::kRequired, [](const CollectionRequest& q) {
-          return retrieve_json(q.collection, q.body);
-        }));
+        with_collection(
+            registry, limits, BodyUse::kRequired,
+            [](const CollectionRequest& q) { return retrieve_json(q.collection, q.body); }),
+        RouteAccess::kRead);
 
   r.add("POST", "/collections/{name}/points/delete",
-        with_collection(registry, BodyUse::kRequired, [](const CollectionRequest& q) {
-          return delete_points_json(q.collection, q.body);
+        with_collection(registry, limits, BodyUse::kRequired, [](const CollectionRequest& q) {
+          return delete_points_json(q.collection, q.body, q.limits);
         }));
 
   r.add("POST", "/collections/{name}/points/count",
-        with_collection(registry, BodyUse::kOptional, [](const CollectionRequest& q) {
-          return count_json(q.collection, q.body);
-        }));
+        with_collection(
+            registry, limits, BodyUse::kOptional,
+            [](const CollectionRequest& q) { return count_json(q.collection, q.body, q.limits); }),
+        RouteAccess::kRead);
 
   r.add("POST", "/collections/{name}/points/search",
-        with_collection(registry, BodyUse::kRequired, [](const CollectionRequest& q) {
-          return search_json(q.collection, q.body, "");
-        }));
+        with_collection(registry, limits, BodyUse::kRequired,
+                        [](const CollectionRequest& q) {
+                          return search_json(q.collection, q.body, "", q.limits);
+                        }),
+        RouteAccess::kRead);
 
   r.add("POST", "/collections/{name}/points/search/batch",
-        with_collection(registry, BodyUse::kRequired, [](const CollectionRequest& q) {
-          return each_search(q.body, "search requests",
-                             [&q](const json& entry, const std::string& where) {
-                               return search_json(q.collection, entry, where);
-                             });
-        }));
+        with_collection(registry, limits, BodyUse::kRequired,
+                        [](const CollectionRequest& q) {
+                          return each_search(q.body, q.limits, "search requests",
+                                             [&q](const json& entry, const std::string& where) {
+                                               return search_json(q.collection, entry, where,
+                                                                  q.limits);
+                                             });
+                        }),
+        RouteAccess::kRead);
 
-  auto payload_route = [&registry](PayloadOp op) {
-    return with_collection(registry, BodyUse::kRequired, [op](const CollectionRequest& q) {
-      return update_payload_json(q.collection, q.body, op);
+  auto payload_route = [&registry, &limits](PayloadOp op) {
+    return with_collection(registry, limits, BodyUse::kRequired, [op](const CollectionRequest& q) {
+      return update_payload_json(q.collection, q.body, op, q.limits);
     });
   };
   r.add("POST", "/collections/{name}/points/payload", payload_route(PayloadOp::kSet));
@@ -692,22 +812,30 @@ void RestApi::add_routes() {
   r.add("POST", "/collections/{name}/points/payload/clear", payload_route(PayloadOp::kClear));
 
   r.add("POST", "/collections/{name}/points/scroll",
-        with_collection(registry, BodyUse::kOptional, [](const CollectionRequest& q) {
-          return scroll_json(q.collection, q.body);
-        }));
+        with_collection(registry, limits, BodyUse::kOptional,
+                        [](const CollectionRequest& q) {
+                          return scroll_json(q.collection, q.body, PayloadSelector::all(), "",
+                                             q.limits);
+                        }),
+        RouteAccess::kRead);
 
   r.add("POST", "/collections/{name}/points/query",
-        with_collection(registry, BodyUse::kRequired, [](const CollectionRequest& q) {
-          return query_json(q.collection, q.body, "");
-        }));
+        with_collection(registry, limits, BodyUse::kRequired,
+                        [](const CollectionRequest& q) {
+                          return query_json(q.collection, q.body, "", q.limits);
+                        }),
+        RouteAccess::kRead);
 
   r.add("POST", "/collections/{name}/points/query/batch",
-        with_collection(registry, BodyUse::kRequired, [](const CollectionRequest& q) {
-          return each_search(q.body, "query requests",
-                             [&q](const json& entry, const std::string& where) {
-                               return query_json(q.collection, entry, where);
-                             });
-        }));
+        with_collection(registry, limits, BodyUse::kRequired,
+                        [](const CollectionRequest& q) {
+                          return each_search(q.body, q.limits, "query requests",
+                                             [&q](const json& entry, const std::string& where) {
+                                               return query_json(q.collection, entry, where,
+                                                                 q.limits);
+                                             });
+                        }),
+        RouteAccess::kRead);
 
   // Aliases live in the registry; the collection routes above resolve them
   // through with_collection (collection create and delete do not).

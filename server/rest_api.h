@@ -1,12 +1,30 @@
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "index/collection_registry.h"
+#include "index/payload_filter.h"
+#include "kernels/cpu/top_k.h"
+#include "server/api_key_auth.h"
 #include "server/http_message.h"
 #include "server/router.h"
 
 namespace vesta::server {
+
+// What one request may ask for; each limit exceeded is a 4xx naming the field.
+struct RequestLimits {
+  size_t max_batch_points = 10000;                      // points in one upsert (413)
+  size_t max_dim = index::CollectionRegistry::kMaxDim;  // vectors.size of a new collection
+  size_t max_limit = kernels::kMaxTopK;                 // search and query `limit`
+  size_t max_filter_depth = index::PayloadFilter::kDefaultMaxDepth;  // nesting of filters
+  size_t max_search_batch = 1024;  // entries of search/batch and query/batch
+};
+
+struct RestApiOptions {
+  ApiKeys api_keys;  // none: every route is open
+  RequestLimits limits;
+};
 
 // The Qdrant-shaped REST API over a CollectionRegistry: collections and their
 // aliases, points (upsert, retrieve, delete, count, scroll, payload updates)
@@ -14,18 +32,23 @@ namespace vesta::server {
 // wherever they take a collection name.
 // Responses use Qdrant's envelope, {"result": ..., "status": "ok", "time": s};
 // errors {"status": {"error": ...}, "time": s} with the HTTP status of the
-// Status code (core::http_status_for). Thread-safe.
+// Status code (core::http_status_for). With API keys configured, every route
+// but the root and the health probes needs one (ApiKeyAuth); the read-only
+// key may call the GET routes and the POST routes that change nothing
+// (search, query, their batches, scroll, count, retrieve). Thread-safe.
 class RestApi {
  public:
-  RestApi(index::CollectionRegistry& collections, std::string version);
+  RestApi(index::CollectionRegistry& collections, std::string version, RestApiOptions options = {});
 
-  HttpResponse handle(const HttpRequest& request) const { return router_.dispatch(request); }
+  HttpResponse handle(const HttpRequest& request) const;
 
  private:
   void add_routes();
 
   index::CollectionRegistry& collections_;
   std::string version_;
+  ApiKeyAuth auth_;
+  RequestLimits limits_;
   Router router_;
 };
 

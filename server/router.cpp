@@ -46,8 +46,14 @@ HttpResponse error_response(int status, const std::string& message) {
           body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
 }
 
+void Router::add(std::string method, std::string_view pattern, RouteHandler handler,
+                 RouteAccess access) {
+  routes_.push_back({std::move(method), split_path(pattern), std::move(handler), access});
+}
+
 void Router::add(std::string method, std::string_view pattern, RouteHandler handler) {
-  routes_.push_back({std::move(method), split_path(pattern), std::move(handler)});
+  const RouteAccess access = method == "GET" ? RouteAccess::kRead : RouteAccess::kWrite;
+  add(std::move(method), pattern, std::move(handler), access);
 }
 
 bool Router::match(const Route& route, const std::vector<std::string>& path, RouteParams* params,
@@ -70,7 +76,7 @@ bool Router::match(const Route& route, const std::vector<std::string>& path, Rou
   return true;
 }
 
-HttpResponse Router::dispatch(const HttpRequest& request) const {
+HttpResponse Router::dispatch(const HttpRequest& request, const AccessCheck& check) const {
   const std::vector<std::string> path = split_path(request.path);
   const Route* best = nullptr;
   RouteParams best_params;
@@ -85,6 +91,11 @@ HttpResponse Router::dispatch(const HttpRequest& request) const {
     best = &route;
     best_params = std::move(params);
     best_literals = literals;
+  }
+  if (check) {
+    std::optional<HttpResponse> denied =
+        check(request, best == nullptr ? RouteAccess::kRead : best->access);
+    if (denied) return std::move(*denied);
   }
   if (best == nullptr) {
     if (path_known) {

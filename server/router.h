@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,17 @@ namespace vesta::server {
 using RouteParams = std::map<std::string, std::string>;
 using RouteHandler = std::function<HttpResponse(const HttpRequest&, const RouteParams&)>;
 
+// Who may call a route when API keys are configured (see ApiKeyAuth).
+enum class RouteAccess {
+  kPublic,  // anyone: the health probes and the root
+  kRead,    // either key: the route changes nothing
+  kWrite,   // the read-write key only
+};
+
+// Decides whether a request may reach a route of the given access: nullopt
+// lets it through, a response (401, 403) answers it instead.
+using AccessCheck = std::function<std::optional<HttpResponse>(const HttpRequest&, RouteAccess)>;
+
 // Maps (method, path pattern) to handlers. Patterns are literal segments and
 // {name} segments; a literal segment wins over a parameter at the same place,
 // so "/collections/aliases" is not read as a collection name. An unknown path
@@ -22,14 +34,20 @@ using RouteHandler = std::function<HttpResponse(const HttpRequest&, const RouteP
 // dispatch() is thread-safe.
 class Router {
  public:
+  void add(std::string method, std::string_view pattern, RouteHandler handler, RouteAccess access);
+  // GET routes read, routes of any other method write.
   void add(std::string method, std::string_view pattern, RouteHandler handler);
-  HttpResponse dispatch(const HttpRequest& request) const;
+  // `check`, when given, runs before the matched route's handler; an unknown
+  // path or method is checked as a read, so that callers without a key learn
+  // nothing of the routes.
+  HttpResponse dispatch(const HttpRequest& request, const AccessCheck& check = nullptr) const;
 
  private:
   struct Route {
     std::string method;
     std::vector<std::string> segments;  // "{name}" marks a parameter
     RouteHandler handler;
+    RouteAccess access;
   };
   // Literal matches per segment, counted to prefer the most literal route.
   static bool match(const Route& route, const std::vector<std::string>& path, RouteParams* params,

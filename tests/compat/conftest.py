@@ -1,4 +1,5 @@
-"""Starts a real `vesta serve` on a free loopback port for the compatibility suite.
+"""Starts a real `vesta serve` on a free loopback port for the compatibility suite
+(and a second one with API keys for the auth tests).
 
 The binary comes from $VESTA_BINARY (default build/app/vesta)."""
 
@@ -13,11 +14,16 @@ from qdrant_client import QdrantClient
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-@pytest.fixture(scope="session")
-def vesta_url():
+# The keys of the server that `vesta_keyed_url` starts.
+API_KEY = "compat-read-write-key"
+READ_ONLY_API_KEY = "compat-read-only-key"
+
+
+def serve(extra_args=(), env=None):
+    """Yields the URL of a `vesta serve` started with `extra_args`, then stops it."""
     binary = os.environ.get("VESTA_BINARY", os.path.join(ROOT, "build", "app", "vesta"))
-    proc = subprocess.Popen([binary, "serve", "--port", "0", "--threads", "2"],
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([binary, "serve", "--port", "0", "--threads", "2", *extra_args],
+                            stderr=subprocess.PIPE, text=True, env=env)
     url = None
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -34,6 +40,19 @@ def vesta_url():
     yield url
     proc.terminate()
     assert proc.wait(timeout=30) == 0, "vesta serve did not stop cleanly on SIGTERM"
+
+
+@pytest.fixture(scope="session")
+def vesta_url():
+    yield from serve()
+
+
+@pytest.fixture(scope="session")
+def vesta_keyed_url():
+    # The read-write key from the environment, the read-only one as a flag:
+    # both ways of configuring a key are exercised.
+    env = dict(os.environ, VESTA_API_KEY=API_KEY)
+    yield from serve(["--read-only-api-key", READ_ONLY_API_KEY], env=env)
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ docs/api.md lists as supported must work through it unchanged."""
 import uuid
 
 import pytest
-from qdrant_client import models
+from conftest import API_KEY, READ_ONLY_API_KEY
+from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import UnexpectedResponse
 
 DIM = 4
@@ -148,6 +149,10 @@ def test_errors_surface_as_http_errors(client):
     with pytest.raises(UnexpectedResponse) as err:
         client.query_points("missing", query=[1.0, 0, 0, 0])
     assert err.value.status_code == 404
+    with pytest.raises(UnexpectedResponse) as err:
+        client.query_points("docs", query=[1.0, 0, 0, 0], limit=5000)
+    assert err.value.status_code == 400
+    assert b"limit must be at most 1024" in err.value.content
 
 
 def alias_pairs(response):
@@ -216,3 +221,63 @@ def test_alias_errors_apply_nothing(client):
             models.CreateAliasOperation(create_alias=models.CreateAlias(
                 collection_name="v1", alias_name="v1"))])
     assert err.value.status_code == 409
+
+
+def test_with_payload_selects_fields(client):
+    make_collection(client)
+    client.upsert("docs", points=[
+        models.PointStruct(id=i, vector=[1.0, i / 4, 0.0, 0.5],
+                           payload={"a": i, "b": "x", "meta": {"lang": "no", "src": "web"}})
+        for i in range(3)
+    ])
+    query = [1.0, 0.0, 0.0, 0.5]
+    points = client.query_points("docs", query=query, limit=3, with_payload=["a"]).points
+    assert [p.payload for p in points] == [{"a": 0}, {"a": 1}, {"a": 2}]
+    include = models.PayloadSelectorInclude(include=["a", "meta.lang"])
+    points = client.query_points("docs", query=query, limit=1, with_payload=include).points
+    assert points[0].payload == {"a": 0, "meta": {"lang": "no"}}
+    exclude = models.PayloadSelectorExclude(exclude=["meta", "b"])
+    records, _ = client.scroll("docs", limit=3, with_payload=exclude)
+    assert [r.payload for r in records] == [{"a": 0}, {"a": 1}, {"a": 2}]
+    records = client.retrieve("docs", ids=[2], with_payload=["meta.src"])
+    assert records[0].payload == {"meta": {"src": "web"}}
+    responses = client.query_batch_points("docs", requests=[
+        models.QueryRequest(query=query, limit=1, with_payload=["b"]),
+        models.QueryRequest(query=query, limit=1, with_payload=False),
+    ])
+    assert responses[0].points[0].payload == {"b": "x"}
+    assert responses[1].points[0].payload is None
+
+
+# The client warns that the key travels over plain HTTP (loopback here).
+@pytest.mark.filterwarnings("ignore:Api key is used with an insecure connection")
+def test_api_keys(vesta_keyed_url):
+    def connect(api_key):
+        return QdrantClient(url=vesta_keyed_url, api_key=api_key, https=False, prefer_grpc=False,
+                            timeout=30, check_compatibility=False)
+
+    admin, reader = connect(API_KEY), connect(READ_ONLY_API_KEY)
+    try:
+        make_collection(admin)
+        seed(admin, n=5)
+        assert reader.count("docs").count == 5
+        hits = reader.query_points("docs", query=[1.0, 0.0, 0.0, 0.5], limit=1).points
+        assert [p.id for p in hits] == [0]
+        assert [r.id for r in reader.retrieve("docs", ids=[1, 2])] == [1, 2]
+        with pytest.raises(UnexpectedResponse) as err:
+            reader.upsert("docs", points=[models.PointStruct(id=9, vector=[1.0, 0, 0, 0])])
+        assert err.value.status_code == 403
+        with pytest.raises(UnexpectedResponse) as err:
+            reader.delete_collection("docs")
+        assert err.value.status_code == 403
+        for bad in (connect("wrong-key"), QdrantClient(url=vesta_keyed_url, prefer_grpc=False,
+                                                       check_compatibility=False)):
+            with pytest.raises(UnexpectedResponse) as err:
+                bad.get_collections()
+            assert err.value.status_code == 401
+            bad.close()
+        assert admin.count("docs").count == 5
+        assert admin.delete_collection("docs")
+    finally:
+        admin.close()
+        reader.close()

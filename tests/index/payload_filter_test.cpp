@@ -97,8 +97,20 @@ TEST(PayloadFilter, ParseErrorsNameThePath) {
             std::string::npos);
   EXPECT_NE(parse_error("x").find("filter must be an object"), std::string::npos);
   json deep = {{"must", {{{"key", "a"}, {"match", {{"value", 1}}}}}}};
-  for (int i = 0; i < PayloadFilter::kMaxDepth; ++i) deep = {{"must", {deep}}};
+  for (int i = 0; i < PayloadFilter::kDefaultMaxDepth; ++i) deep = {{"must", {deep}}};
   EXPECT_NE(parse_error(deep).find("deeper than 16"), std::string::npos);
+}
+
+TEST(PayloadFilter, MaxDepthIsConfigurable) {
+  // Depth 3: the top level and two nested filters.
+  const json leaf = {{"key", "a"}, {"match", {{"value", 1}}}};
+  const json depth3 = {{"must", {{{"should", {{{"must_not", {leaf}}}}}}}}};
+  EXPECT_TRUE(PayloadFilter::parse(depth3, 3).is_ok());
+  auto too_deep = PayloadFilter::parse(depth3, 2);
+  ASSERT_FALSE(too_deep.is_ok());
+  EXPECT_EQ(too_deep.status().message(), "filter.must[0].should[0] nests filters deeper than 2");
+  EXPECT_TRUE(PayloadFilter::parse({{"must", {leaf}}}, 1).is_ok());
+  EXPECT_FALSE(PayloadFilter::parse(depth3, 1).is_ok());
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <boost/beast/http.hpp>
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -31,11 +32,13 @@ class HttpTestClient {
   }
 
   HttpResult request(const std::string& method, const std::string& target,
-                     const std::string& body = "") {
+                     const std::string& body = "",
+                     const std::map<std::string, std::string>& headers = {}) {
     namespace http = boost::beast::http;
     http::request<http::string_body> req(http::string_to_verb(method), target, 11);
     req.set(http::field::host, "127.0.0.1");
     req.set(http::field::content_type, "application/json");
+    for (const auto& [name, value] : headers) req.set(name, value);
     req.keep_alive(true);
     req.body() = body;
     req.prepare_payload();

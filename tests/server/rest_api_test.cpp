@@ -24,12 +24,16 @@ using testing::HttpTestClient;
 
 class RestApiTest : public ::testing::Test {
  protected:
+  // The API's options; a fixture that needs others overrides this.
+  virtual RestApiOptions api_options() const { return {}; }
+
   void SetUp() override {
+    api_ = std::make_unique<RestApi>(registry_, "9.9.9", api_options());
     HttpServerOptions options;
     options.port = 0;
     options.body_limit_bytes = 1 << 20;
     server_ = std::make_unique<HttpServer>(
-        options, [this](const HttpRequest& request) { return api_.handle(request); });
+        options, [this](const HttpRequest& request) { return api_->handle(request); });
     ASSERT_TRUE(server_->start().is_ok());
     client_ = std::make_unique<HttpTestClient>(server_->port());
   }
@@ -60,7 +64,7 @@ class RestApiTest : public ::testing::Test {
   core::LockManager locks_;
   index::CpuSearcher searcher_{pool_};
   index::CollectionRegistry registry_{locks_, searcher_};
-  RestApi api_{registry_, "9.9.9"};
+  std::unique_ptr<RestApi> api_;
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<HttpTestClient> client_;
 };
@@ -96,6 +100,8 @@ TEST_F(RestApiTest, CollectionLifecycle) {
 TEST_F(RestApiTest, CreateCollectionRejectsBadConfig) {
   expect_error(call("PUT", "/collections/a", {{"vectors", {{"size", 0}, {"distance", "Dot"}}}}),
                400, "vectors.size");
+  expect_error(call("PUT", "/collections/a", {{"vectors", {{"size", 65537}, {"distance", "Dot"}}}}),
+               400, "vectors.size must be at most 65536");
   expect_error(
       call("PUT", "/collections/a", {{"vectors", {{"size", 4}, {"distance", "Manhattan"}}}}), 400,
       "Manhattan");
@@ -205,10 +211,12 @@ TEST_F(RestApiTest, SearchRejectsBadRequests) {
   expect_error(call("POST", url, {{"limit", 3}}), 400, "vector is required");
   expect_error(call("POST", url, {{"vector", {1, 2, 3}}}), 400, "expected 1 x 2");
   expect_error(call("POST", url, {{"vector", {1, 2}}, {"limit", 2000}}), 400,
+               "limit must be at most 1024 (the server's --max-limit), got 2000");
+  expect_error(call("POST", url, {{"vector", {1, 2}}, {"limit", 1000}, {"offset", 100}}), 400,
                "limit + offset must be at most 1024");
   expect_error(call("POST", url, {{"vector", {1, 2}}, {"limit", -1}}), 400, "limit");
   expect_error(call("POST", url, {{"vector", {1, 2}}, {"with_payload", "yes"}}), 400,
-               "with_payload");
+               "with_payload: expected true, false, a list of payload key paths");
   expect_error(call("POST", url,
                     {{"vector", {1, 2}}, {"filter", {{"must", {{{"key", "a"}, {"range", 3}}}}}}}),
                400, "filter.must[0].range must be an object");
@@ -355,6 +363,112 @@ TEST_F(RestApiDataTest, PayloadUpdatesByIdsAndFilter) {
   expect_error(call("POST", url + "/delete", {{"keys", {1}}, {"points", {1}}}), 400, "keys[0]");
   expect_error(call("POST", url, {{"payload", {{"a", 1}}}, {"points", {1}}, {"key", "x.y"}}), 400,
                "key (a nested payload path) is not supported");
+}
+
+// Two points with nested payloads, for with_payload on every route that
+// returns points.
+class RestApiPayloadSelectionTest : public RestApiTest {
+ protected:
+  void SetUp() override {
+    RestApiTest::SetUp();
+    create("docs", 2, "Dot");
+    json points = json::array();
+    for (int i = 1; i <= 2; ++i) {
+      points.push_back(
+          {{"id", i},
+           {"vector", {i, 0}},
+           {"payload", {{"city", "Oslo"}, {"n", i}, {"meta", {{"lang", "no"}, {"src", "web"}}}}}});
+    }
+    ASSERT_EQ(call("PUT", "/collections/docs/points", {{"points", points}}).status, 200);
+  }
+  // The payloads of the points in `result` (a list of points).
+  static json payloads(const json& points) {
+    json out = json::array();
+    for (const json& p : points) out.push_back(p["payload"]);
+    return out;
+  }
+  const json fields_ = {"city", "meta.lang"};
+  const json selected_ = {{"city", "Oslo"}, {"meta", {{"lang", "no"}}}};
+};
+
+TEST_F(RestApiPayloadSelectionTest, EveryRouteSelectsFields) {
+  const std::string base = "/collections/docs/points";
+  const json two = json::array({selected_, selected_});
+  auto r = call("POST", base + "/search", {{"vector", {1, 0}}, {"with_payload", fields_}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(payloads(r.json()["result"]), two);
+  r = call("POST", base + "/search/batch",
+           {{"searches",
+             {{{"vector", {1, 0}}, {"with_payload", fields_}},
+              {{"vector", {1, 0}}, {"with_payload", {{"include", {"n"}}}}}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(payloads(r.json()["result"][0]), two);
+  EXPECT_EQ(payloads(r.json()["result"][1]), json({{{"n", 2}}, {{"n", 1}}}));
+  r = call("POST", base + "/query", {{"query", {1, 0}}, {"with_payload", fields_}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(payloads(r.json()["result"]["points"]), two);
+  r = call("POST", base + "/query/batch",
+           {{"searches",
+             {{{"query", {1, 0}}, {"with_payload", {{"exclude", {"meta", "city"}}}}},
+              {{"with_payload", fields_}}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(payloads(r.json()["result"][0]["points"]), json({{{"n", 2}}, {{"n", 1}}}));
+  EXPECT_EQ(payloads(r.json()["result"][1]["points"]), two);
+  r = call("POST", base, {{"ids", {1, 2}}, {"with_payload", fields_}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(payloads(r.json()["result"]), two);
+  r = call("POST", base + "/scroll", {{"with_payload", {{"exclude", {"meta.src", "n"}}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(payloads(r.json()["result"]["points"]), two);
+  r = call("GET", base + "/1?with_payload=city,meta.lang");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["result"]["payload"], selected_);
+  EXPECT_EQ(r.json()["result"]["vector"], json({1.0, 0.0}));
+  r = call("GET", base + "/1?with_payload=false&with_vector=false");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(r.json()["result"]["payload"].is_null());
+  EXPECT_TRUE(r.json()["result"]["vector"].is_null());
+}
+
+TEST_F(RestApiPayloadSelectionTest, BoolsAndDefaultsAsQdrant) {
+  const std::string base = "/collections/docs/points";
+  // Search and query default to no payload; retrieve, scroll and GET to all.
+  auto r = call("POST", base + "/search", {{"vector", {1, 0}}});
+  EXPECT_TRUE(r.json()["result"][0]["payload"].is_null());
+  r = call("POST", base + "/query", {{"limit", 1}});
+  EXPECT_TRUE(r.json()["result"]["points"][0]["payload"].is_null());
+  r = call("POST", base + "/scroll", {{"limit", 1}});
+  EXPECT_EQ(r.json()["result"]["points"][0]["payload"]["meta"]["src"], "web");
+  r = call("POST", base, {{"ids", {1}}});
+  EXPECT_EQ(r.json()["result"][0]["payload"]["n"], 1);
+  r = call("POST", base, {{"ids", {1}}, {"with_payload", false}});
+  EXPECT_TRUE(r.json()["result"][0]["payload"].is_null());
+  r = call("POST", base + "/search", {{"vector", {1, 0}}, {"with_payload", true}});
+  EXPECT_EQ(r.json()["result"][0]["payload"]["meta"]["src"], "web");
+}
+
+TEST_F(RestApiPayloadSelectionTest, ErrorsNameTheField) {
+  const std::string base = "/collections/docs/points";
+  expect_error(call("POST", base + "/search",
+                    {{"vector", {1, 0}}, {"with_payload", {{"include", {"a", 1}}}}}),
+               400, "with_payload.include[1]: expected a string");
+  expect_error(call("POST", base + "/search/batch",
+                    {{"searches",
+                      {{{"vector", {1, 0}}}, {{"vector", {1, 0}}, {"with_payload", {"a..b"}}}}}}),
+               400, "searches[1].with_payload[0]: 'a..b' is not a payload key path");
+  expect_error(
+      call("POST", base + "/query/batch", {{"searches", {{{"with_payload", {{"exclude", "a"}}}}}}}),
+      400, "searches[0].with_payload.exclude: expected a list");
+  expect_error(call("POST", base + "/query", {{"query", {1, 0}}, {"with_payload", 3}}), 400,
+               "with_payload: expected true, false");
+  expect_error(call("POST", base, {{"ids", {1}}, {"with_payload", {{"only", {"a"}}}}}), 400,
+               "with_payload.only: unknown member");
+  expect_error(
+      call("POST", base + "/scroll", {{"with_payload", {{"include", {"a"}}, {"exclude", {"b"}}}}}),
+      400, "not both");
+  expect_error(call("GET", base + "/1?with_payload=a[0]"), 400,
+               "with_payload[0]: 'a[0]' is not a payload key path");
+  expect_error(call("GET", base + "/1?with_vector=maybe"), 400, "with_vector: expected true");
 }
 
 // Two collections of dimension 2 for the alias tests: "v1" holds ids 1 and 2,
@@ -542,6 +656,267 @@ TEST_F(RestApiAliasTest, SwapUnderConcurrentQueriesFailsNoQuery) {
   EXPECT_EQ(failures.load(), 0);
   EXPECT_GT(from_v1.load(), 0);
   EXPECT_GT(from_v2.load(), 0);
+}
+
+// Small request limits, each tested at its edge.
+class RestApiLimitsTest : public RestApiTest {
+ protected:
+  RestApiOptions api_options() const override {
+    RestApiOptions options;
+    options.limits.max_batch_points = 3;
+    options.limits.max_dim = 8;
+    options.limits.max_limit = 5;
+    options.limits.max_filter_depth = 2;
+    options.limits.max_search_batch = 2;
+    return options;
+  }
+  static json points(size_t n) {
+    json out = json::array();
+    for (size_t i = 0; i < n; ++i) out.push_back({{"id", i}, {"vector", {1, 0}}});
+    return out;
+  }
+};
+
+TEST_F(RestApiLimitsTest, MaxDimBoundsTheCollectionVectorSize) {
+  create("eight", 8, "Dot");
+  expect_error(call("PUT", "/collections/nine", {{"vectors", {{"size", 9}, {"distance", "Dot"}}}}),
+               400, "vectors.size must be at most 8 (the server's --max-dim), got 9");
+  EXPECT_FALSE(registry_.exists("nine"));
+}
+
+TEST_F(RestApiLimitsTest, MaxBatchPointsBoundsOneUpsertIn413) {
+  create("docs", 2, "Dot");
+  const std::string url = "/collections/docs/points";
+  EXPECT_EQ(call("PUT", url, {{"points", points(3)}}).status, 200);
+  expect_error(call("PUT", url, {{"points", points(4)}}), 413,
+               "points holds 4 points, more than one upsert may carry (3, the server's "
+               "--max-batch-points)");
+  expect_error(
+      call("PUT", url,
+           {{"batch", {{"ids", {10, 11, 12, 13}}, {"vectors", {{1, 0}, {1, 0}, {1, 0}, {1, 0}}}}}}),
+      413, "batch.ids holds 4 points");
+  EXPECT_EQ(
+      call("PUT", url, {{"batch", {{"ids", {10, 11, 12}}, {"vectors", {{1, 0}, {1, 0}, {1, 0}}}}}})
+          .status,
+      200);
+  EXPECT_EQ(call("POST", url + "/count").json()["result"]["count"], 6);
+}
+
+TEST_F(RestApiLimitsTest, MaxLimitBoundsSearchAndQueryLimit) {
+  create("docs", 2, "Dot");
+  ASSERT_EQ(call("PUT", "/collections/docs/points", {{"points", points(3)}}).status, 200);
+  const std::string base = "/collections/docs/points";
+  EXPECT_EQ(call("POST", base + "/search", {{"vector", {1, 0}}, {"limit", 5}}).status, 200);
+  // Without a limit: Qdrant's default of 10, cut to the server's maximum.
+  auto r = call("POST", base + "/search", {{"vector", {1, 0}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["result"].size(), 3u);
+  expect_error(call("POST", base + "/search", {{"vector", {1, 0}}, {"limit", 6}}), 400,
+               "limit must be at most 5 (the server's --max-limit), got 6");
+  expect_error(call("POST", base + "/query", {{"query", {1, 0}}, {"limit", 6}}), 400,
+               "limit must be at most 5");
+  expect_error(call("POST", base + "/search/batch",
+                    {{"searches", {{{"vector", {1, 0}}}, {{"vector", {1, 0}}, {"limit", 6}}}}}),
+               400, "searches[1].limit must be at most 5");
+  // Scroll pages have their own bound.
+  EXPECT_EQ(call("POST", base + "/scroll", {{"limit", 100}}).status, 200);
+}
+
+TEST_F(RestApiLimitsTest, MaxFilterDepthBoundsEveryFilter) {
+  create("docs", 2, "Dot");
+  ASSERT_EQ(call("PUT", "/collections/docs/points", {{"points", points(3)}}).status, 200);
+  const std::string base = "/collections/docs/points";
+  const json leaf = {{"has_id", {1}}};
+  const json depth2 = {{"must", {{{"must", {leaf}}}}}};
+  const json depth3 = {{"must", {{{"must", {{{"must", {leaf}}}}}}}}};
+  EXPECT_EQ(call("POST", base + "/count", {{"filter", depth2}}).json()["result"]["count"], 1);
+  const std::string error = "filter.must[0].must[0] nests filters deeper than 2";
+  expect_error(call("POST", base + "/count", {{"filter", depth3}}), 400, error);
+  expect_error(call("POST", base + "/search", {{"vector", {1, 0}}, {"filter", depth3}}), 400,
+               error);
+  expect_error(call("POST", base + "/scroll", {{"filter", depth3}}), 400, error);
+  expect_error(call("POST", base + "/delete", {{"filter", depth3}}), 400, error);
+  expect_error(call("POST", base + "/payload", {{"payload", {{"a", 1}}}, {"filter", depth3}}), 400,
+               error);
+  EXPECT_EQ(call("POST", base + "/count").json()["result"]["count"], 3);
+}
+
+TEST_F(RestApiLimitsTest, MaxSearchBatchBoundsBatchRequests) {
+  create("docs", 2, "Dot");
+  const std::string base = "/collections/docs/points";
+  const json search = {{"vector", {1, 0}}};
+  EXPECT_EQ(call("POST", base + "/search/batch", {{"searches", {search, search}}}).status, 200);
+  expect_error(call("POST", base + "/search/batch", {{"searches", {search, search, search}}}), 400,
+               "searches holds 3 search requests, more than one request may carry (2, the "
+               "server's --max-search-batch)");
+  const json query = {{"query", {1, 0}}};
+  expect_error(call("POST", base + "/query/batch", {{"searches", {query, query, query}}}), 400,
+               "searches holds 3 query requests");
+}
+
+// A server with both API keys configured.
+class RestApiAuthTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    HttpServerOptions options;
+    options.port = 0;
+    server_ = std::make_unique<HttpServer>(
+        options, [this](const HttpRequest& request) { return api_.handle(request); });
+    ASSERT_TRUE(server_->start().is_ok());
+    client_ = std::make_unique<HttpTestClient>(server_->port());
+  }
+  void TearDown() override {
+    client_.reset();
+    server_->stop();
+  }
+  testing::HttpResult call(const std::string& method, const std::string& target,
+                           const std::map<std::string, std::string>& headers,
+                           const json& body = nullptr) {
+    return client_->request(method, target, body.is_null() ? "" : body.dump(), headers);
+  }
+  static void expect_status(const testing::HttpResult& r, int status, const std::string& words) {
+    EXPECT_EQ(r.status, status) << r.body;
+    if (status < 400) return;
+    const json body = r.json();
+    ASSERT_TRUE(body.contains("status") && body["status"].contains("error")) << r.body;
+    const std::string error = body["status"]["error"].get<std::string>();
+    EXPECT_NE(error.find(words), std::string::npos) << error;
+    EXPECT_EQ(error.find(kKey), std::string::npos) << "an error shows the key";
+    EXPECT_EQ(error.find(kReadOnlyKey), std::string::npos) << "an error shows the key";
+  }
+
+  static constexpr const char* kKey = "s3cret-read-write";
+  static constexpr const char* kReadOnlyKey = "s3cret-read-only";
+  const std::map<std::string, std::string> admin_ = {{"api-key", kKey}};
+  const std::map<std::string, std::string> reader_ = {{"api-key", kReadOnlyKey}};
+  core::ThreadPool pool_{2};
+  core::LockManager locks_;
+  index::CpuSearcher searcher_{pool_};
+  index::CollectionRegistry registry_{locks_, searcher_};
+  RestApi api_{registry_, "9.9.9", RestApiOptions{ApiKeys{kKey, kReadOnlyKey}, {}}};
+  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<HttpTestClient> client_;
+};
+
+TEST_F(RestApiAuthTest, HealthRoutesAndTheRootNeedNoKey) {
+  for (const char* path : {"/", "/healthz", "/livez", "/readyz"}) {
+    EXPECT_EQ(call("GET", path, {}).status, 200) << path;
+  }
+}
+
+TEST_F(RestApiAuthTest, MissingOrWrongKeyIs401OnEveryOtherRoute) {
+  expect_status(call("GET", "/collections", {}), 401, "missing API key");
+  expect_status(call("GET", "/collections", {{"api-key", "wrong"}}), 401, "invalid API key");
+  expect_status(call("GET", "/collections", {{"api-key", std::string(kKey) + "x"}}), 401,
+                "invalid API key");
+  expect_status(call("GET", "/collections", {{"api-key", std::string(kKey).substr(1)}}), 401,
+                "invalid API key");
+  expect_status(call("GET", "/collections", {{"authorization", std::string("Basic ") + kKey}}), 401,
+                "missing API key");
+  expect_status(
+      call("PUT", "/collections/docs", {}, {{"vectors", {{"size", 2}, {"distance", "Dot"}}}}), 401,
+      "missing API key");
+  EXPECT_FALSE(registry_.exists("docs"));
+  // Unknown routes say nothing to a caller without a key.
+  expect_status(call("GET", "/no/such/route", {}), 401, "missing API key");
+  expect_status(call("GET", "/no/such/route", reader_), 404, "no route");
+}
+
+TEST_F(RestApiAuthTest, TheKeyWorksInEitherHeader) {
+  expect_status(
+      call("PUT", "/collections/docs", admin_, {{"vectors", {{"size", 2}, {"distance", "Dot"}}}}),
+      200, "");
+  expect_status(
+      call("GET", "/collections/docs", {{"authorization", std::string("Bearer ") + kKey}}), 200,
+      "");
+  expect_status(
+      call("GET", "/collections/docs", {{"Authorization", std::string("bearer ") + kKey}}), 200,
+      "");
+  expect_status(call("GET", "/collections/docs", {{"API-Key", kReadOnlyKey}}), 200, "");
+}
+
+TEST_F(RestApiAuthTest, TheReadOnlyKeyReadsAndGets403OnWrites) {
+  const std::string base = "/collections/docs";
+  ASSERT_EQ(call("PUT", base, admin_, {{"vectors", {{"size", 2}, {"distance", "Dot"}}}}).status,
+            200);
+  ASSERT_EQ(call("PUT", base + "/points", admin_,
+                 {{"points", {{{"id", 1}, {"vector", {1, 0}}, {"payload", {{"a", 1}}}}}}})
+                .status,
+            200);
+  // Every read route.
+  expect_status(call("GET", "/collections", reader_), 200, "");
+  expect_status(call("GET", base, reader_), 200, "");
+  expect_status(call("GET", base + "/exists", reader_), 200, "");
+  expect_status(call("GET", base + "/points/1", reader_), 200, "");
+  expect_status(call("GET", "/aliases", reader_), 200, "");
+  expect_status(call("GET", base + "/aliases", reader_), 200, "");
+  expect_status(call("POST", base + "/points", reader_, {{"ids", {1}}}), 200, "");
+  expect_status(call("POST", base + "/points/count", reader_, json::object()), 200, "");
+  expect_status(call("POST", base + "/points/scroll", reader_, json::object()), 200, "");
+  expect_status(call("POST", base + "/points/search", reader_, {{"vector", {1, 0}}}), 200, "");
+  expect_status(
+      call("POST", base + "/points/search/batch", reader_, {{"searches", {{{"vector", {1, 0}}}}}}),
+      200, "");
+  expect_status(call("POST", base + "/points/query", reader_, {{"query", {1, 0}}}), 200, "");
+  expect_status(
+      call("POST", base + "/points/query/batch", reader_, {{"searches", {{{"query", {1, 0}}}}}}),
+      200, "");
+  // Every write route: 403, and nothing changes.
+  const json vectors = {{"vectors", {{"size", 2}, {"distance", "Dot"}}}};
+  expect_status(call("PUT", "/collections/other", reader_, vectors), 403,
+                "read-only API key may not call PUT /collections/other");
+  expect_status(call("DELETE", base, reader_), 403, "read-only");
+  expect_status(
+      call("PUT", base + "/points", reader_, {{"points", {{{"id", 2}, {"vector", {0, 1}}}}}}), 403,
+      "read-only");
+  expect_status(call("POST", base + "/points/delete", reader_, {{"points", {1}}}), 403,
+                "read-only");
+  for (const char* payload_route :
+       {"/points/payload", "/points/payload/delete", "/points/payload/clear"}) {
+    expect_status(call("POST", base + payload_route, reader_,
+                       {{"payload", {{"b", 2}}}, {"keys", {"a"}}, {"points", {1}}}),
+                  403, "read-only");
+  }
+  expect_status(
+      call("PUT", base + "/points/payload", reader_, {{"payload", {{"b", 2}}}, {"points", {1}}}),
+      403, "read-only");
+  expect_status(
+      call("POST", "/collections/aliases", reader_,
+           {{"actions", {{{"create_alias", {{"collection_name", "docs"}, {"alias_name", "x"}}}}}}}),
+      403, "read-only");
+  EXPECT_TRUE(registry_.exists("docs"));
+  EXPECT_FALSE(registry_.exists("other"));
+  EXPECT_FALSE(registry_.exists("x"));
+  auto point = call("GET", base + "/points/1", reader_).json()["result"];
+  EXPECT_EQ(point["payload"], json({{"a", 1}}));
+  EXPECT_EQ(call("POST", base + "/points/count", reader_).json()["result"]["count"], 1);
+  // The read-write key may do all of it.
+  expect_status(call("POST", base + "/points/delete", admin_, {{"points", {1}}}), 200, "");
+  expect_status(call("DELETE", base, admin_), 200, "");
+}
+
+TEST(ApiKeyAuth, OnlyAReadOnlyKeyMakesEveryoneReadOnly) {
+  const ApiKeyAuth auth(ApiKeys{"", "ro"});
+  EXPECT_TRUE(auth.enabled());
+  HttpRequest request{"POST", "/collections/a/points/delete", "", {{"api-key", "ro"}}, ""};
+  ASSERT_TRUE(auth.check(request, RouteAccess::kWrite).has_value());
+  EXPECT_EQ(auth.check(request, RouteAccess::kWrite)->status, 403);
+  EXPECT_FALSE(auth.check(request, RouteAccess::kRead).has_value());
+  request.headers = {{"api-key", ""}};
+  EXPECT_EQ(auth.check(request, RouteAccess::kRead)->status, 401);  // an empty key is none
+  EXPECT_FALSE(auth.check(request, RouteAccess::kPublic).has_value());
+  EXPECT_FALSE(ApiKeyAuth(ApiKeys{}).enabled());
+  EXPECT_FALSE(ApiKeyAuth(ApiKeys{}).check(request, RouteAccess::kWrite).has_value());
+}
+
+TEST(ApiKeyAuth, ConstantTimeEqualIsEquality) {
+  EXPECT_TRUE(constant_time_equal("", ""));
+  EXPECT_TRUE(constant_time_equal("key", "key"));
+  EXPECT_FALSE(constant_time_equal("key", "kez"));
+  EXPECT_FALSE(constant_time_equal("key", "ke"));
+  EXPECT_FALSE(constant_time_equal("ke", "key"));
+  EXPECT_FALSE(constant_time_equal("", "k"));
+  EXPECT_FALSE(constant_time_equal(std::string("a\0", 2), "a"));
 }
 
 TEST_F(RestApiTest, UnknownRoutesAndMethods) {
