@@ -22,6 +22,7 @@
 #include "kernels/cuda/device_info.h"
 #include "server/http_server.h"
 #include "server/rest_api.h"
+#include "server/standard_metrics.h"
 
 namespace {
 
@@ -65,6 +66,9 @@ serve options:
                          (default: 90% of the free device memory at start)
   --gpu-scratch-bytes N  device scratch per concurrent search for distance
                          tiles (default 256M)
+  --access-log TARGET    one JSON line per request (time, method, path, route,
+                         status, ms, bytes): - for standard error, a file to
+                         append to, or off (default -)
   --batch-max-queries N  dynamic batching: concurrent unfiltered searches of
                          one collection share one search of up to N queries;
                          1 turns batching off (default 256)
@@ -74,7 +78,7 @@ serve options:
 
 Status: collections live in memory only (persistence is not built yet: a
 restart loses them). A GPU failure moves the collection it met to the CPU
-path with one log line. Payload indexes, snapshots, metrics, TLS and the
+path with one log line. Payload indexes, snapshots, TLS and the
 binary endpoint are not built yet.
 Stop the server with Ctrl-C or SIGTERM: it finishes requests in flight first.
 
@@ -142,6 +146,7 @@ int serve(const std::vector<std::string_view>& args) {
   vesta::server::HttpServerOptions http;
   vesta::index::PlacementOptions placement;
   vesta::index::BatchingOptions batching;
+  std::string access_log_target = "-";
   vesta::server::RestApiOptions rest;
   // From the environment first, so that the flags below win; empty is none.
   if (const char* key = std::getenv("VESTA_API_KEY")) rest.api_keys.read_write = key;
@@ -177,6 +182,11 @@ int serve(const std::vector<std::string_view>& args) {
       http.port = static_cast<uint16_t>(value);
     } else if (args[i] == "--max-body-bytes") {
       if (!number({"--max-body-bytes", 1024, size_t{1} << 40}, &http.body_limit_bytes)) return 2;
+    } else if (args[i] == "--access-log") {
+      if (i + 1 >= args.size() || args[i + 1].empty()) {
+        return usage_error("--access-log needs -, off or a file");
+      }
+      access_log_target = std::string(args[++i]);
     } else if (args[i] == "--batch-max-queries") {
       if (!number({"--batch-max-queries", 1, 4096}, &batching.max_batch)) return 2;
     } else if (args[i] == "--batch-max-delay-us") {
@@ -252,6 +262,16 @@ int serve(const std::vector<std::string_view>& args) {
     return 1;
   }
   vesta::index::CollectionRegistry collections(locks, *searcher.value(), batching);
+  vesta::core::Result<std::unique_ptr<vesta::server::AccessLog>> access_log =
+      vesta::server::AccessLog::open(access_log_target);
+  if (!access_log.is_ok()) {
+    std::fprintf(stderr, "vesta serve: %s\n", access_log.status().message().c_str());
+    return 1;
+  }
+  vesta::server::Metrics metrics;
+  vesta::server::register_standard_metrics(metrics, collections, locks, *searcher.value());
+  rest.metrics = &metrics;
+  rest.access_log = access_log.value().get();
   vesta::server::RestApi api(collections, VESTA_VERSION, rest);
   vesta::server::HttpServer server(
       http, [&api](const vesta::server::HttpRequest& request) { return api.handle(request); });

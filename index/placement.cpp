@@ -77,6 +77,10 @@ bool PlacementSearcher::fits(const FlatIndex& index) const {
 
 core::Result<SearchHits> PlacementSearcher::search(const FlatIndex& index,
                                                    const SearchRequest& request) {
+  size_t bucket = 0;
+  while (bucket + 1 < kBatchSizeBuckets && (size_t{1} << bucket) < request.n_queries) ++bucket;
+  ++batch_sizes_[bucket];
+  queries_ += request.n_queries;
   bool on_gpu = gpu_ != nullptr;
   if (on_gpu) {
     std::lock_guard lock(mutex_);
@@ -115,7 +119,10 @@ void PlacementSearcher::forget(const FlatIndex& index) {
 }
 
 PlacementStats PlacementSearcher::stats() const {
-  return {gpu_searches_.load(), cpu_searches_.load(), fallbacks_.load()};
+  PlacementStats stats{
+      gpu_searches_.load(), cpu_searches_.load(), fallbacks_.load(), queries_.load(), {}};
+  for (size_t b = 0; b < kBatchSizeBuckets; ++b) stats.batch_sizes[b] = batch_sizes_[b].load();
+  return stats;
 }
 
 }  // namespace vesta::index

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -30,10 +31,16 @@ struct PlacementOptions {
   kernels::cuda::DeviceOptions device;
 };
 
+// Searcher calls by batch size: bucket b counts calls of at most 2^b queries
+// (and more than 2^(b-1)); the last bucket also takes anything larger.
+inline constexpr size_t kBatchSizeBuckets = 13;  // 1, 2, 4, ..., 4096
+
 struct PlacementStats {
   uint64_t gpu_searches = 0;  // batches answered on the GPU
   uint64_t cpu_searches = 0;  // batches answered on the CPU
   uint64_t fallbacks = 0;     // indexes moved to the CPU after a device failure
+  uint64_t queries = 0;       // queries in all batches
+  std::array<uint64_t, kBatchSizeBuckets> batch_sizes{};
 };
 
 // Sends each batch to the GPU searcher when a device is open and the index
@@ -58,6 +65,8 @@ class PlacementSearcher final : public Searcher {
   // "cpu (no GPU: <reason>)".
   const std::string& description() const { return description_; }
   size_t gpu_memory_budget() const { return budget_; }
+  // Device memory the GPU mirrors hold now (0 without a GPU).
+  size_t gpu_resident_bytes() const { return gpu_ ? gpu_->resident_bytes() : 0; }
   PlacementStats stats() const;
 
  private:
@@ -74,6 +83,8 @@ class PlacementSearcher final : public Searcher {
   std::atomic<uint64_t> gpu_searches_{0};
   std::atomic<uint64_t> cpu_searches_{0};
   std::atomic<uint64_t> fallbacks_{0};
+  std::atomic<uint64_t> queries_{0};
+  std::array<std::atomic<uint64_t>, kBatchSizeBuckets> batch_sizes_{};
 };
 
 }  // namespace vesta::index

@@ -664,15 +664,30 @@ RestApi::RestApi(index::CollectionRegistry& collections, std::string version,
     : collections_(collections),
       version_(std::move(version)),
       auth_(std::move(options.api_keys)),
-      limits_(options.limits) {
+      limits_(options.limits),
+      metrics_(options.metrics),
+      access_log_(options.access_log) {
   add_routes();
 }
 
 HttpResponse RestApi::handle(const HttpRequest& request) const {
-  if (!auth_.enabled()) return router_.dispatch(request);
-  return router_.dispatch(request, [this](const HttpRequest& req, RouteAccess access) {
-    return auth_.check(req, access);
-  });
+  const auto start = std::chrono::steady_clock::now();
+  std::string route;
+  HttpResponse response = auth_.enabled() ? router_.dispatch(
+                                                request,
+                                                [this](const HttpRequest& req, RouteAccess access) {
+                                                  return auth_.check(req, access);
+                                                },
+                                                &route)
+                                          : router_.dispatch(request, nullptr, &route);
+  if (metrics_ != nullptr || access_log_ != nullptr) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (metrics_ != nullptr)
+      metrics_->observe_request(request.method, route, response.status, seconds);
+    if (access_log_ != nullptr) access_log_->write(request, response, route, seconds);
+  }
+  return response;
 }
 
 void RestApi::add_routes() {
@@ -692,6 +707,14 @@ void RestApi::add_routes() {
     return HttpResponse{200, "text/plain", "healthz check passed"};
   };
   r.add("GET", "/healthz", health, RouteAccess::kPublic);
+  if (metrics_ != nullptr) {
+    r.add(
+        "GET", "/metrics",
+        [this](const HttpRequest&, const RouteParams&) {
+          return HttpResponse{200, "text/plain; version=0.0.4", metrics_->render()};
+        },
+        RouteAccess::kRead);
+  }
   r.add("GET", "/livez", health, RouteAccess::kPublic);
   r.add(
       "GET", "/readyz",

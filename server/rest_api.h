@@ -6,8 +6,10 @@
 #include "index/collection_registry.h"
 #include "index/payload_filter.h"
 #include "kernels/cpu/top_k.h"
+#include "server/access_log.h"
 #include "server/api_key_auth.h"
 #include "server/http_message.h"
+#include "server/metrics.h"
 #include "server/router.h"
 
 namespace vesta::server {
@@ -24,6 +26,8 @@ struct RequestLimits {
 struct RestApiOptions {
   ApiKeys api_keys;  // none: every route is open
   RequestLimits limits;
+  Metrics* metrics = nullptr;       // optional: request metrics and GET /metrics
+  AccessLog* access_log = nullptr;  // optional: one line per request
 };
 
 // The Qdrant-shaped REST API over a CollectionRegistry: collections and their
@@ -49,6 +53,8 @@ class RestApi {
   std::string version_;
   ApiKeyAuth auth_;
   RequestLimits limits_;
+  Metrics* metrics_;
+  AccessLog* access_log_;
   Router router_;
 };
 

@@ -48,7 +48,8 @@ HttpResponse error_response(int status, const std::string& message) {
 
 void Router::add(std::string method, std::string_view pattern, RouteHandler handler,
                  RouteAccess access) {
-  routes_.push_back({std::move(method), split_path(pattern), std::move(handler), access});
+  routes_.push_back(
+      {std::move(method), split_path(pattern), std::string(pattern), std::move(handler), access});
 }
 
 void Router::add(std::string method, std::string_view pattern, RouteHandler handler) {
@@ -76,7 +77,8 @@ bool Router::match(const Route& route, const std::vector<std::string>& path, Rou
   return true;
 }
 
-HttpResponse Router::dispatch(const HttpRequest& request, const AccessCheck& check) const {
+HttpResponse Router::dispatch(const HttpRequest& request, const AccessCheck& check,
+                              std::string* route) const {
   const std::vector<std::string> path = split_path(request.path);
   const Route* best = nullptr;
   RouteParams best_params;
@@ -92,6 +94,7 @@ HttpResponse Router::dispatch(const HttpRequest& request, const AccessCheck& che
     best_params = std::move(params);
     best_literals = literals;
   }
+  if (route != nullptr) *route = best == nullptr ? "unmatched" : best->pattern;
   if (check) {
     std::optional<HttpResponse> denied =
         check(request, best == nullptr ? RouteAccess::kRead : best->access);

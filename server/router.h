@@ -40,12 +40,16 @@ class Router {
   // `check`, when given, runs before the matched route's handler; an unknown
   // path or method is checked as a read, so that callers without a key learn
   // nothing of the routes.
-  HttpResponse dispatch(const HttpRequest& request, const AccessCheck& check = nullptr) const;
+  // `route`, when given, receives the matched pattern ("/collections/{name}")
+  // or "unmatched", for metrics and logs (never the raw path: bounded labels).
+  HttpResponse dispatch(const HttpRequest& request, const AccessCheck& check = nullptr,
+                        std::string* route = nullptr) const;
 
  private:
   struct Route {
     std::string method;
     std::vector<std::string> segments;  // "{name}" marks a parameter
+    std::string pattern;
     RouteHandler handler;
     RouteAccess access;
   };

@@ -6,6 +6,7 @@ The binary comes from $VESTA_BINARY (default build/app/vesta)."""
 import os
 import re
 import subprocess
+import threading
 import time
 
 import pytest
@@ -37,6 +38,10 @@ def serve(extra_args=(), env=None):
     if url is None:
         proc.kill()
         pytest.fail(f"vesta serve did not start (exit code {proc.poll()})")
+    # Keep reading its standard error (the access log goes there), so that a
+    # full pipe never blocks the server; the lines are kept for debugging.
+    log = []
+    threading.Thread(target=lambda: log.extend(proc.stderr), daemon=True).start()
     yield url
     proc.terminate()
     assert proc.wait(timeout=30) == 0, "vesta serve did not stop cleanly on SIGTERM"

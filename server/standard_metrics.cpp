@@ -1,0 +1,107 @@
+#include "server/standard_metrics.h"
+
+#include <chrono>
+#include <string>
+
+namespace vesta::server {
+
+void register_standard_metrics(Metrics& metrics, index::CollectionRegistry& collections,
+                               const core::LockManager& locks,
+                               const index::PlacementSearcher& placement) {
+  metrics.add_collector([&collections](std::string& out) {
+    const std::vector<std::string> names = collections.names();
+    append_metric_header(out, "vesta_collections", "gauge", "Collections.");
+    append_sample(out, "vesta_collections", {}, static_cast<double>(names.size()));
+    append_metric_header(out, "vesta_collection_points", "gauge", "Live points per collection.");
+    std::string batching;
+    uint64_t batches = 0;
+    uint64_t requests = 0;
+    for (const std::string& name : names) {
+      core::Result<std::shared_ptr<index::Collection>> collection = collections.get(name);
+      if (!collection.is_ok()) continue;  // dropped meanwhile
+      // A scrape never waits long behind a writer.
+      core::LockOptions quick;
+      quick.timeout = std::chrono::milliseconds(100);
+      core::Result<size_t> count = collection.value()->count(quick);
+      if (count.is_ok()) {
+        append_sample(out, "vesta_collection_points", {{"collection", name}},
+                      static_cast<double>(count.value()));
+      }
+      const index::BatchingStats stats = collection.value()->batching_stats();
+      batches += stats.batches;
+      requests += stats.requests;
+    }
+    append_metric_header(out, "vesta_batched_requests_total", "counter",
+                         "Unfiltered search requests answered through dynamic batching "
+                         "(live collections).");
+    append_sample(out, "vesta_batched_requests_total", {}, static_cast<double>(requests));
+    append_metric_header(out, "vesta_batches_total", "counter",
+                         "Searcher calls dynamic batching made for them (live collections).");
+    append_sample(out, "vesta_batches_total", {}, static_cast<double>(batches));
+  });
+
+  metrics.add_collector([&placement](std::string& out) {
+    const index::PlacementStats stats = placement.stats();
+    append_metric_header(out, "vesta_device_info", "gauge",
+                         "Where searches run (the label says which device).");
+    append_sample(out, "vesta_device_info",
+                  {{"description", placement.description()},
+                   {"gpu", placement.gpu_available() ? "true" : "false"}},
+                  1);
+    append_metric_header(out, "vesta_search_calls_total", "counter",
+                         "Searcher calls (batches of queries), by the device that answered.");
+    append_sample(out, "vesta_search_calls_total", {{"device", "gpu"}},
+                  static_cast<double>(stats.gpu_searches));
+    append_sample(out, "vesta_search_calls_total", {{"device", "cpu"}},
+                  static_cast<double>(stats.cpu_searches));
+    append_metric_header(out, "vesta_search_batch_queries", "histogram",
+                         "Queries per searcher call.");
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < index::kBatchSizeBuckets; ++b) {
+      cumulative += stats.batch_sizes[b];
+      const std::string le =
+          b + 1 < index::kBatchSizeBuckets ? std::to_string(size_t{1} << b) : "+Inf";
+      if (b + 1 == index::kBatchSizeBuckets) {
+        // The last bucket also holds the larger calls: report its bound, then +Inf.
+        append_sample(out, "vesta_search_batch_queries_bucket",
+                      {{"le", std::to_string(size_t{1} << b)}}, static_cast<double>(cumulative));
+      }
+      append_sample(out, "vesta_search_batch_queries_bucket", {{"le", le}},
+                    static_cast<double>(cumulative));
+    }
+    append_sample(out, "vesta_search_batch_queries_sum", {}, static_cast<double>(stats.queries));
+    append_sample(out, "vesta_search_batch_queries_count", {}, static_cast<double>(cumulative));
+    append_metric_header(out, "vesta_gpu_fallbacks_total", "counter",
+                         "Collections moved to the CPU after a device failure.");
+    append_sample(out, "vesta_gpu_fallbacks_total", {}, static_cast<double>(stats.fallbacks));
+    append_metric_header(out, "vesta_gpu_resident_bytes", "gauge",
+                         "Device memory the collections' GPU copies hold.");
+    append_sample(out, "vesta_gpu_resident_bytes", {},
+                  static_cast<double>(placement.gpu_resident_bytes()));
+    append_metric_header(out, "vesta_gpu_memory_budget_bytes", "gauge",
+                         "Device memory the collections may hold (--gpu-memory-budget).");
+    append_sample(out, "vesta_gpu_memory_budget_bytes", {},
+                  static_cast<double>(placement.gpu_memory_budget()));
+  });
+
+  metrics.add_collector([&locks](std::string& out) {
+    const core::LockStats stats = locks.stats();
+    const std::pair<const char*, double> counters[] = {
+        {"vesta_lock_acquisitions_total", static_cast<double>(stats.acquisitions)},
+        {"vesta_lock_waits_total", static_cast<double>(stats.waits)},
+        {"vesta_lock_wait_seconds_total", static_cast<double>(stats.wait_ns) / 1e9},
+        {"vesta_lock_timeouts_total", static_cast<double>(stats.timeouts)},
+        {"vesta_lock_cancellations_total", static_cast<double>(stats.cancellations)},
+    };
+    const char* help[] = {"Lock requests granted (collection and point locks).",
+                          "Lock requests that had to wait.", "Time lock requests spent waiting.",
+                          "Lock requests that timed out (503).",
+                          "Lock requests cancelled while waiting."};
+    for (size_t i = 0; i < std::size(counters); ++i) {
+      append_metric_header(out, counters[i].first, "counter", help[i]);
+      append_sample(out, counters[i].first, {}, counters[i].second);
+    }
+  });
+}
+
+}  // namespace vesta::server

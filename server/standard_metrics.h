@@ -1,0 +1,18 @@
+#pragma once
+
+#include "core/lock_manager.h"
+#include "index/collection_registry.h"
+#include "index/placement.h"
+#include "server/metrics.h"
+
+namespace vesta::server {
+
+// Registers the collectors of what `vesta serve` exposes besides requests:
+// collections and their points, dynamic batching, searcher calls by device and
+// batch size, GPU fallbacks and memory, the device in use, and lock waits.
+// Everything passed must outlive `metrics`.
+void register_standard_metrics(Metrics& metrics, index::CollectionRegistry& collections,
+                               const core::LockManager& locks,
+                               const index::PlacementSearcher& placement);
+
+}  // namespace vesta::server
