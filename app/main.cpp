@@ -1,9 +1,12 @@
 // The `vesta` command: serve, and the informational flags.
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,6 +38,7 @@ Usage:
   vesta --help            print this text
 
 serve options:
+  --config FILE          read options from FILE (see Configuration below)
   --host ADDR            IP address to listen on (default 127.0.0.1)
   --port N               TCP port (default 6333, Qdrant's; 0 picks a free one)
   --threads N            search threads (default: one per hardware thread)
@@ -82,9 +86,17 @@ path with one log line. Payload indexes, snapshots, TLS and the
 binary endpoint are not built yet.
 Stop the server with Ctrl-C or SIGTERM: it finishes requests in flight first.
 
-Environment (a flag given on the command line wins):
+Configuration: every serve option above can also be set
+  - in the environment as VESTA_<OPTION>, upper case with '-' as '_'
+    (VESTA_PORT=6334, VESTA_GPU_MEMORY_BUDGET=64G, VESTA_API_KEY=...);
+  - in a config file, --config FILE or VESTA_CONFIG=FILE, one 'option = value'
+    per line ('port = 6334', 'device = "gpu"'; # starts a comment; an
+    unknown option is an error naming the line).
+  Precedence: command line, then environment, then config file, then the
+  defaults. The server logs where its settings came from (never their values).
+
+Environment, other:
   VESTA_CPU_ISA=scalar|avx2|avx512   use a lower CPU kernel than detected
-  VESTA_API_KEY, VESTA_READ_ONLY_API_KEY   as --api-key, --read-only-api-key
 )";
 
 int usage_error(const std::string& message) {
@@ -141,16 +153,120 @@ std::optional<size_t> parse_bytes(std::string_view text) {
   return *number << shift;
 }
 
-int serve(const std::vector<std::string_view>& args) {
+// Every `vesta serve` option that takes a value: the names a config file and
+// the environment (VESTA_<NAME>, upper case, '-' as '_') may set.
+constexpr std::string_view kServeSettings[] = {"host",
+                                               "port",
+                                               "threads",
+                                               "io-threads",
+                                               "max-body-bytes",
+                                               "access-log",
+                                               "batch-max-queries",
+                                               "batch-max-delay-us",
+                                               "api-key",
+                                               "read-only-api-key",
+                                               "max-batch-points",
+                                               "max-dim",
+                                               "max-limit",
+                                               "max-filter-depth",
+                                               "max-search-batch",
+                                               "device",
+                                               "gpu-memory-budget",
+                                               "gpu-scratch-bytes"};
+
+std::string env_name(std::string_view setting) {
+  std::string name = "VESTA_";
+  for (char c : setting) name += c == '-' ? '_' : static_cast<char>(std::toupper(c));
+  return name;
+}
+
+bool known_setting(std::string_view name) {
+  return std::find(std::begin(kServeSettings), std::end(kServeSettings), name) !=
+         std::end(kServeSettings);
+}
+
+// The serve options in the order they apply, so that a later one wins: the
+// config file (--config FILE, else $VESTA_CONFIG), then the environment, then
+// the command line. `sources` says where settings came from (names only, never
+// values: a key may be among them).
+vesta::core::Result<std::vector<std::string>> gather_settings(
+    const std::vector<std::string_view>& args, std::string* sources) {
+  std::vector<std::string> out;
+  std::vector<std::string> command_line;
+  std::string config_path;
+  if (const char* env = std::getenv("VESTA_CONFIG"); env != nullptr && *env != '\0') {
+    config_path = env;
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--config") {
+      if (i + 1 >= args.size() || args[i + 1].empty()) {
+        return vesta::core::invalid_argument("--config needs a file");
+      }
+      config_path = std::string(args[++i]);
+    } else {
+      command_line.emplace_back(args[i]);
+    }
+  }
+  if (!config_path.empty()) {
+    std::ifstream file(config_path);
+    if (!file)
+      return vesta::core::invalid_argument("cannot read config file '" + config_path + "'");
+    std::string line;
+    for (int number = 1; std::getline(file, line); ++number) {
+      const std::string where = config_path + ":" + std::to_string(number) + ": ";
+      auto trim = [](std::string_view t) {
+        while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front())))
+          t.remove_prefix(1);
+        while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.remove_suffix(1);
+        return t;
+      };
+      std::string_view text = trim(line);
+      if (text.empty() || text.front() == '#') continue;
+      const size_t eq = text.find('=');
+      if (eq == std::string_view::npos) {
+        return vesta::core::invalid_argument(where + "expected 'name = value'");
+      }
+      std::string name(trim(text.substr(0, eq)));
+      std::replace(name.begin(), name.end(), '_', '-');
+      std::string_view value = trim(text.substr(eq + 1));
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+        value = value.substr(1, value.size() - 2);
+      }
+      if (!known_setting(name)) {
+        return vesta::core::invalid_argument(where + "unknown setting '" + name + "'");
+      }
+      out.push_back("--" + name);
+      out.emplace_back(value);
+    }
+    *sources += "config file " + config_path;
+  }
+  std::string env_used;
+  for (std::string_view setting : kServeSettings) {
+    const std::string name = env_name(setting);
+    if (const char* value = std::getenv(name.c_str()); value != nullptr && *value != '\0') {
+      out.push_back("--" + std::string(setting));
+      out.emplace_back(value);
+      env_used += (env_used.empty() ? "" : ", ") + name;
+    }
+  }
+  if (!env_used.empty()) *sources += (sources->empty() ? "" : "; ") + ("environment " + env_used);
+  if (!command_line.empty())
+    *sources += (sources->empty() ? "" : "; ") + std::string("command line");
+  out.insert(out.end(), command_line.begin(), command_line.end());
+  return out;
+}
+
+int serve(const std::vector<std::string_view>& raw_args) {
   size_t threads = 0;
   vesta::server::HttpServerOptions http;
   vesta::index::PlacementOptions placement;
   vesta::index::BatchingOptions batching;
   std::string access_log_target = "-";
   vesta::server::RestApiOptions rest;
-  // From the environment first, so that the flags below win; empty is none.
-  if (const char* key = std::getenv("VESTA_API_KEY")) rest.api_keys.read_write = key;
-  if (const char* key = std::getenv("VESTA_READ_ONLY_API_KEY")) rest.api_keys.read_only = key;
+  std::string sources;
+  vesta::core::Result<std::vector<std::string>> settings = gather_settings(raw_args, &sources);
+  if (!settings.is_ok()) return usage_error(settings.status().message());
+  const std::vector<std::string_view> args(settings.value().begin(), settings.value().end());
   for (size_t i = 0; i < args.size(); ++i) {
     // Numeric options: name, destination, range.
     struct NumberOption {
@@ -275,6 +391,8 @@ int serve(const std::vector<std::string_view>& args) {
   vesta::server::RestApi api(collections, VESTA_VERSION, rest);
   vesta::server::HttpServer server(
       http, [&api](const vesta::server::HttpRequest& request) { return api.handle(request); });
+  std::fprintf(stderr, "vesta serve: settings from %s\n",
+               sources.empty() ? "defaults only" : sources.c_str());
   std::fprintf(stderr,
                "vesta serve: search on %s; CPU path: %s kernels, %zu threads; batching up to %zu "
                "queries, %lld us\n",
