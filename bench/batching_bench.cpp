@@ -5,6 +5,7 @@
 //
 //   vesta_batching_bench [--rows 200000] [--dim 768] [--clients 64] [--seconds 5]
 //                        [--configs 1:0,16:1000,64:1000,256:250,256:1000,256:4000]
+//                        [--device cpu|gpu]
 //
 // A config is max_batch:max_delay_us.
 
@@ -21,6 +22,7 @@
 #include "core/thread_pool.h"
 #include "index/collection.h"
 #include "index/cpu_searcher.h"
+#include "index/placement.h"
 
 namespace {
 
@@ -54,6 +56,7 @@ int main(int argc, char** argv) {
   size_t clients = 64;
   double seconds = 5;
   std::string configs = "1:0,16:1000,64:1000,256:250,256:1000,256:4000";
+  std::string device = "cpu";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string arg = argv[i];
     if (arg == "--rows") rows = std::stoull(argv[i + 1]);
@@ -61,6 +64,7 @@ int main(int argc, char** argv) {
     if (arg == "--clients") clients = std::stoull(argv[i + 1]);
     if (arg == "--seconds") seconds = std::stod(argv[i + 1]);
     if (arg == "--configs") configs = argv[i + 1];
+    if (arg == "--device") device = argv[i + 1];
   }
   std::mt19937_64 rng(7);
   std::normal_distribution<float> normal;
@@ -71,9 +75,18 @@ int main(int argc, char** argv) {
     for (float& x : q) x = normal(rng) * 0.1f;
   }
   vesta::core::ThreadPool pool(0);
-  vesta::index::CpuSearcher searcher(pool);
-  std::printf("rows %zu, dim %zu, %zu clients, %.1f s per config, %zu search threads\n", rows, dim,
-              clients, seconds, pool.size());
+  vesta::index::CpuSearcher cpu(pool);
+  vesta::index::PlacementOptions placement_options;
+  placement_options.mode =
+      device == "gpu" ? vesta::index::DeviceMode::kGpu : vesta::index::DeviceMode::kCpu;
+  auto placement = vesta::index::PlacementSearcher::create(cpu, placement_options);
+  if (!placement.is_ok()) {
+    std::printf("vesta_batching_bench: NOT RUN - %s\n", placement.status().message().c_str());
+    return 0;
+  }
+  vesta::index::Searcher& searcher = *placement.value();
+  std::printf("rows %zu, dim %zu, %zu clients, %.1f s per config, search on %s, %zu CPU threads\n",
+              rows, dim, clients, seconds, placement.value()->description().c_str(), pool.size());
   std::printf("| max batch | max delay us | queries/s | p50 ms | p95 ms | p99 ms | mean batch |\n");
   std::printf("|---|---|---|---|---|---|---|\n");
   for (const Config& config : parse_configs(configs)) {
@@ -118,7 +131,7 @@ int main(int argc, char** argv) {
     std::sort(all.begin(), all.end());
     auto pct = [&](double p) { return all[std::min(all.size() - 1, size_t(p * all.size()))]; };
     const vesta::index::BatchingStats stats = collection.batching_stats();
-    std::printf("| %zu | %ld | %.0f | %.1f | %.1f | %.1f | %.1f |\n", config.max_batch,
+    std::printf("| %zu | %ld | %.0f | %.2f | %.2f | %.2f | %.1f |\n", config.max_batch,
                 config.delay_us, static_cast<double>(all.size()) / elapsed, pct(0.50), pct(0.95),
                 pct(0.99),
                 static_cast<double>(stats.queries) /
