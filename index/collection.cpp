@@ -265,15 +265,52 @@ core::Result<std::vector<std::vector<ScoredPoint>>> Collection::search_batch(
       locks_.lock_collection_shared(config_.name, params.lock);
   if (!guard.is_ok()) return guard.status();
   std::vector<uint64_t> allowed((index_.row_count() + 63) / 64, 0);
-  for (uint64_t r = 0; r < index_.row_count(); ++r) {
+  auto allow = [&](uint64_t r) {
     if (index_.is_live(r) && params.filter(index_.row_id(r), index_.row_payload(r))) {
       allowed[r / 64] |= uint64_t{1} << (r % 64);
     }
+  };
+  // Payload indexes narrow the rows the filter is evaluated on.
+  const std::optional<std::vector<uint64_t>> candidates =
+      params.indexable.empty() ? std::nullopt : index_.indexed_candidates(params.indexable);
+  if (candidates) {
+    for (uint64_t r : *candidates) allow(r);
+  } else {
+    for (uint64_t r = 0; r < index_.row_count(); ++r) allow(r);
   }
   core::Result<SearchHits> hits =
       searcher_.search(index_, {prepared.data(), n_queries, params.limit, allowed.data()});
   if (!hits.is_ok()) return hits.status();
   take(hits.value(), 0);
+  return out;
+}
+
+core::Status Collection::create_payload_index(const std::string& key, PayloadSchema schema,
+                                              const core::LockOptions& lock) {
+  if (key.empty()) return core::invalid_argument("field_name must not be empty");
+  core::Result<core::CollectionLockGuard> guard =
+      locks_.lock_collection_exclusive(config_.name, lock);
+  if (!guard.is_ok()) return guard.status();
+  index_.create_payload_index(key, schema);
+  return core::Status::ok();
+}
+
+core::Result<bool> Collection::delete_payload_index(const std::string& key,
+                                                    const core::LockOptions& lock) {
+  core::Result<core::CollectionLockGuard> guard =
+      locks_.lock_collection_exclusive(config_.name, lock);
+  if (!guard.is_ok()) return guard.status();
+  return index_.drop_payload_index(key);
+}
+
+core::Result<std::map<std::string, Collection::PayloadIndexInfo>> Collection::payload_schema(
+    const core::LockOptions& lock) {
+  core::Result<core::CollectionLockGuard> guard = locks_.lock_collection_shared(config_.name, lock);
+  if (!guard.is_ok()) return guard.status();
+  std::map<std::string, PayloadIndexInfo> out;
+  for (const auto& [key, index] : index_.payload_indexes()) {
+    out.emplace(key, PayloadIndexInfo{index.schema(), index.indexed_rows()});
+  }
   return out;
 }
 

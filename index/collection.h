@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -43,6 +44,9 @@ using PointFilter = std::function<bool(const core::PointId& id, const nlohmann::
 struct SearchParams {
   size_t limit = 10;   // k; at most kernels::kMaxTopK
   PointFilter filter;  // optional
+  // Conditions of `filter` a payload index may narrow down (optional; the
+  // filter alone decides, these only make it cheaper).
+  std::vector<IndexableCondition> indexable;
   bool with_payload = false;
   bool with_vector = false;
   core::LockOptions lock;  // how long to wait for the collection lock
@@ -119,6 +123,19 @@ class Collection {
   core::Result<std::vector<std::vector<ScoredPoint>>> search_batch(std::span<const float> queries,
                                                                    size_t n_queries,
                                                                    const SearchParams& params);
+
+  // Payload indexes (PUT/DELETE /collections/{name}/index): exclusive lock.
+  core::Status create_payload_index(const std::string& key, PayloadSchema schema,
+                                    const core::LockOptions& lock = {});
+  // True when there was one.
+  core::Result<bool> delete_payload_index(const std::string& key,
+                                          const core::LockOptions& lock = {});
+  struct PayloadIndexInfo {
+    PayloadSchema schema;
+    size_t points;  // points with an indexed value
+  };
+  core::Result<std::map<std::string, PayloadIndexInfo>> payload_schema(
+      const core::LockOptions& lock = {});
 
   // Reclaims tombstoned rows now (also done automatically after deletes once
   // tombstones exceed a quarter of the rows).

@@ -1,7 +1,9 @@
 #include "index/flat_index.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <iterator>
 #include <string>
 
 #include "core/check.h"
@@ -57,6 +59,10 @@ void FlatIndex::upsert(const core::PointId& id, std::span<const float> vector,
     write_row(it->second, vector);
     rewritten_rows_.push_back(it->second);
     payloads_[it->second] = std::move(payload);
+    for (auto& [key, index] : payload_indexes_) {
+      index.remove(it->second);
+      index.add(it->second, payloads_[it->second]);
+    }
     return;
   }
   const uint64_t row = row_ids_.size();
@@ -66,6 +72,7 @@ void FlatIndex::upsert(const core::PointId& id, std::span<const float> vector,
   row_ids_.push_back(id);
   payloads_.push_back(std::move(payload));
   id_to_row_.emplace(id, row);
+  for (auto& [key, index] : payload_indexes_) index.add(row, payloads_[row]);
 }
 
 bool FlatIndex::remove(const core::PointId& id) {
@@ -74,6 +81,7 @@ bool FlatIndex::remove(const core::PointId& id) {
   const uint64_t row = it->second;
   tombstones_[row / 64] |= uint64_t{1} << (row % 64);
   ++tombstone_version_;
+  for (auto& [key, index] : payload_indexes_) index.remove(row);
   payloads_[row] = nullptr;
   id_to_row_.erase(it);
   return true;
@@ -84,6 +92,10 @@ bool FlatIndex::set_payload(const core::PointId& id, nlohmann::json payload) {
   auto it = id_to_row_.find(id);
   if (it == id_to_row_.end()) return false;
   payloads_[it->second] = std::move(payload);
+  for (auto& [key, index] : payload_indexes_) {
+    index.remove(it->second);
+    index.add(it->second, payloads_[it->second]);
+  }
   return true;
 }
 
@@ -124,7 +136,48 @@ size_t FlatIndex::compact() {
   rewritten_rows_.clear();
   rewritten_rows_.shrink_to_fit();
   ++generation_;
+  // Row numbers changed: rebuild the payload indexes.
+  for (auto& [key, index] : payload_indexes_) {
+    index.clear();
+    for (uint64_t row = 0; row < write; ++row) index.add(row, payloads_[row]);
+  }
   return before - write;
+}
+
+void FlatIndex::create_payload_index(const std::string& key, PayloadSchema schema) {
+  auto it = payload_indexes_.find(key);
+  if (it != payload_indexes_.end() && it->second.schema() == schema) return;
+  if (it != payload_indexes_.end()) payload_indexes_.erase(it);
+  PayloadIndex index(key, schema);
+  for (uint64_t row = 0; row < row_count(); ++row) {
+    if (is_live(row)) index.add(row, payloads_[row]);
+  }
+  payload_indexes_.emplace(key, std::move(index));
+}
+
+bool FlatIndex::drop_payload_index(const std::string& key) {
+  return payload_indexes_.erase(key) > 0;
+}
+
+std::optional<std::vector<uint64_t>> FlatIndex::indexed_candidates(
+    const std::vector<IndexableCondition>& conditions) const {
+  std::optional<std::vector<uint64_t>> result;
+  for (const IndexableCondition& condition : conditions) {
+    for (const auto& [key, index] : payload_indexes_) {
+      std::optional<std::vector<uint64_t>> rows = index.candidates(condition);
+      if (!rows) continue;
+      if (!result) {
+        result = std::move(rows);
+      } else {
+        std::vector<uint64_t> both;
+        std::set_intersection(result->begin(), result->end(), rows->begin(), rows->end(),
+                              std::back_inserter(both));
+        result = std::move(both);
+      }
+      break;
+    }
+  }
+  return result;
 }
 
 }  // namespace vesta::index

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <unordered_map>
@@ -12,6 +13,7 @@
 #include "core/point_id.h"
 #include "core/status.h"
 #include "index/metric.h"
+#include "index/payload_index.h"
 
 namespace vesta::index {
 
@@ -81,6 +83,16 @@ class FlatIndex {
   // the number of rows reclaimed.
   size_t compact();
 
+  // Payload indexes, kept in step with every write. Creating one that exists
+  // with the same schema does nothing; with another schema it is rebuilt.
+  void create_payload_index(const std::string& key, PayloadSchema schema);
+  bool drop_payload_index(const std::string& key);  // false when there was none
+  const std::map<std::string, PayloadIndex>& payload_indexes() const { return payload_indexes_; }
+  // The live rows that may satisfy all of `conditions`, from the indexes that
+  // can answer some of them (intersected, sorted); nullopt when none can.
+  std::optional<std::vector<uint64_t>> indexed_candidates(
+      const std::vector<IndexableCondition>& conditions) const;
+
  private:
   void write_row(uint64_t row, std::span<const float> vector);
 
@@ -96,6 +108,7 @@ class FlatIndex {
   uint64_t instance_id_;
   std::vector<uint64_t> rewritten_rows_;
   uint64_t tombstone_version_ = 0;
+  std::map<std::string, PayloadIndex> payload_indexes_;
 };
 
 }  // namespace vesta::index

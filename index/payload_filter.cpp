@@ -34,7 +34,9 @@ struct IsNull {
   std::vector<std::string> path;
 };
 
-std::vector<std::string> split_key(const std::string& key) {
+}  // namespace
+
+std::vector<std::string> split_payload_key(const std::string& key) {
   std::vector<std::string> out;
   size_t start = 0;
   for (;;) {
@@ -49,6 +51,8 @@ std::vector<std::string> split_key(const std::string& key) {
     start = dot + 1;
   }
 }
+
+namespace {
 
 // Every value found at `path`, arrays flattened at each step.
 void collect(const json& node, const std::vector<std::string>& path, size_t depth,
@@ -216,7 +220,7 @@ core::Result<std::vector<std::string>> parse_key(const json& object, const std::
   if (key == object.end() || !key->is_string() || key->get<std::string>().empty()) {
     return fail(where + ".key", "must be a non-empty string");
   }
-  return split_key(key->get<std::string>());
+  return split_payload_key(key->get<std::string>());
 }
 
 core::Result<std::vector<json>> match_values(const json& list, const std::string& where) {
@@ -384,6 +388,38 @@ core::Result<PayloadFilter> PayloadFilter::parse(const json& filter, int max_dep
 
 bool PayloadFilter::matches(const core::PointId& id, const json& payload) const {
   return root_->evaluate(id, payload);
+}
+
+void collect_payload_values(const json& payload, const std::vector<std::string>& path,
+                            std::vector<const json*>* out) {
+  collect(payload, path, 0, out);
+}
+
+std::vector<IndexableCondition> PayloadFilter::indexable_conditions() const {
+  std::vector<IndexableCondition> out;
+  for (const Node::Condition& c : root_->must) {
+    const auto* field = std::get_if<FieldCondition>(&c);
+    if (field == nullptr) continue;
+    IndexableCondition indexable;
+    indexable.path = field->path;
+    if (const auto* match = std::get_if<FieldMatch>(&field->test)) {
+      if (match->kind == FieldMatch::Kind::kExcept) continue;
+      bool usable = !match->values.empty();
+      for (const json& v : match->values)
+        usable = usable && (v.is_string() || v.is_number_integer());
+      if (!usable) continue;
+      indexable.values = match->values;
+    } else {
+      const FieldRange& range = std::get<FieldRange>(field->test);
+      indexable.is_range = true;
+      indexable.gt = range.gt;
+      indexable.gte = range.gte;
+      indexable.lt = range.lt;
+      indexable.lte = range.lte;
+    }
+    out.push_back(std::move(indexable));
+  }
+  return out;
 }
 
 }  // namespace vesta::index

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,21 @@ namespace vesta::index {
 // condition holds when any element satisfies it (Qdrant's semantics).
 // `except` holds when the field has a value and not all of them are listed.
 // Immutable after parse(); evaluation is thread-safe.
+// A top-level `must` field condition that a payload index can answer: a
+// match of any of `values` (strings or integers), or a numeric range.
+struct IndexableCondition {
+  std::vector<std::string> path;       // the key split on '.'
+  std::vector<nlohmann::json> values;  // match value/any; empty for a range
+  bool is_range = false;
+  std::optional<double> gt, gte, lt, lte;
+};
+
+// A payload key split on '.', "[]" steps dropped (arrays are flattened).
+std::vector<std::string> split_payload_key(const std::string& key);
+// Every value at `path` in `payload`, arrays flattened at each step.
+void collect_payload_values(const nlohmann::json& payload, const std::vector<std::string>& path,
+                            std::vector<const nlohmann::json*>* out);
+
 class PayloadFilter {
  public:
   // The deepest nesting of filters accepted unless parse() is told otherwise.
@@ -36,6 +52,9 @@ class PayloadFilter {
                                            int max_depth = kDefaultMaxDepth);
 
   bool matches(const core::PointId& id, const nlohmann::json& payload) const;
+  // The conditions every match must satisfy that an index could narrow down
+  // (top-level `must` match value/any and range conditions).
+  std::vector<IndexableCondition> indexable_conditions() const;
 
   struct Node;  // defined in payload_filter.cpp
 

@@ -52,14 +52,17 @@ core::Result<json> object_body(const HttpRequest& request) {
 }
 
 // The optional "filter" member of a request body: an empty function when
-// absent or null.
-core::Result<index::PointFilter> filter_from(const json& body, const std::string& where,
-                                             const RequestLimits& limits) {
+// absent or null. `indexable`, when given, receives the conditions a payload
+// index may narrow down.
+core::Result<index::PointFilter> filter_from(
+    const json& body, const std::string& where, const RequestLimits& limits,
+    std::vector<index::IndexableCondition>* indexable = nullptr) {
   auto it = body.find("filter");
   if (it == body.end() || it->is_null()) return index::PointFilter();
   core::Result<index::PayloadFilter> filter =
       index::PayloadFilter::parse(*it, static_cast<int>(limits.max_filter_depth));
   if (!filter.is_ok()) return core::invalid_argument(where + filter.status().message());
+  if (indexable != nullptr) *indexable = filter.value().indexable_conditions();
   return index::PointFilter(
       [f = std::move(filter).value()](const core::PointId& id, const json& payload) {
         return f.matches(id, payload);
@@ -139,7 +142,7 @@ core::Result<SearchOptions> search_options(const json& body, const std::string& 
   if (!payload.is_ok()) return payload.status();
   o.payload = std::move(payload).value();
   o.params.with_payload = o.payload.wants_payload();
-  core::Result<index::PointFilter> filter = filter_from(body, where, limits);
+  core::Result<index::PointFilter> filter = filter_from(body, where, limits, &o.params.indexable);
   if (!filter.is_ok()) return filter.status();
   o.params.filter = std::move(filter).value();
   if (auto t = body.find("score_threshold"); t != body.end() && !t->is_null()) {
@@ -472,6 +475,15 @@ core::Result<json> collection_info_json(index::Collection& collection) {
   const index::CollectionConfig& config = collection.config();
   core::Result<size_t> count = collection.count();
   if (!count.is_ok()) return count.status();
+  core::Result<std::map<std::string, index::Collection::PayloadIndexInfo>> schema =
+      collection.payload_schema();
+  if (!schema.is_ok()) return schema.status();
+  json payload_schema = json::object();
+  for (const auto& [key, info] : schema.value()) {
+    payload_schema[key] = {{"data_type", index::payload_schema_name(info.schema)},
+                           {"params", nullptr},
+                           {"points", info.points}};
+  }
   return json{
       {"status", "green"},
       {"optimizer_status", "ok"},
@@ -489,7 +501,37 @@ core::Result<json> collection_info_json(index::Collection& collection) {
           {"vacuum_min_vector_number", 1024},
           {"default_segment_number", 1},
           {"flush_interval_sec", 0}}}}},
-      {"payload_schema", json::object()}};
+      {"payload_schema", payload_schema}};
+}
+
+// PUT /collections/{name}/index: {"field_name": "a.b", "field_schema":
+// "keyword" | "integer" | "float" | {"type": ...}}.
+core::Result<json> create_index_json(index::Collection& collection, const json& body) {
+  auto name = body.find("field_name");
+  if (name == body.end() || !name->is_string() || name->get<std::string>().empty()) {
+    return core::invalid_argument("field_name must be a non-empty string");
+  }
+  auto schema = body.find("field_schema");
+  if (schema == body.end() || schema->is_null()) {
+    return core::invalid_argument("field_schema is required (keyword, integer or float)");
+  }
+  const json* type = &*schema;
+  if (schema->is_object()) {
+    auto t = schema->find("type");
+    if (t == schema->end()) return core::invalid_argument("field_schema.type is required");
+    type = &*t;
+  }
+  if (!type->is_string()) {
+    return core::invalid_argument("field_schema must be keyword, integer or float");
+  }
+  const std::optional<index::PayloadSchema> parsed =
+      index::parse_payload_schema(type->get<std::string>());
+  if (!parsed) {
+    return core::invalid_argument("field_schema '" + type->get<std::string>() +
+                                  "' is not supported (keyword, integer or float)");
+  }
+  VESTA_RETURN_IF_ERROR(collection.create_payload_index(name->get<std::string>(), *parsed));
+  return completed_operation();
 }
 
 // Payload updates: set (merge keys), overwrite, delete keys, clear; each on
@@ -772,6 +814,18 @@ void RestApi::add_routes() {
   r.add("DELETE", "/collections/{name}", [&registry](const HttpRequest&, const RouteParams& p) {
     return respond([&]() -> core::Result<json> { return json(registry.drop(p.at("name"))); });
   });
+
+  r.add("PUT", "/collections/{name}/index",
+        with_collection(registry, limits, BodyUse::kRequired, [](const CollectionRequest& q) {
+          return create_index_json(q.collection, q.body);
+        }));
+  r.add("DELETE", "/collections/{name}/index/{field}",
+        with_collection(
+            registry, limits, BodyUse::kNone, [](const CollectionRequest& q) -> core::Result<json> {
+              core::Result<bool> dropped = q.collection.delete_payload_index(q.params.at("field"));
+              if (!dropped.is_ok()) return dropped.status();
+              return completed_operation();
+            }));
 
   r.add("GET", "/collections/{name}/exists", [&registry](const HttpRequest&, const RouteParams& p) {
     return respond([&]() -> core::Result<json> {

@@ -86,6 +86,25 @@ def test_query_points_nearest_with_filter(client):
     assert scores == sorted(scores, reverse=True)
 
 
+def test_payload_index_create_info_filter_delete(client):
+    client.create_collection("idx", vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT))
+    client.upsert("idx", points=[
+        models.PointStruct(id=i, vector=[float(i), 1.0], payload={"city": ["Paris", "Rome"][i % 2], "n": i})
+        for i in range(20)])
+    client.create_payload_index("idx", field_name="city", field_schema=models.PayloadSchemaType.KEYWORD)
+    client.create_payload_index("idx", field_name="n", field_schema=models.PayloadSchemaType.INTEGER)
+    schema = client.get_collection("idx").payload_schema
+    assert schema["city"].data_type == models.PayloadSchemaType.KEYWORD
+    assert schema["n"].points == 20
+    hits = client.query_points("idx", query=[1.0, 0.0], limit=3, query_filter=models.Filter(must=[
+        models.FieldCondition(key="city", match=models.MatchValue(value="Rome")),
+        models.FieldCondition(key="n", range=models.Range(lt=10)),
+    ])).points
+    assert [h.id for h in hits] == [9, 7, 5]
+    client.delete_payload_index("idx", field_name="city")
+    assert "city" not in client.get_collection("idx").payload_schema
+
+
 def test_query_batch_points(client):
     make_collection(client)
     seed(client)

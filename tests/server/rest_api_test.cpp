@@ -280,6 +280,39 @@ TEST_F(RestApiDataTest, SearchWithFilters) {
   EXPECT_EQ(ids_of(r.json()["result"]), json({4, 3}));
 }
 
+TEST_F(RestApiDataTest, PayloadIndexesCreateShowInInfoServeFiltersAndDelete) {
+  auto r = call("PUT", "/collections/docs/index?wait=true",
+                {{"field_name", "n"}, {"field_schema", "integer"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["result"]["status"], "completed");
+  r = call("PUT", "/collections/docs/index",
+           {{"field_name", "tags"}, {"field_schema", {{"type", "keyword"}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json info = call("GET", "/collections/docs").json()["result"]["payload_schema"];
+  EXPECT_EQ(info["n"]["data_type"], "integer");
+  EXPECT_EQ(info["n"]["points"], 10);
+  EXPECT_EQ(info["tags"]["data_type"], "keyword");
+  // Filters on indexed fields answer as before.
+  const json filter = {{"must",
+                        {{{"key", "n"}, {"range", {{"gte", 2}, {"lt", 7}}}},
+                         {{"key", "tags"}, {"match", {{"any", {"t0", "t1"}}}}}}}};
+  r = call("POST", "/collections/docs/points/search",
+           {{"vector", {1, 0}}, {"limit", 10}, {"filter", filter}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(ids_of(r.json()["result"]), json({6, 4, 3}));
+  EXPECT_EQ(call("DELETE", "/collections/docs/index/tags").status, 200);
+  EXPECT_FALSE(
+      call("GET", "/collections/docs").json()["result"]["payload_schema"].contains("tags"));
+  expect_error(
+      call("PUT", "/collections/docs/index", {{"field_name", "n"}, {"field_schema", "geo"}}), 400,
+      "field_schema 'geo'");
+  expect_error(call("PUT", "/collections/docs/index", {{"field_schema", "keyword"}}), 400,
+               "field_name");
+  expect_error(
+      call("PUT", "/collections/nope/index", {{"field_name", "n"}, {"field_schema", "keyword"}}),
+      404, "nope");
+}
+
 TEST_F(RestApiDataTest, QueryNearestAndWithoutQuery) {
   const json filter = {{"should", {{{"key", "n"}, {"match", {{"any", {1, 2, 3}}}}}}}};
   auto r = call("POST", "/collections/docs/points/query",
