@@ -70,6 +70,9 @@ serve options:
                          (default: 90% of the free device memory at start)
   --gpu-scratch-bytes N  device scratch per concurrent search for distance
                          tiles (default 256M)
+  --tls-cert FILE        serve HTTPS (TLS 1.2+) with this PEM certificate chain;
+                         needs --tls-key (default: plain HTTP)
+  --tls-key FILE         the PEM private key of --tls-cert
   --access-log TARGET    one JSON line per request (time, method, path, route,
                          status, ms, bytes): - for standard error, a file to
                          append to, or off (default -)
@@ -82,8 +85,8 @@ serve options:
 
 Status: collections live in memory only (persistence is not built yet: a
 restart loses them). A GPU failure moves the collection it met to the CPU
-path with one log line. Payload indexes, snapshots, TLS and the
-binary endpoint are not built yet.
+path with one log line. Snapshots and the binary endpoint are not built
+yet.
 Stop the server with Ctrl-C or SIGTERM: it finishes requests in flight first.
 
 Configuration: every serve option above can also be set
@@ -298,6 +301,12 @@ int serve(const std::vector<std::string_view>& raw_args) {
       http.port = static_cast<uint16_t>(value);
     } else if (args[i] == "--max-body-bytes") {
       if (!number({"--max-body-bytes", 1024, size_t{1} << 40}, &http.body_limit_bytes)) return 2;
+    } else if (args[i] == "--tls-cert" || args[i] == "--tls-key") {
+      const std::string_view name = args[i];
+      if (i + 1 >= args.size() || args[i + 1].empty()) {
+        return usage_error(std::string(name) + " needs a file");
+      }
+      (name == "--tls-cert" ? http.tls_certificate_file : http.tls_key_file) = args[++i];
     } else if (args[i] == "--access-log") {
       if (i + 1 >= args.size() || args[i + 1].empty()) {
         return usage_error("--access-log needs -, off or a file");
@@ -404,10 +413,10 @@ int serve(const std::vector<std::string_view>& raw_args) {
     return 1;
   }
   std::fprintf(stderr,
-               "vesta serve: listening on http://%s:%u (%zu I/O threads, body limit %zu bytes); "
+               "vesta serve: listening on %s://%s:%u (%zu I/O threads, body limit %zu bytes); "
                "collections are in memory only (no persistence yet)\n",
-               http.host.c_str(), static_cast<unsigned>(server.port()), http.io_threads,
-               http.body_limit_bytes);
+               http.tls_certificate_file.empty() ? "http" : "https", http.host.c_str(),
+               static_cast<unsigned>(server.port()), http.io_threads, http.body_limit_bytes);
   if (!rest.api_keys.read_write.empty() || !rest.api_keys.read_only.empty()) {
     std::fprintf(stderr, "vesta serve: API keys required (read-write key: %s, read-only key: %s)\n",
                  rest.api_keys.read_write.empty() ? "no" : "yes",

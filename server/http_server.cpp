@@ -6,19 +6,23 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <cctype>
 #include <cstdio>
+#include <functional>
 #include <list>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace vesta::server {
@@ -26,6 +30,7 @@ namespace vesta::server {
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
+namespace ssl = net::ssl;
 using Tcp = net::ip::tcp;
 
 namespace {
@@ -38,6 +43,13 @@ constexpr std::chrono::seconds kLingerTime{2};
 
 class HttpServer::Impl {
  public:
+  // What stop() needs of a connection, whatever its stream.
+  class SessionBase {
+   public:
+    virtual ~SessionBase() = default;
+    virtual void close_when_idle() = 0;
+  };
+  template <typename Stream>
   class Session;
 
   Impl(HttpServerOptions options, RequestHandler handler)
@@ -62,24 +74,44 @@ class HttpServer::Impl {
   std::vector<std::thread> threads_;
   uint16_t bound_port_ = 0;
   std::atomic<bool> stopping_{false};
+  std::optional<ssl::context> tls_;  // set when TLS is configured
   std::mutex sessions_mutex_;
-  std::list<std::weak_ptr<Session>> sessions_;  // guarded by sessions_mutex_
+  std::list<std::weak_ptr<SessionBase>> sessions_;  // guarded by sessions_mutex_
 };
 
 // One connection: read a request, run the handler, write the response, and
 // again while the client keeps the connection alive. All its work runs on its
-// strand, so its members need no lock.
-class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
+// strand, so its members need no lock. `Stream` is a beast::tcp_stream, or a
+// beast::ssl_stream over one (TLS: a handshake first, under the read timeout).
+template <typename Stream>
+class HttpServer::Impl::Session : public SessionBase,
+                                  public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(Tcp::socket socket, Impl& server) : stream_(std::move(socket)), server_(server) {}
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  Session(Tcp::socket socket, Impl& server) requires(!kTls)
+      : stream_(std::move(socket)), server_(server) {}
+  Session(Tcp::socket socket, Impl& server, ssl::context& tls) requires(kTls)
+      : stream_(std::move(socket), tls), server_(server) {}
 
   void start() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_header(); });
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (kTls) {
+        self->busy_ = true;
+        beast::get_lowest_layer(self->stream_).expires_after(self->server_.options().read_timeout);
+        self->stream_.async_handshake(ssl::stream_base::server, [self](beast::error_code ec) {
+          if (ec) return self->close();  // not TLS, bad cert, ...
+          self->read_header();
+        });
+      } else {
+        self->read_header();
+      }
+    });
   }
 
   // From stop(): close now if waiting for a request, else after the response.
-  void close_when_idle() {
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
+  void close_when_idle() override {
+    net::post(stream_.get_executor(), [self = this->shared_from_this()] {
       self->closing_ = true;
       if (!self->busy_) self->close();
     });
@@ -91,19 +123,19 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     if (closing_) return close();
     parser_.emplace();
     parser_->body_limit(server_.options().body_limit_bytes);
-    stream_.expires_after(server_.options().idle_timeout);
+    beast::get_lowest_layer(stream_).expires_after(server_.options().idle_timeout);
     http::async_read_header(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
   }
 
   void on_header(beast::error_code ec) {
     if (ec) return on_read_error(ec);
     busy_ = true;
-    stream_.expires_after(server_.options().read_timeout);
+    beast::get_lowest_layer(stream_).expires_after(server_.options().read_timeout);
     http::async_read(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec2, size_t) { self->on_body(ec2); });
+        [self = this->shared_from_this()](beast::error_code ec2, size_t) { self->on_body(ec2); });
   }
 
   void on_read_error(beast::error_code ec) {
@@ -155,12 +187,13 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
 
   void write(HttpResponse response, unsigned version, bool keep_alive) {
     auto res = make_response(std::move(response), version, keep_alive);
-    stream_.expires_after(server_.options().read_timeout);
-    http::async_write(stream_, *res,
-                      [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
-                        if (ec || !keep_alive) return self->close();
-                        self->read_header();
-                      });
+    beast::get_lowest_layer(stream_).expires_after(server_.options().read_timeout);
+    http::async_write(
+        stream_, *res,
+        [self = this->shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
+          if (ec || !keep_alive) return self->close();
+          self->read_header();
+        });
   }
 
   // Answers a request that cannot be read (malformed, too large) and closes
@@ -170,20 +203,22 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   void reply_and_close(int status, const std::string& message) {
     busy_ = true;
     auto res = make_response(error_response(status, message), 11, false);
-    stream_.expires_after(server_.options().read_timeout);
+    beast::get_lowest_layer(stream_).expires_after(server_.options().read_timeout);
     http::async_write(stream_, *res,
-                      [self = shared_from_this(), res](beast::error_code ec, size_t) {
+                      [self = this->shared_from_this(), res](beast::error_code ec, size_t) {
                         if (ec) return self->close();
                         beast::error_code ignored;
-                        self->stream_.socket().shutdown(Tcp::socket::shutdown_send, ignored);
-                        self->stream_.expires_after(kLingerTime);
+                        beast::get_lowest_layer(self->stream_)
+                            .socket()
+                            .shutdown(Tcp::socket::shutdown_send, ignored);
+                        beast::get_lowest_layer(self->stream_).expires_after(kLingerTime);
                         self->drain();
                       });
   }
 
   void drain() {
     stream_.async_read_some(net::buffer(drain_buffer_),
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                            [self = this->shared_from_this()](beast::error_code ec, size_t) {
                               if (ec) return self->close();
                               self->drain();
                             });
@@ -191,11 +226,11 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
 
   void close() {
     beast::error_code ignored;
-    stream_.socket().shutdown(Tcp::socket::shutdown_both, ignored);
-    stream_.socket().close(ignored);
+    beast::get_lowest_layer(stream_).socket().shutdown(Tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(stream_).socket().close(ignored);
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   Impl& server_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -215,6 +250,26 @@ HttpResponse HttpServer::Impl::handle(const HttpRequest& request) const {
 }
 
 core::Status HttpServer::Impl::start() {
+  if (!options_.tls_certificate_file.empty() || !options_.tls_key_file.empty()) {
+    if (options_.tls_certificate_file.empty() || options_.tls_key_file.empty()) {
+      return core::invalid_argument("TLS needs both a certificate file and a key file");
+    }
+    tls_.emplace(ssl::context::tls_server);
+    tls_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                      ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                      ssl::context::single_dh_use);
+    beast::error_code tls_ec;
+    tls_->use_certificate_chain_file(options_.tls_certificate_file, tls_ec);
+    if (tls_ec) {
+      return core::invalid_argument("cannot use TLS certificate '" + options_.tls_certificate_file +
+                                    "': " + tls_ec.message());
+    }
+    tls_->use_private_key_file(options_.tls_key_file, ssl::context::pem, tls_ec);
+    if (tls_ec) {
+      return core::invalid_argument("cannot use TLS key '" + options_.tls_key_file +
+                                    "': " + tls_ec.message());
+    }
+  }
   beast::error_code ec;
   const net::ip::address address = net::ip::make_address(options_.host, ec);
   if (ec) return core::invalid_argument("host '" + options_.host + "' is not an IP address");
@@ -239,16 +294,27 @@ core::Status HttpServer::Impl::start() {
 void HttpServer::Impl::accept() {
   acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, Tcp::socket socket) {
     if (ec) return;  // the acceptor was closed by stop(), or a transient failure
-    auto session = std::make_shared<Session>(std::move(socket), *this);
+    std::shared_ptr<SessionBase> session;
+    std::function<void()> start;
+    if (tls_) {
+      auto s = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(std::move(socket),
+                                                                               *this, *tls_);
+      start = [s] { s->start(); };
+      session = s;
+    } else {
+      auto s = std::make_shared<Session<beast::tcp_stream>>(std::move(socket), *this);
+      start = [s] { s->start(); };
+      session = s;
+    }
     {
       // stop() flips stopping_ under this mutex, so a session is either seen
       // by stop() or sees the flag here; none can wait out its idle timeout.
       std::lock_guard lock(sessions_mutex_);
       if (stopping()) return;  // the socket closes with the session
-      sessions_.remove_if([](const std::weak_ptr<Session>& s) { return s.expired(); });
+      sessions_.remove_if([](const std::weak_ptr<SessionBase>& s) { return s.expired(); });
       sessions_.push_back(session);
     }
-    session->start();
+    start();
     accept();
   });
 }
@@ -265,8 +331,8 @@ void HttpServer::Impl::stop() {
   });
   {
     std::lock_guard lock(sessions_mutex_);
-    for (const std::weak_ptr<Session>& weak : sessions_) {
-      if (std::shared_ptr<Session> s = weak.lock()) s->close_when_idle();
+    for (const std::weak_ptr<SessionBase>& weak : sessions_) {
+      if (std::shared_ptr<SessionBase> s = weak.lock()) s->close_when_idle();
     }
   }
   work_.reset();  // run() returns once the last connection has closed

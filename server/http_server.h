@@ -19,11 +19,15 @@ struct HttpServerOptions {
   size_t body_limit_bytes = 64u << 20;
   std::chrono::milliseconds read_timeout{std::chrono::seconds(30)};  // headers + body
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};  // keep-alive gap
+  // TLS (HTTPS) when both are set: a PEM certificate chain and its PEM
+  // private key. TLS 1.2 and newer.
+  std::string tls_certificate_file;
+  std::string tls_key_file;
 };
 
 using RequestHandler = std::function<HttpResponse(const HttpRequest&)>;
 
-// HTTP/1.1 server on Boost.Beast: keep-alive, a fixed pool of I/O threads
+// HTTP/1.1 server on Boost.Beast, optionally over TLS: keep-alive, a fixed pool of I/O threads
 // that also run the handler, a request body limit (413), read and idle
 // timeouts, and a graceful stop (stop accepting, finish requests in flight,
 // close idle connections, join the threads). Thread-safe; `handler` is called

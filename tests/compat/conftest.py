@@ -31,7 +31,7 @@ def serve(extra_args=(), env=None):
         line = proc.stderr.readline()
         if not line:
             break
-        match = re.search(r"listening on (http://[0-9.]+:[0-9]+)", line)
+        match = re.search(r"listening on (https?://[0-9.]+:[0-9]+)", line)
         if match:
             url = match.group(1)
             break
@@ -58,6 +58,16 @@ def vesta_keyed_url():
     # both ways of configuring a key are exercised.
     env = dict(os.environ, VESTA_API_KEY=API_KEY)
     yield from serve(["--read-only-api-key", READ_ONLY_API_KEY], env=env)
+
+
+# The TLS test certificate (CN=localhost, SAN 127.0.0.1) and its key.
+TLS_CERT = os.path.join(ROOT, "tests", "server", "tls", "test-cert.pem")
+TLS_KEY = os.path.join(ROOT, "tests", "server", "tls", "test-key.pem")
+
+
+@pytest.fixture(scope="session")
+def vesta_tls_url():
+    yield from serve(["--tls-cert", TLS_CERT, "--tls-key", TLS_KEY])
 
 
 @pytest.fixture
