@@ -74,8 +74,9 @@ serve options:
 
 Status: collections live in memory only (persistence is not built yet: a
 restart loses them). A GPU failure moves the collection it met to the CPU
-path with one log line. Payload indexes, snapshots, metrics, TLS and the
-binary endpoint are not built yet.
+path with one log line. POST /collections/NAME/points/search/raw is the
+binary batch search (docs/api.md). Payload indexes, snapshots, metrics and
+TLS are not built yet.
 Stop the server with Ctrl-C or SIGTERM: it finishes requests in flight first.
 
 Environment (a flag given on the command line wins):
