@@ -85,8 +85,8 @@ serve options:
 
 Status: collections live in memory only (persistence is not built yet: a
 restart loses them). A GPU failure moves the collection it met to the CPU
-path with one log line. Snapshots and the binary endpoint are not built
-yet.
+path with one log line. POST /collections/NAME/points/search/raw is the
+binary batch search (docs/api.md). Snapshots are not built yet.
 Stop the server with Ctrl-C or SIGTERM: it finishes requests in flight first.
 
 Configuration: every serve option above can also be set

@@ -13,6 +13,7 @@
 #include "kernels/cpu/top_k.h"
 #include "server/json_codec.h"
 #include "server/payload_selector.h"
+#include "server/raw_search_codec.h"
 
 namespace vesta::server {
 namespace {
@@ -699,6 +700,35 @@ RouteHandler with_collection(index::CollectionRegistry& registry, const RequestL
   };
 }
 
+// POST /collections/{name}/points/search/raw: the binary batch search
+// (raw_search_codec.h). Errors answer in the JSON envelope like every route.
+HttpResponse raw_search(index::CollectionRegistry& registry, const RequestLimits& limits,
+                        const HttpRequest& req, const RouteParams& params) {
+  std::string answer;
+  HttpResponse response = respond([&]() -> core::Result<json> {
+    auto collection = registry.get(params.at("name"));
+    if (!collection.is_ok()) return collection.status();
+    index::Collection& c = *collection.value();
+    core::Result<RawSearchRequest> request = decode_raw_search_request(
+        req.body, {c.config().dim, limits.max_search_batch, limits.max_limit});
+    if (!request.is_ok()) return request.status();
+    std::vector<std::vector<index::ScoredPoint>> hits;
+    if (request.value().rows > 0) {
+      index::SearchParams search;
+      search.limit = request.value().k;
+      auto found = c.search_batch(request.value().queries, request.value().rows, search);
+      if (!found.is_ok()) return found.status();
+      hits = std::move(found).value();
+    }
+    core::Result<std::string> encoded = encode_raw_search_response(request.value(), hits);
+    if (!encoded.is_ok()) return encoded.status();
+    answer = std::move(encoded).value();
+    return json();
+  });
+  if (response.status != 200) return response;
+  return {200, "application/octet-stream", std::move(answer)};
+}
+
 }  // namespace
 
 RestApi::RestApi(index::CollectionRegistry& collections, std::string version,
@@ -877,6 +907,13 @@ void RestApi::add_routes() {
                                              });
                         }),
         RouteAccess::kRead);
+
+  r.add(
+      "POST", "/collections/{name}/points/search/raw",
+      [&registry, &limits](const HttpRequest& req, const RouteParams& p) {
+        return raw_search(registry, limits, req, p);
+      },
+      RouteAccess::kRead);
 
   auto payload_route = [&registry, &limits](PayloadOp op) {
     return with_collection(registry, limits, BodyUse::kRequired, [op](const CollectionRequest& q) {

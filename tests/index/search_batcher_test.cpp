@@ -195,8 +195,8 @@ TEST(SearchBatcher, ConcurrentCollectionSearchesMatchLoneSearches) {
     points.push_back({core::PointId::number(i), v, nullptr});
   }
   ASSERT_TRUE(collection.upsert(std::move(points)).is_ok());
-  const size_t kThreads = 8;
-  const size_t kPerThread = 20;
+  constexpr size_t kThreads = 8;
+  constexpr size_t kPerThread = 20;
   std::vector<std::vector<float>> queries(kThreads * kPerThread, std::vector<float>(24));
   for (auto& q : queries) {
     for (float& x : q) x = normal(rng);
