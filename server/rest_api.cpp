@@ -164,7 +164,8 @@ json scored_to_json(const index::ScoredPoint& p, const PayloadSelector& payload,
 json hits_to_json(const std::vector<index::ScoredPoint>& hits, const SearchOptions& o,
                   index::Metric metric) {
   json out = json::array();
-  for (size_t i = o.offset; i < hits.size(); ++i) {
+  const size_t end = std::min(hits.size(), o.offset + o.limit);
+  for (size_t i = o.offset; i < end; ++i) {
     if (o.score_threshold) {
       const bool lower_is_better = !index::higher_is_better(metric);
       if (lower_is_better ? hits[i].score > *o.score_threshold
@@ -367,6 +368,84 @@ core::Result<json> each_search(
     core::Result<json> result = one((*searches)[i], entry + ".");
     if (!result.is_ok()) return result;
     out.push_back(std::move(result).value());
+  }
+  return out;
+}
+
+// The batch routes (search/batch, query/batch): every entry is parsed first
+// (errors name the entry), then the unfiltered nearest-vector entries run as
+// one Collection::search_batch call — one pass over the rows for all of them —
+// and each gets its own offset, limit, threshold and payload selection.
+// Filtered entries, and query entries without a query (id order), run alone.
+// Should the shared call fail, the entries run one by one, so that an error
+// still names its entry.
+core::Result<json> batched_nearest(index::Collection& collection, const json& body,
+                                   const RequestLimits& limits, bool query_api) {
+  std::vector<SearchOptions> parsed;
+  std::vector<std::string> wheres;
+  std::vector<size_t> slots;
+  size_t entry = 0;
+  core::Result<json> out =
+      each_search(body, limits, query_api ? "query requests" : "search requests",
+                  [&](const json& e, const std::string& where) -> core::Result<json> {
+                    const size_t slot = entry++;
+                    if (query_api && (!e.contains("query") || e["query"].is_null())) {
+                      return query_json(collection, e, where, limits);
+                    }
+                    if (query_api) {
+                      for (const char* unsupported : {"prefetch", "using", "lookup_from"}) {
+                        if (e.contains(unsupported) && !e[unsupported].is_null()) {
+                          return core::invalid_argument(where + unsupported + " is not supported");
+                        }
+                      }
+                    }
+                    core::Result<SearchOptions> o =
+                        search_options(e, where, limits, query_api ? "query" : "vector");
+                    if (!o.is_ok()) return o.status();
+                    parsed.push_back(std::move(o).value());
+                    wheres.push_back(where);
+                    slots.push_back(slot);
+                    return json(nullptr);  // filled in below
+                  });
+  if (!out.is_ok()) return out;
+  json& results = out.value();
+  auto place = [&](size_t k, json hits) {
+    results[slots[k]] = query_api ? json{{"points", std::move(hits)}} : std::move(hits);
+  };
+  std::vector<size_t> shared;
+  for (size_t k = 0; k < parsed.size(); ++k) {
+    if (!parsed[k].params.filter && parsed[k].vector.size() == collection.config().dim) {
+      shared.push_back(k);
+    }
+  }
+  std::vector<bool> done(parsed.size(), false);
+  if (shared.size() > 1) {
+    const size_t dim = collection.config().dim;
+    std::vector<float> stacked;
+    stacked.reserve(shared.size() * dim);
+    index::SearchParams params;
+    params.limit = 0;
+    for (size_t k : shared) {
+      const SearchOptions& o = parsed[k];
+      stacked.insert(stacked.end(), o.vector.begin(), o.vector.end());
+      params.limit = std::max(params.limit, o.params.limit);
+      params.with_payload = params.with_payload || o.params.with_payload;
+      params.with_vector = params.with_vector || o.params.with_vector;
+    }
+    auto hits = collection.search_batch(stacked, shared.size(), params);
+    if (hits.is_ok()) {
+      for (size_t j = 0; j < shared.size(); ++j) {
+        place(shared[j],
+              hits_to_json(hits.value()[j], parsed[shared[j]], collection.config().metric));
+        done[shared[j]] = true;
+      }
+    }
+  }
+  for (size_t k = 0; k < parsed.size(); ++k) {
+    if (done[k]) continue;
+    core::Result<json> hits = nearest_json(collection, parsed[k], wheres[k]);
+    if (!hits.is_ok()) return hits;
+    place(k, std::move(hits).value());
   }
   return out;
 }
@@ -900,11 +979,7 @@ void RestApi::add_routes() {
   r.add("POST", "/collections/{name}/points/search/batch",
         with_collection(registry, limits, BodyUse::kRequired,
                         [](const CollectionRequest& q) {
-                          return each_search(q.body, q.limits, "search requests",
-                                             [&q](const json& entry, const std::string& where) {
-                                               return search_json(q.collection, entry, where,
-                                                                  q.limits);
-                                             });
+                          return batched_nearest(q.collection, q.body, q.limits, false);
                         }),
         RouteAccess::kRead);
 
@@ -943,11 +1018,7 @@ void RestApi::add_routes() {
   r.add("POST", "/collections/{name}/points/query/batch",
         with_collection(registry, limits, BodyUse::kRequired,
                         [](const CollectionRequest& q) {
-                          return each_search(q.body, q.limits, "query requests",
-                                             [&q](const json& entry, const std::string& where) {
-                                               return query_json(q.collection, entry, where,
-                                                                 q.limits);
-                                             });
+                          return batched_nearest(q.collection, q.body, q.limits, true);
                         }),
         RouteAccess::kRead);
 
