@@ -313,6 +313,31 @@ TEST_F(RestApiDataTest, PayloadIndexesCreateShowInInfoServeFiltersAndDelete) {
       404, "nope");
 }
 
+// search/batch answers unfiltered entries with one shared search: each entry
+// must still get exactly what it gets alone.
+TEST_F(RestApiDataTest, SearchBatchEntriesAnswerAsTheyWouldAlone) {
+  const json even = {{"must", {{{"key", "even"}, {"match", {{"value", true}}}}}}};
+  const json entries = json::array(
+      {{{"vector", {1, 0}}, {"limit", 3}},
+       {{"vector", {0, 1}}, {"limit", 2}, {"offset", 1}, {"with_payload", {"n"}}},
+       {{"vector", {1, 1}}, {"limit", 5}, {"score_threshold", 9.5}, {"with_vector", true}},
+       {{"vector", {1, 0}}, {"limit", 4}, {"filter", even}},
+       {{"vector", {-1, 0}}, {"limit", 1}, {"with_payload", true}}});
+  auto batch = call("POST", "/collections/docs/points/search/batch", {{"searches", entries}});
+  ASSERT_EQ(batch.status, 200) << batch.body;
+  ASSERT_EQ(batch.json()["result"].size(), entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    auto alone = call("POST", "/collections/docs/points/search", entries[i]);
+    ASSERT_EQ(alone.status, 200) << alone.body;
+    EXPECT_EQ(batch.json()["result"][i], alone.json()["result"]) << "entry " << i;
+  }
+  // An error still names its entry.
+  json bad = entries;
+  bad[2]["vector"] = {1, 2, 3};
+  expect_error(call("POST", "/collections/docs/points/search/batch", {{"searches", bad}}), 400,
+               "searches[2]");
+}
+
 TEST_F(RestApiDataTest, QueryNearestAndWithoutQuery) {
   const json filter = {{"should", {{{"key", "n"}, {"match", {{"any", {1, 2, 3}}}}}}}};
   auto r = call("POST", "/collections/docs/points/query",
