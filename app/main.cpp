@@ -23,6 +23,7 @@
 #include "kernels/cpu/isa.h"
 #include "kernels/cpu/top_k.h"
 #include "kernels/cuda/device_info.h"
+#include "loadgen/bench_command.h"
 #include "server/http_server.h"
 #include "server/rest_api.h"
 #include "server/standard_metrics.h"
@@ -34,6 +35,8 @@ constexpr std::string_view kUsage =
 
 Usage:
   vesta serve [options]   serve the Qdrant-shaped REST API over HTTP
+  vesta bench [options]   load a running server with searches: QPS, latency,
+                          recall (options: vesta bench --help)
   vesta --version         print the version, CPU kernels and CUDA devices
   vesta --help            print this text
 
@@ -449,5 +452,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "serve") return serve({args.begin() + 1, args.end()});
+  if (command == "bench") return vesta::loadgen::run_bench_command({args.begin() + 1, args.end()});
   return usage_error("unknown command '" + std::string(command) + "'");
 }
