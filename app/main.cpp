@@ -45,7 +45,9 @@ serve options:
   --host ADDR            IP address to listen on (default 127.0.0.1)
   --port N               TCP port (default 6333, Qdrant's; 0 picks a free one)
   --threads N            search threads (default: one per hardware thread)
-  --io-threads N         HTTP I/O threads (default 2)
+  --io-threads N         HTTP I/O threads, which also run the handlers; a search
+                         waiting for its batch holds one, so dynamic batching
+                         gathers at most this many requests (default 32)
   --max-body-bytes N     largest request body accepted, else 413 (default 67108864)
   --api-key KEY          require KEY on every route but /, /healthz, /livez and
                          /readyz, in the api-key header or as Authorization:
@@ -265,6 +267,7 @@ vesta::core::Result<std::vector<std::string>> gather_settings(
 int serve(const std::vector<std::string_view>& raw_args) {
   size_t threads = 0;
   vesta::server::HttpServerOptions http;
+  http.io_threads = 32;  // see --io-threads in the usage text
   vesta::index::PlacementOptions placement;
   vesta::index::BatchingOptions batching;
   std::string access_log_target = "-";
