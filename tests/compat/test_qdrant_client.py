@@ -303,10 +303,12 @@ def test_api_keys(vesta_keyed_url):
 
 
 def test_https_with_the_server_certificate_verified(vesta_tls_url):
+    import ssl
+
     from conftest import TLS_CERT
     assert vesta_tls_url.startswith("https://")
     c = QdrantClient(url=vesta_tls_url, prefer_grpc=False, timeout=30, check_compatibility=False,
-                     verify=TLS_CERT)
+                     verify=ssl.create_default_context(cafile=TLS_CERT))
     c.create_collection("tls", vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT))
     c.upsert("tls", points=[models.PointStruct(id=1, vector=[1.0, 0.0])])
     assert [p.id for p in c.query_points("tls", query=[1.0, 0.0], limit=1).points] == [1]
