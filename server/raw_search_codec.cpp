@@ -100,6 +100,7 @@ core::Result<RawSearchRequest> decode_raw_search_request(std::string_view body,
   request.k = k;
   request.queries.resize(values);
   const char* data = body.data() + kRawRequestHeaderBytes;
+  if (values == 0) return request;  // zero rows: nothing to copy (memcpy of null is UB)
   if (request.dtype == kRawDtypeFloat32) {
     std::memcpy(request.queries.data(), data, values * sizeof(float));
   } else {
