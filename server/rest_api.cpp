@@ -323,15 +323,21 @@ core::Result<json> search_json(index::Collection& collection, const json& body,
   return nearest_json(collection, options.value(), where);
 }
 
-// Qdrant's query API for one request: nearest-vector search when "query" is
-// given, else points in id order. Returns {"points": [...]}.
-core::Result<json> query_json(index::Collection& collection, const json& body,
-                              const std::string& where, const RequestLimits& limits) {
+// The query API's members Vesta does not support (400 naming the member).
+core::Status check_query_keys(const json& body, const std::string& where) {
   for (const char* unsupported : {"prefetch", "using", "lookup_from"}) {
     if (body.contains(unsupported) && !body[unsupported].is_null()) {
       return core::invalid_argument(where + unsupported + " is not supported");
     }
   }
+  return core::Status::ok();
+}
+
+// Qdrant's query API for one request: nearest-vector search when "query" is
+// given, else points in id order. Returns {"points": [...]}.
+core::Result<json> query_json(index::Collection& collection, const json& body,
+                              const std::string& where, const RequestLimits& limits) {
+  VESTA_RETURN_IF_ERROR(check_query_keys(body, where));
   if (!body.contains("query") || body["query"].is_null()) {
     // Qdrant's query defaults to no payload, unlike its scroll.
     core::Result<json> page = scroll_json(collection, body, PayloadSelector::none(), where, limits);
@@ -392,13 +398,7 @@ core::Result<json> batched_nearest(index::Collection& collection, const json& bo
                     if (query_api && (!e.contains("query") || e["query"].is_null())) {
                       return query_json(collection, e, where, limits);
                     }
-                    if (query_api) {
-                      for (const char* unsupported : {"prefetch", "using", "lookup_from"}) {
-                        if (e.contains(unsupported) && !e[unsupported].is_null()) {
-                          return core::invalid_argument(where + unsupported + " is not supported");
-                        }
-                      }
-                    }
+                    if (query_api) VESTA_RETURN_IF_ERROR(check_query_keys(e, where));
                     core::Result<SearchOptions> o =
                         search_options(e, where, limits, query_api ? "query" : "vector");
                     if (!o.is_ok()) return o.status();
