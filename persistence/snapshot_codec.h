@@ -1,0 +1,52 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/point_id.h"
+#include "core/status.h"
+
+namespace vesta::persistence {
+
+// What a snapshot holds: one collection's live points and the WAL position it
+// covers. Plain data, so that this layer depends on core/ only; the index
+// layer converts a FlatIndex to and from it.
+struct SnapshotContents {
+  std::string collection;
+  uint32_t dim = 0;
+  std::string metric;                 // "Cosine", "Dot" or "Euclid"
+  uint64_t wal_sequence = 0;          // the last WAL record the snapshot includes
+  std::vector<core::PointId> ids;     // one per point
+  std::vector<uint16_t> rows;         // ids.size() x dim float16 bit patterns
+  std::vector<std::string> payloads;  // one JSON text per point; "" for none
+};
+
+struct SnapshotOptions {
+  // Points per chunk (bounds the memory one chunk needs to write or read).
+  size_t chunk_points = 16384;
+  int zlib_level = 1;  // 1 (fast) to 9 (small)
+};
+
+// The format, version 1 (little-endian throughout):
+//   "VSNP" | u32 version | u32 header length | header JSON | u32 CRC-32 of it
+//   then chunks: u8 kind | u32 points | u32 raw length | u32 stored length |
+//                u32 CRC-32 of those 13 bytes and the stored bytes | stored bytes (zlib)
+//   kinds: 1 rows (float16, byte-shuffled: every high byte, then every low
+//   byte, which zlib compresses far better), 2 ids, 3 payloads (one JSON text
+//   per point, '\n'-separated), 9 end (no bytes; its `points` is the total).
+// Rows, ids and payloads come in that order for each group of chunk_points
+// points. The header JSON holds collection, dim, metric, wal_sequence, points.
+inline constexpr uint32_t kSnapshotFormatVersion = 1;
+
+core::Result<std::string> encode_snapshot(const SnapshotContents& contents,
+                                          const SnapshotOptions& options = {});
+
+// Checks everything: magic, version (a newer one is refused), every checksum,
+// every length, the counts; any damage is an error naming where it is
+// ("chunk 7 (ids) at byte 123456: checksum mismatch").
+core::Result<SnapshotContents> decode_snapshot(std::string_view bytes);
+
+}  // namespace vesta::persistence
