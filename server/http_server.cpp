@@ -2,6 +2,7 @@
 
 #include "server/router.h"
 
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -53,7 +54,10 @@ class HttpServer::Impl {
   class Session;
 
   Impl(HttpServerOptions options, RequestHandler handler)
-      : options_(std::move(options)), handler_(std::move(handler)), acceptor_(ioc_) {}
+      : options_(std::move(options)),
+        handler_(std::move(handler)),
+        acceptor_(ioc_),
+        acceptor_strand_(net::make_strand(ioc_)) {}
 
   core::Status start();
   void stop();
@@ -70,6 +74,9 @@ class HttpServer::Impl {
   RequestHandler handler_;
   net::io_context ioc_;
   Tcp::acceptor acceptor_;
+  // The acceptor is not thread-safe: its completions (which re-arm it) and
+  // stop()'s close run on this strand, never at once on two I/O threads.
+  net::strand<net::io_context::executor_type> acceptor_strand_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
   uint16_t bound_port_ = 0;
@@ -292,31 +299,33 @@ core::Status HttpServer::Impl::start() {
 }
 
 void HttpServer::Impl::accept() {
-  acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, Tcp::socket socket) {
-    if (ec) return;  // the acceptor was closed by stop(), or a transient failure
-    std::shared_ptr<SessionBase> session;
-    std::function<void()> start;
-    if (tls_) {
-      auto s = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(std::move(socket),
-                                                                               *this, *tls_);
-      start = [s] { s->start(); };
-      session = s;
-    } else {
-      auto s = std::make_shared<Session<beast::tcp_stream>>(std::move(socket), *this);
-      start = [s] { s->start(); };
-      session = s;
-    }
-    {
-      // stop() flips stopping_ under this mutex, so a session is either seen
-      // by stop() or sees the flag here; none can wait out its idle timeout.
-      std::lock_guard lock(sessions_mutex_);
-      if (stopping()) return;  // the socket closes with the session
-      sessions_.remove_if([](const std::weak_ptr<SessionBase>& s) { return s.expired(); });
-      sessions_.push_back(session);
-    }
-    start();
-    accept();
-  });
+  acceptor_.async_accept(
+      net::make_strand(ioc_),
+      net::bind_executor(acceptor_strand_, [this](beast::error_code ec, Tcp::socket socket) {
+        if (ec) return;  // the acceptor was closed by stop(), or a transient failure
+        std::shared_ptr<SessionBase> session;
+        std::function<void()> start;
+        if (tls_) {
+          auto s = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+              std::move(socket), *this, *tls_);
+          start = [s] { s->start(); };
+          session = s;
+        } else {
+          auto s = std::make_shared<Session<beast::tcp_stream>>(std::move(socket), *this);
+          start = [s] { s->start(); };
+          session = s;
+        }
+        {
+          // stop() flips stopping_ under this mutex, so a session is either seen
+          // by stop() or sees the flag here; none can wait out its idle timeout.
+          std::lock_guard lock(sessions_mutex_);
+          if (stopping()) return;  // the socket closes with the session
+          sessions_.remove_if([](const std::weak_ptr<SessionBase>& s) { return s.expired(); });
+          sessions_.push_back(session);
+        }
+        start();
+        accept();
+      }));
 }
 
 void HttpServer::Impl::stop() {
@@ -325,7 +334,7 @@ void HttpServer::Impl::stop() {
     if (stopping_.exchange(true)) return;
   }
   if (threads_.empty()) return;
-  net::post(acceptor_.get_executor(), [this] {
+  net::post(acceptor_strand_, [this] {
     beast::error_code ignored;
     acceptor_.close(ignored);
   });
