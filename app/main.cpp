@@ -45,9 +45,11 @@ serve options:
   --host ADDR            IP address to listen on (default 127.0.0.1)
   --port N               TCP port (default 6333, Qdrant's; 0 picks a free one)
   --threads N            search threads (default: one per hardware thread)
-  --io-threads N         HTTP I/O threads, which also run the handlers; a search
-                         waiting for its batch holds one, so dynamic batching
-                         gathers at most this many requests (default 32)
+  --io-threads N         HTTP I/O threads (default 2)
+  --handler-threads N    threads that run the request handlers, apart from the
+                         I/O threads; a search waiting for its batch holds one,
+                         so dynamic batching gathers at most this many requests
+                         (default 64)
   --max-body-bytes N     largest request body accepted, else 413 (default 67108864)
   --api-key KEY          require KEY on every route but /, /healthz, /livez and
                          /readyz, in the api-key header or as Authorization:
@@ -167,6 +169,7 @@ constexpr std::string_view kServeSettings[] = {"host",
                                                "port",
                                                "threads",
                                                "io-threads",
+                                               "handler-threads",
                                                "max-body-bytes",
                                                "access-log",
                                                "batch-max-queries",
@@ -267,7 +270,6 @@ vesta::core::Result<std::vector<std::string>> gather_settings(
 int serve(const std::vector<std::string_view>& raw_args) {
   size_t threads = 0;
   vesta::server::HttpServerOptions http;
-  http.io_threads = 32;  // see --io-threads in the usage text
   vesta::index::PlacementOptions placement;
   vesta::index::BatchingOptions batching;
   std::string access_log_target = "-";
@@ -300,6 +302,8 @@ int serve(const std::vector<std::string_view>& raw_args) {
     size_t value = 0;
     if (args[i] == "--threads") {
       if (!number({"--threads", 1, 1024}, &threads)) return 2;
+    } else if (args[i] == "--handler-threads") {
+      if (!number({"--handler-threads", 1, 4096}, &http.handler_threads)) return 2;
     } else if (args[i] == "--io-threads") {
       if (!number({"--io-threads", 1, 256}, &http.io_threads)) return 2;
     } else if (args[i] == "--port") {

@@ -14,9 +14,9 @@ bin="${VESTA_BIN:-build}"
 rows="${1:-30000}"
 seconds="${2:-10}"
 dim=768
-# Handlers run on the I/O threads: batching can only gather as many requests
-# as there are I/O threads, so both servers get one per connection.
-io_threads="${IO_THREADS:-64}"
+# A search waiting for its batch holds a handler thread: both servers get
+# one per connection (64, the default).
+handler_threads="${HANDLER_THREADS:-64}"
 out="${OUT:-build/http-bench}"
 mkdir -p "$out"
 
@@ -36,13 +36,13 @@ bench() { "$bin/app/vesta" bench --collection b --distance Dot --duration "${sec
 qps() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(round(r['queries_per_s']), round(r['latency_ms']['p99'],2))" "$1"; }
 
 echo "== rows $rows, dim $dim, ${seconds}s per run, $(nproc) cores"
-url=$(serve batching.log --io-threads "$io_threads")
+url=$(serve batching.log --handler-threads "$handler_threads")
 bench --url "$url" --create --dim $dim --points "$rows" --concurrency 64 --batch 1 --mode json \
   --report "$out/json64_batching.json" > "$out/json64_batching.txt"
 bench --url "$url" --concurrency 4 --batch 64 --mode json --report "$out/json_b64.json" > /dev/null
 bench --url "$url" --concurrency 4 --batch 64 --mode binary --report "$out/binary_b64.json" > /dev/null
 stop batching.log
-url=$(serve nobatching.log --io-threads "$io_threads" --batch-max-queries 1)
+url=$(serve nobatching.log --handler-threads "$handler_threads" --batch-max-queries 1)
 bench --url "$url" --create --dim $dim --points "$rows" --concurrency 64 --batch 1 --mode json \
   --report "$out/json64_nobatching.json" > "$out/json64_nobatching.txt"
 stop nobatching.log

@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -64,6 +65,7 @@ class HttpServer::Impl {
   uint16_t port() const { return bound_port_; }
 
   const HttpServerOptions& options() const { return options_; }
+  net::thread_pool::executor_type handler_pool() { return handlers_->get_executor(); }
   HttpResponse handle(const HttpRequest& request) const;
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
 
@@ -79,6 +81,9 @@ class HttpServer::Impl {
   net::strand<net::io_context::executor_type> acceptor_strand_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
+  // Runs the handlers (HttpServerOptions::handler_threads), apart from the
+  // I/O threads.
+  std::optional<net::thread_pool> handlers_;
   uint16_t bound_port_ = 0;
   std::atomic<bool> stopping_{false};
   std::optional<ssl::context> tls_;  // set when TLS is configured
@@ -176,7 +181,20 @@ class HttpServer::Impl::Session : public SessionBase,
     }
     request.body = std::move(req.body());
     const bool keep_alive = req.keep_alive() && !closing_ && !server_.stopping();
-    write(server_.handle(request), req.version(), keep_alive);
+    const unsigned version = req.version();
+    // The handler runs on the handler pool, so that a slow one (a search
+    // waiting for its batch) never holds an I/O thread; the work guard keeps
+    // the I/O threads running until its response is written.
+    net::post(server_.handler_pool(),
+              [self = this->shared_from_this(), request = std::move(request), version, keep_alive,
+               guard = net::make_work_guard(stream_.get_executor())]() mutable {
+                HttpResponse response = self->server_.handle(request);
+                net::post(self->stream_.get_executor(),
+                          [self, response = std::move(response), version, keep_alive,
+                           guard = std::move(guard)]() mutable {
+                            self->write(std::move(response), version, keep_alive);
+                          });
+              });
   }
 
   static std::shared_ptr<http::response<http::string_body>> make_response(HttpResponse response,
@@ -292,6 +310,7 @@ core::Status HttpServer::Impl::start() {
   }
   bound_port_ = acceptor_.local_endpoint().port();
   work_.emplace(net::make_work_guard(ioc_));
+  handlers_.emplace(std::max<size_t>(1, options_.handler_threads));
   accept();
   const size_t n = std::max<size_t>(1, options_.io_threads);
   for (size_t i = 0; i < n; ++i) threads_.emplace_back([this] { ioc_.run(); });
@@ -347,6 +366,8 @@ void HttpServer::Impl::stop() {
   work_.reset();  // run() returns once the last connection has closed
   for (std::thread& t : threads_) t.join();
   threads_.clear();
+  // Every handler has finished: each held a work guard on the I/O threads.
+  handlers_->join();
 }
 
 HttpServer::HttpServer(HttpServerOptions options, RequestHandler handler)

@@ -16,6 +16,10 @@ struct HttpServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 6333;  // 0: pick a free port (see HttpServer::port())
   size_t io_threads = 2;
+  // Threads that run the handlers, apart from the I/O threads; a search that
+  // waits for its dynamic batch holds one, so this bounds how many requests
+  // one batch can gather.
+  size_t handler_threads = 64;
   size_t body_limit_bytes = 64u << 20;
   std::chrono::milliseconds read_timeout{std::chrono::seconds(30)};  // headers + body
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};  // keep-alive gap
@@ -28,7 +32,7 @@ struct HttpServerOptions {
 using RequestHandler = std::function<HttpResponse(const HttpRequest&)>;
 
 // HTTP/1.1 server on Boost.Beast, optionally over TLS: keep-alive, a fixed pool of I/O threads
-// that also run the handler, a request body limit (413), read and idle
+// and a separate pool that runs the handlers, a request body limit (413), read and idle
 // timeouts, and a graceful stop (stop accepting, finish requests in flight,
 // close idle connections, join the threads). Thread-safe; `handler` is called
 // concurrently from the I/O threads.
