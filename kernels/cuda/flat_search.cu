@@ -716,8 +716,9 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
   // With one tile there is nothing to overlap: one stream, no events.
   const bool pipelined = tile_rows < rows_;
   cudaStream_t select_stream = pipelined ? slot.select_stream : stream;
-  for (DeviceBuffer& ip : slot.ip) {
-    VESTA_RETURN_IF_ERROR(ip.reserve(div_up(tile_rows, 4) * 4 * nq * sizeof(float)));
+  // One tile uses ip[0] only; the second buffer is for overlapping tiles.
+  for (size_t b = 0; b < (pipelined ? 2u : 1u); ++b) {
+    VESTA_RETURN_IF_ERROR(slot.ip[b].reserve(div_up(tile_rows, 4) * 4 * nq * sizeof(float)));
   }
   VESTA_RETURN_IF_ERROR(slot.lists.reserve(nq * splits * capacity * sizeof(Candidate)));
   VESTA_RETURN_IF_ERROR(slot.states.reserve(nq * splits * sizeof(SelectState)));
