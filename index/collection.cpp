@@ -1,8 +1,10 @@
 #include "index/collection.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <string>
+#include <variant>
 
 #include "kernels/cpu/top_k.h"
 
@@ -32,23 +34,76 @@ std::vector<std::string> id_keys(std::span<const core::PointId> ids) {
 }  // namespace
 
 Collection::Collection(CollectionConfig config, core::LockManager& locks, Searcher& searcher,
-                       BatchingOptions batching)
+                       BatchingOptions batching, WriteJournal* journal)
     : config_(std::move(config)),
       locks_(locks),
       searcher_(searcher),
       index_(config_.dim, config_.metric),
-      batcher_(config_.dim, batching) {}
+      batcher_(config_.dim, batching),
+      journal_(journal) {}
 
 Collection::~Collection() { searcher_.forget(index_); }
 
-core::Result<Collection::WriteLocks> Collection::lock_for_write(std::span<const core::PointId> ids,
-                                                                const core::LockOptions& lock) {
+core::Result<size_t> Collection::write(CollectionWrite write, std::span<const core::PointId> ids,
+                                       const core::LockOptions& lock) {
   core::Result<core::KeyLockGuard> keys = locks_.lock_keys(lock_namespace(), id_keys(ids), lock);
   if (!keys.is_ok()) return keys.status();
-  core::Result<core::CollectionLockGuard> collection =
-      locks_.lock_collection_exclusive(config_.name, lock);
-  if (!collection.is_ok()) return collection.status();
-  return WriteLocks{std::move(keys).value(), std::move(collection).value()};
+  if (journal_ == nullptr) {
+    core::Result<core::CollectionLockGuard> guard =
+        locks_.lock_collection_exclusive(config_.name, lock);
+    if (!guard.is_ok()) return guard.status();
+    return apply_locked(write);
+  }
+  core::Result<uint64_t> sequence = journal_->log(config_, write);
+  if (!sequence.is_ok()) return sequence.status();
+  // A logged write will be replayed after a crash, so it is applied now
+  // whatever the request's deadline: the collection lock is waited for
+  // without one (its holders never wait on anything this write holds).
+  core::Result<core::CollectionLockGuard> guard =
+      locks_.lock_collection_exclusive(config_.name, {std::chrono::hours(24), nullptr});
+  VESTA_CHECK(guard.is_ok()) << "a logged write could not lock collection '" << config_.name
+                             << "': " << guard.status().message();
+  const size_t touched = apply_locked(write);
+  journal_->applied(sequence.value());
+  return touched;
+}
+
+size_t Collection::apply_locked(CollectionWrite& write) {
+  struct Apply {
+    Collection& c;
+    size_t operator()(UpsertPoints& w) const {
+      for (PointWrite& p : w.points) c.index_.upsert(p.id, p.vector, std::move(p.payload));
+      return w.points.size();
+    }
+    size_t operator()(DeletePoints& w) const {
+      size_t removed = 0;
+      for (const core::PointId& id : w.ids) removed += c.index_.remove(id) ? 1 : 0;
+      c.maybe_compact();
+      return removed;
+    }
+    size_t operator()(UpdatePayloads& w) const {
+      size_t updated = 0;
+      for (const core::PointId& id : w.ids) {
+        const std::optional<uint64_t> row = c.index_.find_row(id);
+        if (!row) continue;
+        nlohmann::json payload = c.index_.row_payload(*row);
+        if (payload.is_null()) payload = nlohmann::json::object();
+        w.update.apply(payload);
+        VESTA_CHECK(payload.is_object()) << "a payload update produced a non-object";
+        c.index_.set_payload(id, std::move(payload));
+        ++updated;
+      }
+      return updated;
+    }
+    size_t operator()(CreatePayloadIndex& w) const {
+      c.index_.create_payload_index(w.key, w.schema);
+      return 0;
+    }
+    size_t operator()(DropPayloadIndex& w) const {
+      return c.index_.drop_payload_index(w.key) ? 1 : 0;
+    }
+  };
+  return std::visit(Apply{*this}, write);
 }
 
 core::Status Collection::upsert(std::vector<PointWrite> points, const core::LockOptions& lock) {
@@ -66,21 +121,81 @@ core::Status Collection::upsert(std::vector<PointWrite> points, const core::Lock
     }
     ids.push_back(p.id);
   }
-  core::Result<WriteLocks> locked = lock_for_write(ids, lock);
-  if (!locked.is_ok()) return locked.status();
-  for (PointWrite& p : points) index_.upsert(p.id, p.vector, std::move(p.payload));
-  return core::Status::ok();
+  core::Result<size_t> written = write(UpsertPoints{std::move(points)}, ids, lock);
+  return written.status();
 }
 
 core::Result<size_t> Collection::remove(std::span<const core::PointId> ids,
                                         const core::LockOptions& lock) {
   if (ids.empty()) return size_t{0};
-  core::Result<WriteLocks> locked = lock_for_write(ids, lock);
-  if (!locked.is_ok()) return locked.status();
-  size_t removed = 0;
-  for (const core::PointId& id : ids) removed += index_.remove(id) ? 1 : 0;
-  maybe_compact();
-  return removed;
+  return write(DeletePoints{{ids.begin(), ids.end()}}, ids, lock);
+}
+
+core::Status Collection::replay(CollectionWrite write) {
+  if (auto* upsert = std::get_if<UpsertPoints>(&write)) {
+    for (const PointWrite& p : upsert->points) {
+      VESTA_RETURN_IF_ERROR(index_.validate_vector(p.vector, "vector of point " + p.id.to_string()));
+    }
+  }
+  core::Result<core::CollectionLockGuard> guard = locks_.lock_collection_exclusive(config_.name);
+  if (!guard.is_ok()) return guard.status();
+  apply_locked(write);
+  return core::Status::ok();
+}
+
+core::Result<CollectionSnapshot> Collection::snapshot(const core::LockOptions& lock) {
+  core::Result<core::CollectionLockGuard> guard = locks_.lock_collection_shared(config_.name, lock);
+  if (!guard.is_ok()) return guard.status();
+  CollectionSnapshot out;
+  out.journal_sequence = journal_ != nullptr ? journal_->watermark() : 0;
+  const size_t dim = config_.dim;
+  out.ids.reserve(index_.live_count());
+  out.rows.reserve(index_.live_count() * dim);
+  out.payloads.reserve(index_.live_count());
+  for (uint64_t r = 0; r < index_.row_count(); ++r) {
+    if (!index_.is_live(r)) continue;
+    out.ids.push_back(index_.row_id(r));
+    const uint16_t* row = index_.rows() + r * index_.stride();
+    out.rows.insert(out.rows.end(), row, row + dim);
+    const nlohmann::json& payload = index_.row_payload(r);
+    out.payloads.push_back(payload.is_null() ? std::string() : payload.dump());
+  }
+  for (const auto& [key, index] : index_.payload_indexes()) {
+    out.payload_indexes.emplace(key, index.schema());
+  }
+  return out;
+}
+
+core::Status Collection::restore(const CollectionSnapshot& snapshot) {
+  const size_t dim = config_.dim;
+  if (snapshot.rows.size() != snapshot.ids.size() * dim ||
+      snapshot.payloads.size() != snapshot.ids.size()) {
+    return core::invalid_argument("snapshot of collection '" + config_.name + "' has " +
+                                  std::to_string(snapshot.ids.size()) + " ids, " +
+                                  std::to_string(snapshot.rows.size()) + " row values and " +
+                                  std::to_string(snapshot.payloads.size()) + " payloads (dim " +
+                                  std::to_string(dim) + ")");
+  }
+  core::Result<core::CollectionLockGuard> guard = locks_.lock_collection_exclusive(config_.name);
+  if (!guard.is_ok()) return guard.status();
+  VESTA_CHECK(index_.row_count() == 0) << "restore into a non-empty collection";
+  for (const auto& [key, schema] : snapshot.payload_indexes) {
+    index_.create_payload_index(key, schema);
+  }
+  for (size_t i = 0; i < snapshot.ids.size(); ++i) {
+    nlohmann::json payload;
+    if (!snapshot.payloads[i].empty()) {
+      payload = nlohmann::json::parse(snapshot.payloads[i], nullptr, /*allow_exceptions=*/false);
+      if (!payload.is_object()) {
+        return core::invalid_argument("snapshot of collection '" + config_.name +
+                                      "': the payload of point " + snapshot.ids[i].to_string() +
+                                      " is not a JSON object");
+      }
+    }
+    index_.upsert_halves(snapshot.ids[i], {snapshot.rows.data() + i * dim, dim},
+                         std::move(payload));
+  }
+  return core::Status::ok();
 }
 
 void Collection::maybe_compact() {
@@ -143,23 +258,13 @@ core::Result<size_t> Collection::remove_matching(const PointFilter& filter,
 }
 
 core::Result<size_t> Collection::update_payloads(std::span<const core::PointId> ids,
-                                                 const std::function<void(nlohmann::json&)>& mutate,
+                                                 const PayloadUpdate& update,
                                                  const core::LockOptions& lock) {
   if (ids.empty()) return size_t{0};
-  core::Result<WriteLocks> locked = lock_for_write(ids, lock);
-  if (!locked.is_ok()) return locked.status();
-  size_t updated = 0;
-  for (const core::PointId& id : ids) {
-    const std::optional<uint64_t> row = index_.find_row(id);
-    if (!row) continue;
-    nlohmann::json payload = index_.row_payload(*row);
-    if (payload.is_null()) payload = nlohmann::json::object();
-    mutate(payload);
-    VESTA_CHECK(payload.is_object()) << "a payload update produced a non-object";
-    index_.set_payload(id, std::move(payload));
-    ++updated;
+  if (update.kind == PayloadUpdate::Kind::kSet || update.kind == PayloadUpdate::Kind::kOverwrite) {
+    if (!update.payload.is_object()) return core::invalid_argument("payload must be a JSON object");
   }
-  return updated;
+  return write(UpdatePayloads{{ids.begin(), ids.end()}, update}, ids, lock);
 }
 
 core::Result<Collection::ScrollPage> Collection::scroll(const std::optional<core::PointId>& offset,
@@ -288,19 +393,30 @@ core::Result<std::vector<std::vector<ScoredPoint>>> Collection::search_batch(
 core::Status Collection::create_payload_index(const std::string& key, PayloadSchema schema,
                                               const core::LockOptions& lock) {
   if (key.empty()) return core::invalid_argument("field_name must not be empty");
-  core::Result<core::CollectionLockGuard> guard =
-      locks_.lock_collection_exclusive(config_.name, lock);
-  if (!guard.is_ok()) return guard.status();
-  index_.create_payload_index(key, schema);
-  return core::Status::ok();
+  return write_index_change(CreatePayloadIndex{key, schema}, lock).status();
 }
 
 core::Result<bool> Collection::delete_payload_index(const std::string& key,
                                                     const core::LockOptions& lock) {
+  core::Result<size_t> dropped = write_index_change(DropPayloadIndex{key}, lock);
+  if (!dropped.is_ok()) return dropped.status();
+  return dropped.value() == 1;
+}
+
+core::Result<size_t> Collection::write_index_change(CollectionWrite write,
+                                                    const core::LockOptions& lock) {
+  // Logged under the collection lock: index changes name no points, so
+  // nothing else would keep two of them in the same order in the journal
+  // and in memory.
   core::Result<core::CollectionLockGuard> guard =
       locks_.lock_collection_exclusive(config_.name, lock);
   if (!guard.is_ok()) return guard.status();
-  return index_.drop_payload_index(key);
+  if (journal_ == nullptr) return apply_locked(write);
+  core::Result<uint64_t> sequence = journal_->log(config_, write);
+  if (!sequence.is_ok()) return sequence.status();
+  const size_t touched = apply_locked(write);
+  journal_->applied(sequence.value());
+  return touched;
 }
 
 core::Result<std::map<std::string, Collection::PayloadIndexInfo>> Collection::payload_schema(

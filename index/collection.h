@@ -15,21 +15,9 @@
 #include "index/flat_index.h"
 #include "index/search_batcher.h"
 #include "index/searcher.h"
+#include "index/write_journal.h"
 
 namespace vesta::index {
-
-struct CollectionConfig {
-  std::string name;
-  size_t dim = 0;
-  Metric metric = Metric::kCosine;
-};
-
-// One point to insert or overwrite.
-struct PointWrite {
-  core::PointId id;
-  std::vector<float> vector;
-  nlohmann::json payload = nullptr;  // a JSON object, or null for none
-};
 
 // A stored point as read back.
 struct StoredPoint {
@@ -70,8 +58,9 @@ struct ScoredPoint {
 // of it, so a rejected batch changes nothing.
 class Collection {
  public:
+  // `journal` (optional, borrowed) makes writes durable before they apply.
   Collection(CollectionConfig config, core::LockManager& locks, Searcher& searcher,
-             BatchingOptions batching = {});
+             BatchingOptions batching = {}, WriteJournal* journal = nullptr);
   ~Collection();  // tells the searcher to forget the index
   Collection(const Collection&) = delete;
   Collection& operator=(const Collection&) = delete;
@@ -93,12 +82,10 @@ class Collection {
   core::Result<size_t> remove_matching(const PointFilter& filter,
                                        const core::LockOptions& lock = {});
 
-  // Applies `mutate` to the payload of each live point of `ids` (a null
-  // payload is passed as an empty object); returns how many were live. The
-  // result must be a JSON object. Takes the point keys, then the collection
-  // lock exclusively.
+  // Applies `update` to the payload of each live point of `ids` (a null
+  // payload counts as an empty object); returns how many were live.
   core::Result<size_t> update_payloads(std::span<const core::PointId> ids,
-                                       const std::function<void(nlohmann::json&)>& mutate,
+                                       const PayloadUpdate& update,
                                        const core::LockOptions& lock = {});
   // The live points the filter keeps (for payload updates by filter).
   core::Result<std::vector<core::PointId>> ids_matching(const PointFilter& filter,
@@ -137,19 +124,31 @@ class Collection {
   core::Result<std::map<std::string, PayloadIndexInfo>> payload_schema(
       const core::LockOptions& lock = {});
 
+  // Recovery: applies a write read back from the journal (not logged again).
+  // Only before the collection serves, or from one thread.
+  core::Status replay(CollectionWrite write);
+  // A copy of the live points for a snapshot, with the journal watermark
+  // read under the same lock (shared).
+  core::Result<CollectionSnapshot> snapshot(const core::LockOptions& lock = {});
+  // Loads a snapshot into this collection, which must be empty.
+  core::Status restore(const CollectionSnapshot& snapshot);
+
   // Reclaims tombstoned rows now (also done automatically after deletes once
   // tombstones exceed a quarter of the rows).
   core::Result<size_t> compact(const core::LockOptions& lock = {});
 
  private:
   std::string lock_namespace() const { return "points/" + config_.name; }
-  // The write protocol: keys of `ids`, then the collection lock exclusively.
-  struct WriteLocks {
-    core::KeyLockGuard keys;
-    core::CollectionLockGuard collection;
-  };
-  core::Result<WriteLocks> lock_for_write(std::span<const core::PointId> ids,
-                                          const core::LockOptions& lock);
+  // The write protocol: keys of `ids`, then journal_->log(), then the
+  // collection lock exclusively, then apply. Returns what apply returned.
+  core::Result<size_t> write(CollectionWrite write, std::span<const core::PointId> ids,
+                             const core::LockOptions& lock);
+  // Applies a write; the caller holds the exclusive collection lock. Returns
+  // how many points it touched (upserted, deleted, updated; for index
+  // writes 1 when an index was dropped). May move from `write`.
+  size_t apply_locked(CollectionWrite& write);
+  // Payload index writes: the collection lock, then the log, then apply.
+  core::Result<size_t> write_index_change(CollectionWrite write, const core::LockOptions& lock);
   void maybe_compact();  // caller holds the exclusive collection lock
 
   CollectionConfig config_;
@@ -157,6 +156,7 @@ class Collection {
   Searcher& searcher_;
   FlatIndex index_;  // guarded by the collection lock
   SearchBatcher batcher_;
+  WriteJournal* journal_;  // optional
 
  public:
   BatchingStats batching_stats() const { return batcher_.stats(); }

@@ -27,7 +27,9 @@ core::Status CollectionRegistry::create(CollectionConfig config) {
     return core::invalid_argument("vectors.size must be from 1 to " + std::to_string(kMaxDim) +
                                   ", got " + std::to_string(config.dim));
   }
-  std::lock_guard lock(mutex_);
+  // Only writers change the tables, one at a time (writer_mutex_), so this
+  // writer reads them without mutex_ and takes it only to change them.
+  std::lock_guard writer(writer_mutex_);
   if (collections_.contains(config.name)) {
     return {core::StatusCode::kAlreadyExists, "collection '" + config.name + "' already exists"};
   }
@@ -36,9 +38,18 @@ core::Status CollectionRegistry::create(CollectionConfig config) {
         core::StatusCode::kAlreadyExists,
         "'" + config.name + "' already exists as an alias of collection '" + alias->second + "'"};
   }
-  const std::string name = config.name;
-  collections_.emplace(
-      name, std::make_shared<Collection>(std::move(config), locks_, searcher_, batching_));
+  config.incarnation = next_incarnation_;
+  if (journal_ != nullptr) {
+    Catalog next = catalog_locked();
+    next.collections.push_back(config);
+    next.next_incarnation = next_incarnation_ + 1;
+    VESTA_RETURN_IF_ERROR(journal_->save_catalog(sorted(std::move(next))));
+  }
+  auto collection =
+      std::make_shared<Collection>(config, locks_, searcher_, batching_, journal_);
+  std::lock_guard lock(mutex_);
+  ++next_incarnation_;
+  collections_.emplace(config.name, std::move(collection));
   return core::Status::ok();
 }
 
@@ -55,11 +66,66 @@ core::Result<std::shared_ptr<Collection>> CollectionRegistry::get(const std::str
   return it->second;
 }
 
-bool CollectionRegistry::drop(const std::string& name) {
+core::Result<bool> CollectionRegistry::drop(const std::string& name) {
+  std::lock_guard writer(writer_mutex_);
+  if (!collections_.contains(name)) return false;
+  if (journal_ != nullptr) {
+    Catalog next = catalog_locked();
+    std::erase_if(next.collections, [&](const CollectionConfig& c) { return c.name == name; });
+    std::erase_if(next.aliases, [&](const Alias& a) { return a.collection_name == name; });
+    VESTA_RETURN_IF_ERROR(journal_->save_catalog(next));
+  }
   std::lock_guard lock(mutex_);
-  if (collections_.erase(name) == 0) return false;
+  collections_.erase(name);
   std::erase_if(aliases_, [&name](const auto& alias) { return alias.second == name; });
   return true;
+}
+
+core::Status CollectionRegistry::restore(const Catalog& catalog) {
+  std::lock_guard writer(writer_mutex_);
+  std::lock_guard lock(mutex_);
+  VESTA_CHECK(collections_.empty() && aliases_.empty()) << "restore into a used registry";
+  for (const CollectionConfig& config : catalog.collections) {
+    VESTA_RETURN_IF_ERROR(validate_name(config.name));
+    if (config.dim == 0 || config.dim > kMaxDim || config.incarnation == 0 ||
+        config.incarnation >= catalog.next_incarnation) {
+      return core::invalid_argument("catalog: collection '" + config.name + "' has size " +
+                                    std::to_string(config.dim) + " and incarnation " +
+                                    std::to_string(config.incarnation));
+    }
+    collections_.emplace(config.name, std::make_shared<Collection>(config, locks_, searcher_,
+                                                                   batching_, journal_));
+  }
+  for (const Alias& alias : catalog.aliases) {
+    if (!collections_.contains(alias.collection_name)) {
+      return core::invalid_argument("catalog: alias '" + alias.alias_name +
+                                    "' names the missing collection '" + alias.collection_name +
+                                    "'");
+    }
+    aliases_[alias.alias_name] = alias.collection_name;
+  }
+  next_incarnation_ = catalog.next_incarnation;
+  return core::Status::ok();
+}
+
+Catalog CollectionRegistry::catalog() const {
+  std::lock_guard lock(mutex_);
+  return catalog_locked();
+}
+
+Catalog CollectionRegistry::catalog_locked() const {
+  Catalog out;
+  for (const auto& [name, collection] : collections_) out.collections.push_back(collection->config());
+  for (const auto& [alias, collection] : aliases_) out.aliases.push_back({alias, collection});
+  out.next_incarnation = next_incarnation_;
+  return sorted(std::move(out));
+}
+
+Catalog CollectionRegistry::sorted(Catalog catalog) {
+  std::sort(catalog.collections.begin(), catalog.collections.end(),
+            [](const CollectionConfig& a, const CollectionConfig& b) { return a.name < b.name; });
+  catalog.aliases = sorted(std::move(catalog.aliases));
+  return catalog;
 }
 
 bool CollectionRegistry::exists(const std::string& name) const {
@@ -123,12 +189,19 @@ core::Status CollectionRegistry::apply_alias_action(const AliasAction& action,
 }
 
 core::Status CollectionRegistry::update_aliases(const std::vector<AliasAction>& actions) {
-  std::lock_guard lock(mutex_);
+  std::lock_guard writer(writer_mutex_);
   AliasTable next = aliases_;
   for (size_t i = 0; i < actions.size(); ++i) {
     VESTA_RETURN_IF_ERROR(
         apply_alias_action(actions[i], "actions[" + std::to_string(i) + "]", next));
   }
+  if (journal_ != nullptr) {
+    Catalog catalog = catalog_locked();
+    catalog.aliases.clear();
+    for (const auto& [alias, collection] : next) catalog.aliases.push_back({alias, collection});
+    VESTA_RETURN_IF_ERROR(journal_->save_catalog(sorted(std::move(catalog))));
+  }
+  std::lock_guard lock(mutex_);
   aliases_ = std::move(next);
   return core::Status::ok();
 }

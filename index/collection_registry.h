@@ -12,6 +12,7 @@
 #include "index/alias_action.h"
 #include "index/collection.h"
 #include "index/searcher.h"
+#include "index/write_journal.h"
 
 namespace vesta::index {
 
@@ -31,8 +32,11 @@ namespace vesta::index {
 // delete + create in one call, is atomic for concurrent queries).
 class CollectionRegistry {
  public:
-  CollectionRegistry(core::LockManager& locks, Searcher& searcher, BatchingOptions batching = {})
-      : locks_(locks), searcher_(searcher), batching_(batching) {}
+  // `journal` (optional, borrowed) makes every change of the catalog and
+  // every write of the collections durable before it takes effect.
+  CollectionRegistry(core::LockManager& locks, Searcher& searcher, BatchingOptions batching = {},
+                     WriteJournal* journal = nullptr)
+      : locks_(locks), searcher_(searcher), batching_(batching), journal_(journal) {}
 
   // AlreadyExists when the name is taken by a collection or an alias;
   // InvalidArgument for a bad name or size.
@@ -42,7 +46,8 @@ class CollectionRegistry {
   core::Result<std::shared_ptr<Collection>> get(const std::string& name) const;
   // True when a collection was dropped, with its aliases. An alias name is
   // not resolved (false): dropping data through an alias is too easy a slip.
-  bool drop(const std::string& name);
+  // An error only when the journal could not record the drop.
+  core::Result<bool> drop(const std::string& name);
   // True for a collection or an alias.
   bool exists(const std::string& name) const;
   // Collection names (not aliases), sorted.
@@ -60,6 +65,12 @@ class CollectionRegistry {
   // As in Qdrant, create_alias or rename_alias onto an existing alias name
   // re-points that alias.
   core::Status update_aliases(const std::vector<AliasAction>& actions);
+  // The collections, aliases and next incarnation, for the journal.
+  Catalog catalog() const;
+  // Recovery: recreates the (empty) collections and the aliases of a saved
+  // catalog in this registry, which must be empty. Not journaled.
+  core::Status restore(const Catalog& catalog);
+
   // Every alias, sorted by alias name.
   std::vector<Alias> aliases() const;
   // The aliases of collection `name` (itself resolved if an alias), sorted
@@ -80,13 +91,23 @@ class CollectionRegistry {
   core::Status apply_alias_action(const AliasAction& action, const std::string& where,
                                   AliasTable& table) const;
   static std::vector<Alias> sorted(std::vector<Alias> aliases);
+  static Catalog sorted(Catalog catalog);
+  // The catalog of the tables as they are; mutex_ or writer_mutex_ held.
+  Catalog catalog_locked() const;
 
   core::LockManager& locks_;
   Searcher& searcher_;
   BatchingOptions batching_;  // for every collection created
-  mutable std::mutex mutex_;  // guards collections_ and aliases_
+  WriteJournal* journal_;     // optional
+  // Lock order: writer_mutex_, then mutex_. Changes of the tables hold both;
+  // writer_mutex_ is held across journal_->save_catalog() so that catalogs
+  // are saved in the order of the changes, mutex_ only briefly, so lookups
+  // never wait for the journal.
+  std::mutex writer_mutex_;
+  mutable std::mutex mutex_;  // guards collections_, aliases_, next_incarnation_
   std::unordered_map<std::string, std::shared_ptr<Collection>> collections_;
   AliasTable aliases_;
+  uint64_t next_incarnation_ = 1;
 };
 
 }  // namespace vesta::index

@@ -52,27 +52,38 @@ void FlatIndex::write_row(uint64_t row, std::span<const float> vector) {
   }
 }
 
-void FlatIndex::upsert(const core::PointId& id, std::span<const float> vector,
-                       nlohmann::json payload) {
+uint64_t FlatIndex::place(const core::PointId& id, nlohmann::json payload) {
   VESTA_CHECK(payload.is_object() || payload.is_null()) << "payload must be an object or null";
   if (auto it = id_to_row_.find(id); it != id_to_row_.end()) {
-    write_row(it->second, vector);
     rewritten_rows_.push_back(it->second);
     payloads_[it->second] = std::move(payload);
     for (auto& [key, index] : payload_indexes_) {
       index.remove(it->second);
       index.add(it->second, payloads_[it->second]);
     }
-    return;
+    return it->second;
   }
   const uint64_t row = row_ids_.size();
   rows_.resize(rows_.size() + stride_, 0);  // padding stays zero
   if (tombstones_.size() * 64 <= row) tombstones_.push_back(0);
-  write_row(row, vector);
   row_ids_.push_back(id);
   payloads_.push_back(std::move(payload));
   id_to_row_.emplace(id, row);
   for (auto& [key, index] : payload_indexes_) index.add(row, payloads_[row]);
+  return row;
+}
+
+void FlatIndex::upsert(const core::PointId& id, std::span<const float> vector,
+                       nlohmann::json payload) {
+  VESTA_CHECK(vector.size() == dim_) << "vector of " << vector.size() << " values, dim " << dim_;
+  write_row(place(id, std::move(payload)), vector);
+}
+
+void FlatIndex::upsert_halves(const core::PointId& id, std::span<const uint16_t> halves,
+                              nlohmann::json payload) {
+  VESTA_CHECK(halves.size() == dim_) << "row of " << halves.size() << " values, dim " << dim_;
+  const uint64_t row = place(id, std::move(payload));
+  std::copy(halves.begin(), halves.end(), rows_.begin() + static_cast<ptrdiff_t>(row * stride_));
 }
 
 bool FlatIndex::remove(const core::PointId& id) {

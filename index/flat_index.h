@@ -60,6 +60,10 @@ class FlatIndex {
   // Inserts or overwrites. The vector must have passed validate_vector();
   // Cosine vectors are normalised here. The payload is a JSON object or null.
   void upsert(const core::PointId& id, std::span<const float> vector, nlohmann::json payload);
+  // Inserts or overwrites with a row as stored (`dim` float16 bit patterns,
+  // already normalised for Cosine): how snapshots are loaded, bit for bit.
+  void upsert_halves(const core::PointId& id, std::span<const uint16_t> halves,
+                     nlohmann::json payload);
   // True when the id was live.
   bool remove(const core::PointId& id);
   // Replaces the payload of a live point; false when the id is unknown.
@@ -94,6 +98,9 @@ class FlatIndex {
       const std::vector<IndexableCondition>& conditions) const;
 
  private:
+  // The row of `id` with its payload stored (a new row when the id is not
+  // live); the caller writes the row's values.
+  uint64_t place(const core::PointId& id, nlohmann::json payload);
   void write_row(uint64_t row, std::span<const float> vector);
 
   size_t dim_;

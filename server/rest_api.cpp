@@ -616,21 +616,21 @@ core::Result<json> create_index_json(index::Collection& collection, const json& 
 
 // Payload updates: set (merge keys), overwrite, delete keys, clear; each on
 // the points chosen by "points" (ids) or "filter".
-enum class PayloadOp { kSet, kOverwrite, kDeleteKeys, kClear };
+using PayloadOp = index::PayloadUpdate::Kind;
 
 core::Result<json> update_payload_json(index::Collection& collection, const json& body,
                                        PayloadOp op, const RequestLimits& limits) {
   if (body.contains("key") && !body["key"].is_null()) {
     return core::invalid_argument("key (a nested payload path) is not supported");
   }
-  json payload;
-  std::vector<std::string> keys;
+  index::PayloadUpdate update;
+  update.kind = op;
   if (op == PayloadOp::kSet || op == PayloadOp::kOverwrite) {
     auto it = body.find("payload");
     if (it == body.end() || !it->is_object()) {
       return core::invalid_argument("payload must be a JSON object");
     }
-    payload = *it;
+    update.payload = *it;
   } else if (op == PayloadOp::kDeleteKeys) {
     auto it = body.find("keys");
     if (it == body.end() || !it->is_array()) {
@@ -640,7 +640,7 @@ core::Result<json> update_payload_json(index::Collection& collection, const json
       if (!(*it)[i].is_string()) {
         return core::invalid_argument("keys[" + std::to_string(i) + "] must be a string");
       }
-      keys.push_back((*it)[i].get<std::string>());
+      update.keys.push_back((*it)[i].get<std::string>());
     }
   }
   std::vector<core::PointId> ids;
@@ -657,18 +657,7 @@ core::Result<json> update_payload_json(index::Collection& collection, const json
   } else {
     return core::invalid_argument("points (ids) or filter is required");
   }
-  auto updated = collection.update_payloads(ids, [&](json& stored) {
-    switch (op) {
-      case PayloadOp::kSet:
-        for (const auto& [k, v] : payload.items()) stored[k] = v;
-        break;
-      case PayloadOp::kOverwrite: stored = payload; break;
-      case PayloadOp::kDeleteKeys:
-        for (const std::string& k : keys) stored.erase(k);
-        break;
-      case PayloadOp::kClear: stored = json::object(); break;
-    }
-  });
+  auto updated = collection.update_payloads(ids, update);
   if (!updated.is_ok()) return updated.status();
   return completed_operation();
 }
@@ -921,7 +910,11 @@ void RestApi::add_routes() {
         }));
 
   r.add("DELETE", "/collections/{name}", [&registry](const HttpRequest&, const RouteParams& p) {
-    return respond([&]() -> core::Result<json> { return json(registry.drop(p.at("name"))); });
+    return respond([&]() -> core::Result<json> {
+      core::Result<bool> dropped = registry.drop(p.at("name"));
+      if (!dropped.is_ok()) return dropped.status();
+      return json(dropped.value());
+    });
   });
 
   r.add("PUT", "/collections/{name}/index",

@@ -138,9 +138,9 @@ TEST_F(CollectionRegistryTest, DropRemovesTheCollectionsAliasesAndNeverResolvesA
       registry_
           .update_aliases({CreateAlias{"v1", "a"}, CreateAlias{"v1", "b"}, CreateAlias{"v2", "c"}})
           .is_ok());
-  EXPECT_FALSE(registry_.drop("a"));  // an alias: nothing dropped
+  EXPECT_FALSE(registry_.drop("a").value());  // an alias: nothing dropped
   EXPECT_EQ(resolved("a"), "v1");
-  EXPECT_TRUE(registry_.drop("v1"));
+  EXPECT_TRUE(registry_.drop("v1").value());
   EXPECT_EQ(registry_.aliases(), (std::vector<Alias>{{"c", "v2"}}));
   EXPECT_FALSE(registry_.exists("a"));
   // The names are free again, for a collection or an alias.

@@ -94,7 +94,8 @@ TEST(PayloadIndex, FilteredSearchesAgreeWithAndWithoutIndexes) {
   ASSERT_TRUE(plain.remove(gone).is_ok());  // also compacts (over a quarter deleted)
   ASSERT_TRUE(indexed.remove(gone).is_ok());
   const std::vector<core::PointId> moved = {core::PointId::number(1), core::PointId::number(2)};
-  auto to_oslo = [](json& p) { p["city"] = "Oslo"; };
+  PayloadUpdate to_oslo;
+  to_oslo.payload = json{{"city", "Oslo"}};
   ASSERT_TRUE(plain.update_payloads(moved, to_oslo).is_ok());
   ASSERT_TRUE(indexed.update_payloads(moved, to_oslo).is_ok());
 
