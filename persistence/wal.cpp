@@ -384,9 +384,27 @@ core::Result<std::unique_ptr<Wal>> Wal::open(const WalOptions& options, uint64_t
       wal->fsync_count_.fetch_add(1);
     }
   }
+  uint64_t first_sequence = last_sequence + 1;
+  if (replay_after > last_sequence) {
+    // The caller already holds everything up to replay_after (a snapshot
+    // newer than the log: the log was lost or removed). New records must
+    // come after it, or the next open would take them for covered ones; the
+    // old segments go, since a gap before the new one would read as damage.
+    for (const SegmentEntry& e : wal->segments_) {
+      if (::unlink(e.path.c_str()) != 0) {
+        return io_error("cannot remove covered segment " + e.path.filename().string(), errno);
+      }
+    }
+    wal->segments_.clear();
+    VESTA_RETURN_IF_ERROR(wal->fsync_dir());
+    first_sequence = replay_after + 1;
+    wal->last_sequence_.store(replay_after);
+    wal->durable_sequence_.store(replay_after);
+    rep.last_sequence = replay_after;
+  }
   {
     std::lock_guard<std::mutex> lock(wal->write_mutex_);
-    VESTA_RETURN_IF_ERROR(wal->start_segment(last_sequence + 1));
+    VESTA_RETURN_IF_ERROR(wal->start_segment(first_sequence));
   }
   if (options.fsync == FsyncPolicy::kGroup) {
     wal->group_thread_ = std::thread([w = wal.get()] { w->group_commit_loop(); });

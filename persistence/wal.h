@@ -90,7 +90,10 @@ class Wal {
   // byte offset.
   //
   // Appends then go to a new segment whose first sequence is last_sequence+1;
-  // sequences are never reused, even when every record was removed.
+  // sequences are never reused, even when every record was removed. When
+  // replay_after is beyond every record (the caller's snapshot is newer than
+  // the log), the old segments are removed and appends start at
+  // replay_after+1.
   static core::Result<std::unique_ptr<Wal>> open(const WalOptions& options, uint64_t replay_after,
                                                  const ReplayFn& replay,
                                                  WalOpenReport* report = nullptr);

@@ -186,7 +186,7 @@ TEST(Wal, ReopenReplaysEveryRecordInOrderAfterReplayAfter) {
     EXPECT_EQ(seq.value(), 41u);
     EXPECT_EQ(wal->durable_sequence(), 40u);
   }
-  for (uint64_t replay_after : {0, 1, 17, 40, 41, 1000}) {
+  for (uint64_t replay_after : {0, 1, 17, 40, 41}) {
     Records replayed;
     WalOpenReport report;
     core::Result<std::unique_ptr<Wal>> reopened =
@@ -280,6 +280,32 @@ TEST(Wal, SequencesAreNeverReusedAfterEveryRecordWasRemoved) {
   EXPECT_FALSE(report.cut_tail);
   EXPECT_EQ(wal->last_sequence(), 10u);
   EXPECT_EQ(wal->append("eleven").value(), 11u);
+}
+
+TEST(Wal, ReplayAfterBeyondTheLogStartsAfterItAndDropsTheCoveredSegments) {
+  // A snapshot covering sequence 40 and a log that only reached 10 (its
+  // newer segments were lost): new records must come after 40, or the next
+  // recovery would skip them as covered.
+  ScratchDir dir;
+  const WalOptions options{.dir = dir.wal()};
+  {
+    std::unique_ptr<Wal> wal = open_ok(options);
+    append_records(*wal, 1, 10);
+  }
+  Records replayed;
+  WalOpenReport report;
+  {
+    core::Result<std::unique_ptr<Wal>> wal = open_collecting(options, 40, &replayed, &report);
+    ASSERT_TRUE(wal.is_ok()) << wal.status().to_string();
+    EXPECT_TRUE(replayed.empty());
+    EXPECT_EQ(report.last_sequence, 40u);
+    EXPECT_EQ(wal.value()->append("forty-one").value(), 41u);
+  }
+  replayed.clear();
+  core::Result<std::unique_ptr<Wal>> wal = open_collecting(options, 40, &replayed, &report);
+  ASSERT_TRUE(wal.is_ok()) << wal.status().to_string();
+  ASSERT_EQ(replayed.size(), 1u);
+  EXPECT_EQ(replayed[0], (std::pair<uint64_t, std::string>{41, "forty-one"}));
 }
 
 // Builds a log of `records` records, closes it and returns the bytes of its
