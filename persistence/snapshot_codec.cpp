@@ -126,7 +126,9 @@ core::Result<std::string> encode_snapshot(const SnapshotContents& c,
       {"collection", c.collection},
       {"dim", c.dim},
       {"metric", c.metric},
+      {"incarnation", c.incarnation},
       {"wal_sequence", c.wal_sequence},
+      {"payload_indexes", c.payload_indexes},
       {"points", points}}.dump();
   put_u32(out, static_cast<uint32_t>(header.size()));
   out += header;
@@ -189,7 +191,9 @@ core::Result<SnapshotContents> decode_snapshot(std::string_view in) {
     c.collection = header.at("collection").get<std::string>();
     c.dim = header.at("dim").get<uint32_t>();
     c.metric = header.at("metric").get<std::string>();
+    c.incarnation = header.at("incarnation").get<uint64_t>();
     c.wal_sequence = header.at("wal_sequence").get<uint64_t>();
+    c.payload_indexes = header.at("payload_indexes").get<std::map<std::string, std::string>>();
     points = header.at("points").get<uint64_t>();
   } catch (const nlohmann::json::exception& e) {
     return corrupt("header", e.what());

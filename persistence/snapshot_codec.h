@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,7 +19,10 @@ struct SnapshotContents {
   std::string collection;
   uint32_t dim = 0;
   std::string metric;                 // "Cosine", "Dot" or "Euclid"
+  uint64_t incarnation = 0;           // which life of the collection's name
   uint64_t wal_sequence = 0;          // the last WAL record the snapshot includes
+  // Payload indexes: field key -> schema name ("keyword", "integer", "float").
+  std::map<std::string, std::string> payload_indexes;
   std::vector<core::PointId> ids;     // one per point
   std::vector<uint16_t> rows;         // ids.size() x dim float16 bit patterns
   std::vector<std::string> payloads;  // one JSON text per point; "" for none
@@ -38,7 +42,8 @@ struct SnapshotOptions {
 //   byte, which zlib compresses far better), 2 ids, 3 payloads (one JSON text
 //   per point, '\n'-separated), 9 end (no bytes; its `points` is the total).
 // Rows, ids and payloads come in that order for each group of chunk_points
-// points. The header JSON holds collection, dim, metric, wal_sequence, points.
+// points. The header JSON holds collection, dim, metric, incarnation,
+// wal_sequence, payload_indexes and points.
 inline constexpr uint32_t kSnapshotFormatVersion = 1;
 
 core::Result<std::string> encode_snapshot(const SnapshotContents& contents,

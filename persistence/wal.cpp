@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "persistence/file_io.h"
+
 namespace vesta::persistence {
 namespace {
 
@@ -87,22 +89,6 @@ core::Status damaged(const std::string& where, const std::string& what) {
 core::Status io_error(const std::string& what, int err) {
   return core::internal_error("WAL " + what + ": " + std::strerror(err));
 }
-
-// Closes a file descriptor on scope exit (for the files open() reads).
-class ScopedFd {
- public:
-  explicit ScopedFd(int fd) : fd_(fd) {}
-  ~ScopedFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  ScopedFd(const ScopedFd&) = delete;
-  ScopedFd& operator=(const ScopedFd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 // Writes all of `iov`, resuming after short writes and EINTR.
 core::Status write_all(int fd, iovec* iov, int count, const std::string& file) {

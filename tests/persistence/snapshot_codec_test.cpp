@@ -15,7 +15,9 @@ SnapshotContents random_contents(std::mt19937_64& rng, size_t points, uint32_t d
   c.collection = "docs";
   c.dim = dim;
   c.metric = "Cosine";
+  c.incarnation = rng();
   c.wal_sequence = rng();
+  c.payload_indexes = {{"city", "keyword"}, {"a.b", "float"}};
   for (size_t i = 0; i < points; ++i) {
     switch (i % 3) {
       case 0: c.ids.push_back(core::PointId::number(rng())); break;
@@ -52,7 +54,9 @@ void expect_same(const SnapshotContents& a, const SnapshotContents& b) {
   EXPECT_EQ(a.collection, b.collection);
   EXPECT_EQ(a.dim, b.dim);
   EXPECT_EQ(a.metric, b.metric);
+  EXPECT_EQ(a.incarnation, b.incarnation);
   EXPECT_EQ(a.wal_sequence, b.wal_sequence);
+  EXPECT_EQ(a.payload_indexes, b.payload_indexes);
   EXPECT_EQ(a.ids, b.ids);
   EXPECT_EQ(a.rows, b.rows);  // bit-identical float16
   EXPECT_EQ(a.payloads, b.payloads);
@@ -103,14 +107,21 @@ TEST(SnapshotCodec, EveryFlippedByteIsDetectedAndTruncationToo) {
 }
 
 TEST(SnapshotCodec, ANewerFormatVersionIsRefusedAndBadContentsAreNotWritten) {
-  std::string bytes = encode_snapshot(SnapshotContents{"c", 2, "Dot", 0, {}, {}, {}}).value();
+  SnapshotContents empty;
+  empty.collection = "c";
+  empty.dim = 2;
+  empty.metric = "Dot";
+  std::string bytes = encode_snapshot(empty).value();
   bytes[4] = 2;  // version 2
   core::Result<SnapshotContents> back = decode_snapshot(bytes);
   ASSERT_FALSE(back.is_ok());
   EXPECT_EQ(back.status().code(), core::StatusCode::kConflict);
   EXPECT_NE(back.status().message().find("newer"), std::string::npos);
 
-  SnapshotContents bad{"c", 2, "Dot", 0, {core::PointId::number(1)}, {1}, {""}};
+  SnapshotContents bad = empty;
+  bad.ids = {core::PointId::number(1)};
+  bad.rows = {1};
+  bad.payloads = {""};
   EXPECT_FALSE(encode_snapshot(bad).is_ok());  // one value for a 2-dim row
 }
 

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "core/status.h"
+
+namespace vesta::persistence {
+
+// Closes a file descriptor on scope exit.
+class ScopedFd {
+ public:
+  explicit ScopedFd(int fd) : fd_(fd) {}
+  ~ScopedFd();
+  ScopedFd(const ScopedFd&) = delete;
+  ScopedFd& operator=(const ScopedFd&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+// fsync of a directory, so that a file created, renamed or removed in it
+// stays so after a crash.
+core::Status fsync_directory(const std::filesystem::path& dir);
+
+// Replaces `path` with `bytes` so that a crash leaves the old file or the
+// new one, never a mix: a temporary file beside it, written and fsynced,
+// renamed over `path`, then the directory fsynced.
+core::Status write_file_atomically(const std::filesystem::path& path, std::string_view bytes);
+
+// The whole file; NotFound when it does not exist.
+core::Result<std::string> read_whole_file(const std::filesystem::path& path);
+
+}  // namespace vesta::persistence
