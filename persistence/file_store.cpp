@@ -177,6 +177,8 @@ core::Result<uint64_t> FileStore::write_wal(std::string_view record) { return wa
 
 core::Status FileStore::sync_wal(uint64_t sequence) { return wal_->sync(sequence); }
 
+uint64_t FileStore::wal_last_sequence() const { return wal_ ? wal_->last_sequence() : 0; }
+
 uint64_t FileStore::wal_bytes_written() const { return wal_ ? wal_->bytes_written() : 0; }
 
 core::Result<uint64_t> FileStore::save_snapshot(const SnapshotContents& contents) {

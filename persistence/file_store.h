@@ -40,6 +40,7 @@ class FileStore final : public Store {
   core::Status save_catalog(std::string_view text) override;
   core::Result<uint64_t> write_wal(std::string_view record) override;
   core::Status sync_wal(uint64_t sequence) override;
+  uint64_t wal_last_sequence() const override;
   uint64_t wal_bytes_written() const override;
   core::Result<uint64_t> save_snapshot(const SnapshotContents& contents) override;
   core::Status drop_snapshots(const std::string& collection) override;

@@ -49,6 +49,8 @@ class Store {
   // are sticky: a log that failed refuses further writes.
   virtual core::Result<uint64_t> write_wal(std::string_view record) = 0;
   virtual core::Status sync_wal(uint64_t sequence) = 0;
+  // The last sequence the log assigned (0 for an empty, new log).
+  virtual uint64_t wal_last_sequence() const = 0;
   // Bytes written to the log since open (for snapshot triggers).
   virtual uint64_t wal_bytes_written() const = 0;
   // Saves a snapshot durably and keeps it and the one before it (a fallback

@@ -1,0 +1,378 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/write_codec.h"
+
+namespace vesta::engine {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kCatalogFormat = 1;
+
+std::string encode_catalog(const index::Catalog& catalog) {
+  json collections = json::array();
+  for (const index::CollectionConfig& c : catalog.collections) {
+    collections.push_back({{"name", c.name},
+                           {"size", c.dim},
+                           {"distance", index::metric_name(c.metric)},
+                           {"incarnation", c.incarnation}});
+  }
+  json aliases = json::array();
+  for (const index::Alias& a : catalog.aliases) {
+    aliases.push_back({{"alias_name", a.alias_name}, {"collection_name", a.collection_name}});
+  }
+  return json{{"format", kCatalogFormat},
+              {"next_incarnation", catalog.next_incarnation},
+              {"collections", collections},
+              {"aliases", aliases}}
+      .dump(1);
+}
+
+core::Result<index::Catalog> decode_catalog(const std::string& text) {
+  index::Catalog catalog;
+  try {
+    const json doc = json::parse(text);
+    const int format = doc.at("format").get<int>();
+    if (format != kCatalogFormat) {
+      return core::Status(core::StatusCode::kConflict,
+                          "the catalog has format " + std::to_string(format) +
+                              "; this binary reads format " + std::to_string(kCatalogFormat));
+    }
+    catalog.next_incarnation = doc.at("next_incarnation").get<uint64_t>();
+    for (const json& c : doc.at("collections")) {
+      const std::string distance = c.at("distance").get<std::string>();
+      const std::optional<index::Metric> metric = index::parse_metric(distance);
+      if (!metric) return core::internal_error("catalog: unknown distance '" + distance + "'");
+      catalog.collections.push_back({c.at("name").get<std::string>(), c.at("size").get<size_t>(),
+                                     *metric, c.at("incarnation").get<uint64_t>()});
+    }
+    for (const json& a : doc.at("aliases")) {
+      catalog.aliases.push_back(
+          {a.at("alias_name").get<std::string>(), a.at("collection_name").get<std::string>()});
+    }
+  } catch (const json::exception& e) {
+    return core::internal_error(std::string("the catalog cannot be read: ") + e.what());
+  }
+  return catalog;
+}
+
+persistence::SnapshotContents to_contents(const index::CollectionConfig& config,
+                                          index::CollectionSnapshot snapshot) {
+  persistence::SnapshotContents c;
+  c.collection = config.name;
+  c.dim = static_cast<uint32_t>(config.dim);
+  c.metric = std::string(index::metric_name(config.metric));
+  c.incarnation = config.incarnation;
+  c.wal_sequence = snapshot.journal_sequence;
+  c.ids = std::move(snapshot.ids);
+  c.rows = std::move(snapshot.rows);
+  c.payloads = std::move(snapshot.payloads);
+  for (const auto& [key, schema] : snapshot.payload_indexes) {
+    c.payload_indexes.emplace(key, std::string(index::payload_schema_name(schema)));
+  }
+  return c;
+}
+
+core::Result<index::CollectionSnapshot> from_contents(const index::CollectionConfig& config,
+                                                      persistence::SnapshotContents c) {
+  if (c.dim != config.dim || c.metric != index::metric_name(config.metric)) {
+    return core::internal_error("the snapshot of collection '" + config.name + "' is of size " +
+                                std::to_string(c.dim) + " and distance " + c.metric +
+                                ", the catalog says " + std::to_string(config.dim) + " and " +
+                                std::string(index::metric_name(config.metric)));
+  }
+  index::CollectionSnapshot s;
+  s.journal_sequence = c.wal_sequence;
+  s.ids = std::move(c.ids);
+  s.rows = std::move(c.rows);
+  s.payloads = std::move(c.payloads);
+  for (const auto& [key, name] : c.payload_indexes) {
+    const std::optional<index::PayloadSchema> schema = index::parse_payload_schema(name);
+    if (!schema) {
+      return core::internal_error("the snapshot of collection '" + config.name +
+                                  "' has a payload index of unknown type '" + name + "'");
+    }
+    s.payload_indexes.emplace(key, *schema);
+  }
+  return s;
+}
+
+}  // namespace
+
+Engine::Engine(persistence::Store& store, core::LockManager& locks, index::Searcher& searcher,
+               index::BatchingOptions batching, EngineOptions options)
+    : store_(store),
+      options_(options),
+      registry_(locks, searcher, batching, this),
+      last_round_(std::chrono::steady_clock::now()) {}
+
+core::Result<std::unique_ptr<Engine>> Engine::open(persistence::Store& store,
+                                                   core::LockManager& locks,
+                                                   index::Searcher& searcher,
+                                                   index::BatchingOptions batching,
+                                                   EngineOptions options,
+                                                   RecoveryReport* report) {
+  std::unique_ptr<Engine> engine(new Engine(store, locks, searcher, batching, options));
+  RecoveryReport local;
+  VESTA_RETURN_IF_ERROR(engine->recover(report != nullptr ? report : &local));
+  engine->wal_bytes_at_last_round_ = store.wal_bytes_written();
+  Engine* e = engine.get();
+  engine->snapshot_thread_ = std::thread([e] { e->snapshot_loop(); });
+  return engine;
+}
+
+Engine::~Engine() {
+  {
+    std::lock_guard lock(thread_mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (snapshot_thread_.joinable()) snapshot_thread_.join();
+}
+
+core::Status Engine::recover(RecoveryReport* report) {
+  *report = RecoveryReport{};
+  core::Result<std::optional<std::string>> text = store_.load_catalog();
+  if (!text.is_ok()) return text.status();
+  index::Catalog catalog;
+  if (text.value()) {
+    core::Result<index::Catalog> decoded = decode_catalog(*text.value());
+    if (!decoded.is_ok()) return decoded.status();
+    catalog = std::move(decoded).value();
+  }
+  VESTA_RETURN_IF_ERROR(registry_.restore(catalog));
+  report->collections = catalog.collections.size();
+
+  // Each collection from its newest snapshot; the log is replayed from the
+  // oldest position any of them needs.
+  std::map<std::string, uint64_t> covered;  // name -> sequence its snapshot holds
+  uint64_t replay_after = UINT64_MAX;
+  for (const index::CollectionConfig& config : catalog.collections) {
+    core::Result<std::optional<persistence::SnapshotContents>> loaded =
+        store_.load_snapshot(config.name, config.incarnation);
+    if (!loaded.is_ok()) return loaded.status();
+    uint64_t sequence = 0;
+    if (loaded.value()) {
+      core::Result<index::CollectionSnapshot> snapshot =
+          from_contents(config, std::move(*loaded.value()));
+      if (!snapshot.is_ok()) return snapshot.status();
+      sequence = snapshot.value().journal_sequence;
+      report->points_loaded += snapshot.value().ids.size();
+      ++report->snapshots_loaded;
+      core::Result<std::shared_ptr<index::Collection>> collection = registry_.get(config.name);
+      if (!collection.is_ok()) return collection.status();
+      VESTA_RETURN_IF_ERROR(collection.value()->restore(snapshot.value()));
+    }
+    covered[config.name] = sequence;
+    replay_after = std::min(replay_after, sequence);
+    // keep_after 0 until this process snapshots it: the older snapshot the
+    // store keeps (its fallback) may need the log from further back.
+    tracked_[config.name] = Tracked{config.incarnation, 0, true};
+  }
+  if (replay_after == UINT64_MAX) replay_after = 0;
+
+  VESTA_RETURN_IF_ERROR(store_.open_wal(
+      replay_after, [&](uint64_t sequence, std::string_view record) -> core::Status {
+        core::Result<DecodedWrite> decoded = decode_write(record);
+        if (!decoded.is_ok()) {
+          return core::Status(decoded.status().code(), "WAL record " + std::to_string(sequence) +
+                                                           ": " + decoded.status().message());
+        }
+        auto tracked = tracked_.find(decoded.value().collection);
+        if (tracked == tracked_.end() ||
+            tracked->second.incarnation != decoded.value().incarnation ||
+            sequence <= covered[decoded.value().collection]) {
+          ++report->records_skipped;  // a dropped collection's, or in the snapshot
+          return core::Status::ok();
+        }
+        core::Result<std::shared_ptr<index::Collection>> collection =
+            registry_.get(decoded.value().collection);
+        if (!collection.is_ok()) return collection.status();
+        const core::Status applied =
+            collection.value()->replay(std::move(decoded.value().write));
+        if (!applied.is_ok()) {
+          return core::internal_error("WAL record " + std::to_string(sequence) +
+                                      " cannot be applied to collection '" +
+                                      decoded.value().collection + "': " + applied.message());
+        }
+        ++report->records_replayed;
+        return core::Status::ok();
+      }));
+  std::lock_guard lock(mutex_);
+  last_logged_ = store_.wal_last_sequence();
+  return core::Status::ok();
+}
+
+core::Result<uint64_t> Engine::log(const index::CollectionConfig& collection,
+                                   const index::CollectionWrite& write) {
+  const std::string record = encode_write(collection, write);
+  uint64_t sequence = 0;
+  {
+    // The sequence enters in_flight_ under the same lock that watermark()
+    // reads, so no watermark ever covers a write that is not applied yet.
+    std::lock_guard lock(mutex_);
+    core::Result<uint64_t> written = store_.write_wal(record);
+    if (!written.is_ok()) {
+      return core::Status(core::StatusCode::kUnavailable,
+                          "the write was not applied: the write-ahead log failed: " +
+                              written.status().message());
+    }
+    sequence = written.value();
+    in_flight_.insert(sequence);
+    last_logged_ = sequence;
+    ++stats_.records_logged;
+    if (auto it = tracked_.find(collection.name); it != tracked_.end()) it->second.dirty = true;
+  }
+  const core::Status synced = store_.sync_wal(sequence);
+  if (!synced.is_ok()) {
+    applied(sequence);
+    return core::Status(core::StatusCode::kUnavailable,
+                        "the write was not applied: the write-ahead log could not make it "
+                        "durable: " +
+                            synced.message());
+  }
+  return sequence;
+}
+
+void Engine::applied(uint64_t sequence) {
+  std::lock_guard lock(mutex_);
+  in_flight_.erase(sequence);
+}
+
+uint64_t Engine::watermark() const {
+  std::lock_guard lock(mutex_);
+  return in_flight_.empty() ? last_logged_ : *in_flight_.begin() - 1;
+}
+
+core::Status Engine::save_catalog(const index::Catalog& catalog) {
+  VESTA_RETURN_IF_ERROR(store_.save_catalog(encode_catalog(catalog)));
+  std::lock_guard snapshots(snapshot_mutex_);
+  std::vector<std::string> dropped;
+  {
+    std::lock_guard lock(mutex_);
+    std::map<std::string, Tracked> next;
+    for (const index::CollectionConfig& c : catalog.collections) {
+      auto it = tracked_.find(c.name);
+      if (it != tracked_.end() && it->second.incarnation == c.incarnation) {
+        next.emplace(c.name, it->second);
+      } else {
+        // A new collection needs nothing logged before it.
+        next.emplace(c.name, Tracked{c.incarnation, last_logged_, true});
+      }
+    }
+    for (const auto& [name, tracked] : tracked_) {
+      auto it = next.find(name);
+      if (it == next.end() || it->second.incarnation != tracked.incarnation) {
+        dropped.push_back(name);
+      }
+    }
+    tracked_ = std::move(next);
+  }
+  for (const std::string& name : dropped) {
+    // The catalog no longer names them, so a failure here only leaves files
+    // that recovery ignores.
+    const core::Status removed = store_.drop_snapshots(name);
+    if (!removed.is_ok()) {
+      std::fprintf(stderr, "vesta: the snapshots of dropped collection '%s' remain: %s\n",
+                   name.c_str(), removed.message().c_str());
+    }
+  }
+  return core::Status::ok();
+}
+
+core::Status Engine::snapshot_collection(const std::string& name, uint64_t incarnation) {
+  core::Result<std::shared_ptr<index::Collection>> collection = registry_.get(name);
+  if (!collection.is_ok() || collection.value()->config().incarnation != incarnation) {
+    return core::Status::ok();  // dropped meanwhile
+  }
+  {
+    std::lock_guard lock(mutex_);
+    tracked_[name].dirty = false;  // a write from here on marks it again
+  }
+  auto mark_dirty = [&] {
+    std::lock_guard lock(mutex_);
+    if (auto it = tracked_.find(name); it != tracked_.end()) it->second.dirty = true;
+    ++stats_.snapshot_failures;
+  };
+  core::Result<index::CollectionSnapshot> snapshot = collection.value()->snapshot();
+  if (!snapshot.is_ok()) {
+    mark_dirty();
+    return snapshot.status();
+  }
+  core::Result<uint64_t> keep_after = store_.save_snapshot(
+      to_contents(collection.value()->config(), std::move(snapshot).value()));
+  if (!keep_after.is_ok()) {
+    mark_dirty();
+    return keep_after.status();
+  }
+  std::lock_guard lock(mutex_);
+  if (auto it = tracked_.find(name); it != tracked_.end() && it->second.incarnation == incarnation) {
+    it->second.keep_after = keep_after.value();
+  }
+  ++stats_.snapshots_written;
+  return core::Status::ok();
+}
+
+core::Status Engine::snapshot_all() {
+  std::lock_guard snapshots(snapshot_mutex_);
+  std::vector<std::pair<std::string, uint64_t>> due;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [name, tracked] : tracked_) {
+      if (tracked.dirty) due.emplace_back(name, tracked.incarnation);
+    }
+  }
+  core::Status first_error = core::Status::ok();
+  for (const auto& [name, incarnation] : due) {
+    const core::Status status = snapshot_collection(name, incarnation);
+    if (!status.is_ok()) {
+      std::fprintf(stderr, "vesta: snapshot of collection '%s' failed: %s\n", name.c_str(),
+                   status.message().c_str());
+      if (first_error.is_ok()) first_error = status;
+    }
+  }
+  uint64_t keep_after = 0;
+  {
+    std::lock_guard lock(mutex_);
+    ++stats_.snapshot_rounds;
+    keep_after = last_logged_;
+    for (const auto& [name, tracked] : tracked_) keep_after = std::min(keep_after, tracked.keep_after);
+  }
+  const core::Status truncated = store_.truncate_wal(keep_after);
+  if (!truncated.is_ok() && first_error.is_ok()) first_error = truncated;
+  wal_bytes_at_last_round_ = store_.wal_bytes_written();
+  last_round_ = std::chrono::steady_clock::now();
+  return first_error;
+}
+
+EngineStats Engine::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+void Engine::snapshot_loop() {
+  std::unique_lock lock(thread_mutex_);
+  while (!wake_.wait_for(lock, options_.snapshot_poll, [this] { return stopping_; })) {
+    lock.unlock();
+    bool due = false;
+    {
+      std::lock_guard snapshots(snapshot_mutex_);
+      const uint64_t grown = store_.wal_bytes_written() - wal_bytes_at_last_round_;
+      const bool by_size = options_.snapshot_wal_bytes > 0 && grown >= options_.snapshot_wal_bytes;
+      const bool by_time = options_.snapshot_interval.count() > 0 && grown > 0 &&
+                           std::chrono::steady_clock::now() - last_round_ >=
+                               options_.snapshot_interval;
+      due = by_size || by_time;
+    }
+    if (due) (void)snapshot_all();  // failures are logged and retried next time
+    lock.lock();
+  }
+}
+
+}  // namespace vesta::engine

@@ -1,0 +1,124 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "core/lock_manager.h"
+#include "core/status.h"
+#include "index/collection_registry.h"
+#include "index/searcher.h"
+#include "index/write_journal.h"
+#include "persistence/store.h"
+
+namespace vesta::engine {
+
+struct EngineOptions {
+  // A snapshot round starts once the log has grown by this many bytes since
+  // the last one (0: never for size) ...
+  uint64_t snapshot_wal_bytes = uint64_t{256} << 20;
+  // ... or this long after the last one when anything changed (0: never).
+  std::chrono::seconds snapshot_interval{600};
+  // How often the background thread looks at both.
+  std::chrono::milliseconds snapshot_poll{1000};
+};
+
+// What recovery found, for the start-up log line.
+struct RecoveryReport {
+  size_t collections = 0;
+  size_t snapshots_loaded = 0;
+  uint64_t points_loaded = 0;     // from snapshots
+  uint64_t records_replayed = 0;  // log records applied
+  uint64_t records_skipped = 0;   // of dropped collections, or already in a snapshot
+};
+
+struct EngineStats {
+  uint64_t records_logged = 0;
+  uint64_t snapshot_rounds = 0;
+  uint64_t snapshots_written = 0;
+  uint64_t snapshot_failures = 0;
+};
+
+// The collections of a process made durable through a Store: the
+// WriteJournal of the registry and its collections (every write is in the
+// store's log before it applies; catalog changes are saved before they take
+// effect), recovery at open (catalog, then each collection's newest
+// snapshot, then the log after it), and snapshot rounds (on a background
+// thread when the log grew by snapshot_wal_bytes or snapshot_interval
+// passed, and on demand), after which the log they cover is truncated.
+//
+// Thread-safe. Lock order: the registry's writer lock, then snapshot_mutex_,
+// then a collection lock, then mutex_ (which is held only briefly and never
+// while waiting for the store).
+class Engine final : public index::WriteJournal {
+ public:
+  // Recovers the state kept in `store` and starts the snapshot thread.
+  // `store`, `locks` and `searcher` are borrowed and must outlive the engine.
+  static core::Result<std::unique_ptr<Engine>> open(persistence::Store& store,
+                                                    core::LockManager& locks,
+                                                    index::Searcher& searcher,
+                                                    index::BatchingOptions batching,
+                                                    EngineOptions options,
+                                                    RecoveryReport* report = nullptr);
+  ~Engine() override;  // stops the snapshot thread (no final snapshot)
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  index::CollectionRegistry& registry() { return registry_; }
+
+  // Snapshots every collection changed since its last snapshot (or never
+  // snapshotted), then truncates the log they all cover.
+  core::Status snapshot_all();
+  EngineStats stats() const;
+
+  // index::WriteJournal
+  core::Result<uint64_t> log(const index::CollectionConfig& collection,
+                             const index::CollectionWrite& write) override;
+  void applied(uint64_t sequence) override;
+  uint64_t watermark() const override;
+  core::Status save_catalog(const index::Catalog& catalog) override;
+
+ private:
+  Engine(persistence::Store& store, core::LockManager& locks, index::Searcher& searcher,
+         index::BatchingOptions batching, EngineOptions options);
+  core::Status recover(RecoveryReport* report);
+  // Snapshots one collection; snapshot_mutex_ held.
+  core::Status snapshot_collection(const std::string& name, uint64_t incarnation);
+  void snapshot_loop();
+
+  // What the engine knows of each live collection.
+  struct Tracked {
+    uint64_t incarnation = 0;
+    // The log must be kept after this sequence for the collection to be
+    // recovered (its older kept snapshot, or where it began).
+    uint64_t keep_after = 0;
+    bool dirty = true;  // changed since its last snapshot (or none yet)
+  };
+
+  persistence::Store& store_;
+  EngineOptions options_;
+  index::CollectionRegistry registry_;
+
+  mutable std::mutex mutex_;  // guards the members below it up to the thread ones
+  std::set<uint64_t> in_flight_;  // logged, not applied yet
+  uint64_t last_logged_ = 0;
+  std::map<std::string, Tracked> tracked_;
+  EngineStats stats_;
+
+  std::mutex snapshot_mutex_;  // one snapshot, or catalog change, at a time
+  uint64_t wal_bytes_at_last_round_ = 0;
+  std::chrono::steady_clock::time_point last_round_;
+
+  std::mutex thread_mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread snapshot_thread_;
+};
+
+}  // namespace vesta::engine

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+#include "index/write_journal.h"
+
+namespace vesta::engine {
+
+// A collection write as one write-ahead log record: which collection (name
+// and incarnation) and what changed. The bytes are documented in
+// docs/wal-format.md ("Record contents"), version kWriteRecordVersion.
+inline constexpr uint8_t kWriteRecordVersion = 1;
+
+struct DecodedWrite {
+  std::string collection;
+  uint64_t incarnation = 0;
+  index::CollectionWrite write;
+};
+
+std::string encode_write(const index::CollectionConfig& collection,
+                         const index::CollectionWrite& write);
+
+// Every length is checked against the record; damage (which the log's
+// checksums make unlikely) and newer versions are errors naming the offset.
+core::Result<DecodedWrite> decode_write(std::string_view record);
+
+}  // namespace vesta::engine
