@@ -1,4 +1,4 @@
-// The `vesta` command: serve, and the informational flags.
+// The `vesta` command: serve, bench, import, and the informational flags.
 
 #include <algorithm>
 #include <cctype>
@@ -17,6 +17,7 @@
 #include "core/float16.h"
 #include "core/lock_manager.h"
 #include "core/thread_pool.h"
+#include "importer/import_command.h"
 #include "index/collection_registry.h"
 #include "index/cpu_searcher.h"
 #include "index/placement.h"
@@ -37,6 +38,10 @@ Usage:
   vesta serve [options]   serve the Qdrant-shaped REST API over HTTP
   vesta bench [options]   load a running server with searches: QPS, latency,
                           recall (options: vesta bench --help)
+  vesta import --format FORMAT FILE --collection NAME [options]
+                          load another store's file into a running server;
+                          FORMAT lightrag-nano: LightRAG's NanoVectorDB files
+                          (options: vesta import --help)
   vesta --version         print the version, CPU kernels and CUDA devices
   vesta --help            print this text
 
@@ -460,5 +465,8 @@ int main(int argc, char** argv) {
   }
   if (command == "serve") return serve({args.begin() + 1, args.end()});
   if (command == "bench") return vesta::loadgen::run_bench_command({args.begin() + 1, args.end()});
+  if (command == "import") {
+    return vesta::importer::run_import_command({args.begin() + 1, args.end()});
+  }
   return usage_error("unknown command '" + std::string(command) + "'");
 }
