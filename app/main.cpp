@@ -18,6 +18,7 @@
 #include "core/lock_manager.h"
 #include "core/thread_pool.h"
 #include "importer/import_command.h"
+#include "engine/engine.h"
 #include "index/collection_registry.h"
 #include "index/cpu_searcher.h"
 #include "index/placement.h"
@@ -27,6 +28,7 @@
 #include "loadgen/bench_command.h"
 #include "server/http_server.h"
 #include "server/rest_api.h"
+#include "persistence/file_store.h"
 #include "server/standard_metrics.h"
 
 namespace {
@@ -95,10 +97,31 @@ serve options:
                          batch, in microseconds; a search that arrives while
                          its collection is idle never waits (default 1000)
 
-Status: collections live in memory only (persistence is not built yet: a
-restart loses them). A GPU failure moves the collection it met to the CPU
-path with one log line. POST /collections/NAME/points/search/raw is the
-binary batch search (docs/api.md). Snapshots are not built yet.
+Durability (serve options):
+  --storage KIND         file: collections survive restarts and crashes in
+                         --data-dir (default); memory: nothing is kept (for
+                         throwaway servers and benchmarks)
+  --data-dir DIR         where file storage keeps the catalog, the write-ahead
+                         log and snapshots; one server per directory (default
+                         ./vesta-data)
+  --wal-fsync POLICY     always: every write is fsynced before it is
+                         acknowledged, concurrent writes sharing one fsync;
+                         group: a thread fsyncs every --wal-group-commit-ms and
+                         writes are acknowledged after the fsync that covers
+                         them (default always)
+  --wal-group-commit-ms N  the group commit period (default 2)
+  --snapshot-wal-bytes N snapshot the changed collections once the log grew by
+                         N bytes (K/M/G suffixes; 0: never by size), then
+                         remove the log they cover (default 256M)
+  --snapshot-interval-s N  ... or N seconds after the last snapshot when
+                         anything changed (0: never by time; default 600)
+  An acknowledged write (wait=true or not) is in the log on disk. At start the
+  server loads each collection's newest snapshot and replays the log after it;
+  a torn record at the log's end (a crash mid-write) is cut and logged.
+
+A GPU failure moves the collection it met to the CPU path with one log line.
+POST /collections/NAME/points/search/raw is the binary batch search
+(docs/api.md). Snapshot endpoints are not built yet.
 Stop the server with Ctrl-C or SIGTERM: it finishes requests in flight first.
 
 Configuration: every serve option above can also be set
@@ -171,6 +194,12 @@ std::optional<size_t> parse_bytes(std::string_view text) {
 // Every `vesta serve` option that takes a value: the names a config file and
 // the environment (VESTA_<NAME>, upper case, '-' as '_') may set.
 constexpr std::string_view kServeSettings[] = {"host",
+                                               "storage",
+                                               "data-dir",
+                                               "wal-fsync",
+                                               "wal-group-commit-ms",
+                                               "snapshot-wal-bytes",
+                                               "snapshot-interval-s",
                                                "port",
                                                "threads",
                                                "io-threads",
@@ -279,6 +308,9 @@ int serve(const std::vector<std::string_view>& raw_args) {
   vesta::index::BatchingOptions batching;
   std::string access_log_target = "-";
   vesta::server::RestApiOptions rest;
+  bool in_memory = false;
+  vesta::persistence::FileStoreOptions file_store;
+  vesta::engine::EngineOptions engine_options;
   std::string sources;
   vesta::core::Result<std::vector<std::string>> settings = gather_settings(raw_args, &sources);
   if (!settings.is_ok()) return usage_error(settings.status().message());
@@ -370,6 +402,42 @@ int serve(const std::vector<std::string_view>& raw_args) {
       }
       (name == "--gpu-memory-budget" ? placement.gpu_memory_budget
                                      : placement.device.scratch_bytes) = *bytes;
+    } else if (args[i] == "--storage") {
+      if (i + 1 >= args.size()) return usage_error("--storage needs a value");
+      const std::string_view kind = args[++i];
+      if (kind != "file" && kind != "memory") {
+        return usage_error("--storage must be file or memory, got '" + std::string(kind) + "'");
+      }
+      in_memory = kind == "memory";
+    } else if (args[i] == "--data-dir") {
+      if (i + 1 >= args.size() || args[i + 1].empty()) {
+        return usage_error("--data-dir needs a directory");
+      }
+      file_store.dir = std::string(args[++i]);
+    } else if (args[i] == "--wal-fsync") {
+      if (i + 1 >= args.size()) return usage_error("--wal-fsync needs a value");
+      const std::string_view policy = args[++i];
+      if (policy != "always" && policy != "group") {
+        return usage_error("--wal-fsync must be always or group, got '" + std::string(policy) +
+                           "'");
+      }
+      file_store.wal.fsync = policy == "always" ? vesta::persistence::FsyncPolicy::kAlways
+                                                : vesta::persistence::FsyncPolicy::kGroup;
+    } else if (args[i] == "--wal-group-commit-ms") {
+      if (!number({"--wal-group-commit-ms", 1, 10'000}, &value)) return 2;
+      file_store.wal.group_commit_interval = std::chrono::milliseconds(value);
+    } else if (args[i] == "--snapshot-wal-bytes") {
+      if (i + 1 >= args.size()) return usage_error("--snapshot-wal-bytes needs a value");
+      const std::optional<size_t> bytes = args[i + 1] == "0" ? 0 : parse_bytes(args[i + 1]);
+      if (!bytes) {
+        return usage_error("--snapshot-wal-bytes must be bytes or with a K/M/G/T suffix, got '" +
+                           std::string(args[i + 1]) + "'");
+      }
+      ++i;
+      engine_options.snapshot_wal_bytes = *bytes;
+    } else if (args[i] == "--snapshot-interval-s") {
+      if (!number({"--snapshot-interval-s", 0, 1'000'000}, &value)) return 2;
+      engine_options.snapshot_interval = std::chrono::seconds(value);
     } else if (args[i] == "--host") {
       if (i + 1 >= args.size()) return usage_error("--host needs a value");
       http.host = std::string(args[++i]);
@@ -401,7 +469,54 @@ int serve(const std::vector<std::string_view>& raw_args) {
     std::fprintf(stderr, "vesta serve: %s\n", searcher.status().message().c_str());
     return 1;
   }
-  vesta::index::CollectionRegistry collections(locks, *searcher.value(), batching);
+  // The collections: durable through an Engine over a FileStore, or in
+  // memory only.
+  std::unique_ptr<vesta::persistence::FileStore> store;
+  std::unique_ptr<vesta::engine::Engine> engine;
+  std::unique_ptr<vesta::index::CollectionRegistry> memory_collections;
+  std::string storage_line = "collections are kept in memory only (--storage memory)";
+  if (in_memory) {
+    memory_collections =
+        std::make_unique<vesta::index::CollectionRegistry>(locks, *searcher.value(), batching);
+  } else {
+    const auto started = std::chrono::steady_clock::now();
+    vesta::core::Result<std::unique_ptr<vesta::persistence::FileStore>> opened =
+        vesta::persistence::FileStore::open(file_store);
+    if (!opened.is_ok()) {
+      std::fprintf(stderr, "vesta serve: %s\n", opened.status().message().c_str());
+      return 1;
+    }
+    store = std::move(opened).value();
+    vesta::engine::RecoveryReport report;
+    vesta::core::Result<std::unique_ptr<vesta::engine::Engine>> recovered =
+        vesta::engine::Engine::open(*store, locks, *searcher.value(), batching, engine_options,
+                                    &report);
+    if (!recovered.is_ok()) {
+      std::fprintf(stderr, "vesta serve: recovery from %s failed: %s\n",
+                   store->describe().c_str(), recovered.status().message().c_str());
+      return 1;
+    }
+    engine = std::move(recovered).value();
+    std::fprintf(stderr,
+                 "vesta serve: recovered %zu collections from %s in %.2f s (%llu points from %zu "
+                 "snapshots, %llu log records replayed, %llu skipped)\n",
+                 report.collections, store->describe().c_str(),
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+                 static_cast<unsigned long long>(report.points_loaded), report.snapshots_loaded,
+                 static_cast<unsigned long long>(report.records_replayed),
+                 static_cast<unsigned long long>(report.records_skipped));
+    storage_line = "writes are durable in " + store->describe() + " (fsync " +
+                   (file_store.wal.fsync == vesta::persistence::FsyncPolicy::kAlways
+                        ? std::string("always")
+                        : "group, every " +
+                              std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                 file_store.wal.group_commit_interval)
+                                                 .count()) +
+                              " ms") +
+                   ")";
+  }
+  vesta::index::CollectionRegistry& collections =
+      engine ? engine->registry() : *memory_collections;
   vesta::core::Result<std::unique_ptr<vesta::server::AccessLog>> access_log =
       vesta::server::AccessLog::open(access_log_target);
   if (!access_log.is_ok()) {
@@ -429,9 +544,10 @@ int serve(const std::vector<std::string_view>& raw_args) {
   }
   std::fprintf(stderr,
                "vesta serve: listening on %s://%s:%u (%zu I/O threads, body limit %zu bytes); "
-               "collections are in memory only (no persistence yet)\n",
+               "%s\n",
                http.tls_certificate_file.empty() ? "http" : "https", http.host.c_str(),
-               static_cast<unsigned>(server.port()), http.io_threads, http.body_limit_bytes);
+               static_cast<unsigned>(server.port()), http.io_threads, http.body_limit_bytes,
+               storage_line.c_str());
   if (!rest.api_keys.read_write.empty() || !rest.api_keys.read_only.empty()) {
     std::fprintf(stderr, "vesta serve: API keys required (read-write key: %s, read-only key: %s)\n",
                  rest.api_keys.read_write.empty() ? "no" : "yes",

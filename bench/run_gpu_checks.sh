@@ -48,7 +48,7 @@ else
 fi
 
 echo "== vesta serve --device gpu =="
-"$(find_bin vesta)" serve --device gpu --port 16333 > "$out/serve.log" 2>&1 &
+"$(find_bin vesta)" serve --device gpu --storage memory --port 16333 > "$out/serve.log" 2>&1 &
 pid=$!
 sleep 2
 python3 - <<'PY' || status=1

@@ -22,7 +22,8 @@ mkdir -p "$out"
 
 serve() {  # serve LOG ARGS... -> prints the URL; the PID is in $out/LOG.pid
   local log="$out/$1"; shift
-  "$bin/app/vesta" serve --port 0 --access-log off "$@" > /dev/null 2> "$log" &
+  # Searches are measured: the collections need not outlive the run.
+  "$bin/app/vesta" serve --port 0 --access-log off --storage memory "$@" > /dev/null 2> "$log" &
   echo $! > "$log.pid"
   for _ in $(seq 100); do
     url=$(grep -o 'listening on http://[0-9.:]*' "$log" | sed 's/listening on //' || true)

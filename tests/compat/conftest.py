@@ -5,7 +5,9 @@ The binary comes from $VESTA_BINARY (default build/app/vesta)."""
 
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -20,10 +22,15 @@ API_KEY = "compat-read-write-key"
 READ_ONLY_API_KEY = "compat-read-only-key"
 
 
+BINARY = os.environ.get("VESTA_BINARY", os.path.join(ROOT, "build", "app", "vesta"))
+
+
 def serve(extra_args=(), env=None):
-    """Yields the URL of a `vesta serve` started with `extra_args`, then stops it."""
-    binary = os.environ.get("VESTA_BINARY", os.path.join(ROOT, "build", "app", "vesta"))
-    proc = subprocess.Popen([binary, "serve", "--port", "0", "--threads", "2", *extra_args],
+    """Yields the URL of a `vesta serve` started with `extra_args` on a data
+    directory of its own (file storage, the default), then stops it."""
+    data_dir = tempfile.mkdtemp(prefix="vesta-compat-")
+    proc = subprocess.Popen([BINARY, "serve", "--port", "0", "--threads", "2",
+                             "--data-dir", data_dir, *extra_args],
                             stderr=subprocess.PIPE, text=True, env=env)
     url = None
     deadline = time.time() + 30
@@ -45,6 +52,7 @@ def serve(extra_args=(), env=None):
     yield url
     proc.terminate()
     assert proc.wait(timeout=30) == 0, "vesta serve did not stop cleanly on SIGTERM"
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,8 @@ BINARY = os.environ.get("VESTA_BINARY", os.path.join(ROOT, "build", "app", "vest
 
 class Server:
     def __init__(self, args, env):
-        self.proc = subprocess.Popen([BINARY, "serve", "--port", "0", "--threads", "1", *args],
+        self.proc = subprocess.Popen([BINARY, "serve", "--port", "0", "--threads", "1",
+                                      "--storage", "memory", *args],
                                      stderr=subprocess.PIPE, text=True, env=env)
         self.lines = []
         self.url = None

@@ -1,0 +1,175 @@
+"""Durability of `vesta serve` with file storage: every acknowledged write
+survives SIGKILL of the server mid-load, with each fsync policy and with
+snapshot rounds (and log truncation) happening during the load; batches are
+all-or-nothing; a graceful restart keeps everything; a second server on the
+same data directory is refused."""
+
+import re
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+import numpy as np
+import pytest
+from qdrant_client import QdrantClient, models
+
+from conftest import BINARY
+
+DIM = 16
+BATCH = 10
+
+
+class Server:
+    def __init__(self, data_dir, *args):
+        self.proc = subprocess.Popen(
+            [BINARY, "serve", "--port", "0", "--threads", "2", "--access-log", "off",
+             "--data-dir", str(data_dir), *args],
+            stderr=subprocess.PIPE, text=True)
+        self.lines = []
+        self.url = None
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            line = self.proc.stderr.readline()
+            if not line:
+                break
+            self.lines.append(line)
+            match = re.search(r"listening on (http://[0-9.]+:[0-9]+)", line)
+            if match:
+                self.url = match.group(1)
+                break
+        assert self.url, f"vesta serve did not start: {''.join(self.lines)}"
+        threading.Thread(target=lambda: self.lines.extend(self.proc.stderr), daemon=True).start()
+        self.client = QdrantClient(url=self.url, timeout=30)
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self):
+        self.proc.terminate()
+        assert self.proc.wait(timeout=30) == 0
+
+
+def vector_of(i):
+    rng = np.random.default_rng(i)
+    return rng.uniform(-1, 1, DIM).astype(np.float16).astype(np.float32)
+
+
+def load_until_killed(server, writers=4, seconds=1.5):
+    """Upserts batches from several threads, kills the server mid-load;
+    returns (acknowledged ids, ids of batches in flight when it died)."""
+    acked, in_flight = [], []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def writer(w):
+        client = QdrantClient(url=server.url, timeout=30)
+        b = 0
+        while not stop.is_set():
+            ids = [w * 1_000_000 + b * BATCH + j for j in range(BATCH)]
+            with lock:
+                in_flight.append(ids)
+            try:
+                client.upsert("docs", wait=True, points=[
+                    models.PointStruct(id=i, vector=vector_of(i).tolist(), payload={"i": i})
+                    for i in ids])
+            except Exception:
+                return  # the server died under this request
+            with lock:
+                in_flight.remove(ids)
+                acked.extend(ids)
+            b += 1
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(writers)]
+    for t in threads:
+        t.start()
+    time.sleep(seconds)
+    server.kill()
+    stop.set()
+    for t in threads:
+        t.join()
+    return acked, in_flight
+
+
+def check_recovered(client, acked, in_flight):
+    found = {}
+    offset = None
+    while True:
+        points, offset = client.scroll("docs", limit=1000, offset=offset, with_vectors=True,
+                                       with_payload=True)
+        for p in points:
+            found[p.id] = p
+        if offset is None:
+            break
+    missing = [i for i in acked if i not in found]
+    assert not missing, f"{len(missing)} acknowledged points lost, e.g. {missing[:5]}"
+    for i in acked:
+        assert found[i].payload == {"i": i}
+        np.testing.assert_array_equal(np.array(found[i].vector, dtype=np.float32), vector_of(i))
+    for ids in in_flight:  # unacknowledged batches: all or nothing
+        present = [i in found for i in ids]
+        assert all(present) or not any(present), f"batch {ids[0]}.. partly applied"
+    extra = set(found) - set(acked) - {i for ids in in_flight for i in ids}
+    assert not extra, f"points nobody wrote: {sorted(extra)[:5]}"
+
+
+@pytest.mark.parametrize("args", [
+    [],
+    ["--wal-fsync", "group", "--wal-group-commit-ms", "5"],
+    ["--snapshot-wal-bytes", "64K", "--snapshot-interval-s", "1"],
+], ids=["fsync-always", "group-commit", "snapshots-during-load"])
+def test_acknowledged_writes_survive_sigkill(args):
+    with tempfile.TemporaryDirectory(prefix="vesta-durability-") as data_dir:
+        server = Server(data_dir, *args)
+        server.client.create_collection(
+            "docs", vectors_config=models.VectorParams(size=DIM, distance=models.Distance.DOT))
+        acked, in_flight = load_until_killed(server)
+        assert len(acked) >= 4 * BATCH, "the load acknowledged too little to test anything"
+
+        restarted = Server(data_dir, *args)
+        assert any("recovered 1 collections" in line for line in restarted.lines)
+        check_recovered(restarted.client, acked, in_flight)
+        # And once more, after a graceful stop of the recovered server.
+        restarted.client.delete("docs", points_selector=models.PointIdsList(points=acked[:3]))
+        restarted.stop()
+        again = Server(data_dir, *args)
+        check_recovered(again.client, acked[3:], in_flight)
+        assert again.client.retrieve("docs", ids=acked[:3]) == []
+        again.stop()
+
+
+def test_catalog_aliases_payload_indexes_and_drops_survive_a_restart():
+    with tempfile.TemporaryDirectory(prefix="vesta-durability-") as data_dir:
+        server = Server(data_dir)
+        c = server.client
+        c.create_collection("a", vectors_config=models.VectorParams(size=4, distance=models.Distance.COSINE))
+        c.create_collection("b", vectors_config=models.VectorParams(size=2, distance=models.Distance.EUCLID))
+        c.create_collection("gone", vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT))
+        c.upsert("a", points=[models.PointStruct(id=1, vector=[1, 2, 3, 4], payload={"city": "Oslo"})])
+        c.create_payload_index("a", "city", models.PayloadSchemaType.KEYWORD)
+        c.update_collection_aliases(change_aliases_operations=[
+            models.CreateAliasOperation(create_alias=models.CreateAlias(collection_name="a", alias_name="live"))])
+        c.set_payload("a", payload={"n": 5}, points=[1])
+        c.delete_collection("gone")
+        server.kill()
+
+        again = Server(data_dir)
+        c = again.client
+        assert sorted(x.name for x in c.get_collections().collections) == ["a", "b"]
+        assert c.get_collection("b").config.params.vectors.distance == models.Distance.EUCLID
+        assert [a.alias_name for a in c.get_aliases().aliases] == ["live"]
+        assert c.retrieve("live", ids=[1])[0].payload == {"city": "Oslo", "n": 5}
+        assert "city" in c.get_collection("a").payload_schema
+        again.stop()
+
+
+def test_a_second_server_on_the_same_data_directory_is_refused():
+    with tempfile.TemporaryDirectory(prefix="vesta-durability-") as data_dir:
+        server = Server(data_dir)
+        second = subprocess.run([BINARY, "serve", "--port", "0", "--data-dir", data_dir],
+                                capture_output=True, text=True, timeout=30)
+        assert second.returncode == 1
+        assert "in use by another vesta process" in second.stderr
+        server.stop()
