@@ -17,8 +17,8 @@
 #include "core/float16.h"
 #include "core/lock_manager.h"
 #include "core/thread_pool.h"
-#include "importer/import_command.h"
 #include "engine/engine.h"
+#include "importer/import_command.h"
 #include "index/collection_registry.h"
 #include "index/cpu_searcher.h"
 #include "index/placement.h"
@@ -26,9 +26,9 @@
 #include "kernels/cpu/top_k.h"
 #include "kernels/cuda/device_info.h"
 #include "loadgen/bench_command.h"
+#include "persistence/file_store.h"
 #include "server/http_server.h"
 #include "server/rest_api.h"
-#include "persistence/file_store.h"
 #include "server/standard_metrics.h"
 
 namespace {
@@ -492,8 +492,8 @@ int serve(const std::vector<std::string_view>& raw_args) {
         vesta::engine::Engine::open(*store, locks, *searcher.value(), batching, engine_options,
                                     &report);
     if (!recovered.is_ok()) {
-      std::fprintf(stderr, "vesta serve: recovery from %s failed: %s\n",
-                   store->describe().c_str(), recovered.status().message().c_str());
+      std::fprintf(stderr, "vesta serve: recovery from %s failed: %s\n", store->describe().c_str(),
+                   recovered.status().message().c_str());
       return 1;
     }
     engine = std::move(recovered).value();
@@ -515,8 +515,7 @@ int serve(const std::vector<std::string_view>& raw_args) {
                               " ms") +
                    ")";
   }
-  vesta::index::CollectionRegistry& collections =
-      engine ? engine->registry() : *memory_collections;
+  vesta::index::CollectionRegistry& collections = engine ? engine->registry() : *memory_collections;
   vesta::core::Result<std::unique_ptr<vesta::server::AccessLog>> access_log =
       vesta::server::AccessLog::open(access_log_target);
   if (!access_log.is_ok()) {

@@ -116,8 +116,7 @@ core::Result<std::unique_ptr<Engine>> Engine::open(persistence::Store& store,
                                                    core::LockManager& locks,
                                                    index::Searcher& searcher,
                                                    index::BatchingOptions batching,
-                                                   EngineOptions options,
-                                                   RecoveryReport* report) {
+                                                   EngineOptions options, RecoveryReport* report) {
   std::unique_ptr<Engine> engine(new Engine(store, locks, searcher, batching, options));
   RecoveryReport local;
   VESTA_RETURN_IF_ERROR(engine->recover(report != nullptr ? report : &local));
@@ -194,8 +193,7 @@ core::Status Engine::recover(RecoveryReport* report) {
         core::Result<std::shared_ptr<index::Collection>> collection =
             registry_.get(decoded.value().collection);
         if (!collection.is_ok()) return collection.status();
-        const core::Status applied =
-            collection.value()->replay(std::move(decoded.value().write));
+        const core::Status applied = collection.value()->replay(std::move(decoded.value().write));
         if (!applied.is_ok()) {
           return core::internal_error("WAL record " + std::to_string(sequence) +
                                       " cannot be applied to collection '" +
@@ -219,9 +217,9 @@ core::Result<uint64_t> Engine::log(const index::CollectionConfig& collection,
     std::lock_guard lock(mutex_);
     core::Result<uint64_t> written = store_.write_wal(record);
     if (!written.is_ok()) {
-      return core::Status(core::StatusCode::kUnavailable,
-                          "the write was not applied: the write-ahead log failed: " +
-                              written.status().message());
+      return core::Status(
+          core::StatusCode::kUnavailable,
+          "the write was not applied: the write-ahead log failed: " + written.status().message());
     }
     sequence = written.value();
     in_flight_.insert(sequence);
@@ -305,14 +303,15 @@ core::Status Engine::snapshot_collection(const std::string& name, uint64_t incar
     mark_dirty();
     return snapshot.status();
   }
-  core::Result<uint64_t> keep_after = store_.save_snapshot(
-      to_contents(collection.value()->config(), std::move(snapshot).value()));
+  core::Result<uint64_t> keep_after =
+      store_.save_snapshot(to_contents(collection.value()->config(), std::move(snapshot).value()));
   if (!keep_after.is_ok()) {
     mark_dirty();
     return keep_after.status();
   }
   std::lock_guard lock(mutex_);
-  if (auto it = tracked_.find(name); it != tracked_.end() && it->second.incarnation == incarnation) {
+  if (auto it = tracked_.find(name);
+      it != tracked_.end() && it->second.incarnation == incarnation) {
     it->second.keep_after = keep_after.value();
   }
   ++stats_.snapshots_written;
@@ -342,7 +341,8 @@ core::Status Engine::snapshot_all() {
     std::lock_guard lock(mutex_);
     ++stats_.snapshot_rounds;
     keep_after = last_logged_;
-    for (const auto& [name, tracked] : tracked_) keep_after = std::min(keep_after, tracked.keep_after);
+    for (const auto& [name, tracked] : tracked_)
+      keep_after = std::min(keep_after, tracked.keep_after);
   }
   const core::Status truncated = store_.truncate_wal(keep_after);
   if (!truncated.is_ok() && first_error.is_ok()) first_error = truncated;
@@ -365,9 +365,9 @@ void Engine::snapshot_loop() {
       std::lock_guard snapshots(snapshot_mutex_);
       const uint64_t grown = store_.wal_bytes_written() - wal_bytes_at_last_round_;
       const bool by_size = options_.snapshot_wal_bytes > 0 && grown >= options_.snapshot_wal_bytes;
-      const bool by_time = options_.snapshot_interval.count() > 0 && grown > 0 &&
-                           std::chrono::steady_clock::now() - last_round_ >=
-                               options_.snapshot_interval;
+      const bool by_time =
+          options_.snapshot_interval.count() > 0 && grown > 0 &&
+          std::chrono::steady_clock::now() - last_round_ >= options_.snapshot_interval;
       due = by_size || by_time;
     }
     if (due) (void)snapshot_all();  // failures are logged and retried next time

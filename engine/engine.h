@@ -60,12 +60,9 @@ class Engine final : public index::WriteJournal {
  public:
   // Recovers the state kept in `store` and starts the snapshot thread.
   // `store`, `locks` and `searcher` are borrowed and must outlive the engine.
-  static core::Result<std::unique_ptr<Engine>> open(persistence::Store& store,
-                                                    core::LockManager& locks,
-                                                    index::Searcher& searcher,
-                                                    index::BatchingOptions batching,
-                                                    EngineOptions options,
-                                                    RecoveryReport* report = nullptr);
+  static core::Result<std::unique_ptr<Engine>> open(
+      persistence::Store& store, core::LockManager& locks, index::Searcher& searcher,
+      index::BatchingOptions batching, EngineOptions options, RecoveryReport* report = nullptr);
   ~Engine() override;  // stops the snapshot thread (no final snapshot)
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -105,7 +102,7 @@ class Engine final : public index::WriteJournal {
   EngineOptions options_;
   index::CollectionRegistry registry_;
 
-  mutable std::mutex mutex_;  // guards the members below it up to the thread ones
+  mutable std::mutex mutex_;      // guards the members below it up to the thread ones
   std::set<uint64_t> in_flight_;  // logged, not applied yet
   uint64_t last_logged_ = 0;
   std::map<std::string, Tracked> tracked_;

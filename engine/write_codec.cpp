@@ -139,8 +139,8 @@ class Reader {
   size_t at_ = 0;
 };
 
-#define VESTA_ASSIGN_OR_RETURN(lhs, expr) \
-  auto lhs##_result = (expr);             \
+#define VESTA_ASSIGN_OR_RETURN(lhs, expr)                  \
+  auto lhs##_result = (expr);                              \
   if (!lhs##_result.is_ok()) return lhs##_result.status(); \
   auto lhs = std::move(lhs##_result).value()
 
@@ -260,8 +260,7 @@ core::Result<DecodedWrite> decode_write(std::string_view record) {
   if (version.value() != kWriteRecordVersion) {
     return core::Status(core::StatusCode::kConflict,
                         "WAL record of version " + std::to_string(version.value()) +
-                            "; this binary reads version " +
-                            std::to_string(kWriteRecordVersion));
+                            "; this binary reads version " + std::to_string(kWriteRecordVersion));
   }
   core::Result<uint64_t> kind = r.fixed(1);
   if (!kind.is_ok()) return kind.status();

@@ -134,7 +134,8 @@ core::Result<size_t> Collection::remove(std::span<const core::PointId> ids,
 core::Status Collection::replay(CollectionWrite write) {
   if (auto* upsert = std::get_if<UpsertPoints>(&write)) {
     for (const PointWrite& p : upsert->points) {
-      VESTA_RETURN_IF_ERROR(index_.validate_vector(p.vector, "vector of point " + p.id.to_string()));
+      VESTA_RETURN_IF_ERROR(
+          index_.validate_vector(p.vector, "vector of point " + p.id.to_string()));
     }
   }
   core::Result<core::CollectionLockGuard> guard = locks_.lock_collection_exclusive(config_.name);
@@ -170,11 +171,10 @@ core::Status Collection::restore(const CollectionSnapshot& snapshot) {
   const size_t dim = config_.dim;
   if (snapshot.rows.size() != snapshot.ids.size() * dim ||
       snapshot.payloads.size() != snapshot.ids.size()) {
-    return core::invalid_argument("snapshot of collection '" + config_.name + "' has " +
-                                  std::to_string(snapshot.ids.size()) + " ids, " +
-                                  std::to_string(snapshot.rows.size()) + " row values and " +
-                                  std::to_string(snapshot.payloads.size()) + " payloads (dim " +
-                                  std::to_string(dim) + ")");
+    return core::invalid_argument(
+        "snapshot of collection '" + config_.name + "' has " + std::to_string(snapshot.ids.size()) +
+        " ids, " + std::to_string(snapshot.rows.size()) + " row values and " +
+        std::to_string(snapshot.payloads.size()) + " payloads (dim " + std::to_string(dim) + ")");
   }
   core::Result<core::CollectionLockGuard> guard = locks_.lock_collection_exclusive(config_.name);
   if (!guard.is_ok()) return guard.status();

@@ -45,8 +45,7 @@ core::Status CollectionRegistry::create(CollectionConfig config) {
     next.next_incarnation = next_incarnation_ + 1;
     VESTA_RETURN_IF_ERROR(journal_->save_catalog(sorted(std::move(next))));
   }
-  auto collection =
-      std::make_shared<Collection>(config, locks_, searcher_, batching_, journal_);
+  auto collection = std::make_shared<Collection>(config, locks_, searcher_, batching_, journal_);
   std::lock_guard lock(mutex_);
   ++next_incarnation_;
   collections_.emplace(config.name, std::move(collection));
@@ -93,8 +92,8 @@ core::Status CollectionRegistry::restore(const Catalog& catalog) {
                                     std::to_string(config.dim) + " and incarnation " +
                                     std::to_string(config.incarnation));
     }
-    collections_.emplace(config.name, std::make_shared<Collection>(config, locks_, searcher_,
-                                                                   batching_, journal_));
+    collections_.emplace(
+        config.name, std::make_shared<Collection>(config, locks_, searcher_, batching_, journal_));
   }
   for (const Alias& alias : catalog.aliases) {
     if (!collections_.contains(alias.collection_name)) {
@@ -115,7 +114,8 @@ Catalog CollectionRegistry::catalog() const {
 
 Catalog CollectionRegistry::catalog_locked() const {
   Catalog out;
-  for (const auto& [name, collection] : collections_) out.collections.push_back(collection->config());
+  for (const auto& [name, collection] : collections_)
+    out.collections.push_back(collection->config());
   for (const auto& [alias, collection] : aliases_) out.aliases.push_back({alias, collection});
   out.next_incarnation = next_incarnation_;
   return sorted(std::move(out));

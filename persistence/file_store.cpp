@@ -98,8 +98,7 @@ core::Result<std::unique_ptr<FileStore>> FileStore::open(FileStoreOptions option
   }
   const std::string pid = std::to_string(::getpid());
   if (::ftruncate(fd.get(), 0) != 0 || ::pwrite(fd.get(), pid.data(), pid.size(), 0) < 0) {
-    return core::internal_error("cannot write " + lock_path.string() + ": " +
-                                std::strerror(errno));
+    return core::internal_error("cannot write " + lock_path.string() + ": " + std::strerror(errno));
   }
   options.wal.dir = options.dir / "wal";
   return std::unique_ptr<FileStore>(new FileStore(std::move(options), fd.release()));
@@ -109,7 +108,7 @@ FileStore::FileStore(FileStoreOptions options, int lock_fd)
     : options_(std::move(options)), lock_fd_(lock_fd) {}
 
 FileStore::~FileStore() {
-  wal_.reset();  // syncs what was written
+  wal_.reset();       // syncs what was written
   ::close(lock_fd_);  // releases the flock
 }
 
@@ -139,8 +138,9 @@ core::Result<std::optional<SnapshotContents>> FileStore::load_snapshot(
   for (const SnapshotFile& file : files.value()) {
     if (file.incarnation != incarnation) continue;
     core::Result<std::string> bytes = read_whole_file(file.path);
-    core::Result<SnapshotContents> contents =
-        bytes.is_ok() ? decode_snapshot(bytes.value()) : core::Result<SnapshotContents>(bytes.status());
+    core::Result<SnapshotContents> contents = bytes.is_ok()
+                                                  ? decode_snapshot(bytes.value())
+                                                  : core::Result<SnapshotContents>(bytes.status());
     if (contents.is_ok() && contents.value().collection == collection &&
         contents.value().incarnation == incarnation &&
         contents.value().wal_sequence == file.wal_sequence) {

@@ -52,7 +52,7 @@ class FileStore final : public Store {
 
   FileStoreOptions options_;
   int lock_fd_;
-  std::unique_ptr<Wal> wal_;  // set by open_wal()
+  std::unique_ptr<Wal> wal_;   // set by open_wal()
   std::mutex snapshot_mutex_;  // one snapshot save or drop at a time
 };
 

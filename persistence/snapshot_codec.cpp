@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "persistence/byte_codec.h"
+
 namespace vesta::persistence {
 namespace {
 
@@ -28,35 +30,6 @@ const char* kind_name(uint8_t kind) {
   return "unknown";
 }
 
-void put_u32(std::string& out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
-void put_u64(std::string& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
-uint32_t get_u32(std::string_view in, size_t at) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<uint8_t>(in[at + i])} << (8 * i);
-  return v;
-}
-uint64_t get_u64(std::string_view in, size_t at) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<uint8_t>(in[at + i])} << (8 * i);
-  return v;
-}
-
-uint32_t crc(std::string_view bytes) {
-  uLong c = crc32(0L, Z_NULL, 0);
-  // zlib takes uInt lengths: feed large inputs in pieces.
-  size_t at = 0;
-  while (at < bytes.size()) {
-    const size_t n = std::min<size_t>(bytes.size() - at, 1u << 30);
-    c = crc32(c, reinterpret_cast<const Bytef*>(bytes.data() + at), static_cast<uInt>(n));
-    at += n;
-  }
-  return static_cast<uint32_t>(c);
-}
-
 core::Status corrupt(const std::string& where, const std::string& what) {
   return {core::StatusCode::kInternal, "snapshot damaged: " + where + ": " + what};
 }
@@ -74,19 +47,17 @@ core::Result<std::string> compress(std::string_view raw, int level) {
 
 // The checksum covers the chunk's header fields and its stored bytes.
 uint32_t chunk_crc(std::string_view fields, std::string_view stored) {
-  uLong c =
-      crc32(0L, reinterpret_cast<const Bytef*>(fields.data()), static_cast<uInt>(fields.size()));
-  return crc32_combine(c, crc(stored), static_cast<z_off_t>(stored.size()));
+  return crc32_update(crc32_of(fields), stored);
 }
 
 void put_chunk(std::string& out, uint8_t kind, uint32_t points, std::string_view raw,
                const std::string& stored) {
   std::string fields(1, static_cast<char>(kind));
-  put_u32(fields, points);
-  put_u32(fields, static_cast<uint32_t>(raw.size()));
-  put_u32(fields, static_cast<uint32_t>(stored.size()));
+  append_u32(fields, points);
+  append_u32(fields, static_cast<uint32_t>(raw.size()));
+  append_u32(fields, static_cast<uint32_t>(stored.size()));
   out += fields;
-  put_u32(out, chunk_crc(fields, stored));
+  append_u32(out, chunk_crc(fields, stored));
   out += stored;
 }
 
@@ -94,7 +65,7 @@ void put_id(std::string& out, const core::PointId& id) {
   switch (id.kind()) {
     case core::PointIdKind::kNumber:
       out.push_back(0);
-      put_u64(out, id.as_number());
+      append_u64(out, id.as_number());
       break;
     case core::PointIdKind::kUuid:
       out.push_back(1);
@@ -102,7 +73,7 @@ void put_id(std::string& out, const core::PointId& id) {
       break;
     case core::PointIdKind::kString:
       out.push_back(2);
-      put_u32(out, static_cast<uint32_t>(id.as_string().size()));
+      append_u32(out, static_cast<uint32_t>(id.as_string().size()));
       out += id.as_string();
       break;
   }
@@ -121,7 +92,7 @@ core::Result<std::string> encode_snapshot(const SnapshotContents& c,
   }
   const size_t per_chunk = std::max<size_t>(1, options.chunk_points);
   std::string out(kMagic, 4);
-  put_u32(out, kSnapshotFormatVersion);
+  append_u32(out, kSnapshotFormatVersion);
   const std::string header = nlohmann::json{
       {"collection", c.collection},
       {"dim", c.dim},
@@ -130,9 +101,9 @@ core::Result<std::string> encode_snapshot(const SnapshotContents& c,
       {"wal_sequence", c.wal_sequence},
       {"payload_indexes", c.payload_indexes},
       {"points", points}}.dump();
-  put_u32(out, static_cast<uint32_t>(header.size()));
+  append_u32(out, static_cast<uint32_t>(header.size()));
   out += header;
-  put_u32(out, crc(header));
+  append_u32(out, crc32_of(header));
 
   for (size_t first = 0; first < points; first += per_chunk) {
     const size_t n = std::min(per_chunk, points - first);
@@ -171,17 +142,17 @@ core::Result<SnapshotContents> decode_snapshot(std::string_view in) {
   if (in.size() < 12 || std::memcmp(in.data(), kMagic, 4) != 0) {
     return corrupt("byte 0", "not a Vesta snapshot (no VSNP magic)");
   }
-  const uint32_t version = get_u32(in, 4);
+  const uint32_t version = load_u32(in, 4);
   if (version > kSnapshotFormatVersion) {
     return core::Status(core::StatusCode::kConflict,
                         "snapshot format version " + std::to_string(version) +
                             " is newer than this binary reads (" +
                             std::to_string(kSnapshotFormatVersion) + ")");
   }
-  const uint32_t header_len = get_u32(in, 8);
+  const uint32_t header_len = load_u32(in, 8);
   if (in.size() < 12 + size_t{header_len} + 4) return corrupt("header", "truncated");
   const std::string_view header_text = in.substr(12, header_len);
-  if (crc(header_text) != get_u32(in, 12 + header_len)) {
+  if (crc32_of(header_text) != load_u32(in, 12 + header_len)) {
     return corrupt("header", "checksum mismatch");
   }
   SnapshotContents c;
@@ -207,10 +178,10 @@ core::Result<SnapshotContents> decode_snapshot(std::string_view in) {
       return corrupt(where_prefix + " at byte " + std::to_string(at), "truncated (no end chunk)");
     }
     const uint8_t kind = static_cast<uint8_t>(in[at]);
-    const uint32_t n = get_u32(in, at + 1);
-    const uint32_t raw_len = get_u32(in, at + 5);
-    const uint32_t stored_len = get_u32(in, at + 9);
-    const uint32_t sum = get_u32(in, at + 13);
+    const uint32_t n = load_u32(in, at + 1);
+    const uint32_t raw_len = load_u32(in, at + 5);
+    const uint32_t stored_len = load_u32(in, at + 9);
+    const uint32_t sum = load_u32(in, at + 13);
     const std::string where =
         where_prefix + " (" + kind_name(kind) + ") at byte " + std::to_string(at);
     const std::string_view fields = in.substr(at, kChunkHeaderBytes - 4);
@@ -253,7 +224,7 @@ core::Result<SnapshotContents> decode_snapshot(std::string_view in) {
         if (p >= raw.size()) return corrupt(where, "ids end early");
         const uint8_t id_kind = static_cast<uint8_t>(raw[p++]);
         if (id_kind == 0 && raw.size() - p >= 8) {
-          c.ids.push_back(core::PointId::number(get_u64(raw, p)));
+          c.ids.push_back(core::PointId::number(load_u64(raw, p)));
           p += 8;
         } else if (id_kind == 1 && raw.size() - p >= 16) {
           core::Uuid u;
@@ -261,7 +232,7 @@ core::Result<SnapshotContents> decode_snapshot(std::string_view in) {
           c.ids.push_back(core::PointId::uuid(u));
           p += 16;
         } else if (id_kind == 2 && raw.size() - p >= 4) {
-          const uint32_t len = get_u32(raw, p);
+          const uint32_t len = load_u32(raw, p);
           p += 4;
           if (raw.size() - p < len) return corrupt(where, "string id runs past the chunk");
           core::Result<core::PointId> id = core::PointId::string(raw.substr(p, len));

@@ -18,9 +18,9 @@ namespace vesta::persistence {
 struct SnapshotContents {
   std::string collection;
   uint32_t dim = 0;
-  std::string metric;                 // "Cosine", "Dot" or "Euclid"
-  uint64_t incarnation = 0;           // which life of the collection's name
-  uint64_t wal_sequence = 0;          // the last WAL record the snapshot includes
+  std::string metric;         // "Cosine", "Dot" or "Euclid"
+  uint64_t incarnation = 0;   // which life of the collection's name
+  uint64_t wal_sequence = 0;  // the last WAL record the snapshot includes
   // Payload indexes: field key -> schema name ("keyword", "integer", "float").
   std::map<std::string, std::string> payload_indexes;
   std::vector<core::PointId> ids;     // one per point

@@ -36,8 +36,8 @@ class Store {
   // damaged, the one before (said on stderr). nullopt when there is none.
   // An error when snapshots exist and none can be read: starting without
   // them could silently lose points whose log records are gone.
-  virtual core::Result<std::optional<SnapshotContents>> load_snapshot(
-      const std::string& collection, uint64_t incarnation) = 0;
+  virtual core::Result<std::optional<SnapshotContents>> load_snapshot(const std::string& collection,
+                                                                      uint64_t incarnation) = 0;
   // Opens the log for writing after calling `replay` for every record after
   // `replay_after`, in order; a damaged tail is cut and said on stderr.
   virtual core::Status open_wal(uint64_t replay_after, const ReplayFn& replay) = 0;

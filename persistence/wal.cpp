@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -14,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "persistence/byte_codec.h"
 #include "persistence/file_io.h"
 
 namespace vesta::persistence {
@@ -25,38 +25,6 @@ constexpr std::string_view kSegmentSuffix = ".wal";
 // Open reads segments in pieces of this size (records straddling a piece
 // boundary are read again in one piece).
 constexpr size_t kReadChunkBytes = size_t{1} << 20;
-
-void put_u32(char* out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xFF);
-}
-void put_u64(char* out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xFF);
-}
-uint32_t get_u32(std::string_view in, size_t at) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<uint8_t>(in[at + i])} << (8 * i);
-  return v;
-}
-uint64_t get_u64(std::string_view in, size_t at) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<uint8_t>(in[at + i])} << (8 * i);
-  return v;
-}
-
-uint32_t crc_update(uint32_t c, std::string_view bytes) {
-  uLong sum = c;
-  // zlib takes uInt lengths: feed large inputs in pieces.
-  size_t at = 0;
-  while (at < bytes.size()) {
-    const size_t n = std::min<size_t>(bytes.size() - at, 1u << 30);
-    sum = crc32(sum, reinterpret_cast<const Bytef*>(bytes.data() + at), static_cast<uInt>(n));
-    at += n;
-  }
-  return static_cast<uint32_t>(sum);
-}
-uint32_t crc(std::string_view bytes) {
-  return crc_update(static_cast<uint32_t>(crc32(0L, Z_NULL, 0)), bytes);
-}
 
 std::string segment_name(uint64_t first_sequence) {
   char name[kSegmentNameDigits + 1];
@@ -161,9 +129,9 @@ class SegmentReader {
 std::string header_bytes(uint64_t first_sequence) {
   std::string h(kWalSegmentHeaderBytes, '\0');
   std::memcpy(h.data(), kMagic, 4);
-  put_u32(h.data() + 4, kWalFormatVersion);
-  put_u64(h.data() + 8, first_sequence);
-  put_u32(h.data() + 16, crc(std::string_view(h).substr(0, 16)));
+  store_u32(h.data() + 4, kWalFormatVersion);
+  store_u64(h.data() + 8, first_sequence);
+  store_u32(h.data() + 16, crc32_of(std::string_view(h).substr(0, 16)));
   return h;
 }
 
@@ -254,10 +222,10 @@ core::Result<std::unique_ptr<Wal>> Wal::open(const WalOptions& options, uint64_t
       core::Result<std::string_view> header = reader.read(0, kWalSegmentHeaderBytes);
       if (!header.is_ok()) return header.status();
       const std::string_view h = header.value();
-      const uint32_t version = get_u32(h, 4);
+      const uint32_t version = load_u32(h, 4);
       if (std::memcmp(h.data(), kMagic, 4) != 0) {
         problem = "no VWAL magic";
-      } else if (crc(h.substr(0, 16)) != get_u32(h, 16)) {
+      } else if (crc32_of(h.substr(0, 16)) != load_u32(h, 16)) {
         problem = "header checksum mismatch";
       } else if (version > kWalFormatVersion) {
         return core::Status(core::StatusCode::kConflict,
@@ -267,11 +235,11 @@ core::Result<std::unique_ptr<Wal>> Wal::open(const WalOptions& options, uint64_t
       } else if (version != kWalFormatVersion) {
         return damaged("segment " + name + " at byte 4",
                        "unknown format version " + std::to_string(version));
-      } else if (get_u64(h, 8) != found[i].first_sequence) {
+      } else if (load_u64(h, 8) != found[i].first_sequence) {
         // A checksummed header that disagrees with its name is not a torn
         // write: something renamed or copied the file.
         return damaged("segment " + name + " at byte 8",
-                       "header says first sequence " + std::to_string(get_u64(h, 8)));
+                       "header says first sequence " + std::to_string(load_u64(h, 8)));
       } else {
         at = kWalSegmentHeaderBytes;
       }
@@ -285,9 +253,9 @@ core::Result<std::unique_ptr<Wal>> Wal::open(const WalOptions& options, uint64_t
       }
       core::Result<std::string_view> head = reader.read(at, kWalRecordHeaderBytes);
       if (!head.is_ok()) return head.status();
-      const uint32_t length = get_u32(head.value(), 0);
-      const uint64_t sequence = get_u64(head.value(), 4);
-      const uint32_t sum = get_u32(head.value(), 12);
+      const uint32_t length = load_u32(head.value(), 0);
+      const uint64_t sequence = load_u64(head.value(), 4);
+      const uint32_t sum = load_u32(head.value(), 12);
       if (length > kMaxWalRecordBytes) {
         problem = "record length " + std::to_string(length) + " is out of range";
         break;
@@ -302,7 +270,7 @@ core::Result<std::unique_ptr<Wal>> Wal::open(const WalOptions& options, uint64_t
       if (!record.is_ok()) return record.status();
       const std::string_view r = record.value();
       const uint32_t actual =
-          crc_update(crc(r.substr(0, 12)), r.substr(kWalRecordHeaderBytes, length));
+          crc32_update(crc32_of(r.substr(0, 12)), r.substr(kWalRecordHeaderBytes, length));
       if (actual != sum) {
         problem = "checksum mismatch";
         break;
@@ -470,9 +438,9 @@ core::Result<uint64_t> Wal::write(std::string_view bytes) {
   }
   // The checksum of the bytes is computed outside the lock and combined with
   // that of the header fields once the sequence is known.
-  const uint32_t bytes_crc = crc(bytes);
+  const uint32_t bytes_crc = crc32_of(bytes);
   char head[kWalRecordHeaderBytes];
-  put_u32(head, static_cast<uint32_t>(bytes.size()));
+  store_u32(head, static_cast<uint32_t>(bytes.size()));
   uint64_t sequence = 0;
   {
     std::lock_guard<std::mutex> lock(write_mutex_);
@@ -489,10 +457,10 @@ core::Result<uint64_t> Wal::write(std::string_view bytes) {
       }
     }
     sequence = last_sequence_.load() + 1;
-    put_u64(head + 4, sequence);
-    const uint32_t sum = static_cast<uint32_t>(crc32_combine(
-        crc(std::string_view(head, 12)), bytes_crc, static_cast<z_off_t>(bytes.size())));
-    put_u32(head + 12, sum);
+    store_u64(head + 4, sequence);
+    const uint32_t sum =
+        crc32_concat(crc32_of(std::string_view(head, 12)), bytes_crc, bytes.size());
+    store_u32(head + 12, sum);
     iovec iov[2] = {{head, kWalRecordHeaderBytes}, {const_cast<char*>(bytes.data()), bytes.size()}};
     const core::Status s = write_all(active_->fd(), iov, bytes.empty() ? 1 : 2, active_->name());
     if (!s.is_ok()) {

@@ -24,8 +24,8 @@ using core::PointId;
 using nlohmann::json;
 
 fs::path scratch_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() /
-                 ("vesta-engine-" + name + "-" + std::to_string(::getpid()));
+  fs::path dir =
+      fs::temp_directory_path() / ("vesta-engine-" + name + "-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   return dir;
 }
@@ -47,7 +47,7 @@ class Durable {
     ASSERT_TRUE(store.is_ok()) << store.status().to_string();
     store_ = std::move(store).value();
     EngineOptions options;
-    options.snapshot_wal_bytes = 0;                // rounds only when a test asks
+    options.snapshot_wal_bytes = 0;  // rounds only when a test asks
     options.snapshot_interval = std::chrono::seconds(0);
     core::Result<std::unique_ptr<Engine>> engine =
         Engine::open(*store_, locks_, searcher_, {}, options, &report_);
@@ -116,8 +116,7 @@ TEST(Engine, EveryKindOfWriteSurvivesARestart) {
   ASSERT_EQ(docs.update_payloads(std::vector{PointId::number(8)}, del).value(), 1u);
   ASSERT_TRUE(docs.create_payload_index("city", index::PayloadSchema::kKeyword).is_ok());
   ASSERT_TRUE(d.collection("other").upsert({{PointId::string("x").value(), {1, 2, 3}}}).is_ok());
-  ASSERT_TRUE(
-      d.registry().update_aliases({index::CreateAlias{"docs", "live"}}).is_ok());
+  ASSERT_TRUE(d.registry().update_aliases({index::CreateAlias{"docs", "live"}}).is_ok());
   const auto before = contents(docs);
   ASSERT_EQ(before.size(), 98u);
 
@@ -136,7 +135,8 @@ TEST(Engine, EveryKindOfWriteSurvivesARestart) {
 TEST(Engine, SnapshotsTruncateTheLogAndRecoveryReplaysOnlyWhatFollows) {
   Durable d(scratch_dir("snapshot"), /*segment_bytes=*/4096);
   ASSERT_TRUE(d.registry().create({"docs", 16, index::Metric::kDot}).is_ok());
-  for (uint64_t b = 0; b < 20; ++b) ASSERT_TRUE(d.collection("docs").upsert(points(b * 10, 10, 16)).is_ok());
+  for (uint64_t b = 0; b < 20; ++b)
+    ASSERT_TRUE(d.collection("docs").upsert(points(b * 10, 10, 16)).is_ok());
   const size_t segments_before = std::distance(fs::directory_iterator(d.dir() / "wal"), {});
   ASSERT_TRUE(d.engine().snapshot_all().is_ok());
   ASSERT_TRUE(d.collection("docs").upsert(points(1000, 5, 16)).is_ok());
@@ -164,7 +164,8 @@ TEST(Engine, ADamagedNewestSnapshotFallsBackToTheOlderOneAndTheLog) {
   const auto before = contents(d.collection("docs"));
 
   std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(d.dir() / "snapshots" / "c-docs")) files.push_back(e.path());
+  for (const auto& e : fs::directory_iterator(d.dir() / "snapshots" / "c-docs"))
+    files.push_back(e.path());
   ASSERT_EQ(files.size(), 2u);
   std::sort(files.begin(), files.end());
   {
@@ -268,7 +269,8 @@ TEST(WriteCodec, EveryWriteRoundTripsAndDamageIsReported) {
       index::UpsertPoints{{{PointId::number(1), {0.5f, -2.0f}, json{{"k", "v"}}},
                            {PointId::string("s").value(), {1.0f, 0.0f}, nullptr},
                            {PointId::from_text("5f1c2b1e-7a0b-4c3e-9a2d-1b2c3d4e5f60").value(),
-                            {3.0f, 4.0f}, json::object()}}},
+                            {3.0f, 4.0f},
+                            json::object()}}},
       index::DeletePoints{{PointId::number(9), PointId::string("x").value()}},
       index::UpdatePayloads{{PointId::number(1)}, update},
       index::CreatePayloadIndex{"city", index::PayloadSchema::kFloat},
