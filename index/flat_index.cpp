@@ -79,6 +79,15 @@ void FlatIndex::upsert(const core::PointId& id, std::span<const float> vector,
   write_row(place(id, std::move(payload)), vector);
 }
 
+void FlatIndex::reserve(size_t points) {
+  const size_t rows = row_count() + points;
+  rows_.reserve(rows * stride_);
+  row_ids_.reserve(rows);
+  payloads_.reserve(rows);
+  tombstones_.reserve((rows + 63) / 64);
+  id_to_row_.reserve(rows);
+}
+
 void FlatIndex::upsert_halves(const core::PointId& id, std::span<const uint16_t> halves,
                               nlohmann::json payload) {
   VESTA_CHECK(halves.size() == dim_) << "row of " << halves.size() << " values, dim " << dim_;

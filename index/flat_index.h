@@ -60,6 +60,8 @@ class FlatIndex {
   // Inserts or overwrites. The vector must have passed validate_vector();
   // Cosine vectors are normalised here. The payload is a JSON object or null.
   void upsert(const core::PointId& id, std::span<const float> vector, nlohmann::json payload);
+  // Makes room for `points` more rows (loading a snapshot).
+  void reserve(size_t points);
   // Inserts or overwrites with a row as stored (`dim` float16 bit patterns,
   // already normalised for Cosine): how snapshots are loaded, bit for bit.
   void upsert_halves(const core::PointId& id, std::span<const uint16_t> halves,

@@ -1,12 +1,14 @@
 #include "persistence/snapshot_codec.h"
 
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "core/parallel_for.h"
 #include "persistence/byte_codec.h"
 
 namespace vesta::persistence {
@@ -34,15 +36,28 @@ core::Status corrupt(const std::string& where, const std::string& what) {
   return {core::StatusCode::kInternal, "snapshot damaged: " + where + ": " + what};
 }
 
+// libdeflate compresses and decompresses whole buffers in the zlib format,
+// several times faster than zlib itself; one (de)compressor per call, as
+// chunks are coded on several threads.
 core::Result<std::string> compress(std::string_view raw, int level) {
-  uLongf size = compressBound(static_cast<uLong>(raw.size()));
-  std::string out(size, '\0');
-  const int rc =
-      compress2(reinterpret_cast<Bytef*>(out.data()), &size,
-                reinterpret_cast<const Bytef*>(raw.data()), static_cast<uLong>(raw.size()), level);
-  if (rc != Z_OK) return core::Status(core::StatusCode::kInternal, "zlib compress2 failed");
+  libdeflate_compressor* c = libdeflate_alloc_compressor(std::clamp(level, 1, 12));
+  if (c == nullptr) return core::internal_error("out of memory for a compressor");
+  std::string out(libdeflate_zlib_compress_bound(c, raw.size()), '\0');
+  const size_t size = libdeflate_zlib_compress(c, raw.data(), raw.size(), out.data(), out.size());
+  libdeflate_free_compressor(c);
+  if (size == 0) return core::internal_error("compression failed");
   out.resize(size);
   return out;
+}
+
+bool decompress(std::string_view stored, char* out, size_t raw_len) {
+  libdeflate_decompressor* d = libdeflate_alloc_decompressor();
+  if (d == nullptr) return false;
+  size_t actual = 0;
+  const libdeflate_result r =
+      libdeflate_zlib_decompress(d, stored.data(), stored.size(), out, raw_len, &actual);
+  libdeflate_free_decompressor(d);
+  return r == LIBDEFLATE_SUCCESS && actual == raw_len;
 }
 
 // The checksum covers the chunk's header fields and its stored bytes.
@@ -79,6 +94,61 @@ void put_id(std::string& out, const core::PointId& id) {
   }
 }
 
+// The points of one decompressed chunk: rows into `rows` (n x dim values),
+// or ids, or payloads appended. A message without "where" on damage.
+core::Status decode_chunk(uint8_t kind, uint32_t n, const std::string& raw, size_t dim,
+                          uint16_t* rows, std::vector<core::PointId>* ids,
+                          std::vector<std::string>* payloads) {
+  if (kind == kRows) {
+    const size_t values = size_t{n} * dim;
+    const auto* high = reinterpret_cast<const uint8_t*>(raw.data());
+    const uint8_t* low = high + values;
+    for (size_t i = 0; i < values; ++i) {
+      rows[i] = static_cast<uint16_t>((uint16_t{high[i]} << 8) | low[i]);
+    }
+    return core::Status::ok();
+  }
+  if (kind == kIds) {
+    ids->reserve(n);
+    size_t p = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      if (p >= raw.size()) return core::internal_error("ids end early");
+      const uint8_t id_kind = static_cast<uint8_t>(raw[p++]);
+      if (id_kind == 0 && raw.size() - p >= 8) {
+        ids->push_back(core::PointId::number(load_u64(raw, p)));
+        p += 8;
+      } else if (id_kind == 1 && raw.size() - p >= 16) {
+        core::Uuid u;
+        std::memcpy(u.bytes.data(), raw.data() + p, 16);
+        ids->push_back(core::PointId::uuid(u));
+        p += 16;
+      } else if (id_kind == 2 && raw.size() - p >= 4) {
+        const uint32_t len = load_u32(raw, p);
+        p += 4;
+        if (raw.size() - p < len) return core::internal_error("string id runs past the chunk");
+        core::Result<core::PointId> id = core::PointId::string(raw.substr(p, len));
+        if (!id.is_ok()) return id.status();
+        ids->push_back(std::move(id).value());
+        p += len;
+      } else {
+        return core::internal_error("bad id " + std::to_string(i));
+      }
+    }
+    if (p != raw.size()) return core::internal_error("bytes after the ids");
+    return core::Status::ok();
+  }
+  payloads->reserve(n);
+  size_t p = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    const size_t nl = raw.find('\n', p);
+    if (nl == std::string::npos) return core::internal_error("payloads end early");
+    payloads->push_back(raw.substr(p, nl - p));
+    p = nl + 1;
+  }
+  if (p != raw.size()) return core::internal_error("bytes after the payloads");
+  return core::Status::ok();
+}
+
 }  // namespace
 
 core::Result<std::string> encode_snapshot(const SnapshotContents& c,
@@ -105,8 +175,23 @@ core::Result<std::string> encode_snapshot(const SnapshotContents& c,
   out += header;
   append_u32(out, crc32_of(header));
 
-  for (size_t first = 0; first < points; first += per_chunk) {
+  // Each group of per_chunk points becomes its rows, ids and payloads
+  // chunks, coded on its own thread, then appended in order.
+  const size_t groups = (points + per_chunk - 1) / per_chunk;
+  std::vector<std::string> parts(groups);
+  std::vector<core::Status> errors(groups, core::Status::ok());
+  core::parallel_for(groups, [&](size_t g) {
+    const size_t first = g * per_chunk;
     const size_t n = std::min(per_chunk, points - first);
+    std::string& part = parts[g];
+    auto add = [&](uint8_t kind, std::string_view raw) {
+      core::Result<std::string> stored = compress(raw, options.zlib_level);
+      if (!stored.is_ok()) {
+        errors[g] = stored.status();
+        return;
+      }
+      put_chunk(part, kind, static_cast<uint32_t>(n), raw, stored.value());
+    };
     // Rows, byte-shuffled.
     std::string raw(n * c.dim * 2, '\0');
     const uint16_t* rows = c.rows.data() + first * c.dim;
@@ -115,24 +200,28 @@ core::Result<std::string> encode_snapshot(const SnapshotContents& c,
       raw[i] = static_cast<char>(rows[i] >> 8);
       raw[values + i] = static_cast<char>(rows[i] & 0xFF);
     }
-    core::Result<std::string> stored = compress(raw, options.zlib_level);
-    if (!stored.is_ok()) return stored.status();
-    put_chunk(out, kRows, static_cast<uint32_t>(n), raw, stored.value());
+    add(kRows, raw);
     // Ids.
     raw.clear();
     for (size_t i = first; i < first + n; ++i) put_id(raw, c.ids[i]);
-    stored = compress(raw, options.zlib_level);
-    if (!stored.is_ok()) return stored.status();
-    put_chunk(out, kIds, static_cast<uint32_t>(n), raw, stored.value());
+    add(kIds, raw);
     // Payloads, one per line (JSON text has no raw newline).
     raw.clear();
     for (size_t i = first; i < first + n; ++i) {
       raw += c.payloads[i];
       raw.push_back('\n');
     }
-    stored = compress(raw, options.zlib_level);
-    if (!stored.is_ok()) return stored.status();
-    put_chunk(out, kPayloads, static_cast<uint32_t>(n), raw, stored.value());
+    add(kPayloads, raw);
+  });
+  size_t total = out.size() + kChunkHeaderBytes;
+  for (size_t g = 0; g < groups; ++g) {
+    VESTA_RETURN_IF_ERROR(errors[g]);
+    total += parts[g].size();
+  }
+  out.reserve(total);
+  for (std::string& part : parts) {
+    out += part;
+    std::string().swap(part);
   }
   put_chunk(out, kEnd, static_cast<uint32_t>(points), "", "");
   return out;
@@ -170,98 +259,91 @@ core::Result<SnapshotContents> decode_snapshot(std::string_view in) {
     return corrupt("header", e.what());
   }
   if (c.dim == 0) return corrupt("header", "dim 0");
+  // First the chunk headers, in order (cheap); then the chunks' checksums
+  // and contents on several threads, rows straight to their place.
+  struct Chunk {
+    uint8_t kind;
+    uint32_t n;
+    uint32_t raw_len;
+    std::string_view fields;
+    std::string_view stored;
+    uint32_t sum;
+    std::string where;
+    size_t first;  // its first point
+  };
+  std::vector<Chunk> chunks;
   size_t at = 12 + size_t{header_len} + 4;
-  size_t expect_rows = 0, expect_ids = 0, expect_payloads = 0;
+  size_t counted[4] = {0, 0, 0, 0};  // points per kind: rows, ids, payloads
   for (size_t chunk = 0;; ++chunk) {
     const std::string where_prefix = "chunk " + std::to_string(chunk);
     if (in.size() - at < kChunkHeaderBytes) {
       return corrupt(where_prefix + " at byte " + std::to_string(at), "truncated (no end chunk)");
     }
-    const uint8_t kind = static_cast<uint8_t>(in[at]);
-    const uint32_t n = load_u32(in, at + 1);
-    const uint32_t raw_len = load_u32(in, at + 5);
+    Chunk k;
+    k.kind = static_cast<uint8_t>(in[at]);
+    k.n = load_u32(in, at + 1);
+    k.raw_len = load_u32(in, at + 5);
     const uint32_t stored_len = load_u32(in, at + 9);
-    const uint32_t sum = load_u32(in, at + 13);
-    const std::string where =
-        where_prefix + " (" + kind_name(kind) + ") at byte " + std::to_string(at);
-    const std::string_view fields = in.substr(at, kChunkHeaderBytes - 4);
+    k.sum = load_u32(in, at + 13);
+    k.where = where_prefix + " (" + kind_name(k.kind) + ") at byte " + std::to_string(at);
+    k.fields = in.substr(at, kChunkHeaderBytes - 4);
     at += kChunkHeaderBytes;
-    if (in.size() - at < stored_len) return corrupt(where, "truncated");
-    const std::string_view stored = in.substr(at, stored_len);
+    if (in.size() - at < stored_len) return corrupt(k.where, "truncated");
+    k.stored = in.substr(at, stored_len);
     at += stored_len;
-    if (chunk_crc(fields, stored) != sum) return corrupt(where, "checksum mismatch");
-    if (kind == kEnd) {
-      if (n != points || c.ids.size() != points || c.payloads.size() != points ||
-          c.rows.size() != points * c.dim) {
-        return corrupt(where, "holds " + std::to_string(c.ids.size()) + " points, header says " +
-                                  std::to_string(points));
+    if (k.kind == kEnd) {
+      if (chunk_crc(k.fields, k.stored) != k.sum) return corrupt(k.where, "checksum mismatch");
+      if (k.n != points || counted[kRows] != points || counted[kIds] != points ||
+          counted[kPayloads] != points) {
+        return corrupt(k.where, "holds " + std::to_string(counted[kIds]) + " points, header says " +
+                                    std::to_string(points));
       }
-      if (at != in.size()) return corrupt(where, "bytes after the end chunk");
-      return c;
+      if (at != in.size()) return corrupt(k.where, "bytes after the end chunk");
+      break;
     }
-    if (raw_len > kMaxChunkRawBytes) return corrupt(where, "raw length out of range");
-    std::string raw(raw_len, '\0');
-    uLongf size = raw_len;
-    if (raw_len > 0 &&
-        (uncompress(reinterpret_cast<Bytef*>(raw.data()), &size,
-                    reinterpret_cast<const Bytef*>(stored.data()), stored_len) != Z_OK ||
-         size != raw_len)) {
-      return corrupt(where, "does not decompress to its length");
+    if (k.kind != kRows && k.kind != kIds && k.kind != kPayloads) {
+      if (chunk_crc(k.fields, k.stored) != k.sum) return corrupt(k.where, "checksum mismatch");
+      return corrupt(k.where, "unknown chunk kind " + std::to_string(k.kind));
     }
-    if (kind == kRows) {
-      if (raw_len != size_t{n} * c.dim * 2) return corrupt(where, "row bytes do not match");
-      const size_t values = size_t{n} * c.dim;
-      const size_t base = c.rows.size();
-      c.rows.resize(base + values);
-      for (size_t i = 0; i < values; ++i) {
-        c.rows[base + i] = static_cast<uint16_t>((uint16_t{static_cast<uint8_t>(raw[i])} << 8) |
-                                                 static_cast<uint8_t>(raw[values + i]));
-      }
-      expect_rows += n;
-    } else if (kind == kIds) {
-      size_t p = 0;
-      for (uint32_t i = 0; i < n; ++i) {
-        if (p >= raw.size()) return corrupt(where, "ids end early");
-        const uint8_t id_kind = static_cast<uint8_t>(raw[p++]);
-        if (id_kind == 0 && raw.size() - p >= 8) {
-          c.ids.push_back(core::PointId::number(load_u64(raw, p)));
-          p += 8;
-        } else if (id_kind == 1 && raw.size() - p >= 16) {
-          core::Uuid u;
-          std::memcpy(u.bytes.data(), raw.data() + p, 16);
-          c.ids.push_back(core::PointId::uuid(u));
-          p += 16;
-        } else if (id_kind == 2 && raw.size() - p >= 4) {
-          const uint32_t len = load_u32(raw, p);
-          p += 4;
-          if (raw.size() - p < len) return corrupt(where, "string id runs past the chunk");
-          core::Result<core::PointId> id = core::PointId::string(raw.substr(p, len));
-          if (!id.is_ok()) return corrupt(where, id.status().message());
-          c.ids.push_back(std::move(id).value());
-          p += len;
-        } else {
-          return corrupt(where, "bad id " + std::to_string(i));
-        }
-      }
-      if (p != raw.size()) return corrupt(where, "bytes after the ids");
-      expect_ids += n;
-    } else if (kind == kPayloads) {
-      size_t p = 0;
-      for (uint32_t i = 0; i < n; ++i) {
-        const size_t nl = raw.find('\n', p);
-        if (nl == std::string::npos) return corrupt(where, "payloads end early");
-        c.payloads.push_back(raw.substr(p, nl - p));
-        p = nl + 1;
-      }
-      if (p != raw.size()) return corrupt(where, "bytes after the payloads");
-      expect_payloads += n;
-    } else {
-      return corrupt(where, "unknown chunk kind " + std::to_string(kind));
+    if (k.raw_len > kMaxChunkRawBytes) return corrupt(k.where, "raw length out of range");
+    if (k.kind == kRows && k.raw_len != size_t{k.n} * c.dim * 2) {
+      return corrupt(k.where, "row bytes do not match");
     }
-    if (expect_rows > points || expect_ids > points || expect_payloads > points) {
-      return corrupt(where, "more points than the header's " + std::to_string(points));
+    k.first = counted[k.kind];
+    counted[k.kind] += k.n;
+    if (counted[k.kind] > points) {
+      return corrupt(k.where, "more points than the header's " + std::to_string(points));
     }
+    chunks.push_back(std::move(k));
   }
+
+  c.rows.resize(points * c.dim);
+  std::vector<std::vector<core::PointId>> ids(chunks.size());
+  std::vector<std::vector<std::string>> payloads(chunks.size());
+  std::vector<core::Status> errors(chunks.size(), core::Status::ok());
+  core::parallel_for(chunks.size(), [&](size_t i) {
+    const Chunk& k = chunks[i];
+    if (chunk_crc(k.fields, k.stored) != k.sum) {
+      errors[i] = corrupt(k.where, "checksum mismatch");
+      return;
+    }
+    std::string raw(k.raw_len, '\0');
+    if (k.raw_len > 0 && !decompress(k.stored, raw.data(), k.raw_len)) {
+      errors[i] = corrupt(k.where, "does not decompress to its length");
+      return;
+    }
+    errors[i] = decode_chunk(k.kind, k.n, raw, c.dim, c.rows.data() + k.first * c.dim, &ids[i],
+                             &payloads[i]);
+    if (!errors[i].is_ok()) errors[i] = corrupt(k.where, errors[i].message());
+  });
+  for (const core::Status& e : errors) VESTA_RETURN_IF_ERROR(e);
+  c.ids.reserve(points);
+  c.payloads.reserve(points);
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    for (core::PointId& id : ids[i]) c.ids.push_back(std::move(id));
+    for (std::string& p : payloads[i]) c.payloads.push_back(std::move(p));
+  }
+  return c;
 }
 
 }  // namespace vesta::persistence

@@ -9,7 +9,7 @@ set -euo pipefail
 
 packages=(
   g++ cmake ninja-build ccache pkg-config
-  nlohmann-json3-dev libboost-dev libssl-dev zlib1g-dev
+  nlohmann-json3-dev libboost-dev libssl-dev zlib1g-dev libdeflate-dev
 )
 test_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
