@@ -115,13 +115,17 @@ Durability (serve options):
                          remove the log they cover (default 256M)
   --snapshot-interval-s N  ... or N seconds after the last snapshot when
                          anything changed (0: never by time; default 600)
+  --snapshots-dir DIR    where POST /collections/NAME/snapshots writes the
+                         snapshots users ask for, kept until deleted (default
+                         DATA-DIR/collection-snapshots)
   An acknowledged write (wait=true or not) is in the log on disk. At start the
   server loads each collection's newest snapshot and replays the log after it;
   a torn record at the log's end (a crash mid-write) is cut and logged.
 
 A GPU failure moves the collection it met to the CPU path with one log line.
-POST /collections/NAME/points/search/raw is the binary batch search
-(docs/api.md). Snapshot endpoints are not built yet.
+POST /collections/NAME/points/search/raw is the binary batch search; the
+snapshot API (POST/GET /collections/NAME/snapshots, download, delete,
+PUT .../snapshots/recover, POST .../snapshots/upload) is in docs/api.md.
 Stop the server with Ctrl-C or SIGTERM: it finishes requests in flight first.
 
 Configuration: every serve option above can also be set
@@ -200,6 +204,7 @@ constexpr std::string_view kServeSettings[] = {"host",
                                                "wal-group-commit-ms",
                                                "snapshot-wal-bytes",
                                                "snapshot-interval-s",
+                                               "snapshots-dir",
                                                "port",
                                                "threads",
                                                "io-threads",
@@ -435,6 +440,11 @@ int serve(const std::vector<std::string_view>& raw_args) {
       }
       ++i;
       engine_options.snapshot_wal_bytes = *bytes;
+    } else if (args[i] == "--snapshots-dir") {
+      if (i + 1 >= args.size() || args[i + 1].empty()) {
+        return usage_error("--snapshots-dir needs a directory");
+      }
+      engine_options.snapshots_dir = std::string(args[++i]);
     } else if (args[i] == "--snapshot-interval-s") {
       if (!number({"--snapshot-interval-s", 0, 1'000'000}, &value)) return 2;
       engine_options.snapshot_interval = std::chrono::seconds(value);
@@ -487,6 +497,9 @@ int serve(const std::vector<std::string_view>& raw_args) {
       return 1;
     }
     store = std::move(opened).value();
+    if (engine_options.snapshots_dir.empty()) {
+      engine_options.snapshots_dir = file_store.dir / "collection-snapshots";
+    }
     vesta::engine::RecoveryReport report;
     vesta::core::Result<std::unique_ptr<vesta::engine::Engine>> recovered =
         vesta::engine::Engine::open(*store, locks, *searcher.value(), batching, engine_options,
@@ -526,6 +539,7 @@ int serve(const std::vector<std::string_view>& raw_args) {
   vesta::server::register_standard_metrics(metrics, collections, locks, *searcher.value());
   rest.metrics = &metrics;
   rest.access_log = access_log.value().get();
+  rest.engine = engine.get();
   vesta::server::RestApi api(collections, VESTA_VERSION, rest);
   vesta::server::HttpServer server(
       http, [&api](const vesta::server::HttpRequest& request) { return api.handle(request); });

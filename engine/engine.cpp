@@ -1,12 +1,15 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
+#include <ctime>
 #include <utility>
 
 #include <nlohmann/json.hpp>
 
 #include "engine/write_codec.h"
+#include "persistence/file_io.h"
 
 namespace vesta::engine {
 namespace {
@@ -349,6 +352,167 @@ core::Status Engine::snapshot_all() {
   wal_bytes_at_last_round_ = store_.wal_bytes_written();
   last_round_ = std::chrono::steady_clock::now();
   return first_error;
+}
+
+namespace {
+
+std::string utc_time(std::chrono::system_clock::time_point t, const char* format) {
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
+  std::tm parts{};
+  gmtime_r(&seconds, &parts);
+  char text[32];
+  std::strftime(text, sizeof(text), format, &parts);
+  return text;
+}
+
+constexpr std::string_view kSnapshotSuffix = ".snapshot";
+
+bool is_snapshot_name(const std::string& name) {
+  if (name.size() <= kSnapshotSuffix.size() || name.front() == '.' ||
+      !name.ends_with(kSnapshotSuffix)) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+}  // namespace
+
+core::Result<std::filesystem::path> Engine::snapshot_file(const std::string& collection,
+                                                          const std::string& name) const {
+  if (options_.snapshots_dir.empty()) {
+    return core::Status(core::StatusCode::kConflict,
+                        "snapshots need file storage (this server keeps nothing)");
+  }
+  if (!is_snapshot_name(name)) {
+    return core::not_found("snapshot '" + name + "' of collection '" + collection +
+                           "' does not exist");
+  }
+  return options_.snapshots_dir / collection / name;
+}
+
+core::Result<SnapshotInfo> Engine::create_snapshot(const std::string& collection) {
+  core::Result<std::shared_ptr<index::Collection>> c = registry_.get(collection);
+  if (!c.is_ok()) return c.status();
+  const index::CollectionConfig& config = c.value()->config();
+  core::Result<index::CollectionSnapshot> snapshot = c.value()->snapshot();
+  if (!snapshot.is_ok()) return snapshot.status();
+  const auto now = std::chrono::system_clock::now();
+  const std::string name = config.name + "-" + std::to_string(config.incarnation) + "-" +
+                           std::to_string(snapshot.value().journal_sequence) + "-" +
+                           utc_time(now, "%Y-%m-%d-%H-%M-%S") + std::string(kSnapshotSuffix);
+  core::Result<std::filesystem::path> path = snapshot_file(config.name, name);
+  if (!path.is_ok()) return path.status();
+  core::Result<std::string> bytes =
+      persistence::encode_snapshot(to_contents(config, std::move(snapshot).value()));
+  if (!bytes.is_ok()) return bytes.status();
+  std::error_code ec;
+  std::filesystem::create_directories(path.value().parent_path(), ec);
+  if (ec) {
+    return core::internal_error("cannot create " + path.value().parent_path().string() + ": " +
+                                ec.message());
+  }
+  VESTA_RETURN_IF_ERROR(persistence::write_file_atomically(path.value(), bytes.value()));
+  return SnapshotInfo{name, utc_time(now, "%Y-%m-%dT%H:%M:%S"), bytes.value().size()};
+}
+
+core::Result<std::vector<SnapshotInfo>> Engine::list_snapshots(const std::string& collection) {
+  core::Result<std::shared_ptr<index::Collection>> c = registry_.get(collection);
+  if (!c.is_ok()) return c.status();
+  if (options_.snapshots_dir.empty()) return std::vector<SnapshotInfo>();
+  std::vector<SnapshotInfo> out;
+  std::error_code ec;
+  const std::filesystem::path dir = options_.snapshots_dir / c.value()->config().name;
+  if (!std::filesystem::exists(dir, ec)) return out;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!entry.is_regular_file() || !is_snapshot_name(name)) continue;
+    const auto written = std::chrono::file_clock::to_sys(entry.last_write_time());
+    out.push_back(
+        {name,
+         utc_time(std::chrono::time_point_cast<std::chrono::system_clock::duration>(written),
+                  "%Y-%m-%dT%H:%M:%S"),
+         entry.file_size()});
+  }
+  if (ec) return core::internal_error("cannot list " + dir.string() + ": " + ec.message());
+  std::sort(out.begin(), out.end(),
+            [](const SnapshotInfo& a, const SnapshotInfo& b) { return a.name < b.name; });
+  return out;
+}
+
+core::Result<std::string> Engine::read_snapshot(const std::string& collection,
+                                                const std::string& name) {
+  core::Result<std::shared_ptr<index::Collection>> c = registry_.get(collection);
+  if (!c.is_ok()) return c.status();
+  core::Result<std::filesystem::path> path = snapshot_file(c.value()->config().name, name);
+  if (!path.is_ok()) return path.status();
+  core::Result<std::string> bytes = persistence::read_whole_file(path.value());
+  if (bytes.status().code() == core::StatusCode::kNotFound) {
+    return core::not_found("snapshot '" + name + "' of collection '" + collection +
+                           "' does not exist");
+  }
+  return bytes;
+}
+
+core::Result<bool> Engine::delete_snapshot(const std::string& collection, const std::string& name) {
+  core::Result<std::shared_ptr<index::Collection>> c = registry_.get(collection);
+  if (!c.is_ok()) return c.status();
+  core::Result<std::filesystem::path> path = snapshot_file(c.value()->config().name, name);
+  if (!path.is_ok()) return path.status();
+  std::error_code ec;
+  if (!std::filesystem::remove(path.value(), ec)) {
+    if (ec)
+      return core::internal_error("cannot remove " + path.value().string() + ": " + ec.message());
+    return core::not_found("snapshot '" + name + "' of collection '" + collection +
+                           "' does not exist");
+  }
+  return true;
+}
+
+core::Status Engine::recover_from_snapshot(const std::string& collection, std::string_view bytes) {
+  core::Result<persistence::SnapshotContents> contents = persistence::decode_snapshot(bytes);
+  if (!contents.is_ok()) {
+    return core::invalid_argument("the snapshot cannot be read: " + contents.status().message());
+  }
+  const std::optional<index::Metric> metric = index::parse_metric(contents.value().metric);
+  if (!metric) {
+    return core::invalid_argument("the snapshot has an unknown distance '" +
+                                  contents.value().metric + "'");
+  }
+  // An alias recovers its collection; the collection keeps its aliases.
+  std::string name = collection;
+  std::vector<index::Alias> aliases;
+  if (core::Result<std::shared_ptr<index::Collection>> existing = registry_.get(collection);
+      existing.is_ok()) {
+    name = existing.value()->config().name;
+    aliases = registry_.aliases_of(name).value();
+    core::Result<bool> dropped = registry_.drop(name);
+    if (!dropped.is_ok()) return dropped.status();
+  }
+  VESTA_RETURN_IF_ERROR(registry_.create({name, contents.value().dim, *metric}));
+  core::Result<std::shared_ptr<index::Collection>> created = registry_.get(name);
+  if (!created.is_ok()) return created.status();
+  const index::CollectionConfig config = created.value()->config();
+  core::Status status = core::Status::ok();
+  core::Result<index::CollectionSnapshot> loaded =
+      from_contents(config, std::move(contents).value());
+  status = loaded.is_ok() ? created.value()->restore(loaded.value()) : loaded.status();
+  if (status.is_ok()) {
+    // Durable before the answer: the restored points are in no log record.
+    std::lock_guard snapshots(snapshot_mutex_);
+    status = snapshot_collection(name, config.incarnation);
+  }
+  if (!status.is_ok()) {
+    (void)registry_.drop(name);
+    return status;
+  }
+  std::vector<index::AliasAction> actions;
+  for (const index::Alias& alias : aliases) {
+    actions.push_back(index::CreateAlias{name, alias.alias_name});
+  }
+  if (!actions.empty()) VESTA_RETURN_IF_ERROR(registry_.update_aliases(actions));
+  return core::Status::ok();
 }
 
 EngineStats Engine::stats() const {

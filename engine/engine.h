@@ -3,12 +3,15 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "core/lock_manager.h"
 #include "core/status.h"
@@ -27,6 +30,16 @@ struct EngineOptions {
   std::chrono::seconds snapshot_interval{600};
   // How often the background thread looks at both.
   std::chrono::milliseconds snapshot_poll{1000};
+  // Where on-demand snapshots (the snapshot API) are kept, one folder per
+  // collection, until deleted; empty: the API answers that there is none.
+  std::filesystem::path snapshots_dir;
+};
+
+// An on-demand snapshot, as the snapshot API lists it.
+struct SnapshotInfo {
+  std::string name;           // <collection>-<incarnation>-<log sequence>-<UTC time>.snapshot
+  std::string creation_time;  // UTC, "2026-11-26T03:05:09"
+  uint64_t size = 0;          // bytes
 };
 
 // What recovery found, for the start-up log line.
@@ -74,6 +87,17 @@ class Engine final : public index::WriteJournal {
   core::Status snapshot_all();
   EngineStats stats() const;
 
+  // The snapshot API (Qdrant's): a collection (or an alias's collection)
+  // written to a file in options.snapshots_dir, in the format of
+  // persistence/snapshot_codec.h; listed, read back, deleted; and a
+  // collection replaced by a snapshot's contents (created when missing,
+  // keeping its aliases), durable before the call returns.
+  core::Result<SnapshotInfo> create_snapshot(const std::string& collection);
+  core::Result<std::vector<SnapshotInfo>> list_snapshots(const std::string& collection);
+  core::Result<std::string> read_snapshot(const std::string& collection, const std::string& name);
+  core::Result<bool> delete_snapshot(const std::string& collection, const std::string& name);
+  core::Status recover_from_snapshot(const std::string& collection, std::string_view bytes);
+
   // index::WriteJournal
   core::Result<uint64_t> log(const index::CollectionConfig& collection,
                              const index::CollectionWrite& write) override;
@@ -87,6 +111,10 @@ class Engine final : public index::WriteJournal {
   core::Status recover(RecoveryReport* report);
   // Snapshots one collection; snapshot_mutex_ held.
   core::Status snapshot_collection(const std::string& name, uint64_t incarnation);
+  // The folder of a collection's on-demand snapshots, and `name` checked as
+  // one of its file names; errors for no folder, a bad or unknown name.
+  core::Result<std::filesystem::path> snapshot_file(const std::string& collection,
+                                                    const std::string& name) const;
   void snapshot_loop();
 
   // What the engine knows of each live collection.

@@ -179,7 +179,11 @@ core::Status Collection::restore(const CollectionSnapshot& snapshot) {
   }
   core::Result<core::CollectionLockGuard> guard = locks_.lock_collection_exclusive(config_.name);
   if (!guard.is_ok()) return guard.status();
-  VESTA_CHECK(index_.row_count() == 0) << "restore into a non-empty collection";
+  if (index_.row_count() != 0) {
+    return core::Status(core::StatusCode::kConflict,
+                        "collection '" + config_.name +
+                            "' received writes while a snapshot was loaded into it; retry");
+  }
   index_.reserve(snapshot.ids.size());
   for (const auto& [key, schema] : snapshot.payload_indexes) {
     index_.create_payload_index(key, schema);

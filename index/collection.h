@@ -130,7 +130,8 @@ class Collection {
   // A copy of the live points for a snapshot, with the journal watermark
   // read under the same lock (shared).
   core::Result<CollectionSnapshot> snapshot(const core::LockOptions& lock = {});
-  // Loads a snapshot into this collection, which must be empty.
+  // Loads a snapshot into this collection, which must be empty (Conflict
+  // when it is not).
   core::Status restore(const CollectionSnapshot& snapshot);
 
   // Reclaims tombstoned rows now (also done automatically after deletes once

@@ -11,36 +11,19 @@
 
 #include "index/payload_filter.h"
 #include "kernels/cpu/top_k.h"
+#include "server/envelope.h"
 #include "server/json_codec.h"
 #include "server/payload_selector.h"
 #include "server/raw_search_codec.h"
+#include "server/snapshot_routes.h"
 
 namespace vesta::server {
 namespace {
 
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
 
 // The most points one scroll page may return.
 constexpr size_t kMaxScrollLimit = 10000;
-
-// Runs a handler body that produces a result or a Status, and wraps either in
-// Qdrant's envelope with the elapsed time.
-template <typename Body>
-HttpResponse respond(Body&& body) {
-  const Clock::time_point start = Clock::now();
-  core::Result<json> result = body();
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  json out;
-  int status = 200;
-  if (result.is_ok()) {
-    out = {{"result", std::move(result).value()}, {"status", "ok"}, {"time", seconds}};
-  } else {
-    status = core::http_status_for(result.status().code());
-    out = {{"status", {{"error", result.status().message()}}}, {"time", seconds}};
-  }
-  return {status, "application/json", out.dump(-1, ' ', false, json::error_handler_t::replace)};
-}
 
 core::Result<json> object_body(const HttpRequest& request) {
   core::Result<json> body = parse_json_body(request.body);
@@ -806,7 +789,8 @@ RestApi::RestApi(index::CollectionRegistry& collections, std::string version,
       auth_(std::move(options.api_keys)),
       limits_(options.limits),
       metrics_(options.metrics),
-      access_log_(options.access_log) {
+      access_log_(options.access_log),
+      engine_(options.engine) {
   add_routes();
 }
 
@@ -1040,6 +1024,8 @@ void RestApi::add_routes() {
             return aliases_json(aliases.value());
           });
         });
+
+  add_snapshot_routes(r, engine_);
 }
 
 }  // namespace vesta::server

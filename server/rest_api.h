@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <string>
 
+#include "engine/engine.h"
 #include "index/collection_registry.h"
 #include "index/payload_filter.h"
 #include "kernels/cpu/top_k.h"
@@ -28,6 +29,9 @@ struct RestApiOptions {
   RequestLimits limits;
   Metrics* metrics = nullptr;       // optional: request metrics and GET /metrics
   AccessLog* access_log = nullptr;  // optional: one line per request
+  // Optional: the snapshot API (server/snapshot_routes.h); without it those
+  // routes answer that the server keeps nothing.
+  engine::Engine* engine = nullptr;
 };
 
 // The Qdrant-shaped REST API over a CollectionRegistry: collections and their
@@ -55,6 +59,7 @@ class RestApi {
   RequestLimits limits_;
   Metrics* metrics_;
   AccessLog* access_log_;
+  engine::Engine* engine_;
   Router router_;
 };
 

@@ -1,0 +1,152 @@
+#include "server/snapshot_routes.h"
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "persistence/file_io.h"
+#include "server/envelope.h"
+#include "server/json_codec.h"
+
+namespace vesta::server {
+namespace {
+
+using nlohmann::json;
+
+json info_json(const engine::SnapshotInfo& info) {
+  return {{"name", info.name},
+          {"creation_time", info.creation_time},
+          {"size", info.size},
+          {"checksum", nullptr}};
+}
+
+core::Status no_storage() {
+  return {core::StatusCode::kConflict,
+          "snapshots need file storage; this server runs with --storage memory"};
+}
+
+// "file:///abs/path" -> "/abs/path"; other schemes are refused (the server
+// fetches nothing over the network).
+core::Result<std::string> local_path(const json& body) {
+  auto it = body.find("location");
+  if (it == body.end() || !it->is_string()) {
+    return core::invalid_argument("location must be a string (file:///path/to/snapshot)");
+  }
+  const std::string location = it->get<std::string>();
+  constexpr std::string_view kFile = "file://";
+  if (!location.starts_with(kFile) || location.size() <= kFile.size() ||
+      location[kFile.size()] != '/') {
+    return core::invalid_argument("location '" + location +
+                                  "' is not supported: give a file:///absolute/path on the "
+                                  "server, or upload the file to …/snapshots/upload");
+  }
+  return location.substr(kFile.size());
+}
+
+}  // namespace
+
+core::Result<std::string_view> uploaded_file(const HttpRequest& request) {
+  auto type = request.headers.find("content-type");
+  const std::string_view body = request.body;
+  if (type == request.headers.end() || !type->second.starts_with("multipart/form-data")) {
+    return body;
+  }
+  const size_t b = type->second.find("boundary=");
+  if (b == std::string::npos) return core::invalid_argument("multipart body without a boundary");
+  std::string boundary = type->second.substr(b + 9);
+  if (const size_t semi = boundary.find(';'); semi != std::string::npos) boundary.resize(semi);
+  if (boundary.size() >= 2 && boundary.front() == '"' && boundary.back() == '"') {
+    boundary = boundary.substr(1, boundary.size() - 2);
+  }
+  const std::string delimiter = "--" + boundary;
+  const size_t first = body.find(delimiter);
+  if (boundary.empty() || first == std::string_view::npos) {
+    return core::invalid_argument("multipart body without its boundary");
+  }
+  // The part's headers end at the first empty line; its content at the next
+  // delimiter, which a CRLF precedes.
+  const size_t headers_end = body.find("\r\n\r\n", first);
+  if (headers_end == std::string_view::npos) {
+    return core::invalid_argument("multipart part without headers");
+  }
+  const size_t start = headers_end + 4;
+  const size_t end = body.find("\r\n" + delimiter, start);
+  if (end == std::string_view::npos) return core::invalid_argument("multipart part not closed");
+  return body.substr(start, end - start);
+}
+
+void add_snapshot_routes(Router& r, engine::Engine* engine) {
+  r.add("POST", "/collections/{name}/snapshots",
+        [engine](const HttpRequest&, const RouteParams& p) {
+          return respond([&]() -> core::Result<json> {
+            if (engine == nullptr) return no_storage();
+            core::Result<engine::SnapshotInfo> info = engine->create_snapshot(p.at("name"));
+            if (!info.is_ok()) return info.status();
+            return info_json(info.value());
+          });
+        });
+  r.add("GET", "/collections/{name}/snapshots", [engine](const HttpRequest&, const RouteParams& p) {
+    return respond([&]() -> core::Result<json> {
+      if (engine == nullptr) return no_storage();
+      core::Result<std::vector<engine::SnapshotInfo>> list = engine->list_snapshots(p.at("name"));
+      if (!list.is_ok()) return list.status();
+      json out = json::array();
+      for (const engine::SnapshotInfo& info : list.value()) out.push_back(info_json(info));
+      return out;
+    });
+  });
+  r.add("GET", "/collections/{name}/snapshots/{snapshot}",
+        [engine](const HttpRequest&, const RouteParams& p) {
+          std::string bytes;
+          HttpResponse response = respond([&]() -> core::Result<json> {
+            if (engine == nullptr) return no_storage();
+            core::Result<std::string> read = engine->read_snapshot(p.at("name"), p.at("snapshot"));
+            if (!read.is_ok()) return read.status();
+            bytes = std::move(read).value();
+            return json();
+          });
+          if (response.status != 200) return response;
+          return HttpResponse{200, "application/octet-stream", std::move(bytes)};
+        });
+  r.add("DELETE", "/collections/{name}/snapshots/{snapshot}",
+        [engine](const HttpRequest&, const RouteParams& p) {
+          return respond([&]() -> core::Result<json> {
+            if (engine == nullptr) return no_storage();
+            core::Result<bool> deleted = engine->delete_snapshot(p.at("name"), p.at("snapshot"));
+            if (!deleted.is_ok()) return deleted.status();
+            return json(deleted.value());
+          });
+        });
+  r.add("PUT", "/collections/{name}/snapshots/recover",
+        [engine](const HttpRequest& req, const RouteParams& p) {
+          return respond([&]() -> core::Result<json> {
+            if (engine == nullptr) return no_storage();
+            core::Result<json> body = parse_json_body(req.body);
+            if (!body.is_ok()) return body.status();
+            if (!body.value().is_object()) {
+              return core::invalid_argument("request body must be a JSON object");
+            }
+            core::Result<std::string> path = local_path(body.value());
+            if (!path.is_ok()) return path.status();
+            core::Result<std::string> bytes = persistence::read_whole_file(path.value());
+            if (bytes.status().code() == core::StatusCode::kNotFound) {
+              return core::invalid_argument("location: " + bytes.status().message());
+            }
+            if (!bytes.is_ok()) return bytes.status();
+            VESTA_RETURN_IF_ERROR(engine->recover_from_snapshot(p.at("name"), bytes.value()));
+            return json(true);
+          });
+        });
+  r.add("POST", "/collections/{name}/snapshots/upload",
+        [engine](const HttpRequest& req, const RouteParams& p) {
+          return respond([&]() -> core::Result<json> {
+            if (engine == nullptr) return no_storage();
+            core::Result<std::string_view> file = uploaded_file(req);
+            if (!file.is_ok()) return file.status();
+            VESTA_RETURN_IF_ERROR(engine->recover_from_snapshot(p.at("name"), file.value()));
+            return json(true);
+          });
+        });
+}
+
+}  // namespace vesta::server

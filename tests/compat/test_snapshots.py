@@ -1,0 +1,118 @@
+"""The collection snapshot API with the official qdrant-client against a real
+`vesta serve`: create, list, download, delete; recover from a file:// location
+and from an upload (multipart, as Qdrant takes it); the recovered collection
+survives SIGKILL; bad names, locations and bodies are 4xx naming the problem."""
+
+import pathlib
+import tempfile
+
+import numpy as np
+import pytest
+import httpx
+from qdrant_client import models
+
+from test_durability import Server
+
+DIM = 8
+
+
+def fill(client, name, n=300):
+    client.create_collection(name, vectors_config=models.VectorParams(
+        size=DIM, distance=models.Distance.COSINE))
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(n, DIM)).astype(np.float32)
+    client.upsert(name, points=[
+        models.PointStruct(id=i, vector=vectors[i].tolist(), payload={"i": i, "tag": f"t{i % 3}"})
+        for i in range(n)])
+    client.create_payload_index(name, "tag", models.PayloadSchemaType.KEYWORD)
+    return vectors
+
+
+def everything(client, name):
+    points, offset, out = None, None, {}
+    while True:
+        points, offset = client.scroll(name, limit=1000, offset=offset, with_vectors=True,
+                                       with_payload=True)
+        out.update({p.id: (p.vector, p.payload) for p in points})
+        if offset is None:
+            return out
+
+
+def test_create_list_download_recover_and_delete():
+    with tempfile.TemporaryDirectory(prefix="vesta-snap-") as data_dir:
+        server = Server(data_dir)
+        c = server.client
+        fill(c, "docs")
+        c.update_collection_aliases(change_aliases_operations=[
+            models.CreateAliasOperation(create_alias=models.CreateAlias(
+                collection_name="docs", alias_name="live"))])
+        before = everything(c, "docs")
+
+        info = c.create_snapshot("docs")
+        assert info.name.startswith("docs-") and info.name.endswith(".snapshot")
+        assert info.size > 0
+        assert [s.name for s in c.list_snapshots("docs")] == [info.name]
+        downloaded = httpx.get(f"{server.url}/collections/docs/snapshots/{info.name}")
+        assert downloaded.status_code == 200
+        assert downloaded.headers["content-type"] == "application/octet-stream"
+        assert len(downloaded.content) == info.size
+        saved = pathlib.Path(data_dir) / "copy.snapshot"
+        saved.write_bytes(downloaded.content)
+
+        # Change the collection, then recover the snapshot over it.
+        c.delete("docs", points_selector=models.PointIdsList(points=list(range(100))))
+        c.upsert("docs", points=[models.PointStruct(id=10_000, vector=[1.0] * DIM)])
+        assert c.recover_snapshot("docs", location=f"file://{saved}") is True
+        assert everything(c, "docs") == before
+        assert [a.alias_name for a in c.get_collection_aliases("docs").aliases] == ["live"]
+        assert "tag" in c.get_collection("docs").payload_schema
+
+        # Upload into a new collection, as a multipart form like Qdrant's.
+        with open(saved, "rb") as f:
+            uploaded = httpx.post(f"{server.url}/collections/copy/snapshots/upload",
+                                     files={"snapshot": ("copy.snapshot", f)})
+        assert uploaded.status_code == 200, uploaded.text
+        assert everything(c, "copy") == before
+
+        # Recovered collections are durable: they survive SIGKILL.
+        server.kill()
+        server = Server(data_dir)
+        assert everything(server.client, "docs") == before
+        assert everything(server.client, "copy") == before
+        assert server.client.delete_snapshot("docs", info.name) is True
+        assert server.client.list_snapshots("docs") == []
+        server.stop()
+
+
+@pytest.mark.parametrize("method,path,body,status,words", [
+    ("GET", "/collections/docs/snapshots/nope.snapshot", None, 404, "does not exist"),
+    ("GET", "/collections/docs/snapshots/..%2Fcatalog.json", None, 404, "does not exist"),
+    ("DELETE", "/collections/docs/snapshots/nope.snapshot", None, 404, "does not exist"),
+    ("POST", "/collections/missing/snapshots", None, 404, "does not exist"),
+    ("PUT", "/collections/docs/snapshots/recover", {"location": "http://example.com/x"}, 400,
+     "not supported"),
+    ("PUT", "/collections/docs/snapshots/recover", {"location": "file:///no/such/file"}, 400,
+     "location"),
+    ("PUT", "/collections/docs/snapshots/recover", {}, 400, "location"),
+    ("POST", "/collections/docs/snapshots/upload", b"not a snapshot", 400, "cannot be read"),
+])
+def test_bad_requests_name_the_problem(method, path, body, status, words):
+    with tempfile.TemporaryDirectory(prefix="vesta-snap-") as data_dir:
+        server = Server(data_dir)
+        fill(server.client, "docs", n=10)
+        kwargs = {"content": body} if isinstance(body, bytes) else {"json": body}
+        r = httpx.request(method, server.url + path, **kwargs)
+        assert r.status_code == status, r.text
+        assert words in r.json()["status"]["error"]
+        assert server.client.count("docs").count == 10  # nothing changed
+        server.stop()
+
+
+def test_a_memory_only_server_says_it_keeps_no_snapshots():
+    with tempfile.TemporaryDirectory(prefix="vesta-snap-") as data_dir:
+        server = Server(data_dir, "--storage", "memory")
+        fill(server.client, "docs", n=5)
+        r = httpx.post(f"{server.url}/collections/docs/snapshots")
+        assert r.status_code == 409
+        assert "--storage memory" in r.json()["status"]["error"]
+        server.stop()
