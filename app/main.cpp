@@ -18,6 +18,7 @@
 #include "core/lock_manager.h"
 #include "core/thread_pool.h"
 #include "engine/engine.h"
+#include "engine/snapshot_command.h"
 #include "importer/import_command.h"
 #include "index/collection_registry.h"
 #include "index/cpu_searcher.h"
@@ -44,6 +45,9 @@ Usage:
                           load another store's file into a running server;
                           FORMAT lightrag-nano: LightRAG's NanoVectorDB files
                           (options: vesta import --help)
+  vesta snapshot create|list|restore --collection NAME [options]
+                          collection snapshots of a stopped server's data
+                          directory (options: vesta snapshot --help)
   vesta --version         print the version, CPU kernels and CUDA devices
   vesta --help            print this text
 
@@ -594,6 +598,9 @@ int main(int argc, char** argv) {
   }
   if (command == "serve") return serve({args.begin() + 1, args.end()});
   if (command == "bench") return vesta::loadgen::run_bench_command({args.begin() + 1, args.end()});
+  if (command == "snapshot") {
+    return vesta::engine::run_snapshot_command({args.begin() + 1, args.end()});
+  }
   if (command == "import") {
     return vesta::importer::run_import_command({args.begin() + 1, args.end()});
   }

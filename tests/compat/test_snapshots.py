@@ -4,6 +4,7 @@ and from an upload (multipart, as Qdrant takes it); the recovered collection
 survives SIGKILL; bad names, locations and bodies are 4xx naming the problem."""
 
 import pathlib
+import subprocess
 import tempfile
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 import httpx
 from qdrant_client import models
 
+from conftest import BINARY
 from test_durability import Server
 
 DIM = 8
@@ -115,4 +117,32 @@ def test_a_memory_only_server_says_it_keeps_no_snapshots():
         r = httpx.post(f"{server.url}/collections/docs/snapshots")
         assert r.status_code == 409
         assert "--storage memory" in r.json()["status"]["error"]
+        server.stop()
+
+
+def test_vesta_snapshot_works_offline_and_refuses_a_directory_in_use():
+    with tempfile.TemporaryDirectory(prefix="vesta-snap-") as data_dir:
+        server = Server(data_dir)
+        fill(server.client, "docs", n=50)
+        before = everything(server.client, "docs")
+        busy = subprocess.run([BINARY, "snapshot", "list", "--collection", "docs",
+                               "--data-dir", data_dir], capture_output=True, text=True)
+        assert busy.returncode == 1 and "in use by another vesta process" in busy.stderr
+        server.stop()
+
+        out = pathlib.Path(data_dir) / "offline.snapshot"
+        created = subprocess.run([BINARY, "snapshot", "create", "--collection", "docs",
+                                  "--data-dir", data_dir, "--out", str(out)],
+                                 capture_output=True, text=True)
+        assert created.returncode == 0, created.stderr
+        assert created.stdout.strip() == str(out) and out.stat().st_size > 0
+        restored = subprocess.run([BINARY, "snapshot", "restore", "--collection", "twin", str(out),
+                                   "--data-dir", data_dir], capture_output=True, text=True)
+        assert restored.returncode == 0, restored.stderr
+        bad = subprocess.run([BINARY, "snapshot", "restore", "--collection", "x",
+                              "--data-dir", data_dir], capture_output=True, text=True)
+        assert bad.returncode == 2 and "needs a snapshot FILE" in bad.stderr
+
+        server = Server(data_dir)
+        assert everything(server.client, "twin") == before
         server.stop()
