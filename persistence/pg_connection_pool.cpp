@@ -125,7 +125,7 @@ core::Status pg_current_exception_status(const std::string& doing) {
     return {core::StatusCode::kUnavailable,
             "PostgreSQL unreachable during COMMIT (its outcome is unknown): " + one_line(e.what())};
   } catch (const pqxx::sql_error& e) {
-    const std::string state = e.sqlstate();
+    const std::string& state = e.sqlstate();
     if (state == "57014") {  // query_canceled: statement_timeout
       return {core::StatusCode::kUnavailable,
               "PostgreSQL " + doing + " timed out: " + one_line(e.what())};
@@ -148,7 +148,7 @@ bool pg_current_exception_broke_connection() {
   } catch (const pqxx::in_doubt_error&) {
     return true;
   } catch (const pqxx::sql_error& e) {
-    const std::string state = e.sqlstate();
+    const std::string& state = e.sqlstate();
     return state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0;
   } catch (...) {
     return false;

@@ -35,9 +35,9 @@ inline std::optional<std::string> postgres_url() {
 // a random number, within PostgreSQL's 63-character identifiers.
 inline std::string unique_name(const std::string& stem) {
   static std::atomic<int> counter{0};
-  static const unsigned random = std::random_device{}() % 100000;
+  static const unsigned kRandom = std::random_device{}() % 100000;
   return stem.substr(0, 30) + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) +
-         "_" + std::to_string(random);
+         "_" + std::to_string(kRandom);
 }
 
 // Runs `sql` on `url` outside a transaction; returns the result.
