@@ -499,7 +499,13 @@ core::Status PostgresStore::write_batch(const std::deque<Pending>& batch) {
   const uint64_t first = batch.front().sequence;
   const uint64_t last = batch.back().sequence;
   for (int attempt = 0;; ++attempt) {
-    if (attempt > 0) VESTA_RETURN_IF_ERROR(ensure_workspace_lock());
+    if (attempt > 0) {
+      {
+        std::lock_guard lock(wal_mutex_);
+        ++stats_.retried_batches;
+      }
+      VESTA_RETURN_IF_ERROR(ensure_workspace_lock());
+    }
     core::Result<PgConnectionPool::Lease> lease = pool_->acquire();
     if (!lease.is_ok()) return lease.status();
     try {

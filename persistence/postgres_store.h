@@ -84,11 +84,12 @@ class PostgresStore final : public Store {
   core::Status drop_snapshots(const std::string& collection) override;
   core::Status truncate_wal(uint64_t sequence) override;
 
-  // For tests and metrics: COMMITs of log batches, records they held, and
-  // void sequences written after failures.
+  // For tests and metrics: COMMITs of log batches, records they held,
+  // batches retried on a new connection, and records that failed.
   struct WalStats {
     uint64_t commits = 0;
     uint64_t records = 0;
+    uint64_t retried_batches = 0;
     uint64_t failed_records = 0;
   };
   WalStats wal_stats() const;

@@ -523,9 +523,12 @@ TEST(PostgresStore, ConnectionLossFailsOrSucceedsAndLosesNothingAcknowledged) {
     }
     done = true;
     for (std::thread& w : writers) w.join();
-    std::printf("%zu acknowledged, %zu failed, %llu refused while reconnecting\n",
-                acknowledged.size(), failed.size(),
-                static_cast<unsigned long long>(unavailable.load()));
+    std::printf(
+        "%zu acknowledged, %zu failed, %llu refused while reconnecting, %llu batches retried\n",
+        acknowledged.size(), failed.size(), static_cast<unsigned long long>(unavailable.load()),
+        static_cast<unsigned long long>(store->wal_stats().retried_batches));
+    EXPECT_GT(store->wal_stats().retried_batches + failed.size(), 0u)
+        << "no write met a terminated connection";
   }
   std::unique_ptr<PostgresStore> store = open_ok(options);
   ASSERT_NE(store, nullptr);
@@ -545,6 +548,52 @@ TEST(PostgresStore, ConnectionLossFailsOrSucceedsAndLosesNothingAcknowledged) {
       url, "SELECT count(*), min(sequence), max(sequence) FROM vesta_wal WHERE workspace = '" +
                workspace + "'");
   EXPECT_EQ(rows[0][0].as<uint64_t>(), rows[0][2].as<uint64_t>() - rows[0][1].as<uint64_t>() + 1);
+}
+
+// The connection dies while COMMIT runs (a deferred trigger holds it): its
+// outcome is unknown to the store, which looks on a new connection, finds the
+// batch absent and writes it again; the write succeeds once, in order.
+TEST(PostgresStore, ACommitWhoseOutcomeIsUnknownIsCheckedThenRetried) {
+  VESTA_SKIP_WITHOUT_POSTGRES();
+  testing::ScratchDatabase db("in_doubt");
+  const std::string workspace = unique_name("in_doubt");
+  const PostgresStoreOptions options =
+      options_for(workspace, testing::with_parameter(db.url(), "application_name=" + workspace));
+  std::unique_ptr<PostgresStore> store = open_ok(options);
+  ASSERT_NE(store, nullptr);
+  Records replayed;
+  ASSERT_TRUE(open_wal_collecting(*store, 0, &replayed).is_ok());
+  write_and_sync(*store, 1, 2);
+  postgres_exec(db.url(), R"(CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS
+                             $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$)");
+  postgres_exec(db.url(),
+                "CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON vesta_wal DEFERRABLE "
+                "INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.sequence = 3) EXECUTE FUNCTION "
+                "slow_commit()");
+  std::thread killer([&] {
+    // Once COMMIT is in the trigger's sleep: end that backend.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (postgres_exec(db.url(),
+                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                         "application_name = '" +
+                             workspace + "' AND wait_event = 'PgSleep'")
+               .empty() &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  core::Result<uint64_t> seq = store->write_wal(record_bytes(3));
+  ASSERT_TRUE(seq.is_ok());
+  const core::Status synced = store->sync_wal(seq.value());
+  killer.join();
+  EXPECT_TRUE(synced.is_ok()) << synced.to_string();
+  EXPECT_EQ(store->wal_stats().retried_batches, 1u);
+  write_and_sync(*store, 4, 5);
+  store.reset();
+  store = open_ok(options);
+  replayed.clear();
+  ASSERT_TRUE(open_wal_collecting(*store, 0, &replayed).is_ok());
+  expect_records(replayed, 1, 5);
 }
 
 // While the server refuses this store's connections (its role may not log
