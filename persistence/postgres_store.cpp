@@ -26,6 +26,8 @@ constexpr int kReplayBatchRecords = 256;
 // The flusher's reconnection backoff.
 constexpr std::chrono::milliseconds kInitialBackoff{100};
 constexpr std::chrono::milliseconds kMaxBackoff{5000};
+// How often an idle flusher checks that the workspace lock is still held.
+constexpr std::chrono::seconds kLockCheckInterval{10};
 
 bool valid_workspace(const std::string& name) {
   if (name.empty() || name.size() > 63) return false;
@@ -582,7 +584,20 @@ void PostgresStore::flush_loop() {
   int attempts = 0;
   std::unique_lock lock(wal_mutex_);
   for (;;) {
-    flusher_wake_.wait(lock, [&] { return stopping_ || !queue_.empty() || !broken_.is_ok(); });
+    if (!flusher_wake_.wait_for(lock, kLockCheckInterval,
+                                [&] { return stopping_ || !queue_.empty() || !broken_.is_ok(); })) {
+      // Idle: make sure the workspace lock's session is still there (a
+      // server restart, pg_terminate_backend or idle_session_timeout may
+      // have ended it; its query also keeps it from idling out).
+      lock.unlock();
+      const core::Status held = ensure_workspace_lock();
+      if (!held.is_ok()) {
+        std::fprintf(stderr, "vesta: %s: the workspace lock: %s\n", description_.c_str(),
+                     held.message().c_str());
+      }
+      lock.lock();
+      continue;
+    }
     if (!broken_.is_ok()) {
       if (stopping_) return;  // every record after the failure already failed
       // Full jitter in [backoff/2, backoff], so that many processes that lost
