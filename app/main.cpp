@@ -28,6 +28,7 @@
 #include "kernels/cuda/device_info.h"
 #include "loadgen/bench_command.h"
 #include "persistence/file_store.h"
+#include "persistence/postgres_store.h"
 #include "server/http_server.h"
 #include "server/rest_api.h"
 #include "server/standard_metrics.h"
@@ -121,10 +122,27 @@ Durability (serve options):
                          anything changed (0: never by time; default 600)
   --snapshots-dir DIR    where POST /collections/NAME/snapshots writes the
                          snapshots users ask for, kept until deleted (default
-                         DATA-DIR/collection-snapshots)
-  An acknowledged write (wait=true or not) is in the log on disk. At start the
-  server loads each collection's newest snapshot and replays the log after it;
-  a torn record at the log's end (a crash mid-write) is cut and logged.
+                         DATA-DIR/collection-snapshots, with --postgres too)
+  --postgres URI         keep everything in PostgreSQL instead of --data-dir:
+                         postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?PARAMS],
+                         read by libpq, so every libpq parameter works (sslmode
+                         up to verify-full, sslrootcert, sslcert, sslkey, host
+                         lists, ...); a password is better kept out of the
+                         command line: env VESTA_POSTGRES, or libpq's
+                         PGPASSWORD or ~/.pgpass. The schema is created or
+                         migrated at start; one server per workspace
+  --postgres-workspace NAME  the tenant: every row carries it, so servers of
+                         different workspaces share a database unseen by each
+                         other (default "default")
+  --postgres-pool-size N connections, the log writer's included (default 4)
+  --postgres-connect-timeout-s N  (default 5)
+  --postgres-statement-timeout-s N  (default 30)
+  An acknowledged write (wait=true or not) is in the log on disk (fsync) or in
+  PostgreSQL (COMMIT; concurrent writes share one). At start the server loads
+  each collection's newest snapshot and replays the log after it; a torn
+  record at the log's end (a crash mid-write) is cut and logged. With
+  PostgreSQL, a write whose COMMIT fails gets 503 and never takes effect; the
+  server reconnects by itself (backoff with jitter).
 
 A GPU failure moves the collection it met to the CPU path with one log line.
 POST /collections/NAME/points/search/raw is the binary batch search; the
@@ -209,6 +227,11 @@ constexpr std::string_view kServeSettings[] = {"host",
                                                "snapshot-wal-bytes",
                                                "snapshot-interval-s",
                                                "snapshots-dir",
+                                               "postgres",
+                                               "postgres-workspace",
+                                               "postgres-pool-size",
+                                               "postgres-connect-timeout-s",
+                                               "postgres-statement-timeout-s",
                                                "port",
                                                "threads",
                                                "io-threads",
@@ -319,6 +342,7 @@ int serve(const std::vector<std::string_view>& raw_args) {
   vesta::server::RestApiOptions rest;
   bool in_memory = false;
   vesta::persistence::FileStoreOptions file_store;
+  vesta::persistence::PostgresStoreOptions postgres;
   vesta::engine::EngineOptions engine_options;
   std::string sources;
   vesta::core::Result<std::vector<std::string>> settings = gather_settings(raw_args, &sources);
@@ -452,6 +476,24 @@ int serve(const std::vector<std::string_view>& raw_args) {
     } else if (args[i] == "--snapshot-interval-s") {
       if (!number({"--snapshot-interval-s", 0, 1'000'000}, &value)) return 2;
       engine_options.snapshot_interval = std::chrono::seconds(value);
+    } else if (args[i] == "--postgres") {
+      if (i + 1 >= args.size() || args[i + 1].empty()) {
+        return usage_error("--postgres needs a postgresql:// URI");
+      }
+      postgres.uri = std::string(args[++i]);
+    } else if (args[i] == "--postgres-workspace") {
+      if (i + 1 >= args.size() || args[i + 1].empty()) {
+        return usage_error("--postgres-workspace needs a name");
+      }
+      postgres.workspace = std::string(args[++i]);
+    } else if (args[i] == "--postgres-pool-size") {
+      if (!number({"--postgres-pool-size", 1, 1024}, &postgres.pool_size)) return 2;
+    } else if (args[i] == "--postgres-connect-timeout-s") {
+      if (!number({"--postgres-connect-timeout-s", 1, 3600}, &value)) return 2;
+      postgres.connect_timeout = std::chrono::seconds(value);
+    } else if (args[i] == "--postgres-statement-timeout-s") {
+      if (!number({"--postgres-statement-timeout-s", 1, 86400}, &value)) return 2;
+      postgres.statement_timeout = std::chrono::seconds(value);
     } else if (args[i] == "--host") {
       if (i + 1 >= args.size()) return usage_error("--host needs a value");
       http.host = std::string(args[++i]);
@@ -465,6 +507,9 @@ int serve(const std::vector<std::string_view>& raw_args) {
 
   if (!rest.api_keys.read_write.empty() && rest.api_keys.read_write == rest.api_keys.read_only) {
     return usage_error("the API key and the read-only API key must differ");
+  }
+  if (in_memory && !postgres.uri.empty()) {
+    return usage_error("--postgres and --storage memory exclude each other");
   }
 
   // Block the stop signals before any thread starts, so only sigwait sees them.
@@ -483,9 +528,9 @@ int serve(const std::vector<std::string_view>& raw_args) {
     std::fprintf(stderr, "vesta serve: %s\n", searcher.status().message().c_str());
     return 1;
   }
-  // The collections: durable through an Engine over a FileStore, or in
-  // memory only.
-  std::unique_ptr<vesta::persistence::FileStore> store;
+  // The collections: durable through an Engine over a FileStore or a
+  // PostgresStore, or in memory only.
+  std::unique_ptr<vesta::persistence::Store> store;
   std::unique_ptr<vesta::engine::Engine> engine;
   std::unique_ptr<vesta::index::CollectionRegistry> memory_collections;
   std::string storage_line = "collections are kept in memory only (--storage memory)";
@@ -494,13 +539,23 @@ int serve(const std::vector<std::string_view>& raw_args) {
         std::make_unique<vesta::index::CollectionRegistry>(locks, *searcher.value(), batching);
   } else {
     const auto started = std::chrono::steady_clock::now();
-    vesta::core::Result<std::unique_ptr<vesta::persistence::FileStore>> opened =
-        vesta::persistence::FileStore::open(file_store);
-    if (!opened.is_ok()) {
-      std::fprintf(stderr, "vesta serve: %s\n", opened.status().message().c_str());
-      return 1;
+    if (postgres.uri.empty()) {
+      vesta::core::Result<std::unique_ptr<vesta::persistence::FileStore>> opened =
+          vesta::persistence::FileStore::open(file_store);
+      if (!opened.is_ok()) {
+        std::fprintf(stderr, "vesta serve: %s\n", opened.status().message().c_str());
+        return 1;
+      }
+      store = std::move(opened).value();
+    } else {
+      vesta::core::Result<std::unique_ptr<vesta::persistence::PostgresStore>> opened =
+          vesta::persistence::PostgresStore::open(postgres);
+      if (!opened.is_ok()) {
+        std::fprintf(stderr, "vesta serve: %s\n", opened.status().message().c_str());
+        return 1;
+      }
+      store = std::move(opened).value();
     }
-    store = std::move(opened).value();
     if (engine_options.snapshots_dir.empty()) {
       engine_options.snapshots_dir = file_store.dir / "collection-snapshots";
     }
@@ -522,15 +577,22 @@ int serve(const std::vector<std::string_view>& raw_args) {
                  static_cast<unsigned long long>(report.points_loaded), report.snapshots_loaded,
                  static_cast<unsigned long long>(report.records_replayed),
                  static_cast<unsigned long long>(report.records_skipped));
-    storage_line = "writes are durable in " + store->describe() + " (fsync " +
-                   (file_store.wal.fsync == vesta::persistence::FsyncPolicy::kAlways
-                        ? std::string("always")
-                        : "group, every " +
-                              std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                 file_store.wal.group_commit_interval)
-                                                 .count()) +
-                              " ms") +
-                   ")";
+    if (!postgres.uri.empty()) {
+      storage_line = "writes are durable in " + store->describe() +
+                     " (COMMIT before acknowledging, concurrent writes sharing one; " +
+                     std::to_string(postgres.pool_size) + " connections)";
+    } else {
+      storage_line =
+          "writes are durable in " + store->describe() + " (fsync " +
+          (file_store.wal.fsync == vesta::persistence::FsyncPolicy::kAlways
+               ? std::string("always")
+               : "group, every " +
+                     std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        file_store.wal.group_commit_interval)
+                                        .count()) +
+                     " ms") +
+          ")";
+    }
   }
   vesta::index::CollectionRegistry& collections = engine ? engine->registry() : *memory_collections;
   vesta::core::Result<std::unique_ptr<vesta::server::AccessLog>> access_log =

@@ -14,9 +14,10 @@ namespace vesta::persistence {
 // Where Vesta's state survives a restart: a catalog (an opaque text the
 // layer above writes, JSON in practice), a write-ahead log of opaque records
 // with increasing sequence numbers, and compressed snapshots of collections.
-// Backends: FileStore (a data directory; the embedded default) and, later,
-// PostgresStore. The layer above (engine/) decides what the texts and
-// records mean; a Store only keeps them, durably and in order.
+// Backends: FileStore (a data directory; the embedded default) and
+// PostgresStore (vesta_* tables in a PostgreSQL database). The layer above
+// (engine/) decides what the texts and records mean; a Store only keeps them,
+// durably and in order.
 //
 // Use: once at start, load_catalog(), then load_snapshot() per collection,
 // then open_wal() (which replays the log); afterwards the write methods, from
@@ -45,8 +46,12 @@ class Store {
   // Replaces the catalog, durably.
   virtual core::Status save_catalog(std::string_view text) = 0;
   // Two steps so that a caller can note the sequence before waiting: write
-  // assigns it (not yet durable); sync returns once it is durable. Errors
-  // are sticky: a log that failed refuses further writes.
+  // assigns it (not yet durable); sync returns once it is durable. A record
+  // whose sync failed was not applied by the caller: its outcome after a
+  // restart is unknown for a FileStore, whose errors are sticky (a log that
+  // failed refuses further writes until reopened); a PostgresStore refuses
+  // writes until it has reconnected and made the failed sequences void, so
+  // that they never take effect.
   virtual core::Result<uint64_t> write_wal(std::string_view record) = 0;
   virtual core::Status sync_wal(uint64_t sequence) = 0;
   // The last sequence the log assigned (0 for an empty, new log).

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, what Vesta needs to build (and, with --test,
-# to run its tests and benchmarks). Installs only what is missing, so a second
-# run is a no-op that needs no network.
+# to run its tests and benchmarks: PostgreSQL's server binaries too, for the
+# throwaway cluster of scripts/pg-test-cluster.sh). Installs only what is
+# missing, so a second run is a no-op that needs no network.
 #
 #   scripts/install-deps.sh          build dependencies
 #   scripts/install-deps.sh --test   build + test dependencies
@@ -10,10 +11,12 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build ccache pkg-config
   nlohmann-json3-dev libboost-dev libssl-dev zlib1g-dev libdeflate-dev
+  libpqxx-dev
 )
 test_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-venv
+  postgresql
 )
 
 if [[ "${1:-}" == "--test" ]]; then

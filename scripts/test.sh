@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Command two: install what the tests need, build, and run every test suite.
+#   0. a throwaway PostgreSQL cluster (scripts/pg-test-cluster.sh, 127.0.0.1
+#      only, a free port, stopped and removed on exit) for the tests that need
+#      one; they read its URL from VESTA_TEST_POSTGRES_URL;
 #   1. the Release build (CUDA code compiled when nvcc is found) and all its
 #      tests, GPU tests skipping with a reason when no device exists;
 #   2. the compatibility suite: the official qdrant-client (pinned, in
@@ -13,6 +16,18 @@ cd "$(dirname "$0")/.."
 jobs="$(nproc)"
 
 scripts/install-deps.sh --test
+
+echo "== PostgreSQL for the tests =="
+pg_dir="$(mktemp -d /tmp/vesta-test-pg-XXXXXX)"
+pg_port="${VESTA_TEST_POSTGRES_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
+stop_postgres() {
+  scripts/pg-test-cluster.sh stop "$pg_dir" || true
+  rm -rf "$pg_dir"
+}
+trap stop_postgres EXIT
+VESTA_TEST_POSTGRES_URL="$(scripts/pg-test-cluster.sh start "$pg_dir" "$pg_port")"
+export VESTA_TEST_POSTGRES_URL
+echo "PostgreSQL test cluster: $VESTA_TEST_POSTGRES_URL"
 
 echo "== build (Release) =="
 scripts/build.sh -DVESTA_BUILD_TESTS=ON -DVESTA_BUILD_BENCH=ON

@@ -1,9 +1,12 @@
-"""Durability of `vesta serve` with file storage: every acknowledged write
-survives SIGKILL of the server mid-load, with each fsync policy and with
-snapshot rounds (and log truncation) happening during the load; batches are
+"""Durability of `vesta serve` with file storage and with PostgreSQL
+(--postgres $VESTA_TEST_POSTGRES_URL, each test in a workspace of its own;
+skipped when the variable is unset): every acknowledged write survives
+SIGKILL of the server mid-load, with each fsync policy and with snapshot
+rounds (and log truncation) happening during the load; batches are
 all-or-nothing; a graceful restart keeps everything; a second server on the
-same data directory is refused."""
+same data directory or workspace is refused."""
 
+import os
 import random
 import re
 import signal
@@ -11,6 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 
 import numpy as np
 import pytest
@@ -20,6 +24,22 @@ from conftest import BINARY
 
 DIM = 16
 BATCH = 10
+
+POSTGRES_URL = os.environ.get("VESTA_TEST_POSTGRES_URL", "")
+needs_postgres = pytest.mark.skipif(
+    not POSTGRES_URL,
+    reason="needs PostgreSQL: VESTA_TEST_POSTGRES_URL is not set (scripts/test.sh starts a "
+           "cluster with scripts/pg-test-cluster.sh and sets it)")
+
+
+def postgres_args():
+    """--postgres with a workspace no other test uses."""
+    return ["--postgres", POSTGRES_URL, "--postgres-workspace",
+            f"durability-{uuid.uuid4().hex[:16]}"]
+
+
+def store_args(store):
+    return postgres_args() if store == "postgres" else []
 
 
 class Server:
@@ -116,12 +136,19 @@ def check_recovered(client, acked, in_flight):
     assert not extra, f"points nobody wrote: {sorted(extra)[:5]}"
 
 
-@pytest.mark.parametrize("args", [
-    [],
-    ["--wal-fsync", "group", "--wal-group-commit-ms", "5"],
-    ["--snapshot-wal-bytes", "64K", "--snapshot-interval-s", "1"],
-], ids=["fsync-always", "group-commit", "snapshots-during-load"])
-def test_acknowledged_writes_survive_sigkill(args):
+SNAPSHOTS_DURING_LOAD = ["--snapshot-wal-bytes", "64K", "--snapshot-interval-s", "1"]
+
+
+@pytest.mark.parametrize("store,args", [
+    ("file", []),
+    ("file", ["--wal-fsync", "group", "--wal-group-commit-ms", "5"]),
+    ("file", SNAPSHOTS_DURING_LOAD),
+    pytest.param("postgres", [], marks=needs_postgres),
+    pytest.param("postgres", SNAPSHOTS_DURING_LOAD, marks=needs_postgres),
+], ids=["fsync-always", "group-commit", "snapshots-during-load", "postgres",
+        "postgres-snapshots-during-load"])
+def test_acknowledged_writes_survive_sigkill(store, args):
+    args = store_args(store) + args
     with tempfile.TemporaryDirectory(prefix="vesta-durability-") as data_dir:
         server = Server(data_dir, *args)
         server.client.create_collection(
@@ -141,8 +168,9 @@ def test_acknowledged_writes_survive_sigkill(args):
         again.stop()
 
 
-def test_twenty_kills_at_random_moments_lose_nothing_acknowledged():
-    # One data directory through 20 SIGKILLs at random moments of a
+@pytest.mark.parametrize("store", ["file", pytest.param("postgres", marks=needs_postgres)])
+def test_twenty_kills_at_random_moments_lose_nothing_acknowledged(store):
+    # One data directory (or workspace) through 20 SIGKILLs at random moments of a
     # concurrent load, with snapshot rounds (and log truncation) every 32 KiB
     # of log: after each restart every point acknowledged so far is there,
     # bit for bit, and batches in flight are all or nothing.
@@ -150,7 +178,7 @@ def test_twenty_kills_at_random_moments_lose_nothing_acknowledged():
     seed = rng.randrange(1 << 30)
     print(f"seed {seed}")
     rng.seed(seed)
-    args = ["--snapshot-wal-bytes", "32K", "--snapshot-interval-s", "1"]
+    args = store_args(store) + ["--snapshot-wal-bytes", "32K", "--snapshot-interval-s", "1"]
     with tempfile.TemporaryDirectory(prefix="vesta-durability-") as data_dir:
         server = Server(data_dir, *args)
         server.client.create_collection(
@@ -172,9 +200,11 @@ def test_twenty_kills_at_random_moments_lose_nothing_acknowledged():
         server.stop()
 
 
-def test_catalog_aliases_payload_indexes_and_drops_survive_a_restart():
+@pytest.mark.parametrize("store", ["file", pytest.param("postgres", marks=needs_postgres)])
+def test_catalog_aliases_payload_indexes_and_drops_survive_a_restart(store):
+    args = store_args(store)
     with tempfile.TemporaryDirectory(prefix="vesta-durability-") as data_dir:
-        server = Server(data_dir)
+        server = Server(data_dir, *args)
         c = server.client
         c.create_collection("a", vectors_config=models.VectorParams(size=4, distance=models.Distance.COSINE))
         c.create_collection("b", vectors_config=models.VectorParams(size=2, distance=models.Distance.EUCLID))
@@ -187,7 +217,7 @@ def test_catalog_aliases_payload_indexes_and_drops_survive_a_restart():
         c.delete_collection("gone")
         server.kill()
 
-        again = Server(data_dir)
+        again = Server(data_dir, *args)
         c = again.client
         assert sorted(x.name for x in c.get_collections().collections) == ["a", "b"]
         assert c.get_collection("b").config.params.vectors.distance == models.Distance.EUCLID
@@ -205,3 +235,22 @@ def test_a_second_server_on_the_same_data_directory_is_refused():
         assert second.returncode == 1
         assert "in use by another vesta process" in second.stderr
         server.stop()
+
+
+@needs_postgres
+def test_a_second_server_on_the_same_workspace_is_refused_and_the_password_never_shown():
+    args = postgres_args()
+    # The test cluster trusts every local connection, so any password works.
+    url = re.sub(r"^postgresql://([^@/:]+)@", r"postgresql://\1:hunter2-secret@", POSTGRES_URL)
+    assert "hunter2-secret" in url
+    args[1] = url
+    with tempfile.TemporaryDirectory(prefix="vesta-durability-") as data_dir:
+        server = Server(data_dir, *args)
+        second = subprocess.run([BINARY, "serve", "--port", "0", "--data-dir", data_dir,
+                                 "--postgres-connect-timeout-s", "1", *args],
+                                capture_output=True, text=True, timeout=30)
+        assert second.returncode == 1
+        assert "in use by another vesta process" in second.stderr
+        server.stop()
+        assert any("recovered 0 collections from PostgreSQL" in line for line in server.lines)
+        assert not any("hunter2" in line for line in server.lines + [second.stderr])

@@ -12,6 +12,7 @@
 
 #include "core/thread_pool.h"
 #include "engine/write_codec.h"
+#include "engine_test_points.h"
 #include "index/cpu_searcher.h"
 #include "persistence/file_store.h"
 #include "test_seed.h"
@@ -72,31 +73,8 @@ class Durable {
   RecoveryReport report_;
 };
 
-std::vector<float> vector_of(uint64_t i, size_t dim) {
-  std::vector<float> v(dim);
-  for (size_t d = 0; d < dim; ++d) v[d] = static_cast<float>((i * 31 + d * 7) % 97) / 13.0f - 3.0f;
-  return v;
-}
-
-std::vector<index::PointWrite> points(uint64_t first, uint64_t count, size_t dim) {
-  std::vector<index::PointWrite> out;
-  for (uint64_t i = first; i < first + count; ++i) {
-    out.push_back({PointId::number(i), vector_of(i, dim), json{{"i", i}, {"even", i % 2 == 0}}});
-  }
-  return out;
-}
-
-// Every live point of a collection, by id: vector (as stored) and payload.
-std::map<PointId, std::pair<std::vector<float>, json>> contents(index::Collection& c) {
-  std::map<PointId, std::pair<std::vector<float>, json>> out;
-  std::optional<PointId> offset;
-  do {
-    index::Collection::ScrollPage page = c.scroll(offset, 1000, nullptr, true, true).value();
-    for (const index::StoredPoint& p : page.points) out[p.id] = {p.vector, p.payload};
-    offset = page.next_page_offset;
-  } while (offset);
-  return out;
-}
+using test_data::contents;
+using test_data::points;
 
 TEST(Engine, EveryKindOfWriteSurvivesARestart) {
   Durable d(scratch_dir("kinds"));
