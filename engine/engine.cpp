@@ -232,7 +232,11 @@ core::Result<uint64_t> Engine::log(const index::CollectionConfig& collection,
   }
   const core::Status synced = store_.sync_wal(sequence);
   if (!synced.is_ok()) {
-    applied(sequence);
+    // The record may or may not be in the log, so it stays "in flight" for
+    // good: no snapshot may claim a position at or past it (a later recovery
+    // could cut it from the log and hand its sequence out again). The log
+    // refuses further writes after a failure, so the watermark stops here
+    // until a restart.
     return core::Status(core::StatusCode::kUnavailable,
                         "the write was not applied: the write-ahead log could not make it "
                         "durable: " +
