@@ -5,13 +5,15 @@
 //
 //   vesta_persistence_bench [--points 1000000] [--dim 768] [--batch 1000]
 //                           [--writers 4] [--dir DIR (a fresh temporary one)]
+//                           [--postgres URI] [--skip-lightrag 1]
 //
 // Phases, on "real-looking" embeddings (per-dimension scales drawn from a
 // log-normal, a shared mean direction, L2-normalised, as sentence embedders
 // produce; float16-representable):
 //   1. ingest: --writers threads upsert batches of --batch points into a
 //      Cosine collection, (a) in memory only, (b) durable with fsync always,
-//      (c) durable with group commit (2 ms); points/s each;
+//      (c) durable with group commit (2 ms), (d) with --postgres, durable in
+//      PostgreSQL (a fresh workspace); points/s each;
 //   2. snapshot: one snapshot round of (b); its size against the raw float32
 //      bytes, and the size LightRAG (>= 1.4.7) writes for the same points
 //      (base64 float32 matrix plus per-point base64(zlib(float16))), computed
@@ -19,6 +21,7 @@
 //   3. restore: the engine and store closed and reopened (recovery from the
 //      snapshot) until a search answers; seconds.
 
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -38,6 +41,7 @@
 #include "engine/engine.h"
 #include "index/cpu_searcher.h"
 #include "persistence/file_store.h"
+#include "persistence/postgres_store.h"
 
 namespace {
 
@@ -54,6 +58,8 @@ struct Options {
   size_t batch = 1000;
   size_t writers = 4;
   fs::path dir;
+  std::string postgres;
+  bool lightrag = true;
 };
 
 std::vector<float> make_embeddings(size_t n, size_t dim, uint64_t seed) {
@@ -140,10 +146,27 @@ size_t directory_bytes(const fs::path& dir) {
   return total;
 }
 
+// Runs `use` with the value of `result`, or exits saying why there is none.
+template <typename T, typename Use>
+void core_check(vesta::core::Result<T> result, Use use) {
+  if (!result.is_ok()) {
+    std::fprintf(stderr, "%s\n", result.status().to_string().c_str());
+    std::exit(1);
+  }
+  use(std::move(result).value());
+}
+
 struct Durable {
-  std::unique_ptr<vesta::persistence::FileStore> store;
+  std::unique_ptr<vesta::persistence::Store> store;
   std::unique_ptr<vesta::engine::Engine> engine;
 };
+
+vesta::engine::EngineOptions rounds_on_request() {
+  vesta::engine::EngineOptions eo;
+  eo.snapshot_wal_bytes = 0;  // rounds only when asked
+  eo.snapshot_interval = std::chrono::seconds(0);
+  return eo;
+}
 
 Durable open_durable(const fs::path& dir, vesta::persistence::FsyncPolicy fsync,
                      vesta::core::LockManager& locks, vesta::index::Searcher& searcher) {
@@ -152,10 +175,9 @@ Durable open_durable(const fs::path& dir, vesta::persistence::FsyncPolicy fsync,
   fo.wal.fsync = fsync;
   Durable d;
   d.store = std::move(vesta::persistence::FileStore::open(fo)).value();
-  vesta::engine::EngineOptions eo;
-  eo.snapshot_wal_bytes = 0;  // rounds only when asked
-  eo.snapshot_interval = std::chrono::seconds(0);
-  d.engine = std::move(vesta::engine::Engine::open(*d.store, locks, searcher, {}, eo)).value();
+  d.engine =
+      std::move(vesta::engine::Engine::open(*d.store, locks, searcher, {}, rounds_on_request()))
+          .value();
   return d;
 }
 
@@ -176,6 +198,10 @@ int main(int argc, char** argv) {
       o.writers = std::stoul(value);
     else if (flag == "--dir")
       o.dir = value;
+    else if (flag == "--postgres")
+      o.postgres = value;
+    else if (flag == "--skip-lightrag")
+      o.lightrag = value != "1";
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
@@ -206,6 +232,22 @@ int main(int argc, char** argv) {
     group_rate = ingest(*d.engine->registry().get("docs").value(), data, o);
   }
   fs::remove_all(o.dir / "group");
+  double postgres_rate = 0;
+  if (!o.postgres.empty()) {
+    vesta::persistence::PostgresStoreOptions po;
+    po.uri = o.postgres;
+    po.workspace = "bench-" + std::to_string(::getpid());
+    core_check(vesta::persistence::PostgresStore::open(po), [&](auto store) {
+      Durable d;
+      d.store = std::move(store);
+      d.engine =
+          std::move(vesta::engine::Engine::open(*d.store, locks, searcher, {}, rounds_on_request()))
+              .value();
+      (void)d.engine->registry().create(config);
+      postgres_rate = ingest(*d.engine->registry().get("docs").value(), data, o);
+      (void)d.engine->registry().drop("docs");
+    });
+  }
   double always_rate = 0;
   double snapshot_s = 0;
   {
@@ -223,7 +265,7 @@ int main(int argc, char** argv) {
   }
   const size_t snapshot_bytes = directory_bytes(o.dir / "always" / "snapshots");
   const size_t raw_bytes = o.points * o.dim * sizeof(float);
-  const size_t lightrag_bytes = lightrag_vector_bytes(data, o);
+  const size_t lightrag_bytes = o.lightrag ? lightrag_vector_bytes(data, o) : 0;
 
   const auto start = Clock::now();
   Durable d =
@@ -245,6 +287,10 @@ int main(int argc, char** argv) {
               always_rate, always_rate / memory_rate);
   std::printf("| ingest, durable, group commit 2 ms | %.0f points/s (%.2f of in memory) |\n",
               group_rate, group_rate / memory_rate);
+  if (!o.postgres.empty()) {
+    std::printf("| ingest, durable, PostgreSQL | %.0f points/s (%.2f of in memory) |\n",
+                postgres_rate, postgres_rate / memory_rate);
+  }
   std::printf("| snapshot round | %.2f s |\n", snapshot_s);
   std::printf("| snapshot size / raw float32 | %.3f (%zu bytes) |\n",
               static_cast<double>(snapshot_bytes) / raw_bytes, snapshot_bytes);
