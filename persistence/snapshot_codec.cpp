@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -96,7 +97,7 @@ void put_id(std::string& out, const core::PointId& id) {
 
 // The points of one decompressed chunk: rows into `rows` (n x dim values),
 // or ids, or payloads appended. A message without "where" on damage.
-core::Status decode_chunk(uint8_t kind, uint32_t n, const std::string& raw, size_t dim,
+core::Status decode_chunk(uint8_t kind, uint32_t n, std::string_view raw, size_t dim,
                           uint16_t* rows, std::vector<core::PointId>* ids,
                           std::vector<std::string>* payloads) {
   if (kind == kRows) {
@@ -126,7 +127,7 @@ core::Status decode_chunk(uint8_t kind, uint32_t n, const std::string& raw, size
         const uint32_t len = load_u32(raw, p);
         p += 4;
         if (raw.size() - p < len) return core::internal_error("string id runs past the chunk");
-        core::Result<core::PointId> id = core::PointId::string(raw.substr(p, len));
+        core::Result<core::PointId> id = core::PointId::string(std::string(raw.substr(p, len)));
         if (!id.is_ok()) return id.status();
         ids->push_back(std::move(id).value());
         p += len;
@@ -142,7 +143,7 @@ core::Status decode_chunk(uint8_t kind, uint32_t n, const std::string& raw, size
   for (uint32_t i = 0; i < n; ++i) {
     const size_t nl = raw.find('\n', p);
     if (nl == std::string::npos) return core::internal_error("payloads end early");
-    payloads->push_back(raw.substr(p, nl - p));
+    payloads->emplace_back(raw.substr(p, nl - p));
     p = nl + 1;
   }
   if (p != raw.size()) return core::internal_error("bytes after the payloads");
@@ -327,13 +328,14 @@ core::Result<SnapshotContents> decode_snapshot(std::string_view in) {
       errors[i] = corrupt(k.where, "checksum mismatch");
       return;
     }
-    std::string raw(k.raw_len, '\0');
-    if (k.raw_len > 0 && !decompress(k.stored, raw.data(), k.raw_len)) {
+    // Not zero-filled: decompression writes every byte or fails.
+    const std::unique_ptr<char[]> buffer(new char[std::max<size_t>(1, k.raw_len)]);
+    if (k.raw_len > 0 && !decompress(k.stored, buffer.get(), k.raw_len)) {
       errors[i] = corrupt(k.where, "does not decompress to its length");
       return;
     }
-    errors[i] = decode_chunk(k.kind, k.n, raw, c.dim, c.rows.data() + k.first * c.dim, &ids[i],
-                             &payloads[i]);
+    errors[i] = decode_chunk(k.kind, k.n, std::string_view(buffer.get(), k.raw_len), c.dim,
+                             c.rows.data() + k.first * c.dim, &ids[i], &payloads[i]);
     if (!errors[i].is_ok()) errors[i] = corrupt(k.where, errors[i].message());
   });
   for (const core::Status& e : errors) VESTA_RETURN_IF_ERROR(e);
