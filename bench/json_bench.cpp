@@ -16,10 +16,13 @@
 //   1 float32:  the float32 value's shortest round trip (at most 9 digits,
 //               no spaces); what `vesta bench` sends
 // Stages:
-//   bm_parse_*:  body text → DOM → float vectors, as the handlers read them
-//                (parse_json_body, then vector_from_json per vector; ids and
-//                payloads for upserts)
-//   bm_handle_*: RestApi::handle on an in-memory collection of d = 768 with
+//   bm_parse:    body text → DOM → float vectors, as the handlers read them
+//                (ids and payloads too for upserts): reader 0 parses with
+//                parse_json_body (nlohmann's DOM, one value per float: the
+//                path before VectorBodyParser and its fallback), reader 1
+//                with VectorBodyParser (what the routes use), then
+//                vector_from_json per vector
+//   bm_handle:   RestApi::handle on an in-memory collection of d = 768 with
 //                one point (search) or the 1000 points (upsert): the whole
 //                handler, answer included, without HTTP.
 
@@ -38,6 +41,7 @@
 #include "index/cpu_searcher.h"
 #include "server/json_codec.h"
 #include "server/rest_api.h"
+#include "server/vector_body_parser.h"
 
 namespace {
 
@@ -183,12 +187,22 @@ size_t read_vectors(Kind kind, const json& body, benchmark::State& state) {
   return floats;
 }
 
-// args: kind, digits
+// The reader of each kind's route, with the paths rest_api.cpp gives it.
+const server::VectorBodyParser& reader_for(Kind kind) {
+  static const server::VectorBodyParser kSearch{"vector"};
+  static const server::VectorBodyParser kBatch{"searches[].vector"};
+  static const server::VectorBodyParser kUpsert{"points[].vector", "batch.vectors[]"};
+  return kind == Kind::kSearch ? kSearch : kind == Kind::kBatch ? kBatch : kUpsert;
+}
+
+// args: kind, digits, reader (0: parse_json_body, the reference; 1:
+// VectorBodyParser, as the routes parse)
 void bm_parse(benchmark::State& state) {
   const auto kind = static_cast<Kind>(state.range(0));
   const std::string body = make_body(kind, static_cast<Digits>(state.range(1)));
+  const server::VectorBodyParser* reader = state.range(2) == 1 ? &reader_for(kind) : nullptr;
   for (auto _ : state) {
-    auto parsed = server::parse_json_body(body);
+    auto parsed = reader != nullptr ? reader->parse(body) : server::parse_json_body(body);
     if (!parsed.is_ok()) {
       state.SkipWithError(parsed.status().message().c_str());
       break;
@@ -199,8 +213,8 @@ void bm_parse(benchmark::State& state) {
   state.counters["body_KiB"] = static_cast<double>(body.size()) / 1024.0;
 }
 BENCHMARK(bm_parse)
-    ->ArgNames({"kind", "digits"})
-    ->ArgsProduct({{0, 1, 2, 3}, {0, 1}})
+    ->ArgNames({"kind", "digits", "reader"})
+    ->ArgsProduct({{0, 1, 2, 3}, {0, 1}, {0, 1}})
     ->Unit(benchmark::kMicrosecond);
 
 // The whole handler on an in-memory collection (args: kind, digits).

@@ -28,6 +28,10 @@ struct RestApiOptions {
   RequestLimits limits;
   Metrics* metrics = nullptr;       // optional: request metrics and GET /metrics
   AccessLog* access_log = nullptr;  // optional: one line per request
+  // Read the vectors of search, query and upsert bodies straight from the
+  // text (VectorBodyParser). false: every body through parse_json_body
+  // alone, the reference the tests compare the reader with.
+  bool fast_json_vectors = true;
 };
 
 // The Qdrant-shaped REST API over a CollectionRegistry: collections and their
@@ -55,6 +59,7 @@ class RestApi {
   RequestLimits limits_;
   Metrics* metrics_;
   AccessLog* access_log_;
+  bool fast_json_vectors_;
   Router router_;
 };
 
