@@ -22,6 +22,8 @@
 //                path before VectorBodyParser and its fallback), reader 1
 //                with VectorBodyParser (what the routes use), then
 //                vector_from_json per vector
+//   bm_write:    what `vesta bench` writes: a nlohmann DOM + dump() (before)
+//                or loadgen/request_json (now), float32 values
 //   bm_handle:   RestApi::handle on an in-memory collection of d = 768 with
 //                one point (search) or the 1000 points (upsert): the whole
 //                handler, answer included, without HTTP.
@@ -39,6 +41,7 @@
 #include "core/thread_pool.h"
 #include "index/collection_registry.h"
 #include "index/cpu_searcher.h"
+#include "loadgen/request_json.h"
 #include "server/json_codec.h"
 #include "server/rest_api.h"
 #include "server/vector_body_parser.h"
@@ -260,6 +263,59 @@ void bm_handle(benchmark::State& state) {
 BENCHMARK(bm_handle)
     ->ArgNames({"kind", "digits"})
     ->ArgsProduct({{0, 1, 2, 3}, {0, 1}})
+    ->Unit(benchmark::kMicrosecond);
+
+// What `vesta bench` writes (args: kind 0 search, 1 search/batch of 64,
+// 3 upsert in batch form; writer 0: a nlohmann DOM and dump(), as it did
+// before loadgen/request_json; 1: request_json). Bytes/s counts the text.
+void bm_write(benchmark::State& state) {
+  const auto kind = static_cast<Kind>(state.range(0));
+  const bool direct = state.range(1) == 1;
+  const size_t vectors = kind == Kind::kSearch  ? 1
+                         : kind == Kind::kBatch ? kBatchSearches
+                                                : kUpsertPoints;
+  std::mt19937 rng(42);
+  std::normal_distribution<float> normal(0.0f, 0.05f);
+  std::vector<float> values(vectors * kDim);
+  for (float& v : values) v = normal(rng);
+  constexpr size_t kK = 10;
+  size_t bytes = 0;
+  for (auto _ : state) {
+    std::string text;
+    if (direct) {
+      text = kind == Kind::kSearch  ? vesta::loadgen::search_request_json(values, kK)
+             : kind == Kind::kBatch ? vesta::loadgen::search_batch_request_json(values, kDim, kK)
+                                    : vesta::loadgen::upsert_batch_json(0, values, kDim);
+    } else {
+      auto row = [&](size_t i) {
+        return std::vector<float>(values.begin() + static_cast<std::ptrdiff_t>(i * kDim),
+                                  values.begin() + static_cast<std::ptrdiff_t>((i + 1) * kDim));
+      };
+      if (kind == Kind::kSearch) {
+        text = json{{"vector", row(0)}, {"limit", kK}}.dump();
+      } else if (kind == Kind::kBatch) {
+        json searches = json::array();
+        for (size_t q = 0; q < vectors; ++q)
+          searches.push_back({{"vector", row(q)}, {"limit", kK}});
+        text = json{{"searches", searches}}.dump();
+      } else {
+        json ids = json::array();
+        json rows = json::array();
+        for (size_t i = 0; i < vectors; ++i) {
+          ids.push_back(i);
+          rows.push_back(row(i));
+        }
+        text = json{{"batch", {{"ids", ids}, {"vectors", rows}}}}.dump();
+      }
+    }
+    bytes += text.size();
+    benchmark::DoNotOptimize(text.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+}
+BENCHMARK(bm_write)
+    ->ArgNames({"kind", "writer"})
+    ->ArgsProduct({{0, 1, 3}, {0, 1}})
     ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
