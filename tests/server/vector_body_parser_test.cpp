@@ -318,6 +318,7 @@ TEST(VectorBodyParser, StructureKeysAndTypesMatchTheReferencePath) {
       "{\"vécteur\": [1], \"vector\": [2]}",
       "{\"\": [1], \"vector\": [2]}",
       "{\"vec\ttor\": [1]}",
+      "{\"vec\x7ftor\": [1], \"vector\": [2]}",
       "{\"vector\\\"\": [1]}",
       "{\"a\\\\\": 1, \"vector\": [2]}",
       // Not an object, or not only one.
