@@ -17,6 +17,7 @@
 #include "loadgen/exact_search.h"
 #include "loadgen/http_client.h"
 #include "loadgen/load_generator.h"
+#include "loadgen/request_json.h"
 #include "server/raw_search_codec.h"
 
 namespace vesta::loadgen {
@@ -116,15 +117,9 @@ core::Result<Target> create_and_upload(HttpClient& client, const BenchOptions& o
   const auto start = std::chrono::steady_clock::now();
   for (size_t first = 0; first < o.points; first += o.upload_batch) {
     const size_t count = std::min(o.upload_batch, o.points - first);
-    json ids = json::array();
-    json vectors = json::array();
-    for (size_t i = first; i < first + count; ++i) {
-      ids.push_back(i);
-      vectors.push_back(std::vector<float>(target.points.begin() + i * o.dim,
-                                           target.points.begin() + (i + 1) * o.dim));
-    }
-    const json body = {{"batch", {{"ids", ids}, {"vectors", vectors}}}};
-    VESTA_RETURN_IF_ERROR(expect_ok(client.request("PUT", path + "/points?wait=true", body.dump()),
+    const std::string body = upsert_batch_json(
+        first, std::span<const float>(target.points).subspan(first * o.dim, count * o.dim), o.dim);
+    VESTA_RETURN_IF_ERROR(expect_ok(client.request("PUT", path + "/points?wait=true", body),
                                     "upserting points " + std::to_string(first) + ".."));
   }
   const double seconds =
@@ -193,18 +188,13 @@ RequestPool prepare_requests(const BenchOptions& o, const Target& t, std::mt1993
       r.body.append(reinterpret_cast<const char*>(first), o.batch * t.dim * sizeof(float));
     } else {
       r.content_type = "application/json";
-      auto search = [&](size_t q) {
-        return json{{"vector", std::vector<float>(first + q * t.dim, first + (q + 1) * t.dim)},
-                    {"limit", o.k}};
-      };
+      const std::span<const float> queries(first, o.batch * t.dim);
       if (o.batch == 1) {
         r.target = base;
-        r.body = search(0).dump();
+        r.body = search_request_json(queries, o.k);
       } else {
         r.target = base + "/batch";
-        json searches = json::array();
-        for (size_t q = 0; q < o.batch; ++q) searches.push_back(search(q));
-        r.body = json{{"searches", searches}}.dump();
+        r.body = search_batch_request_json(queries, t.dim, o.k);
       }
     }
     pool.requests.push_back(std::move(r));

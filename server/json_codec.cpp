@@ -1,7 +1,10 @@
 #include "server/json_codec.h"
 
 #include <cmath>
+#include <cstring>
 #include <limits>
+
+#include "core/check.h"
 
 namespace vesta::server {
 
@@ -12,6 +15,10 @@ core::Result<nlohmann::json> parse_json_body(const std::string& body) {
   } catch (const nlohmann::json::parse_error& e) {
     return core::invalid_argument("malformed JSON at byte " + std::to_string(e.byte) + ": " +
                                   e.what());
+  } catch (const nlohmann::json::exception& e) {
+    // A number too large for a double (1e400) is out_of_range, not a
+    // parse_error: still the client's mistake.
+    return core::invalid_argument(std::string("unreadable JSON: ") + e.what());
   }
 }
 
@@ -33,8 +40,24 @@ nlohmann::json point_id_to_json(const core::PointId& id) {
   return id.to_string();
 }
 
+nlohmann::json packed_vector_json(std::span<const float> values) {
+  const auto* bytes = reinterpret_cast<const uint8_t*>(values.data());
+  return nlohmann::json::binary(
+      nlohmann::json::binary_t::container_type(bytes, bytes + values.size_bytes()),
+      kPackedVectorSubtype);
+}
+
 core::Result<std::vector<float>> vector_from_json(const nlohmann::json& value,
                                                   const std::string& field) {
+  if (value.is_binary()) {
+    const nlohmann::json::binary_t& bytes = value.get_binary();
+    VESTA_CHECK(bytes.has_subtype() && bytes.subtype() == kPackedVectorSubtype &&
+                bytes.size() % sizeof(float) == 0)
+        << field << " holds a binary value that is not a packed vector";
+    std::vector<float> out(bytes.size() / sizeof(float));
+    if (!out.empty()) std::memcpy(out.data(), bytes.data(), bytes.size());
+    return out;
+  }
   if (!value.is_array()) {
     return core::invalid_argument(field + " must be an array of numbers, got " +
                                   std::string(value.type_name()));

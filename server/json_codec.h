@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -22,9 +24,17 @@ core::Result<core::PointId> point_id_from_json(const nlohmann::json& value,
 nlohmann::json point_id_to_json(const core::PointId& id);
 
 // An array of numbers as float32; NaN/Inf/float16 range are checked later by
-// the collection, which knows the dimension.
+// the collection, which knows the dimension. Also reads a packed vector.
 core::Result<std::vector<float>> vector_from_json(const nlohmann::json& value,
                                                   const std::string& field);
+
+// A packed vector: float32 values carried in a JSON DOM as a binary value of
+// subtype kPackedVectorSubtype, in host byte order. VectorBodyParser makes
+// them from the vectors of a request body; JSON text cannot produce a binary
+// value, so one is never taken for user input. They live only between
+// parsing a body and reading it, and are never serialised.
+inline constexpr std::uint64_t kPackedVectorSubtype = 0x76657374;  // "vest"
+nlohmann::json packed_vector_json(std::span<const float> values);
 
 // Optional members with a type check: the default when absent or null.
 core::Result<bool> optional_bool(const nlohmann::json& object, const char* key, bool fallback,

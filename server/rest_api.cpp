@@ -16,6 +16,7 @@
 #include "server/payload_selector.h"
 #include "server/raw_search_codec.h"
 #include "server/snapshot_routes.h"
+#include "server/vector_body_parser.h"
 
 namespace vesta::server {
 namespace {
@@ -25,8 +26,19 @@ using nlohmann::json;
 // The most points one scroll page may return.
 constexpr size_t kMaxScrollLimit = 10000;
 
-core::Result<json> object_body(const HttpRequest& request) {
-  core::Result<json> body = parse_json_body(request.body);
+// Where each route's body holds its vectors (VectorBodyParser).
+const VectorBodyParser kSearchVectors{"vector"};
+const VectorBodyParser kSearchBatchVectors{"searches[].vector"};
+const VectorBodyParser kQueryVectors{"query", "query.nearest"};
+const VectorBodyParser kQueryBatchVectors{"searches[].query", "searches[].query.nearest"};
+const VectorBodyParser kUpsertVectors{"points[].vector", "batch.vectors[]"};
+
+// The request body as a JSON object; `vectors`, when given, reads the
+// route's vectors from the text (parse_json_body's result otherwise).
+core::Result<json> object_body(const HttpRequest& request,
+                               const VectorBodyParser* vectors = nullptr) {
+  core::Result<json> body =
+      vectors != nullptr ? vectors->parse(request.body) : parse_json_body(request.body);
   if (!body.is_ok()) return body;
   if (!body.value().is_object()) {
     return core::invalid_argument("request body must be a JSON object, got " +
@@ -734,15 +746,16 @@ using CollectionHandler = std::function<core::Result<json>(const CollectionReque
 // the body, runs `handler` and answers in Qdrant's envelope. The collection
 // stays alive until the handler returns, even if it is dropped meanwhile.
 RouteHandler with_collection(index::CollectionRegistry& registry, const RequestLimits& limits,
-                             BodyUse use, CollectionHandler handler) {
-  return [&registry, &limits, use, handler = std::move(handler)](const HttpRequest& req,
-                                                                 const RouteParams& params) {
+                             BodyUse use, CollectionHandler handler,
+                             const VectorBodyParser* vectors = nullptr) {
+  return [&registry, &limits, use, handler = std::move(handler), vectors](
+             const HttpRequest& req, const RouteParams& params) {
     return respond([&]() -> core::Result<json> {
       auto collection = registry.get(params.at("name"));
       if (!collection.is_ok()) return collection.status();
       json body = json::object();
       if (use == BodyUse::kRequired || (use == BodyUse::kOptional && !req.body.empty())) {
-        core::Result<json> parsed = object_body(req);
+        core::Result<json> parsed = object_body(req, vectors);
         if (!parsed.is_ok()) return parsed.status();
         body = std::move(parsed).value();
       }
@@ -790,7 +803,8 @@ RestApi::RestApi(index::CollectionRegistry& collections, std::string version,
       limits_(options.limits),
       metrics_(options.metrics),
       access_log_(options.access_log),
-      engine_(options.engine) {
+      engine_(options.engine),
+      fast_json_vectors_(options.fast_json_vectors) {
   add_routes();
 }
 
@@ -818,6 +832,10 @@ void RestApi::add_routes() {
   Router& r = router_;
   index::CollectionRegistry& registry = collections_;
   const RequestLimits& limits = limits_;
+  // The reader for a route's vectors, unless turned off.
+  auto vectors = [this](const VectorBodyParser& parser) {
+    return fast_json_vectors_ ? &parser : nullptr;
+  };
 
   // Routes of methods other than GET write unless marked kRead (Router::add).
   r.add(
@@ -920,9 +938,10 @@ void RestApi::add_routes() {
   });
 
   r.add("PUT", "/collections/{name}/points",
-        with_collection(registry, limits, BodyUse::kRequired, [](const CollectionRequest& q) {
-          return upsert_json(q.collection, q.body, q.limits);
-        }));
+        with_collection(
+            registry, limits, BodyUse::kRequired,
+            [](const CollectionRequest& q) { return upsert_json(q.collection, q.body, q.limits); },
+            vectors(kUpsertVectors)));
 
   r.add("GET", "/collections/{name}/points/{id}",
         with_collection(registry, limits, BodyUse::kNone, [](const CollectionRequest& q) {
@@ -947,17 +966,21 @@ void RestApi::add_routes() {
         RouteAccess::kRead);
 
   r.add("POST", "/collections/{name}/points/search",
-        with_collection(registry, limits, BodyUse::kRequired,
-                        [](const CollectionRequest& q) {
-                          return search_json(q.collection, q.body, "", q.limits);
-                        }),
+        with_collection(
+            registry, limits, BodyUse::kRequired,
+            [](const CollectionRequest& q) {
+              return search_json(q.collection, q.body, "", q.limits);
+            },
+            vectors(kSearchVectors)),
         RouteAccess::kRead);
 
   r.add("POST", "/collections/{name}/points/search/batch",
-        with_collection(registry, limits, BodyUse::kRequired,
-                        [](const CollectionRequest& q) {
-                          return batched_nearest(q.collection, q.body, q.limits, false);
-                        }),
+        with_collection(
+            registry, limits, BodyUse::kRequired,
+            [](const CollectionRequest& q) {
+              return batched_nearest(q.collection, q.body, q.limits, false);
+            },
+            vectors(kSearchBatchVectors)),
         RouteAccess::kRead);
 
   r.add(
@@ -985,18 +1008,21 @@ void RestApi::add_routes() {
                         }),
         RouteAccess::kRead);
 
-  r.add("POST", "/collections/{name}/points/query",
-        with_collection(registry, limits, BodyUse::kRequired,
-                        [](const CollectionRequest& q) {
-                          return query_json(q.collection, q.body, "", q.limits);
-                        }),
-        RouteAccess::kRead);
+  r.add(
+      "POST", "/collections/{name}/points/query",
+      with_collection(
+          registry, limits, BodyUse::kRequired,
+          [](const CollectionRequest& q) { return query_json(q.collection, q.body, "", q.limits); },
+          vectors(kQueryVectors)),
+      RouteAccess::kRead);
 
   r.add("POST", "/collections/{name}/points/query/batch",
-        with_collection(registry, limits, BodyUse::kRequired,
-                        [](const CollectionRequest& q) {
-                          return batched_nearest(q.collection, q.body, q.limits, true);
-                        }),
+        with_collection(
+            registry, limits, BodyUse::kRequired,
+            [](const CollectionRequest& q) {
+              return batched_nearest(q.collection, q.body, q.limits, true);
+            },
+            vectors(kQueryBatchVectors)),
         RouteAccess::kRead);
 
   // Aliases live in the registry; the collection routes above resolve them

@@ -32,6 +32,10 @@ struct RestApiOptions {
   // Optional: the snapshot API (server/snapshot_routes.h); without it those
   // routes answer that the server keeps nothing.
   engine::Engine* engine = nullptr;
+  // Read the vectors of search, query and upsert bodies straight from the
+  // text (VectorBodyParser). false: every body through parse_json_body
+  // alone, the reference the tests compare the reader with.
+  bool fast_json_vectors = true;
 };
 
 // The Qdrant-shaped REST API over a CollectionRegistry: collections and their
@@ -60,6 +64,7 @@ class RestApi {
   Metrics* metrics_;
   AccessLog* access_log_;
   engine::Engine* engine_;
+  bool fast_json_vectors_;
   Router router_;
 };
 

@@ -168,6 +168,12 @@ TEST_F(RestApiTest, UpsertRejectsBadPointsNamingTheField) {
                "one vector per id");
   expect_error(call("PUT", url, json::object()), 400, "\"points\"");
   expect_error(client_->request("PUT", url, "{\"points\": ["), 400, "malformed JSON");
+  // A number beyond a double is the client's mistake too (it was a 500).
+  expect_error(
+      client_->request("PUT", url, "{\"points\": [{\"id\": 1, \"vector\": [1e400, 0, 0]}]}"), 400,
+      "unreadable JSON");
+  expect_error(client_->request("PUT", url, "{\"points\": [], \"x\": 1e400}"), 400,
+               "unreadable JSON");
   expect_error(client_->request("PUT", url, ""), 400, "empty");
   expect_error(call("PUT", "/collections/none/points", {{"points", json::array()}}), 404,
                "does not exist");
