@@ -58,6 +58,7 @@ if [[ "${VESTA_SKIP_SANITIZERS:-0}" != "1" ]]; then
       -DVESTA_SANITIZE="$sanitizer" -DVESTA_BUILD_BENCH=OFF
     cmake --build "$dir"
     ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1" \
+      LSAN_OPTIONS="suppressions=$PWD/tests/lsan-suppressions.txt" \
       TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
       ctest --test-dir "$dir" --output-on-failure -j "$jobs" | tee "$dir/ctest.log"
     logs+=("$dir/ctest.log")
