@@ -15,6 +15,8 @@
 #include "engine_test_points.h"
 #include "index/cpu_searcher.h"
 #include "persistence/file_store.h"
+#include "persistence/postgres_store.h"
+#include "postgres_test_db.h"
 #include "test_seed.h"
 
 namespace vesta::engine {
@@ -23,6 +25,10 @@ namespace {
 namespace fs = std::filesystem;
 using core::PointId;
 using nlohmann::json;
+using test_data::contents;
+using test_data::points;
+
+enum class Backend { kFile, kPostgres };
 
 fs::path scratch_dir(const std::string& name) {
   fs::path dir =
@@ -31,22 +37,45 @@ fs::path scratch_dir(const std::string& name) {
   return dir;
 }
 
-// One process's worth of durable state over a data directory: reopen() is
-// a restart (everything in memory is rebuilt from the files).
+// One process's worth of durable state in a Store — a data directory, or a
+// workspace of the test PostgreSQL ($VESTA_TEST_POSTGRES_URL) — where
+// reopen() is a restart (everything in memory is rebuilt from the store).
+// Small log segments and snapshot chunk rows, so truncation and chunking
+// show in small tests.
 class Durable {
  public:
-  explicit Durable(fs::path dir, uint64_t segment_bytes = 64ull << 20) {
-    options_.dir = std::move(dir);
-    options_.wal.segment_bytes = segment_bytes;
+  Durable(Backend backend, const std::string& name) : backend_(backend) {
+    files_.dir = scratch_dir(name);
+    files_.wal.segment_bytes = 4096;
+    if (backend == Backend::kPostgres) {
+      postgres_.uri = *testing::postgres_url();
+      postgres_.workspace = testing::unique_name("engine_" + name);
+      postgres_.snapshot_chunk_bytes = 4096;
+    }
     reopen();
   }
+  ~Durable() {
+    engine_.reset();
+    store_.reset();
+    fs::remove_all(files_.dir);
+  }
+  Durable(const Durable&) = delete;
+  Durable& operator=(const Durable&) = delete;
+
   void reopen() {
     engine_.reset();
     store_.reset();
-    core::Result<std::unique_ptr<persistence::FileStore>> store =
-        persistence::FileStore::open(options_);
-    ASSERT_TRUE(store.is_ok()) << store.status().to_string();
-    store_ = std::move(store).value();
+    if (backend_ == Backend::kFile) {
+      core::Result<std::unique_ptr<persistence::FileStore>> store =
+          persistence::FileStore::open(files_);
+      ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+      store_ = std::move(store).value();
+    } else {
+      core::Result<std::unique_ptr<persistence::PostgresStore>> store =
+          persistence::PostgresStore::open(postgres_);
+      ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+      store_ = std::move(store).value();
+    }
     EngineOptions options;
     options.snapshot_wal_bytes = 0;  // rounds only when a test asks
     options.snapshot_interval = std::chrono::seconds(0);
@@ -61,23 +90,86 @@ class Durable {
   }
   Engine& engine() { return *engine_; }
   const RecoveryReport& report() const { return report_; }
-  const fs::path& dir() const { return options_.dir; }
+  const fs::path& dir() const { return files_.dir; }
+
+  // What the log holds: segment files, or rows.
+  size_t log_size() const {
+    if (backend_ == Backend::kFile) {
+      return static_cast<size_t>(std::distance(fs::directory_iterator(files_.dir / "wal"), {}));
+    }
+    return sql("SELECT count(*) FROM vesta_wal WHERE workspace = $WS")[0][0].as<size_t>();
+  }
+  // The snapshots kept of collection `name`.
+  size_t snapshot_count(const std::string& name) const {
+    if (backend_ == Backend::kFile) {
+      const fs::path dir = files_.dir / "snapshots" / ("c-" + name);
+      return fs::exists(dir) ? static_cast<size_t>(std::distance(fs::directory_iterator(dir), {}))
+                             : 0;
+    }
+    return sql("SELECT count(*) FROM vesta_snapshots WHERE workspace = $WS AND collection = '" +
+               name + "'")[0][0]
+        .as<size_t>();
+  }
+  // Flips one byte inside the newest snapshot of collection `name`.
+  void damage_newest_snapshot(const std::string& name) const {
+    if (backend_ == Backend::kFile) {
+      std::vector<fs::path> files;
+      for (const auto& e : fs::directory_iterator(files_.dir / "snapshots" / ("c-" + name))) {
+        files.push_back(e.path());
+      }
+      std::sort(files.begin(), files.end());
+      std::fstream f(files.back(), std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(static_cast<std::streamoff>(fs::file_size(files.back()) / 2));
+      f.put('\x5a');
+      return;
+    }
+    sql("UPDATE vesta_snapshot_chunks SET bytes = set_byte(bytes, 40, get_byte(bytes, 40) # 165) "
+        "WHERE workspace = $WS AND chunk = 0 AND wal_sequence = (SELECT max(wal_sequence) FROM "
+        "vesta_snapshots WHERE workspace = $WS)");
+  }
 
  private:
-  persistence::FileStoreOptions options_;
+  // Runs `text` with $WS replaced by the quoted workspace.
+  pqxx::result sql(std::string text) const {
+    for (size_t at = text.find("$WS"); at != std::string::npos; at = text.find("$WS")) {
+      text.replace(at, 3, "'" + postgres_.workspace + "'");
+    }
+    return testing::postgres_exec(postgres_.uri, text);
+  }
+
+  Backend backend_;
+  persistence::FileStoreOptions files_;
+  persistence::PostgresStoreOptions postgres_;
   core::ThreadPool pool_{2};
   core::LockManager locks_;
   index::CpuSearcher searcher_{pool_};
-  std::unique_ptr<persistence::FileStore> store_;
+  std::unique_ptr<persistence::Store> store_;
   std::unique_ptr<Engine> engine_;
   RecoveryReport report_;
 };
 
-using test_data::contents;
-using test_data::points;
+// The scenarios every Store must pass, over each backend.
+class EngineOnStore : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Backend::kPostgres) {
+      VESTA_SKIP_WITHOUT_POSTGRES();
+    }
+  }
+  std::unique_ptr<Durable> open(const std::string& name) {
+    return std::make_unique<Durable>(GetParam(), name);
+  }
+};
 
-TEST(Engine, EveryKindOfWriteSurvivesARestart) {
-  Durable d(scratch_dir("kinds"));
+INSTANTIATE_TEST_SUITE_P(Backends, EngineOnStore,
+                         ::testing::Values(Backend::kFile, Backend::kPostgres),
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           return info.param == Backend::kFile ? "FileStore" : "PostgresStore";
+                         });
+
+TEST_P(EngineOnStore, EveryKindOfWriteSurvivesARestart) {
+  std::unique_ptr<Durable> store = open("kinds");
+  Durable& d = *store;
   ASSERT_TRUE(d.registry().create({"docs", 8, index::Metric::kCosine}).is_ok());
   ASSERT_TRUE(d.registry().create({"other", 3, index::Metric::kEuclid}).is_ok());
   index::Collection& docs = d.collection("docs");
@@ -110,18 +202,19 @@ TEST(Engine, EveryKindOfWriteSurvivesARestart) {
   EXPECT_EQ(d.collection("other").config().metric, index::Metric::kEuclid);
 }
 
-TEST(Engine, SnapshotsTruncateTheLogAndRecoveryReplaysOnlyWhatFollows) {
-  Durable d(scratch_dir("snapshot"), /*segment_bytes=*/4096);
+TEST_P(EngineOnStore, SnapshotsTruncateTheLogAndRecoveryReplaysOnlyWhatFollows) {
+  std::unique_ptr<Durable> store = open("snapshot");
+  Durable& d = *store;
   ASSERT_TRUE(d.registry().create({"docs", 16, index::Metric::kDot}).is_ok());
-  for (uint64_t b = 0; b < 20; ++b)
+  for (uint64_t b = 0; b < 20; ++b) {
     ASSERT_TRUE(d.collection("docs").upsert(points(b * 10, 10, 16)).is_ok());
-  const size_t segments_before = std::distance(fs::directory_iterator(d.dir() / "wal"), {});
+  }
+  const size_t log_before = d.log_size();
   ASSERT_TRUE(d.engine().snapshot_all().is_ok());
   ASSERT_TRUE(d.collection("docs").upsert(points(1000, 5, 16)).is_ok());
   ASSERT_TRUE(d.engine().snapshot_all().is_ok());  // the second: the first's log can go
   ASSERT_TRUE(d.collection("docs").upsert(points(2000, 5, 16)).is_ok());
-  const size_t segments_after = std::distance(fs::directory_iterator(d.dir() / "wal"), {});
-  EXPECT_LT(segments_after, segments_before);
+  EXPECT_LT(d.log_size(), log_before);
   const auto before = contents(d.collection("docs"));
 
   d.reopen();
@@ -131,8 +224,9 @@ TEST(Engine, SnapshotsTruncateTheLogAndRecoveryReplaysOnlyWhatFollows) {
   EXPECT_EQ(contents(d.collection("docs")), before);
 }
 
-TEST(Engine, ADamagedNewestSnapshotFallsBackToTheOlderOneAndTheLog) {
-  Durable d(scratch_dir("fallback"), /*segment_bytes=*/4096);
+TEST_P(EngineOnStore, ADamagedNewestSnapshotFallsBackToTheOlderOneAndTheLog) {
+  std::unique_ptr<Durable> store = open("fallback");
+  Durable& d = *store;
   ASSERT_TRUE(d.registry().create({"docs", 4, index::Metric::kDot}).is_ok());
   ASSERT_TRUE(d.collection("docs").upsert(points(0, 50, 4)).is_ok());
   ASSERT_TRUE(d.engine().snapshot_all().is_ok());
@@ -140,30 +234,23 @@ TEST(Engine, ADamagedNewestSnapshotFallsBackToTheOlderOneAndTheLog) {
   ASSERT_TRUE(d.engine().snapshot_all().is_ok());
   ASSERT_TRUE(d.collection("docs").remove(std::vector{PointId::number(0)}).is_ok());
   const auto before = contents(d.collection("docs"));
+  ASSERT_EQ(d.snapshot_count("docs"), 2u);
+  d.damage_newest_snapshot("docs");
 
-  std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(d.dir() / "snapshots" / "c-docs"))
-    files.push_back(e.path());
-  ASSERT_EQ(files.size(), 2u);
-  std::sort(files.begin(), files.end());
-  {
-    std::fstream f(files.back(), std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(static_cast<std::streamoff>(fs::file_size(files.back()) / 2));
-    f.put('\x5a');
-  }
   d.reopen();
   EXPECT_EQ(d.report().snapshots_loaded, 1u);
   EXPECT_EQ(d.report().points_loaded, 50u);  // the older snapshot
   EXPECT_EQ(contents(d.collection("docs")), before);
 }
 
-TEST(Engine, ARecreatedCollectionNeverReplaysTheWritesOfTheDroppedOne) {
-  Durable d(scratch_dir("recreate"));
+TEST_P(EngineOnStore, ARecreatedCollectionNeverReplaysTheWritesOfTheDroppedOne) {
+  std::unique_ptr<Durable> store = open("recreate");
+  Durable& d = *store;
   ASSERT_TRUE(d.registry().create({"docs", 4, index::Metric::kDot}).is_ok());
   ASSERT_TRUE(d.collection("docs").upsert(points(0, 10, 4)).is_ok());
   ASSERT_TRUE(d.engine().snapshot_all().is_ok());
   ASSERT_TRUE(d.registry().drop("docs").value());
-  EXPECT_FALSE(fs::exists(d.dir() / "snapshots" / "c-docs"));
+  EXPECT_EQ(d.snapshot_count("docs"), 0u);
   ASSERT_TRUE(d.registry().create({"docs", 6, index::Metric::kCosine}).is_ok());
   ASSERT_TRUE(d.collection("docs").upsert(points(100, 3, 6)).is_ok());
 
@@ -174,32 +261,15 @@ TEST(Engine, ARecreatedCollectionNeverReplaysTheWritesOfTheDroppedOne) {
   EXPECT_EQ(d.report().records_skipped, 1u);
 }
 
-TEST(Engine, ATornLogTailIsCutAndEverythingBeforeItRecovered) {
-  Durable d(scratch_dir("torn"));
-  ASSERT_TRUE(d.registry().create({"docs", 4, index::Metric::kDot}).is_ok());
-  ASSERT_TRUE(d.collection("docs").upsert(points(0, 10, 4)).is_ok());
-  std::vector<fs::path> segments;
-  for (const auto& e : fs::directory_iterator(d.dir() / "wal")) segments.push_back(e.path());
-  std::sort(segments.begin(), segments.end());
-  {
-    std::ofstream f(segments.back(), std::ios::app | std::ios::binary);
-    f << std::string("\x40\x00\x00\x00\x02\x00", 6);  // half a record header
-  }
-  d.reopen();
-  EXPECT_EQ(d.collection("docs").count().value(), 10u);
-  ASSERT_TRUE(d.collection("docs").upsert(points(10, 1, 4)).is_ok());
-  d.reopen();
-  EXPECT_EQ(d.collection("docs").count().value(), 11u);
-}
-
-TEST(Engine, ConcurrentWritersDuringSnapshotRoundsLoseNothing) {
+TEST_P(EngineOnStore, ConcurrentWritersDuringSnapshotRoundsLoseNothing) {
   // Writers of different points may apply out of log order; a snapshot taken
   // between them must not claim a position it does not hold.
-  const uint64_t seed = testing::test_seed("Engine.ConcurrentWritersDuringSnapshotRounds");
-  Durable d(scratch_dir("concurrent"), /*segment_bytes=*/16384);
+  const uint64_t seed = testing::test_seed("EngineOnStore.ConcurrentWritersDuringSnapshotRounds");
+  std::unique_ptr<Durable> store = open("concurrent");
+  Durable& d = *store;
   ASSERT_TRUE(d.registry().create({"docs", 8, index::Metric::kEuclid}).is_ok());
   constexpr int kThreads = 4;
-  constexpr uint64_t kPerThread = 150;
+  constexpr uint64_t kPerThread = 100;
   std::atomic<bool> done{false};
   std::thread snapshotter([&] {
     while (!done.load()) ASSERT_TRUE(d.engine().snapshot_all().is_ok());
@@ -227,8 +297,28 @@ TEST(Engine, ConcurrentWritersDuringSnapshotRoundsLoseNothing) {
   EXPECT_EQ(contents(d.collection("docs")), before);
 }
 
+// FileStore only: its log's torn tail, its directory lock.
+
+TEST(Engine, ATornLogTailIsCutAndEverythingBeforeItRecovered) {
+  Durable d(Backend::kFile, "torn");
+  ASSERT_TRUE(d.registry().create({"docs", 4, index::Metric::kDot}).is_ok());
+  ASSERT_TRUE(d.collection("docs").upsert(points(0, 10, 4)).is_ok());
+  std::vector<fs::path> segments;
+  for (const auto& e : fs::directory_iterator(d.dir() / "wal")) segments.push_back(e.path());
+  std::sort(segments.begin(), segments.end());
+  {
+    std::ofstream f(segments.back(), std::ios::app | std::ios::binary);
+    f << std::string("\x40\x00\x00\x00\x02\x00", 6);  // half a record header
+  }
+  d.reopen();
+  EXPECT_EQ(d.collection("docs").count().value(), 10u);
+  ASSERT_TRUE(d.collection("docs").upsert(points(10, 1, 4)).is_ok());
+  d.reopen();
+  EXPECT_EQ(d.collection("docs").count().value(), 11u);
+}
+
 TEST(Engine, ADataDirectoryServesOneProcessAtATime) {
-  Durable d(scratch_dir("lock"));
+  Durable d(Backend::kFile, "lock");
   persistence::FileStoreOptions options;
   options.dir = d.dir();
   core::Result<std::unique_ptr<persistence::FileStore>> second =
