@@ -242,33 +242,45 @@ core::Result<size_t> Collection::count(const core::LockOptions& lock) {
   return index_.live_count();
 }
 
+void Collection::for_each_matching(const PointFilter& filter,
+                                   const std::vector<IndexableCondition>& indexable,
+                                   const std::function<void(uint64_t row)>& fn) const {
+  auto visit = [&](uint64_t r) {
+    if (index_.is_live(r) && (!filter || filter(index_.row_id(r), index_.row_payload(r)))) fn(r);
+  };
+  const std::optional<std::vector<uint64_t>> candidates =
+      indexable.empty() ? std::nullopt : index_.indexed_candidates(indexable);
+  if (candidates) {
+    for (uint64_t r : *candidates) visit(r);
+  } else {
+    for (uint64_t r = 0; r < index_.row_count(); ++r) visit(r);
+  }
+}
+
 core::Result<size_t> Collection::count_matching(const PointFilter& filter,
+                                                const std::vector<IndexableCondition>& indexable,
                                                 const core::LockOptions& lock) {
   core::Result<core::CollectionLockGuard> guard = locks_.lock_collection_shared(config_.name, lock);
   if (!guard.is_ok()) return guard.status();
   size_t n = 0;
-  for (uint64_t r = 0; r < index_.row_count(); ++r) {
-    if (index_.is_live(r) && filter(index_.row_id(r), index_.row_payload(r))) ++n;
-  }
+  for_each_matching(filter, indexable, [&](uint64_t) { ++n; });
   return n;
 }
 
-core::Result<std::vector<core::PointId>> Collection::ids_matching(const PointFilter& filter,
-                                                                  const core::LockOptions& lock) {
+core::Result<std::vector<core::PointId>> Collection::ids_matching(
+    const PointFilter& filter, const std::vector<IndexableCondition>& indexable,
+    const core::LockOptions& lock) {
   core::Result<core::CollectionLockGuard> guard = locks_.lock_collection_shared(config_.name, lock);
   if (!guard.is_ok()) return guard.status();
   std::vector<core::PointId> ids;
-  for (uint64_t r = 0; r < index_.row_count(); ++r) {
-    if (index_.is_live(r) && filter(index_.row_id(r), index_.row_payload(r))) {
-      ids.push_back(index_.row_id(r));
-    }
-  }
+  for_each_matching(filter, indexable, [&](uint64_t r) { ids.push_back(index_.row_id(r)); });
   return ids;
 }
 
 core::Result<size_t> Collection::remove_matching(const PointFilter& filter,
+                                                 const std::vector<IndexableCondition>& indexable,
                                                  const core::LockOptions& lock) {
-  core::Result<std::vector<core::PointId>> ids = ids_matching(filter, lock);
+  core::Result<std::vector<core::PointId>> ids = ids_matching(filter, indexable, lock);
   if (!ids.is_ok()) return ids.status();
   return remove(ids.value(), lock);
 }
@@ -283,20 +295,17 @@ core::Result<size_t> Collection::update_payloads(std::span<const core::PointId> 
   return write(UpdatePayloads{{ids.begin(), ids.end()}, update}, ids, lock);
 }
 
-core::Result<Collection::ScrollPage> Collection::scroll(const std::optional<core::PointId>& offset,
-                                                        size_t limit, const PointFilter& filter,
-                                                        bool with_payload, bool with_vector,
-                                                        const core::LockOptions& lock) {
+core::Result<Collection::ScrollPage> Collection::scroll(
+    const std::optional<core::PointId>& offset, size_t limit, const PointFilter& filter,
+    const std::vector<IndexableCondition>& indexable, bool with_payload, bool with_vector,
+    const core::LockOptions& lock) {
   core::Result<core::CollectionLockGuard> guard = locks_.lock_collection_shared(config_.name, lock);
   if (!guard.is_ok()) return guard.status();
   std::vector<std::pair<core::PointId, uint64_t>> candidates;
-  for (uint64_t r = 0; r < index_.row_count(); ++r) {
-    if (!index_.is_live(r)) continue;
+  for_each_matching(filter, indexable, [&](uint64_t r) {
     const core::PointId& id = index_.row_id(r);
-    if (offset && id < *offset) continue;
-    if (filter && !filter(id, index_.row_payload(r))) continue;
-    candidates.emplace_back(id, r);
-  }
+    if (!offset || !(id < *offset)) candidates.emplace_back(id, r);
+  });
   const size_t take = std::min(candidates.size(), limit + 1);
   std::partial_sort(candidates.begin(), candidates.begin() + static_cast<ptrdiff_t>(take),
                     candidates.end(),
@@ -386,19 +395,8 @@ core::Result<std::vector<std::vector<ScoredPoint>>> Collection::search_batch(
       locks_.lock_collection_shared(config_.name, params.lock);
   if (!guard.is_ok()) return guard.status();
   std::vector<uint64_t> allowed((index_.row_count() + 63) / 64, 0);
-  auto allow = [&](uint64_t r) {
-    if (index_.is_live(r) && params.filter(index_.row_id(r), index_.row_payload(r))) {
-      allowed[r / 64] |= uint64_t{1} << (r % 64);
-    }
-  };
-  // Payload indexes narrow the rows the filter is evaluated on.
-  const std::optional<std::vector<uint64_t>> candidates =
-      params.indexable.empty() ? std::nullopt : index_.indexed_candidates(params.indexable);
-  if (candidates) {
-    for (uint64_t r : *candidates) allow(r);
-  } else {
-    for (uint64_t r = 0; r < index_.row_count(); ++r) allow(r);
-  }
+  for_each_matching(params.filter, params.indexable,
+                    [&](uint64_t r) { allowed[r / 64] |= uint64_t{1} << (r % 64); });
   core::Result<SearchHits> hits =
       searcher_.search(index_, {prepared.data(), n_queries, params.limit, allowed.data()});
   if (!hits.is_ok()) return hits.status();

@@ -75,11 +75,16 @@ class Collection {
                                                const core::LockOptions& lock = {});
   core::Result<size_t> count(const core::LockOptions& lock = {});
   // Points the filter keeps.
+  // The filter methods below take the conditions of the filter a payload
+  // index may narrow down (PayloadFilter::indexable_conditions(); optional:
+  // the filter alone decides, they only make it cheaper), as searches do.
   core::Result<size_t> count_matching(const PointFilter& filter,
+                                      const std::vector<IndexableCondition>& indexable = {},
                                       const core::LockOptions& lock = {});
   // Deletes the points the filter keeps; returns how many. Points written
   // while it runs may or may not be seen (as with Qdrant).
   core::Result<size_t> remove_matching(const PointFilter& filter,
+                                       const std::vector<IndexableCondition>& indexable = {},
                                        const core::LockOptions& lock = {});
 
   // Applies `update` to the payload of each live point of `ids` (a null
@@ -88,8 +93,9 @@ class Collection {
                                        const PayloadUpdate& update,
                                        const core::LockOptions& lock = {});
   // The live points the filter keeps (for payload updates by filter).
-  core::Result<std::vector<core::PointId>> ids_matching(const PointFilter& filter,
-                                                        const core::LockOptions& lock = {});
+  core::Result<std::vector<core::PointId>> ids_matching(
+      const PointFilter& filter, const std::vector<IndexableCondition>& indexable = {},
+      const core::LockOptions& lock = {});
 
   // One page of points in id order (numbers, then UUIDs, then strings),
   // starting at `offset` (inclusive) when given.
@@ -98,7 +104,9 @@ class Collection {
     std::optional<core::PointId> next_page_offset;  // first id of the next page
   };
   core::Result<ScrollPage> scroll(const std::optional<core::PointId>& offset, size_t limit,
-                                  const PointFilter& filter, bool with_payload, bool with_vector,
+                                  const PointFilter& filter,
+                                  const std::vector<IndexableCondition>& indexable,
+                                  bool with_payload, bool with_vector,
                                   const core::LockOptions& lock = {});
 
   // Nearest neighbours of one query (dim values).
@@ -151,6 +159,12 @@ class Collection {
   // Payload index writes: the collection lock, then the log, then apply.
   core::Result<size_t> write_index_change(CollectionWrite write, const core::LockOptions& lock);
   void maybe_compact();  // caller holds the exclusive collection lock
+  // Calls fn(row) for each live row the filter keeps (every live row for a
+  // null filter), in row order, visiting only the candidates of the payload
+  // indexes `indexable` can use; the caller holds the collection lock.
+  void for_each_matching(const PointFilter& filter,
+                         const std::vector<IndexableCondition>& indexable,
+                         const std::function<void(uint64_t row)>& fn) const;
 
   CollectionConfig config_;
   core::LockManager& locks_;

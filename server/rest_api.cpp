@@ -286,9 +286,10 @@ core::Result<json> scroll_json(index::Collection& collection, const json& body,
   if (!payload.is_ok()) return payload.status();
   core::Result<bool> with_vector = optional_bool(body, "with_vector", false, where);
   if (!with_vector.is_ok()) return with_vector.status();
-  core::Result<index::PointFilter> filter = filter_from(body, where, limits);
+  std::vector<index::IndexableCondition> indexable;
+  core::Result<index::PointFilter> filter = filter_from(body, where, limits, &indexable);
   if (!filter.is_ok()) return filter.status();
-  auto page = collection.scroll(offset, limit.value(), filter.value(),
+  auto page = collection.scroll(offset, limit.value(), filter.value(), indexable,
                                 payload.value().wants_payload(), with_vector.value());
   if (!page.is_ok()) return page.status();
   json points = json::array();
@@ -522,10 +523,11 @@ core::Result<json> retrieve_json(index::Collection& collection, const json& body
 core::Result<json> delete_points_json(index::Collection& collection, const json& body,
                                       const RequestLimits& limits) {
   if (body.contains("filter")) {
-    core::Result<index::PointFilter> filter = filter_from(body, "", limits);
+    std::vector<index::IndexableCondition> indexable;
+    core::Result<index::PointFilter> filter = filter_from(body, "", limits, &indexable);
     if (!filter.is_ok()) return filter.status();
     if (!filter.value()) return core::invalid_argument("filter must not be null");
-    auto removed = collection.remove_matching(filter.value());
+    auto removed = collection.remove_matching(filter.value(), indexable);
     if (!removed.is_ok()) return removed.status();
     return completed_operation();
   }
@@ -539,9 +541,11 @@ core::Result<json> delete_points_json(index::Collection& collection, const json&
 // {"count": n}, of the points an optional "filter" keeps.
 core::Result<json> count_json(index::Collection& collection, const json& body,
                               const RequestLimits& limits) {
-  core::Result<index::PointFilter> filter = filter_from(body, "", limits);
+  std::vector<index::IndexableCondition> indexable;
+  core::Result<index::PointFilter> filter = filter_from(body, "", limits, &indexable);
   if (!filter.is_ok()) return filter.status();
-  auto count = filter.value() ? collection.count_matching(filter.value()) : collection.count();
+  auto count =
+      filter.value() ? collection.count_matching(filter.value(), indexable) : collection.count();
   if (!count.is_ok()) return count.status();
   return json{{"count", count.value()}};
 }
@@ -644,9 +648,10 @@ core::Result<json> update_payload_json(index::Collection& collection, const json
     if (!parsed_ids.is_ok()) return parsed_ids.status();
     ids = std::move(parsed_ids).value();
   } else if (body.contains("filter") && !body["filter"].is_null()) {
-    core::Result<index::PointFilter> filter = filter_from(body, "", limits);
+    std::vector<index::IndexableCondition> indexable;
+    core::Result<index::PointFilter> filter = filter_from(body, "", limits, &indexable);
     if (!filter.is_ok()) return filter.status();
-    auto matching = collection.ids_matching(filter.value());
+    auto matching = collection.ids_matching(filter.value(), indexable);
     if (!matching.is_ok()) return matching.status();
     ids = std::move(matching).value();
   } else {

@@ -37,7 +37,7 @@ inline std::map<core::PointId, std::pair<std::vector<float>, nlohmann::json>> co
   std::map<core::PointId, std::pair<std::vector<float>, nlohmann::json>> out;
   std::optional<core::PointId> offset;
   do {
-    index::Collection::ScrollPage page = c.scroll(offset, 1000, nullptr, true, true).value();
+    index::Collection::ScrollPage page = c.scroll(offset, 1000, nullptr, {}, true, true).value();
     for (const index::StoredPoint& p : page.points) out[p.id] = {p.vector, p.payload};
     offset = page.next_page_offset;
   } while (offset);
