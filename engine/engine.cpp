@@ -498,10 +498,9 @@ core::Status Engine::recover_from_snapshot(const std::string& collection, std::s
   core::Result<std::shared_ptr<index::Collection>> created = registry_.get(name);
   if (!created.is_ok()) return created.status();
   const index::CollectionConfig config = created.value()->config();
-  core::Status status = core::Status::ok();
   core::Result<index::CollectionSnapshot> loaded =
       from_contents(config, std::move(contents).value());
-  status = loaded.is_ok() ? created.value()->restore(loaded.value()) : loaded.status();
+  core::Status status = loaded.is_ok() ? created.value()->restore(loaded.value()) : loaded.status();
   if (status.is_ok()) {
     // Durable before the answer: the restored points are in no log record.
     std::lock_guard snapshots(snapshot_mutex_);

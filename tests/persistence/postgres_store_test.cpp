@@ -20,6 +20,7 @@
 #include "persistence/pg_connection_pool.h"
 #include "persistence/pg_schema.h"
 #include "postgres_test_db.h"
+#include "snapshot_contents_match.h"
 #include "test_seed.h"
 
 namespace vesta::persistence {
@@ -92,18 +93,6 @@ SnapshotContents contents_of(const std::string& collection, uint64_t incarnation
     c.payloads.push_back(p % 3 == 0 ? "" : "{\"p\":" + std::to_string(p) + "}");
   }
   return c;
-}
-
-void expect_same(const SnapshotContents& a, const SnapshotContents& b) {
-  EXPECT_EQ(a.collection, b.collection);
-  EXPECT_EQ(a.dim, b.dim);
-  EXPECT_EQ(a.metric, b.metric);
-  EXPECT_EQ(a.incarnation, b.incarnation);
-  EXPECT_EQ(a.wal_sequence, b.wal_sequence);
-  EXPECT_EQ(a.payload_indexes, b.payload_indexes);
-  EXPECT_EQ(a.ids, b.ids);
-  EXPECT_EQ(a.rows, b.rows);
-  EXPECT_EQ(a.payloads, b.payloads);
 }
 
 std::string sql_text(const std::string& text) { return "'" + text + "'"; }
@@ -289,7 +278,7 @@ TEST(PostgresStore, SnapshotsKeepTheNewestTwoAndFallBackWhenTheNewestIsDamaged) 
   core::Result<std::optional<SnapshotContents>> loaded = store->load_snapshot("docs", 1);
   ASSERT_TRUE(loaded.is_ok()) << loaded.status().to_string();
   ASSERT_TRUE(loaded.value().has_value());
-  expect_same(*loaded.value(), s30);
+  testing::expect_same_snapshot(*loaded.value(), s30);
 
   // One flipped byte in a chunk row of the newest: the older one is loaded.
   postgres_exec(options.uri,
@@ -299,7 +288,7 @@ TEST(PostgresStore, SnapshotsKeepTheNewestTwoAndFallBackWhenTheNewestIsDamaged) 
   loaded = store->load_snapshot("docs", 1);
   ASSERT_TRUE(loaded.is_ok()) << loaded.status().to_string();
   ASSERT_TRUE(loaded.value().has_value());
-  expect_same(*loaded.value(), s20);
+  testing::expect_same_snapshot(*loaded.value(), s20);
 
   // A missing chunk row of the older one too: none is usable, which is an
   // error (starting without them could lose points).
@@ -316,11 +305,11 @@ TEST(PostgresStore, SnapshotsKeepTheNewestTwoAndFallBackWhenTheNewestIsDamaged) 
   const SnapshotContents next = contents_of("docs", 2, 40, 1);
   EXPECT_EQ(store->save_snapshot(next).value(), 40u);
   EXPECT_FALSE(store->load_snapshot("docs", 1).value().has_value());
-  expect_same(*store->load_snapshot("docs", 2).value(), next);
+  testing::expect_same_snapshot(*store->load_snapshot("docs", 2).value(), next);
   // An empty collection's snapshot.
   const SnapshotContents empty = contents_of("empty", 1, 41, 0);
   ASSERT_TRUE(store->save_snapshot(empty).is_ok());
-  expect_same(*store->load_snapshot("empty", 1).value(), empty);
+  testing::expect_same_snapshot(*store->load_snapshot("empty", 1).value(), empty);
 
   ASSERT_TRUE(store->drop_snapshots("docs").is_ok());
   EXPECT_FALSE(store->load_snapshot("docs", 2).value().has_value());

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <random>
 
+#include "snapshot_contents_match.h"
 #include "test_seed.h"
 
 namespace vesta::persistence {
@@ -50,18 +51,6 @@ SnapshotContents random_contents(std::mt19937_64& rng, size_t points, uint32_t d
   return c;
 }
 
-void expect_same(const SnapshotContents& a, const SnapshotContents& b) {
-  EXPECT_EQ(a.collection, b.collection);
-  EXPECT_EQ(a.dim, b.dim);
-  EXPECT_EQ(a.metric, b.metric);
-  EXPECT_EQ(a.incarnation, b.incarnation);
-  EXPECT_EQ(a.wal_sequence, b.wal_sequence);
-  EXPECT_EQ(a.payload_indexes, b.payload_indexes);
-  EXPECT_EQ(a.ids, b.ids);
-  EXPECT_EQ(a.rows, b.rows);  // bit-identical float16
-  EXPECT_EQ(a.payloads, b.payloads);
-}
-
 TEST(SnapshotCodec, RoundTripsBitIdenticallyAcrossChunkSizesAndEmpty) {
   std::mt19937_64 rng(testing::test_seed("SnapshotCodec.RoundTrip"));
   for (size_t points : {0, 1, 7, 1000}) {
@@ -71,7 +60,7 @@ TEST(SnapshotCodec, RoundTripsBitIdenticallyAcrossChunkSizesAndEmpty) {
       ASSERT_TRUE(bytes.is_ok()) << bytes.status().to_string();
       core::Result<SnapshotContents> back = decode_snapshot(bytes.value());
       ASSERT_TRUE(back.is_ok()) << back.status().to_string();
-      expect_same(c, back.value());
+      testing::expect_same_snapshot(c, back.value());
     }
   }
 }
