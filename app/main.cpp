@@ -130,7 +130,16 @@ Durability (serve options):
                          lists, ...); a password is better kept out of the
                          command line: env VESTA_POSTGRES, or libpq's
                          PGPASSWORD or ~/.pgpass. The schema is created or
-                         migrated at start; one server per workspace
+                         migrated at start
+  --postgres-mode exclusive|shared  exclusive (default): one server per
+                         workspace, a second is refused. shared: several
+                         servers on one workspace (read replicas, any of them
+                         writes): each applies every write in the log's order,
+                         learning of others' writes by LISTEN/NOTIFY (a poll
+                         every 0.5 s as well); one at a time is the leader,
+                         which takes the snapshots and truncates the log, and
+                         another takes over within a second or two when it
+                         dies. All servers of a workspace use the same mode
   --postgres-workspace NAME  the tenant: every row carries it, so servers of
                          different workspaces share a database unseen by each
                          other (default "default")
@@ -229,6 +238,7 @@ constexpr std::string_view kServeSettings[] = {"host",
                                                "snapshots-dir",
                                                "postgres",
                                                "postgres-workspace",
+                                               "postgres-mode",
                                                "postgres-pool-size",
                                                "postgres-connect-timeout-s",
                                                "postgres-statement-timeout-s",
@@ -481,6 +491,13 @@ int serve(const std::vector<std::string_view>& raw_args) {
         return usage_error("--postgres needs a postgresql:// URI");
       }
       postgres.uri = std::string(args[++i]);
+    } else if (args[i] == "--postgres-mode") {
+      const std::string_view mode = i + 1 < args.size() ? args[i + 1] : std::string_view();
+      if (mode != "exclusive" && mode != "shared") {
+        return usage_error("--postgres-mode must be exclusive or shared");
+      }
+      postgres.shared = mode == "shared";
+      ++i;
     } else if (args[i] == "--postgres-workspace") {
       if (i + 1 >= args.size() || args[i + 1].empty()) {
         return usage_error("--postgres-workspace needs a name");
@@ -580,7 +597,8 @@ int serve(const std::vector<std::string_view>& raw_args) {
     if (!postgres.uri.empty()) {
       storage_line = "writes are durable in " + store->describe() +
                      " (COMMIT before acknowledging, concurrent writes sharing one; " +
-                     std::to_string(postgres.pool_size) + " connections)";
+                     std::to_string(postgres.pool_size) + " connections" +
+                     (postgres.shared ? "; shared with other servers of the workspace" : "") + ")";
     } else {
       storage_line =
           "writes are durable in " + store->describe() + " (fsync " +
@@ -603,6 +621,7 @@ int serve(const std::vector<std::string_view>& raw_args) {
   }
   vesta::server::Metrics metrics;
   vesta::server::register_standard_metrics(metrics, collections, locks, *searcher.value());
+  if (engine) vesta::server::register_engine_metrics(metrics, *engine);
   rest.metrics = &metrics;
   rest.access_log = access_log.value().get();
   rest.engine = engine.get();

@@ -111,6 +111,7 @@ core::Result<index::CollectionSnapshot> from_contents(const index::CollectionCon
 Engine::Engine(persistence::Store& store, core::LockManager& locks, index::Searcher& searcher,
                index::BatchingOptions batching, EngineOptions options)
     : store_(store),
+      shared_(store.shared()),
       options_(options),
       registry_(locks, searcher, batching, this),
       last_round_(std::chrono::steady_clock::now()) {}
@@ -125,11 +126,17 @@ core::Result<std::unique_ptr<Engine>> Engine::open(persistence::Store& store,
   VESTA_RETURN_IF_ERROR(engine->recover(report != nullptr ? report : &local));
   engine->wal_bytes_at_last_round_ = store.wal_bytes_written();
   Engine* e = engine.get();
+  if (engine->shared_) {
+    VESTA_RETURN_IF_ERROR(store.follow([e](uint64_t sequence, std::string_view record) {
+      return e->apply_record(sequence, record, nullptr);
+    }));
+  }
   engine->snapshot_thread_ = std::thread([e] { e->snapshot_loop(); });
   return engine;
 }
 
 Engine::~Engine() {
+  store_.stop_following();
   {
     std::lock_guard lock(thread_mutex_);
     stopping_ = true;
@@ -151,9 +158,10 @@ core::Status Engine::recover(RecoveryReport* report) {
   VESTA_RETURN_IF_ERROR(registry_.restore(catalog));
   report->collections = catalog.collections.size();
 
+  catalog_sequence_ = store_.catalog_sequence();
+
   // Each collection from its newest snapshot; the log is replayed from the
   // oldest position any of them needs.
-  std::map<std::string, uint64_t> covered;  // name -> sequence its snapshot holds
   uint64_t replay_after = UINT64_MAX;
   for (const index::CollectionConfig& config : catalog.collections) {
     core::Result<std::optional<persistence::SnapshotContents>> loaded =
@@ -171,7 +179,7 @@ core::Status Engine::recover(RecoveryReport* report) {
       if (!collection.is_ok()) return collection.status();
       VESTA_RETURN_IF_ERROR(collection.value()->restore(snapshot.value()));
     }
-    covered[config.name] = sequence;
+    covered_[config.name] = sequence;
     replay_after = std::min(replay_after, sequence);
     // keep_after 0 until this process snapshots it: the older snapshot the
     // store keeps (its fallback) may need the log from further back.
@@ -181,38 +189,144 @@ core::Status Engine::recover(RecoveryReport* report) {
 
   VESTA_RETURN_IF_ERROR(store_.open_wal(
       replay_after, [&](uint64_t sequence, std::string_view record) -> core::Status {
-        core::Result<DecodedWrite> decoded = decode_write(record);
-        if (!decoded.is_ok()) {
-          return core::Status(decoded.status().code(), "WAL record " + std::to_string(sequence) +
-                                                           ": " + decoded.status().message());
-        }
-        auto tracked = tracked_.find(decoded.value().collection);
-        if (tracked == tracked_.end() ||
-            tracked->second.incarnation != decoded.value().incarnation ||
-            sequence <= covered[decoded.value().collection]) {
-          ++report->records_skipped;  // a dropped collection's, or in the snapshot
-          return core::Status::ok();
-        }
-        core::Result<std::shared_ptr<index::Collection>> collection =
-            registry_.get(decoded.value().collection);
-        if (!collection.is_ok()) return collection.status();
-        const core::Status applied = collection.value()->replay(std::move(decoded.value().write));
-        if (!applied.is_ok()) {
-          return core::internal_error("WAL record " + std::to_string(sequence) +
-                                      " cannot be applied to collection '" +
-                                      decoded.value().collection + "': " + applied.message());
-        }
-        ++report->records_replayed;
-        return core::Status::ok();
+        return apply_record(sequence, record, report);
       }));
+  covered_.clear();
   std::lock_guard lock(mutex_);
   last_logged_ = store_.wal_last_sequence();
+  applied_through_ = last_logged_;
   return core::Status::ok();
 }
 
-core::Result<uint64_t> Engine::log(const index::CollectionConfig& collection,
-                                   const index::CollectionWrite& write) {
+core::Result<std::shared_ptr<index::Collection>> Engine::collection_for(const std::string& name,
+                                                                        uint64_t incarnation) {
+  for (int waited_ms = 0;; ++waited_ms) {
+    {
+      std::lock_guard lock(mutex_);
+      auto tracked = tracked_.find(name);
+      if (tracked == tracked_.end() || tracked->second.incarnation != incarnation) {
+        return std::shared_ptr<index::Collection>();  // dropped
+      }
+    }
+    core::Result<std::shared_ptr<index::Collection>> collection = registry_.get(name);
+    if (collection.is_ok() && collection.value()->config().incarnation == incarnation) {
+      return collection;
+    }
+    // Tracked but not in the registry yet: this process's own catalog
+    // change, committed, which the registry is about to show.
+    if (!shared_ || waited_ms >= 10000) {
+      return core::internal_error("collection '" + name + "' (incarnation " +
+                                  std::to_string(incarnation) + ") is in the catalog but not here");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+core::Status Engine::apply_record(uint64_t sequence, std::string_view record,
+                                  RecoveryReport* report) {
+  size_t touched = 0;
+  if (std::optional<std::string_view> text = catalog_record_text(record)) {
+    // A catalog change of a shared log: the registry shows it already when
+    // this process made it, or when the catalog loaded at start is newer.
+    if (sequence > catalog_sequence_) {
+      core::Result<index::Catalog> catalog = decode_catalog(std::string(*text));
+      if (!catalog.is_ok()) {
+        return core::Status(catalog.status().code(), "WAL record " + std::to_string(sequence) +
+                                                         ": " + catalog.status().message());
+      }
+      bool changed = false;
+      VESTA_RETURN_IF_ERROR(registry_.sync(catalog.value(), [&] {
+        if (sequence <= catalog_sequence_) return false;
+        catalog_sequence_ = sequence;
+        changed = true;
+        return true;
+      }));
+      if (changed) (void)track_catalog(catalog.value(), sequence);
+    } else if (report != nullptr) {
+      ++report->records_skipped;
+    }
+  } else {
+    core::Result<DecodedWrite> decoded = decode_write(record);
+    if (!decoded.is_ok()) {
+      return core::Status(decoded.status().code(), "WAL record " + std::to_string(sequence) + ": " +
+                                                       decoded.status().message());
+    }
+    const std::string& name = decoded.value().collection;
+    auto covered = covered_.find(name);
+    core::Result<std::shared_ptr<index::Collection>> collection =
+        collection_for(name, decoded.value().incarnation);
+    if (!collection.is_ok()) return collection.status();
+    if (collection.value() == nullptr ||
+        (covered != covered_.end() && sequence <= covered->second)) {
+      if (report != nullptr)
+        ++report->records_skipped;  // a dropped collection's, or in the snapshot
+    } else {
+      core::Result<size_t> applied = collection.value()->replay(std::move(decoded.value().write));
+      if (!applied.is_ok()) {
+        return core::internal_error("WAL record " + std::to_string(sequence) +
+                                    " cannot be applied to collection '" + name +
+                                    "': " + applied.status().message());
+      }
+      touched = applied.value();
+      if (report != nullptr) ++report->records_replayed;
+      std::lock_guard lock(mutex_);
+      if (auto it = tracked_.find(name); it != tracked_.end()) it->second.dirty = true;
+    }
+  }
+  if (shared_) {
+    {
+      std::lock_guard lock(mutex_);
+      applied_through_ = std::max(applied_through_, sequence);
+      last_logged_ = applied_through_;
+      recent_touched_[sequence] = touched;
+      // Kept for the writers of the last 65536 records; older ones have
+      // read theirs (or belong to other processes).
+      while (!recent_touched_.empty() && recent_touched_.begin()->first + 65536 < sequence) {
+        recent_touched_.erase(recent_touched_.begin());
+      }
+    }
+    applied_cv_.notify_all();
+  }
+  return core::Status::ok();
+}
+
+core::Result<index::LoggedWrite> Engine::wait_applied(uint64_t sequence) {
+  constexpr auto kApplyWait = std::chrono::seconds(30);
+  std::unique_lock lock(mutex_);
+  applied_cv_.wait_for(lock, kApplyWait,
+                       [&] { return applied_through_ >= sequence || follow_failed_; });
+  if (applied_through_ < sequence) {
+    return core::Status(core::StatusCode::kUnavailable,
+                        "the write is committed (log sequence " + std::to_string(sequence) +
+                            ") but this process has not applied it yet (" +
+                            (follow_failed_ ? "it stopped following the log; see its log"
+                                            : "its connection to PostgreSQL is down") +
+                            "); other processes of the workspace serve it");
+  }
+  index::LoggedWrite logged{sequence, true, 0};
+  if (auto it = recent_touched_.find(sequence); it != recent_touched_.end()) {
+    logged.touched = it->second;
+    recent_touched_.erase(it);
+  }
+  return logged;
+}
+
+core::Result<index::LoggedWrite> Engine::log(const index::CollectionConfig& collection,
+                                             const index::CollectionWrite& write) {
   const std::string record = encode_write(collection, write);
+  if (shared_) {
+    core::Result<uint64_t> committed = store_.append_shared(record);
+    if (!committed.is_ok()) {
+      return core::Status(
+          core::StatusCode::kUnavailable,
+          "the write was not applied: the write-ahead log failed: " + committed.status().message());
+    }
+    {
+      std::lock_guard lock(mutex_);
+      ++stats_.records_logged;
+    }
+    return wait_applied(committed.value());
+  }
   uint64_t sequence = 0;
   {
     // The sequence enters in_flight_ under the same lock that watermark()
@@ -242,7 +356,7 @@ core::Result<uint64_t> Engine::log(const index::CollectionConfig& collection,
                         "durable: " +
                             synced.message());
   }
-  return sequence;
+  return index::LoggedWrite{sequence, false, 0};
 }
 
 void Engine::applied(uint64_t sequence) {
@@ -252,34 +366,49 @@ void Engine::applied(uint64_t sequence) {
 
 uint64_t Engine::watermark() const {
   std::lock_guard lock(mutex_);
+  if (shared_) return applied_through_;
   return in_flight_.empty() ? last_logged_ : *in_flight_.begin() - 1;
 }
 
-core::Status Engine::save_catalog(const index::Catalog& catalog) {
-  VESTA_RETURN_IF_ERROR(store_.save_catalog(encode_catalog(catalog)));
-  std::lock_guard snapshots(snapshot_mutex_);
+std::vector<std::string> Engine::track_catalog(const index::Catalog& catalog, uint64_t at) {
+  std::lock_guard lock(mutex_);
   std::vector<std::string> dropped;
-  {
-    std::lock_guard lock(mutex_);
-    std::map<std::string, Tracked> next;
-    for (const index::CollectionConfig& c : catalog.collections) {
-      auto it = tracked_.find(c.name);
-      if (it != tracked_.end() && it->second.incarnation == c.incarnation) {
-        next.emplace(c.name, it->second);
-      } else {
-        // A new collection needs nothing logged before it.
-        next.emplace(c.name, Tracked{c.incarnation, last_logged_, true});
-      }
+  std::map<std::string, Tracked> next;
+  for (const index::CollectionConfig& c : catalog.collections) {
+    auto it = tracked_.find(c.name);
+    if (it != tracked_.end() && it->second.incarnation == c.incarnation) {
+      next.emplace(c.name, it->second);
+    } else {
+      // A new collection needs nothing logged before it.
+      next.emplace(c.name, Tracked{c.incarnation, at, true});
     }
-    for (const auto& [name, tracked] : tracked_) {
-      auto it = next.find(name);
-      if (it == next.end() || it->second.incarnation != tracked.incarnation) {
-        dropped.push_back(name);
-      }
-    }
-    tracked_ = std::move(next);
   }
-  for (const std::string& name : dropped) {
+  for (const auto& [name, tracked] : tracked_) {
+    auto it = next.find(name);
+    if (it == next.end() || it->second.incarnation != tracked.incarnation) dropped.push_back(name);
+  }
+  tracked_ = std::move(next);
+  return dropped;
+}
+
+core::Status Engine::save_catalog(const index::Catalog& catalog) {
+  const std::string text = encode_catalog(catalog);
+  uint64_t at = 0;
+  if (shared_) {
+    // Called under the registry's writer lock, as the sync of a catalog
+    // record is: catalog_sequence_ is what the registry shows.
+    core::Result<uint64_t> committed =
+        store_.append_catalog(encode_catalog_record(text), text, catalog_sequence_);
+    if (!committed.is_ok()) return committed.status();
+    catalog_sequence_ = committed.value();
+    at = committed.value();
+  } else {
+    VESTA_RETURN_IF_ERROR(store_.save_catalog(text));
+    std::lock_guard lock(mutex_);
+    at = last_logged_;
+  }
+  std::lock_guard snapshots(snapshot_mutex_);
+  for (const std::string& name : track_catalog(catalog, at)) {
     // The catalog no longer names them, so a failure here only leaves files
     // that recovery ignores.
     const core::Status removed = store_.drop_snapshots(name);
@@ -475,6 +604,13 @@ core::Result<bool> Engine::delete_snapshot(const std::string& collection, const 
 }
 
 core::Status Engine::recover_from_snapshot(const std::string& collection, std::string_view bytes) {
+  if (shared_) {
+    // Its points would be in this process and the store's snapshots, in no
+    // log record the other processes read.
+    return core::Status(core::StatusCode::kConflict,
+                        "recovering a collection from a snapshot is not supported while several "
+                        "processes share the workspace (--postgres-shared)");
+  }
   core::Result<persistence::SnapshotContents> contents = persistence::decode_snapshot(bytes);
   if (!contents.is_ok()) {
     return core::invalid_argument("the snapshot cannot be read: " + contents.status().message());
@@ -537,7 +673,8 @@ void Engine::snapshot_loop() {
           std::chrono::steady_clock::now() - last_round_ >= options_.snapshot_interval;
       due = by_size || by_time;
     }
-    if (due) (void)snapshot_all();  // failures are logged and retried next time
+    // Processes sharing a store leave snapshots and truncation to the leader.
+    if (due && store_.is_leader()) (void)snapshot_all();  // failures: logged, retried next time
     lock.lock();
   }
 }

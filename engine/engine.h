@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -86,6 +87,10 @@ class Engine final : public index::WriteJournal {
   // snapshotted), then truncates the log they all cover.
   core::Status snapshot_all();
   EngineStats stats() const;
+  // Whether this process does the leader-only work (always, unless the
+  // store is shared with other processes) and how far it applied the log.
+  bool is_leader() const { return store_.is_leader(); }
+  uint64_t log_position() const { return watermark(); }
 
   // The snapshot API (Qdrant's): a collection (or an alias's collection)
   // written to a file in options.snapshots_dir, in the format of
@@ -99,8 +104,9 @@ class Engine final : public index::WriteJournal {
   core::Status recover_from_snapshot(const std::string& collection, std::string_view bytes);
 
   // index::WriteJournal
-  core::Result<uint64_t> log(const index::CollectionConfig& collection,
-                             const index::CollectionWrite& write) override;
+  bool applies_writes() const override { return shared_; }
+  core::Result<index::LoggedWrite> log(const index::CollectionConfig& collection,
+                                       const index::CollectionWrite& write) override;
   void applied(uint64_t sequence) override;
   uint64_t watermark() const override;
   core::Status save_catalog(const index::Catalog& catalog) override;
@@ -116,6 +122,20 @@ class Engine final : public index::WriteJournal {
   core::Result<std::filesystem::path> snapshot_file(const std::string& collection,
                                                     const std::string& name) const;
   void snapshot_loop();
+  // A log record (a write, or a catalog change of a shared log) read back:
+  // at recovery, and from the follower of a shared store. `report` may be
+  // null (following).
+  core::Status apply_record(uint64_t sequence, std::string_view record, RecoveryReport* report);
+  // Shared stores: waits until this process applied `sequence`.
+  core::Result<index::LoggedWrite> wait_applied(uint64_t sequence);
+  // The collection a record names, when it is the incarnation the engine
+  // tracks; nullptr for a dropped one. A shared log's record may arrive
+  // just before the registry shows a collection this process created.
+  core::Result<std::shared_ptr<index::Collection>> collection_for(const std::string& name,
+                                                                  uint64_t incarnation);
+  // Brings tracked_ in line with `catalog`, saved at log position `at`;
+  // returns the collections it no longer names (or names anew).
+  std::vector<std::string> track_catalog(const index::Catalog& catalog, uint64_t at);
 
   // What the engine knows of each live collection.
   struct Tracked {
@@ -127,6 +147,7 @@ class Engine final : public index::WriteJournal {
   };
 
   persistence::Store& store_;
+  const bool shared_;  // store_.shared(): several processes, every write applied in log order
   EngineOptions options_;
   index::CollectionRegistry registry_;
 
@@ -135,6 +156,19 @@ class Engine final : public index::WriteJournal {
   uint64_t last_logged_ = 0;
   std::map<std::string, Tracked> tracked_;
   EngineStats stats_;
+  // Shared stores: every record up to applied_through_ is applied here; what
+  // applying the recent ones counted (for their writers); a record this
+  // process could not apply stops it following.
+  uint64_t applied_through_ = 0;
+  std::map<uint64_t, size_t> recent_touched_;
+  bool follow_failed_ = false;
+  std::condition_variable applied_cv_;
+  // During recovery: the sequence each collection's snapshot holds.
+  std::map<std::string, uint64_t> covered_;
+  // The log position of the catalog the registry shows (shared stores);
+  // read and written under the registry's writer lock (save_catalog and
+  // the sync predicate), atomic for the snapshot of it at recovery.
+  std::atomic<uint64_t> catalog_sequence_{0};
 
   std::mutex snapshot_mutex_;  // one snapshot, or catalog change, at a time
   uint64_t wal_bytes_at_last_round_ = 0;

@@ -12,7 +12,8 @@ enum class Kind : uint8_t {
   kDelete = 2,
   kUpdatePayloads = 3,
   kCreatePayloadIndex = 4,
-  kDropPayloadIndex = 5
+  kDropPayloadIndex = 5,
+  kCatalog = 6
 };
 
 class Writer {
@@ -197,6 +198,7 @@ core::Result<index::CollectionWrite> decode_body(Kind kind, Reader& r) {
       VESTA_ASSIGN_OR_RETURN(key, r.str(2));
       return index::CollectionWrite(index::DropPayloadIndex{std::move(key)});
     }
+    case Kind::kCatalog: return r.error("a catalog record is not a collection write");
   }
   return r.error("unknown write kind " + std::to_string(static_cast<int>(kind)));
 }
@@ -272,6 +274,31 @@ core::Result<DecodedWrite> decode_write(std::string_view record) {
   if (!write.is_ok()) return write.status();
   if (!r.done()) return r.error("trailing bytes");
   return DecodedWrite{std::move(name).value(), incarnation.value(), std::move(write).value()};
+}
+
+std::string encode_catalog_record(std::string_view catalog_text) {
+  Writer w;
+  w.u8(kWriteRecordVersion);
+  w.u8(static_cast<uint8_t>(Kind::kCatalog));
+  w.u64(0);
+  w.str16("");
+  w.str32(catalog_text);
+  return w.take();
+}
+
+std::optional<std::string_view> catalog_record_text(std::string_view record) {
+  // version, kind, incarnation 0, empty name, u32 length, text
+  constexpr size_t kHeader = 1 + 1 + 8 + 2 + 4;
+  if (record.size() < kHeader || static_cast<uint8_t>(record[0]) != kWriteRecordVersion ||
+      static_cast<uint8_t>(record[1]) != static_cast<uint8_t>(Kind::kCatalog)) {
+    return std::nullopt;
+  }
+  uint32_t length = 0;
+  for (size_t i = 0; i < 4; ++i) {
+    length |= static_cast<uint32_t>(static_cast<uint8_t>(record[12 + i])) << (8 * i);
+  }
+  if (record.size() != kHeader + length) return std::nullopt;
+  return record.substr(kHeader);
 }
 
 }  // namespace vesta::engine

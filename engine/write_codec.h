@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,5 +27,11 @@ std::string encode_write(const index::CollectionConfig& collection,
 // Every length is checked against the record; damage (which the log's
 // checksums make unlikely) and newer versions are errors naming the offset.
 core::Result<DecodedWrite> decode_write(std::string_view record);
+
+// A catalog change as a log record (kind 6), which processes sharing a log
+// apply in order with the writes: the whole catalog text.
+std::string encode_catalog_record(std::string_view catalog_text);
+// The catalog text of a catalog record; nullopt for any other record.
+std::optional<std::string_view> catalog_record_text(std::string_view record);
 
 }  // namespace vesta::engine

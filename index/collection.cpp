@@ -55,8 +55,9 @@ core::Result<size_t> Collection::write(CollectionWrite write, std::span<const co
     if (!guard.is_ok()) return guard.status();
     return apply_locked(write);
   }
-  core::Result<uint64_t> sequence = journal_->log(config_, write);
-  if (!sequence.is_ok()) return sequence.status();
+  core::Result<LoggedWrite> logged = journal_->log(config_, write);
+  if (!logged.is_ok()) return logged.status();
+  if (logged.value().applied) return logged.value().touched;
   // A logged write will be replayed after a crash, so it is applied now
   // whatever the request's deadline: the collection lock is waited for
   // without one (its holders never wait on anything this write holds).
@@ -65,7 +66,7 @@ core::Result<size_t> Collection::write(CollectionWrite write, std::span<const co
   VESTA_CHECK(guard.is_ok()) << "a logged write could not lock collection '" << config_.name
                              << "': " << guard.status().message();
   const size_t touched = apply_locked(write);
-  journal_->applied(sequence.value());
+  journal_->applied(logged.value().sequence);
   return touched;
 }
 
@@ -132,17 +133,18 @@ core::Result<size_t> Collection::remove(std::span<const core::PointId> ids,
   return write(DeletePoints{{ids.begin(), ids.end()}}, ids, lock);
 }
 
-core::Status Collection::replay(CollectionWrite write) {
+core::Result<size_t> Collection::replay(CollectionWrite write) {
   if (auto* upsert = std::get_if<UpsertPoints>(&write)) {
     for (const PointWrite& p : upsert->points) {
       VESTA_RETURN_IF_ERROR(
           index_.validate_vector(p.vector, "vector of point " + p.id.to_string()));
     }
   }
-  core::Result<core::CollectionLockGuard> guard = locks_.lock_collection_exclusive(config_.name);
+  // Without a deadline, as for a logged write: it must apply.
+  core::Result<core::CollectionLockGuard> guard =
+      locks_.lock_collection_exclusive(config_.name, {std::chrono::hours(24), nullptr});
   if (!guard.is_ok()) return guard.status();
-  apply_locked(write);
-  return core::Status::ok();
+  return apply_locked(write);
 }
 
 core::Result<CollectionSnapshot> Collection::snapshot(const core::LockOptions& lock) {
@@ -419,6 +421,12 @@ core::Result<bool> Collection::delete_payload_index(const std::string& key,
 
 core::Result<size_t> Collection::write_index_change(CollectionWrite write,
                                                     const core::LockOptions& lock) {
+  if (journal_ != nullptr && journal_->applies_writes()) {
+    // The journal applies in its order, taking the collection lock itself.
+    core::Result<LoggedWrite> logged = journal_->log(config_, write);
+    if (!logged.is_ok()) return logged.status();
+    return logged.value().touched;
+  }
   // Logged under the collection lock: index changes name no points, so
   // nothing else would keep two of them in the same order in the journal
   // and in memory.
@@ -426,10 +434,10 @@ core::Result<size_t> Collection::write_index_change(CollectionWrite write,
       locks_.lock_collection_exclusive(config_.name, lock);
   if (!guard.is_ok()) return guard.status();
   if (journal_ == nullptr) return apply_locked(write);
-  core::Result<uint64_t> sequence = journal_->log(config_, write);
-  if (!sequence.is_ok()) return sequence.status();
+  core::Result<LoggedWrite> logged = journal_->log(config_, write);
+  if (!logged.is_ok()) return logged.status();
   const size_t touched = apply_locked(write);
-  journal_->applied(sequence.value());
+  journal_->applied(logged.value().sequence);
   return touched;
 }
 

@@ -132,9 +132,10 @@ class Collection {
   core::Result<std::map<std::string, PayloadIndexInfo>> payload_schema(
       const core::LockOptions& lock = {});
 
-  // Recovery: applies a write read back from the journal (not logged again).
-  // Only before the collection serves, or from one thread.
-  core::Status replay(CollectionWrite write);
+  // Applies a write read back from the journal (not logged again): at
+  // recovery, and in processes sharing a journal, writes of other processes
+  // (and their own) in log order. Returns what applying it counted.
+  core::Result<size_t> replay(CollectionWrite write);
   // A copy of the live points for a snapshot, with the journal watermark
   // read under the same lock (shared).
   core::Result<CollectionSnapshot> snapshot(const core::LockOptions& lock = {});

@@ -107,6 +107,42 @@ core::Status CollectionRegistry::restore(const Catalog& catalog) {
   return core::Status::ok();
 }
 
+core::Status CollectionRegistry::sync(const Catalog& catalog,
+                                      const std::function<bool()>& still_needed) {
+  std::lock_guard writer(writer_mutex_);
+  if (!still_needed()) return core::Status::ok();
+  std::unordered_map<std::string, std::shared_ptr<Collection>> next;
+  for (const CollectionConfig& config : catalog.collections) {
+    VESTA_RETURN_IF_ERROR(validate_name(config.name));
+    if (config.dim == 0 || config.dim > kMaxDim || config.incarnation == 0) {
+      return core::invalid_argument("catalog: collection '" + config.name + "' has size " +
+                                    std::to_string(config.dim) + " and incarnation " +
+                                    std::to_string(config.incarnation));
+    }
+    auto it = collections_.find(config.name);
+    if (it != collections_.end() && it->second->config().incarnation == config.incarnation) {
+      next.emplace(config.name, it->second);
+    } else {
+      next.emplace(config.name,
+                   std::make_shared<Collection>(config, locks_, searcher_, batching_, journal_));
+    }
+  }
+  AliasTable aliases;
+  for (const Alias& alias : catalog.aliases) {
+    if (!next.contains(alias.collection_name)) {
+      return core::invalid_argument("catalog: alias '" + alias.alias_name +
+                                    "' names the missing collection '" + alias.collection_name +
+                                    "'");
+    }
+    aliases[alias.alias_name] = alias.collection_name;
+  }
+  std::lock_guard lock(mutex_);
+  collections_ = std::move(next);
+  aliases_ = std::move(aliases);
+  next_incarnation_ = std::max(next_incarnation_, catalog.next_incarnation);
+  return core::Status::ok();
+}
+
 Catalog CollectionRegistry::catalog() const {
   std::lock_guard lock(mutex_);
   return catalog_locked();

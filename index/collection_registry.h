@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -70,6 +71,14 @@ class CollectionRegistry {
   // Recovery: recreates the (empty) collections and the aliases of a saved
   // catalog in this registry, which must be empty. Not journaled.
   core::Status restore(const Catalog& catalog);
+  // For a journal shared by several processes: makes the tables match
+  // `catalog`, as a process changed it: creates the collections it names
+  // that are missing here or of another incarnation (empty: their points
+  // follow in the log), drops the others, replaces the aliases and the next
+  // incarnation. Not journaled. `still_needed` is asked first, under the
+  // writer lock that every change of the tables holds (journal_->
+  // save_catalog() included): false leaves the tables as they are.
+  core::Status sync(const Catalog& catalog, const std::function<bool()>& still_needed);
 
   // Every alias, sorted by alias name.
   std::vector<Alias> aliases() const;

@@ -98,14 +98,26 @@ struct CollectionSnapshot {
 // in the order they are applied; writes of different points may be applied
 // in another order than logged, which is why every write is idempotent and
 // why a snapshot records watermark(), below which everything was applied.
+//
+// A journal shared by several processes applies every write itself, in the
+// one order of the log (applies_writes()): log() then returns once the write
+// is applied, the caller neither applies it nor calls applied(), and takes
+// no collection lock around log() (the journal takes it to apply).
+struct LoggedWrite {
+  uint64_t sequence = 0;
+  bool applied = false;  // by the journal (applies_writes())
+  size_t touched = 0;    // when applied: what applying it counted
+};
+
 class WriteJournal {
  public:
   virtual ~WriteJournal() = default;
 
+  virtual bool applies_writes() const { return false; }
   // Durable before returning OK; the returned sequence orders the write.
   // An error means the write must not be applied (and is not acknowledged).
-  virtual core::Result<uint64_t> log(const CollectionConfig& collection,
-                                     const CollectionWrite& write) = 0;
+  virtual core::Result<LoggedWrite> log(const CollectionConfig& collection,
+                                        const CollectionWrite& write) = 0;
   // The write logged as `sequence` is applied (or will never be).
   virtual void applied(uint64_t sequence) = 0;
   // Every write logged at or below this sequence has been applied. Read it

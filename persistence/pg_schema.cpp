@@ -57,6 +57,29 @@ const std::vector<Migration>& migrations() {
            // The chunks are zlib streams already: TOAST need not compress them.
            "ALTER TABLE vesta_snapshot_chunks ALTER COLUMN bytes SET STORAGE EXTERNAL",
        }},
+      {2,
+       "several processes per workspace: who wrote each log row, the catalog's position in "
+       "the log, and the processes following it",
+       {
+           // origin: the process that committed the row (its member id), batch:
+           // which of its COMMITs, so that a COMMIT whose answer was lost can be
+           // found again. NULL for rows of a process that was not shared.
+           "ALTER TABLE vesta_wal ADD COLUMN origin bigint, ADD COLUMN batch bigint",
+           // The log sequence of the catalog record this catalog was saved with
+           // (0 when it was saved outside the log, by a process not shared).
+           "ALTER TABLE vesta_catalog ADD COLUMN wal_sequence bigint NOT NULL DEFAULT 0",
+           // The processes of shared workspaces and how far each has applied
+           // the log: the leader keeps the log they still need.
+           R"(CREATE TABLE vesta_members (
+                workspace text NOT NULL,
+                member bigint NOT NULL,
+                applied bigint NOT NULL,
+                pid integer NOT NULL,
+                host text NOT NULL,
+                started_at timestamptz NOT NULL DEFAULT now(),
+                seen_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (workspace, member)))",
+       }},
   };
   return kMigrations;
 }

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include <unistd.h>
+
 #include "persistence/pg_connection_pool.h"
 #include "persistence/pg_schema.h"
 
@@ -37,15 +39,30 @@ bool valid_workspace(const std::string& name) {
   });
 }
 
-// The advisory lock key of a workspace: FNV-1a of its name, top bit clear.
-int64_t workspace_lock_key(const std::string& workspace) {
+// An advisory lock key: FNV-1a of `what`, top bit clear.
+int64_t lock_key(const std::string& what) {
   uint64_t hash = 14695981039346656037ull;
-  for (char c : "vesta workspace " + workspace) {
+  for (char c : what) {
     hash ^= static_cast<unsigned char>(c);
     hash *= 1099511628211ull;
   }
   return static_cast<int64_t>(hash & 0x7fffffffffffffffull);
 }
+
+int64_t workspace_lock_key(const std::string& workspace) {
+  return lock_key("vesta workspace " + workspace);
+}
+
+// A shared store's member id: random, positive.
+int64_t new_member_id() {
+  std::random_device device;
+  const uint64_t high = device(), low = device();
+  const int64_t id = static_cast<int64_t>(((high << 32) | low) & 0x7fffffffffffffffull);
+  return id == 0 ? 1 : id;
+}
+
+// Every COMMIT of a shared log NOTIFYs this channel with the workspace's name.
+constexpr const char* kWalChannel = "vesta_wal";
 
 int64_t as_bigint(uint64_t value) {
   VESTA_CHECK(value <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
@@ -65,6 +82,17 @@ std::string snapshot_name(const std::string& collection, uint64_t incarnation,
                           uint64_t wal_sequence) {
   return "snapshot of '" + collection + "' (incarnation " + std::to_string(incarnation) +
          ", sequence " + std::to_string(wal_sequence) + ")";
+}
+
+// The rows of one INSERT of a shared log's records:
+// ($1, $2::bigint + i, $3, $4, $(5 + i)) as (workspace, sequence, origin, batch, record).
+std::string insert_shared_wal_statement(size_t records) {
+  std::string sql = "INSERT INTO vesta_wal (workspace, sequence, origin, batch, record) VALUES ";
+  for (size_t i = 0; i < records; ++i) {
+    sql += (i == 0 ? "" : ", ") + std::string("($1, $2::bigint + ") + std::to_string(i) +
+           ", $3, $4, $" + std::to_string(5 + i) + ")";
+  }
+  return sql;
 }
 
 // The rows of one INSERT of log records: ($1, $2::bigint + i, $(3 + i)).
@@ -140,6 +168,11 @@ core::Result<std::unique_ptr<PostgresStore>> PostgresStore::open(PostgresStoreOp
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  if (store->options_.shared) {
+    // Applied 0 until the follower reports: the leader keeps the log from
+    // here on while this process loads its snapshots and replays.
+    VESTA_RETURN_IF_ERROR(store->heartbeat(0));
+  }
   return store;
 }
 
@@ -149,7 +182,9 @@ PostgresStore::PostgresStore(PostgresStoreOptions options, std::string descripti
       description_(std::move(description)),
       conninfo_(std::move(conninfo)),
       lock_key_(workspace_lock_key(options_.workspace)),
-      pool_(std::make_unique<PgConnectionPool>(conninfo_, options_.pool_size)) {}
+      pool_(std::make_unique<PgConnectionPool>(conninfo_, options_.pool_size)),
+      member_(new_member_id()),
+      leader_key_(lock_key("vesta leader " + options_.workspace)) {}
 
 PostgresStore::~PostgresStore() {
   {
@@ -158,6 +193,14 @@ PostgresStore::~PostgresStore() {
   }
   flusher_wake_.notify_all();
   if (flusher_.joinable()) flusher_.join();
+  if (follower_.joinable()) follower_.join();
+  if (options_.shared) {
+    (void)with_transaction("leaving the workspace", [&](pqxx::work& txn) {
+      txn.exec_params("DELETE FROM vesta_members WHERE workspace = $1 AND member = $2",
+                      options_.workspace, member_);
+      return core::Status::ok();
+    });
+  }
   {
     std::lock_guard lock(lock_mutex_);
     lock_session_.reset();  // closing the session releases the workspace lock
@@ -186,9 +229,9 @@ core::Status PostgresStore::ensure_workspace_lock() {
   }
   try {
     pqxx::nontransaction txn(*lock_session_->connection);
-    if (txn.exec_params1("SELECT pg_try_advisory_lock($1)", lock_key_)[0].as<bool>()) {
-      return core::Status::ok();
-    }
+    const char* take = options_.shared ? "SELECT pg_try_advisory_lock_shared($1)"
+                                       : "SELECT pg_try_advisory_lock($1)";
+    if (txn.exec_params1(take, lock_key_)[0].as<bool>()) return core::Status::ok();
     std::string holder;
     const pqxx::result who = txn.exec_params(kLockHolderQuery, lock_key_);
     if (!who.empty()) {
@@ -197,7 +240,10 @@ core::Status PostgresStore::ensure_workspace_lock() {
     }
     return core::Status(core::StatusCode::kConflict,
                         "workspace '" + options_.workspace + "' of " + description_ +
-                            " is in use by another vesta process" + holder);
+                            " is in use by another vesta process" + holder +
+                            (options_.shared ? " that is not shared (every process of a shared "
+                                               "workspace must be started shared)"
+                                             : ""));
   } catch (...) {
     const bool broke = pg_current_exception_broke_connection();
     core::Status status = pg_current_exception_status("workspace lock");
@@ -230,9 +276,13 @@ core::Status PostgresStore::with_transaction(const std::string& doing, Body&& bo
 core::Result<std::optional<std::string>> PostgresStore::load_catalog() {
   std::optional<std::string> catalog;
   VESTA_RETURN_IF_ERROR(with_transaction("reading the catalog", [&](pqxx::work& txn) {
-    const pqxx::result r = txn.exec_params("SELECT catalog FROM vesta_catalog WHERE workspace = $1",
-                                           options_.workspace);
-    if (!r.empty()) catalog = r[0][0].as<std::string>();
+    const pqxx::result r = txn.exec_params(
+        "SELECT catalog, wal_sequence FROM vesta_catalog WHERE workspace = $1", options_.workspace);
+    if (!r.empty()) {
+      catalog = r[0][0].as<std::string>();
+      std::lock_guard lock(wal_mutex_);
+      catalog_sequence_ = r[0][1].as<uint64_t>();
+    }
     return core::Status::ok();
   }));
   return catalog;
@@ -377,6 +427,29 @@ core::Status PostgresStore::drop_snapshots(const std::string& collection) {
 }
 
 core::Status PostgresStore::truncate_wal(uint64_t sequence) {
+  if (options_.shared) {
+    return with_transaction("truncating the write-ahead log", [&](pqxx::work& txn) {
+      const std::string timeout = std::to_string(options_.member_timeout.count()) + " seconds";
+      uint64_t applied = 0;
+      {
+        std::lock_guard lock(wal_mutex_);
+        applied = followed_through_;
+      }
+      // Kept: what a live process has not applied yet (this one's from
+      // memory, the others' from their heartbeats), and the newest row.
+      txn.exec_params(
+          "DELETE FROM vesta_wal WHERE workspace = $1 AND sequence <= LEAST($2, $4, (SELECT "
+          "min(applied) FROM vesta_members WHERE workspace = $1 AND member <> $5 AND seen_at > "
+          "now() - $3::interval)) AND sequence < (SELECT max(sequence) FROM vesta_wal WHERE "
+          "workspace = $1)",
+          options_.workspace, as_bigint(sequence), timeout, as_bigint(applied), member_);
+      // Processes gone for a day are forgotten.
+      txn.exec_params(
+          "DELETE FROM vesta_members WHERE workspace = $1 AND seen_at < now() - interval '1 day'",
+          options_.workspace);
+      return core::Status::ok();
+    });
+  }
   return with_transaction("truncating the write-ahead log", [&](pqxx::work& txn) {
     // The newest row stays, as a FileStore keeps its active segment: it holds
     // the log's high-water mark, so that sequences are never reused.
@@ -409,6 +482,7 @@ core::Status PostgresStore::open_wal(uint64_t replay_after, const ReplayFn& repl
 
   // Replayed in batches, in one snapshot of the table, never retried: a
   // second pass would hand the caller records twice.
+  uint64_t replayed_through = replay_after;
   if (last_logged > replay_after) {
     core::Result<PgConnectionPool::Lease> lease = pool_->acquire();
     if (!lease.is_ok()) return lease.status();
@@ -429,6 +503,7 @@ core::Status PostgresStore::open_wal(uint64_t replay_after, const ReplayFn& repl
         if (r.size() < static_cast<size_t>(kReplayBatchRecords)) break;
       }
       txn.commit();
+      replayed_through = after;
     } catch (...) {
       if (pg_current_exception_broke_connection()) lease.value().discard();
       return pg_current_exception_status("replaying the write-ahead log");
@@ -441,11 +516,19 @@ core::Status PostgresStore::open_wal(uint64_t replay_after, const ReplayFn& repl
   last_sequence_ = std::max({last_logged, replay_after, last_snapshot});
   resolved_through_ = last_sequence_;
   wal_open_ = true;
-  flusher_ = std::thread([this] { flush_loop(); });
+  if (options_.shared) {
+    // The follower goes on from the last record replayed: COMMITs happen in
+    // sequence order, so none before it can appear later.
+    followed_through_ = std::max(replayed_through, replay_after);
+    flusher_ = std::thread([this] { shared_flush_loop(); });
+  } else {
+    flusher_ = std::thread([this] { flush_loop(); });
+  }
   return core::Status::ok();
 }
 
 core::Result<uint64_t> PostgresStore::write_wal(std::string_view record) {
+  VESTA_CHECK(!options_.shared) << "write_wal on a shared store (append_shared)";
   if (record.size() > kMaxPostgresWalRecordBytes) {
     return core::Status(core::StatusCode::kPayloadTooLarge,
                         "a write-ahead log record of " + std::to_string(record.size()) +
@@ -484,7 +567,7 @@ core::Status PostgresStore::sync_wal(uint64_t sequence) {
 
 uint64_t PostgresStore::wal_last_sequence() const {
   std::lock_guard lock(wal_mutex_);
-  return last_sequence_;
+  return options_.shared ? followed_through_ : last_sequence_;
 }
 
 uint64_t PostgresStore::wal_bytes_written() const {
@@ -672,6 +755,375 @@ void PostgresStore::flush_loop() {
     }
     resolved_.notify_all();
   }
+}
+
+// ---- Shared stores ----
+
+core::Result<uint64_t> PostgresStore::append_shared(std::string_view record) {
+  VESTA_CHECK(options_.shared) << "append_shared on a store that is not shared";
+  if (record.size() > kMaxPostgresWalRecordBytes) {
+    return core::Status(core::StatusCode::kPayloadTooLarge,
+                        "a write-ahead log record of " + std::to_string(record.size()) +
+                            " bytes is over the PostgreSQL store's limit of " +
+                            std::to_string(kMaxPostgresWalRecordBytes));
+  }
+  std::unique_lock lock(wal_mutex_);
+  VESTA_CHECK(wal_open_) << "append_shared before open_wal";
+  if (stopping_) return core::Status(core::StatusCode::kUnavailable, "the store is closing");
+  const uint64_t ticket = ++last_ticket_;
+  queue_.push_back({ticket, std::string(record)});
+  flusher_wake_.notify_one();
+  resolved_.wait(lock, [&] { return shared_done_.contains(ticket); });
+  auto done = shared_done_.extract(ticket);
+  return std::move(done.mapped());
+}
+
+core::Result<uint64_t> PostgresStore::write_shared_batch(const std::deque<Pending>& batch,
+                                                         int64_t token) {
+  const int64_t wal_key = lock_key("vesta wal " + options_.workspace);
+  for (int attempt = 0;; ++attempt) {
+    if (attempt > 0) {
+      std::lock_guard lock(wal_mutex_);
+      ++stats_.retried_batches;
+    }
+    core::Result<PgConnectionPool::Lease> lease = pool_->acquire();
+    if (!lease.is_ok()) return lease.status();
+    try {
+      pqxx::work txn(lease.value().connection());
+      // Held to COMMIT: COMMITs of the log happen in sequence order. An
+      // earlier try still committing on a broken connection holds it too,
+      // so the lookup below sees its outcome.
+      txn.exec_params("SELECT pg_advisory_xact_lock($1)", wal_key);
+      if (attempt > 0) {
+        const pqxx::row found = txn.exec_params1(
+            "SELECT coalesce(min(sequence), 0), count(*) FROM vesta_wal WHERE workspace = $1 "
+            "AND origin = $2 AND batch = $3",
+            options_.workspace, member_, token);
+        const uint64_t count = found[1].as<uint64_t>();
+        if (count == batch.size()) return found[0].as<uint64_t>();  // it had committed
+        if (count != 0) {
+          return core::internal_error("the write-ahead log holds " + std::to_string(count) +
+                                      " of the " + std::to_string(batch.size()) +
+                                      " records of a COMMIT whose answer was lost");
+        }
+      }
+      // After the newest row and after every snapshot (a log truncated by a
+      // process that was not shared may end before its snapshots).
+      const uint64_t last =
+          txn.exec_params1(
+                 "SELECT GREATEST((SELECT coalesce(max(sequence), 0) FROM vesta_wal WHERE "
+                 "workspace = $1), (SELECT coalesce(max(wal_sequence), 0) FROM vesta_snapshots "
+                 "WHERE workspace = $1))",
+                 options_.workspace)[0]
+              .as<uint64_t>();
+      for (size_t begin = 0; begin < batch.size();) {
+        size_t end = begin, bytes = 0;
+        std::vector<pqxx::binarystring> records;
+        while (end < batch.size() && end - begin < kMaxInsertRecords &&
+               (end == begin || bytes + batch[end].record.size() <= kMaxInsertBytes)) {
+          bytes += batch[end].record.size();
+          records.push_back(binary(batch[end].record));
+          ++end;
+        }
+        txn.exec_params(insert_shared_wal_statement(end - begin), options_.workspace,
+                        as_bigint(last + 1 + begin), member_, token,
+                        pqxx::prepare::make_dynamic_params(records));
+        begin = end;
+      }
+      txn.exec_params("SELECT pg_notify($1, $2)", kWalChannel, options_.workspace);
+      txn.commit();
+      return last + 1;
+    } catch (...) {
+      const bool broke = pg_current_exception_broke_connection();
+      core::Status status = pg_current_exception_status("write-ahead log COMMIT");
+      if (broke) lease.value().discard();
+      if (!broke) return status;
+      if (attempt > 0) {
+        return core::Status(core::StatusCode::kUnavailable,
+                            "the outcome is unknown (the connection broke during COMMIT and "
+                            "PostgreSQL could not be asked again): " +
+                                status.message());
+      }
+    }
+  }
+}
+
+void PostgresStore::shared_flush_loop() {
+  std::unique_lock lock(wal_mutex_);
+  for (;;) {
+    flusher_wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and everything queued answered
+    std::deque<Pending> batch;
+    size_t bytes = 0;
+    while (!queue_.empty() && batch.size() < kMaxBatchRecords &&
+           (batch.empty() || bytes + queue_.front().record.size() <= kMaxBatchBytes)) {
+      bytes += queue_.front().record.size();
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    lock.unlock();
+    const core::Result<uint64_t> first = write_shared_batch(batch, ++last_batch_);
+    lock.lock();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (first.is_ok()) {
+        shared_done_.emplace(batch[i].sequence, first.value() + i);
+      } else {
+        const core::Status& failed = first.status();
+        shared_done_.emplace(batch[i].sequence,
+                             core::Status(failed.code() == core::StatusCode::kInternal
+                                              ? core::StatusCode::kUnavailable
+                                              : failed.code(),
+                                          failed.message()));
+      }
+    }
+    if (first.is_ok()) {
+      ++stats_.commits;
+      stats_.records += batch.size();
+    } else {
+      stats_.failed_records += batch.size();
+      std::fprintf(stderr, "vesta: %s: a write-ahead log COMMIT of %zu record(s) failed: %s\n",
+                   description_.c_str(), batch.size(), first.status().message().c_str());
+    }
+    resolved_.notify_all();
+  }
+}
+
+core::Result<uint64_t> PostgresStore::append_catalog(std::string_view record,
+                                                     std::string_view catalog,
+                                                     uint64_t expected_sequence) {
+  VESTA_CHECK(options_.shared) << "append_catalog on a store that is not shared";
+  const int64_t wal_key = lock_key("vesta wal " + options_.workspace);
+  const int64_t token = -new_member_id();  // negative: never a flusher batch
+  uint64_t sequence = 0;
+  bool looked_up = false;
+  const core::Status status = with_transaction("saving the catalog", [&](pqxx::work& txn) {
+    txn.exec_params("SELECT pg_advisory_xact_lock($1)", wal_key);
+    if (looked_up) {
+      // A retry: the first try may have committed before its connection broke.
+      const pqxx::result found = txn.exec_params(
+          "SELECT sequence FROM vesta_wal WHERE workspace = $1 AND origin = $2 AND batch = $3",
+          options_.workspace, member_, token);
+      if (!found.empty()) {
+        sequence = found[0][0].as<uint64_t>();
+        return core::Status::ok();
+      }
+    }
+    looked_up = true;
+    const pqxx::result saved = txn.exec_params(
+        "SELECT wal_sequence FROM vesta_catalog WHERE workspace = $1", options_.workspace);
+    const uint64_t current = saved.empty() ? 0 : saved[0][0].as<uint64_t>();
+    if (current != expected_sequence) {
+      return core::Status(core::StatusCode::kConflict,
+                          "another vesta process changed the collections of workspace '" +
+                              options_.workspace +
+                              "' a moment ago (this one has not applied that yet): try again");
+    }
+    const uint64_t last =
+        txn.exec_params1(
+               "SELECT GREATEST((SELECT coalesce(max(sequence), 0) FROM vesta_wal WHERE "
+               "workspace = $1), (SELECT coalesce(max(wal_sequence), 0) FROM vesta_snapshots "
+               "WHERE workspace = $1))",
+               options_.workspace)[0]
+            .as<uint64_t>();
+    sequence = last + 1;
+    txn.exec_params(insert_shared_wal_statement(1), options_.workspace, as_bigint(sequence),
+                    member_, token, binary(record));
+    txn.exec_params(
+        "INSERT INTO vesta_catalog (workspace, catalog, wal_sequence) VALUES ($1, $2, $3) ON "
+        "CONFLICT (workspace) DO UPDATE SET catalog = EXCLUDED.catalog, wal_sequence = "
+        "EXCLUDED.wal_sequence, updated_at = now()",
+        options_.workspace, std::string(catalog), as_bigint(sequence));
+    txn.exec_params("SELECT pg_notify($1, $2)", kWalChannel, options_.workspace);
+    return core::Status::ok();
+  });
+  if (!status.is_ok()) return status;
+  return sequence;
+}
+
+uint64_t PostgresStore::catalog_sequence() const {
+  std::lock_guard lock(wal_mutex_);
+  return catalog_sequence_;
+}
+
+bool PostgresStore::is_leader() const { return !options_.shared || leader_.load(); }
+
+core::Status PostgresStore::heartbeat(uint64_t applied) {
+  char host[256] = {};
+  (void)gethostname(host, sizeof(host) - 1);
+  return with_transaction("updating this process's row in vesta_members", [&](pqxx::work& txn) {
+    txn.exec_params(
+        "INSERT INTO vesta_members (workspace, member, applied, pid, host) VALUES ($1, $2, $3, "
+        "$4, $5) ON CONFLICT (workspace, member) DO UPDATE SET applied = EXCLUDED.applied, "
+        "seen_at = now()",
+        options_.workspace, member_, as_bigint(applied), static_cast<int>(getpid()),
+        std::string(host));
+    return core::Status::ok();
+  });
+}
+
+void PostgresStore::update_leadership() {
+  std::lock_guard lock(lock_mutex_);
+  const bool was = leader_.load();
+  bool now = false;
+  if (lock_session_ != nullptr) {
+    try {
+      pqxx::nontransaction txn(*lock_session_->connection);
+      now = txn.exec_params1(kHoldsLockQuery, leader_key_)[0].as<bool>() ||
+            txn.exec_params1("SELECT pg_try_advisory_lock($1)", leader_key_)[0].as<bool>();
+    } catch (...) {
+      now = false;  // ensure_workspace_lock reconnects the session
+    }
+  }
+  leader_.store(now);
+  if (now != was) {
+    std::fprintf(stderr,
+                 "vesta: %s: this process %s the leader (snapshot rounds, log truncation)\n",
+                 description_.c_str(), now ? "is now" : "is no longer");
+  }
+}
+
+core::Status PostgresStore::follow(ReplayFn deliver) {
+  VESTA_CHECK(options_.shared) << "follow on a store that is not shared";
+  {
+    std::lock_guard lock(wal_mutex_);
+    VESTA_CHECK(wal_open_ && !follower_.joinable()) << "follow before open_wal, or twice";
+  }
+  deliver_ = std::move(deliver);
+  update_leadership();
+  follower_ = std::thread([this] { follow_loop(); });
+  return core::Status::ok();
+}
+
+void PostgresStore::stop_following() {
+  {
+    std::lock_guard lock(wal_mutex_);
+    follow_stop_ = true;
+  }
+  flusher_wake_.notify_all();
+  if (follower_.joinable()) follower_.join();
+}
+
+namespace {
+
+// Notes that a NOTIFY for the workspace arrived.
+class WalNotifications final : public pqxx::notification_receiver {
+ public:
+  WalNotifications(pqxx::connection_base& connection, std::string workspace)
+      : pqxx::notification_receiver(connection, kWalChannel), workspace_(std::move(workspace)) {}
+  void operator()(const std::string& payload, int /*backend_pid*/) override {
+    if (payload == workspace_) arrived = true;
+  }
+  bool arrived = false;
+
+ private:
+  const std::string workspace_;
+};
+
+}  // namespace
+
+void PostgresStore::follow_loop() {
+  std::mt19937_64 jitter(std::random_device{}());
+  std::chrono::milliseconds backoff = kInitialBackoff;
+  std::unique_ptr<pqxx::connection> connection;
+  std::unique_ptr<WalNotifications> notifications;
+  auto last_beat = std::chrono::steady_clock::time_point{};
+  uint64_t through = 0;
+  {
+    std::lock_guard lock(wal_mutex_);
+    through = followed_through_;
+  }
+  auto stopping = [&] {
+    std::lock_guard lock(wal_mutex_);
+    return stopping_ || follow_stop_;
+  };
+  bool failed_for_good = false;
+  while (!stopping()) {
+    try {
+      if (connection == nullptr) {
+        core::Result<std::unique_ptr<pqxx::connection>> opened = pg_connect(conninfo_);
+        if (!opened.is_ok()) throw std::runtime_error(opened.status().message());
+        connection = std::move(opened).value();
+        notifications = std::make_unique<WalNotifications>(*connection, options_.workspace);
+        backoff = kInitialBackoff;
+      }
+      // Everything committed after `through`, in order.
+      for (bool more = !failed_for_good; more;) {
+        pqxx::nontransaction txn(*connection);
+        const pqxx::result r = txn.exec_params(
+            "SELECT sequence, record, octet_length(record) FROM vesta_wal WHERE workspace = $1 "
+            "AND sequence > $2 ORDER BY sequence LIMIT $3",
+            options_.workspace, as_bigint(through), kReplayBatchRecords);
+        if (!r.empty() && r[0][0].as<uint64_t>() != through + 1) {
+          const uint64_t oldest =
+              txn.exec_params1("SELECT min(sequence) FROM vesta_wal WHERE workspace = $1",
+                               options_.workspace)[0]
+                  .as<uint64_t>();
+          if (oldest > through + 1) {
+            std::fprintf(stderr,
+                         "vesta: %s: this process fell behind the log (it applied up to sequence "
+                         "%llu; the leader truncated the log up to %llu): it no longer follows "
+                         "the other processes' writes; restart it\n",
+                         description_.c_str(), static_cast<unsigned long long>(through),
+                         static_cast<unsigned long long>(oldest - 1));
+            failed_for_good = true;
+            break;
+          }
+        }
+        for (const pqxx::row& row : r) {
+          const uint64_t sequence = row[0].as<uint64_t>();
+          if (!row[1].is_null()) {
+            const pqxx::binarystring record(row[1]);
+            const core::Status delivered = deliver_(sequence, bytes_of(record));
+            if (!delivered.is_ok()) {
+              std::fprintf(stderr,
+                           "vesta: %s: log record %llu cannot be applied (%s): this process no "
+                           "longer follows the other processes' writes; restart it\n",
+                           description_.c_str(), static_cast<unsigned long long>(sequence),
+                           delivered.message().c_str());
+              failed_for_good = true;
+              break;
+            }
+          }
+          through = sequence;
+          std::lock_guard lock(wal_mutex_);
+          followed_through_ = sequence;
+          bytes_written_ += row[2].is_null() ? 0 : row[2].as<uint64_t>();
+        }
+        more = !failed_for_good && r.size() == static_cast<size_t>(kReplayBatchRecords);
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_beat >= std::chrono::seconds(1)) {
+        const core::Status held = ensure_workspace_lock();
+        if (!held.is_ok()) {
+          std::fprintf(stderr, "vesta: %s: the workspace lock: %s\n", description_.c_str(),
+                       held.message().c_str());
+        }
+        update_leadership();
+        const core::Status beat = heartbeat(through);
+        if (!beat.is_ok()) {
+          std::fprintf(stderr, "vesta: %s: %s\n", description_.c_str(), beat.message().c_str());
+        }
+        last_beat = now;
+      }
+      notifications->arrived = false;
+      const auto poll = std::chrono::duration_cast<std::chrono::microseconds>(options_.follow_poll);
+      connection->await_notification(static_cast<long>(poll.count() / 1000000),
+                                     static_cast<long>(poll.count() % 1000000));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "vesta: %s: following the log: %s; reconnecting\n", description_.c_str(),
+                   e.what());
+      notifications.reset();
+      connection.reset();
+      leader_.store(false);
+      const auto wait =
+          backoff / 2 + std::chrono::milliseconds(
+                            std::uniform_int_distribution<int64_t>(0, backoff.count() / 2)(jitter));
+      std::unique_lock lock(wal_mutex_);
+      if (flusher_wake_.wait_for(lock, wait, [&] { return stopping_ || follow_stop_; })) break;
+      backoff = std::min(backoff * 2, kMaxBackoff);
+    }
+  }
+  notifications.reset();
 }
 
 }  // namespace vesta::persistence

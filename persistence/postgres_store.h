@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -33,6 +34,16 @@ struct PostgresStoreOptions {
   SnapshotOptions snapshot;
   // Snapshot bytes per vesta_snapshot_chunks row.
   size_t snapshot_chunk_bytes = size_t{8} << 20;
+  // Several processes on the workspace (Store::shared()): each takes the
+  // workspace lock shared instead of exclusive, writes with append_shared,
+  // follows the log (LISTEN/NOTIFY, and a poll every follow_poll), and one
+  // of them at a time holds the leader lock. Shared and exclusive processes
+  // never mix on a workspace: each refuses to start beside the other kind.
+  bool shared = false;
+  std::chrono::milliseconds follow_poll{500};
+  // A shared process whose heartbeat is older than this no longer holds back
+  // the leader's log truncation (it must restart if it comes back behind).
+  std::chrono::seconds member_timeout{60};
 };
 
 // Largest WAL record PostgresStore accepts (a bytea value may not exceed 1 GB).
@@ -61,6 +72,20 @@ inline constexpr size_t kMaxPostgresWalRecordBytes = size_t{256} << 20;
 // reach the table in sequence order; a sequence is never reused (open_wal
 // continues after every logged sequence and every snapshot's).
 //
+// Shared (options.shared, docs/postgres-schema.md "Several processes"):
+// sequences are assigned at COMMIT, under pg_advisory_xact_lock on the
+// workspace's log, so that COMMITs happen in sequence order and a process
+// that sees sequence n committed has seen every one before it; each COMMIT
+// NOTIFYs channel vesta_wal; a follower thread per process LISTENs, reads
+// what it has not applied, in order, and delivers it (follow()); it also
+// keeps the process's row in vesta_members (how far it applied) and tries
+// for the leader lock (a session-level advisory lock, released by
+// PostgreSQL when its holder's connection ends). A COMMIT whose answer was
+// lost is looked up by (origin, batch) once reconnected: found, its writes
+// succeed; not found, they fail; when the lookup itself fails they fail
+// with "outcome unknown", and every process (this one included) applies
+// them should they turn out committed.
+//
 // Thread-safe after open_wal().
 class PostgresStore final : public Store {
  public:
@@ -83,6 +108,14 @@ class PostgresStore final : public Store {
   core::Result<uint64_t> save_snapshot(const SnapshotContents& contents) override;
   core::Status drop_snapshots(const std::string& collection) override;
   core::Status truncate_wal(uint64_t sequence) override;
+  bool shared() const override { return options_.shared; }
+  core::Result<uint64_t> append_shared(std::string_view record) override;
+  core::Result<uint64_t> append_catalog(std::string_view record, std::string_view catalog,
+                                        uint64_t expected_sequence) override;
+  uint64_t catalog_sequence() const override;
+  core::Status follow(ReplayFn deliver) override;
+  void stop_following() override;
+  bool is_leader() const override;
 
   // For tests and metrics: COMMITs of log batches, records they held,
   // batches retried on a new connection, and records that failed.
@@ -118,6 +151,15 @@ class PostgresStore final : public Store {
   // Makes [first, last] void rows; checks the workspace lock first.
   core::Status void_sequences(uint64_t first, uint64_t last);
   void flush_loop();
+  // Shared stores: the flusher's loop, one COMMIT of `batch` (returns the
+  // first sequence it got), the follower's loop and its pieces.
+  void shared_flush_loop();
+  core::Result<uint64_t> write_shared_batch(const std::deque<Pending>& batch, int64_t token);
+  void follow_loop();
+  // Takes the leader lock when free (or checks it is still held); logs changes.
+  void update_leadership();
+  // Upserts this process's vesta_members row.
+  core::Status heartbeat(uint64_t applied);
 
   const PostgresStoreOptions options_;
   const std::string description_;
@@ -147,6 +189,21 @@ class PostgresStore final : public Store {
   std::condition_variable flusher_wake_;  // queue_ grew, or stopping_
   std::condition_variable resolved_;      // resolved_through_ moved
   std::thread flusher_;
+
+  // Shared stores. member_: this process's id in vesta_members and origin of
+  // its log rows; tickets number queue_'s records (Pending::sequence) until
+  // their COMMIT gives them sequences, answered through shared_done_.
+  const int64_t member_;
+  const int64_t leader_key_;
+  uint64_t last_ticket_ = 0;                                // wal_mutex_
+  int64_t last_batch_ = 0;                                  // flusher thread only
+  std::map<uint64_t, core::Result<uint64_t>> shared_done_;  // wal_mutex_
+  uint64_t catalog_sequence_ = 0;                           // wal_mutex_
+  uint64_t followed_through_ = 0;                           // wal_mutex_: delivered
+  std::atomic<bool> leader_{false};
+  bool follow_stop_ = false;  // wal_mutex_
+  ReplayFn deliver_;
+  std::thread follower_;
 };
 
 }  // namespace vesta::persistence

@@ -68,6 +68,39 @@ class Store {
   // Removes log records up to `sequence` where the backend can (a FileStore
   // removes whole segments only).
   virtual core::Status truncate_wal(uint64_t sequence) = 0;
+
+  // ---- Several processes on one store (a PostgresStore opened shared) ----
+  // In a shared store every process may write and every process applies
+  // every record, its own included, in the one order of the log: sequences
+  // are assigned when a record commits, not before, so the two-step
+  // write_wal/sync_wal above is not used; append_shared and
+  // append_catalog are, and follow() delivers what was committed.
+  virtual bool shared() const { return false; }
+  // Commits `record`; returns its sequence once it is committed. An error
+  // means it did not commit, or (after a connection loss that could not be
+  // resolved) that its outcome is unknown: the message says which.
+  virtual core::Result<uint64_t> append_shared(std::string_view record);
+  // Commits a catalog change: `record` (into the log, so that every process
+  // applies it in order) and `catalog` (what load_catalog returns from then
+  // on) in one transaction, provided the saved catalog is still the one
+  // committed at `expected_sequence`; kConflict when another process changed
+  // it since.
+  virtual core::Result<uint64_t> append_catalog(std::string_view record, std::string_view catalog,
+                                                uint64_t expected_sequence);
+  // The sequence at which the catalog load_catalog returned was committed.
+  virtual uint64_t catalog_sequence() const { return 0; }
+  // After open_wal: calls `deliver` for every record committed after the
+  // replay, by any process, in sequence order, on a thread of the store,
+  // until the store is destroyed. `deliver` errors are logged and stop the
+  // delivery (the process can no longer follow the log).
+  virtual core::Status follow(ReplayFn deliver);
+  // Stops that delivery and waits until `deliver` is no longer running (the
+  // caller is going away). No-op when not following.
+  virtual void stop_following() {}
+  // Whether this process holds the leader lock of a shared store: work that
+  // needs one owner (snapshot rounds, log truncation) runs on the leader
+  // only. Always true for a store that is not shared.
+  virtual bool is_leader() const { return true; }
 };
 
 }  // namespace vesta::persistence

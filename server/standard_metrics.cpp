@@ -104,4 +104,29 @@ void register_standard_metrics(Metrics& metrics, index::CollectionRegistry& coll
   });
 }
 
+void register_engine_metrics(Metrics& metrics, const engine::Engine& engine) {
+  metrics.add_collector([&engine](std::string& out) {
+    const engine::EngineStats stats = engine.stats();
+    append_metric_header(out, "vesta_leader", "gauge",
+                         "1 when this process does the leader-only work (snapshot rounds, log "
+                         "truncation): always, unless several servers share the workspace.");
+    append_sample(out, "vesta_leader", {}, engine.is_leader() ? 1 : 0);
+    append_metric_header(out, "vesta_log_applied_sequence", "gauge",
+                         "Every write-ahead log record up to this sequence is applied here.");
+    append_sample(out, "vesta_log_applied_sequence", {},
+                  static_cast<double>(engine.log_position()));
+    append_metric_header(out, "vesta_log_records_total", "counter",
+                         "Write-ahead log records this process wrote.");
+    append_sample(out, "vesta_log_records_total", {}, static_cast<double>(stats.records_logged));
+    append_metric_header(out, "vesta_snapshot_rounds_total", "counter",
+                         "Snapshot rounds (each followed by a log truncation).");
+    append_sample(out, "vesta_snapshot_rounds_total", {},
+                  static_cast<double>(stats.snapshot_rounds));
+    append_metric_header(out, "vesta_snapshot_failures_total", "counter",
+                         "Collection snapshots that failed (retried next round).");
+    append_sample(out, "vesta_snapshot_failures_total", {},
+                  static_cast<double>(stats.snapshot_failures));
+  });
+}
+
 }  // namespace vesta::server

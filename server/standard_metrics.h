@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/lock_manager.h"
+#include "engine/engine.h"
 #include "index/collection_registry.h"
 #include "index/placement.h"
 #include "server/metrics.h"
@@ -14,5 +15,9 @@ namespace vesta::server {
 void register_standard_metrics(Metrics& metrics, index::CollectionRegistry& collections,
                                const core::LockManager& locks,
                                const index::PlacementSearcher& placement);
+
+// Durable servers: the log position applied, log records written, snapshot
+// rounds, and whether this process is the leader of a shared workspace.
+void register_engine_metrics(Metrics& metrics, const engine::Engine& engine);
 
 }  // namespace vesta::server
