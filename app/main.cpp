@@ -140,6 +140,11 @@ Durability (serve options):
                          which takes the snapshots and truncates the log, and
                          another takes over within a second or two when it
                          dies. All servers of a workspace use the same mode
+  --postgres-payload-table on|off  on (default): every point's payload is
+                         also in table vesta_points (jsonb), changed in the
+                         transaction of its write, for inspection with SQL
+                         (about 8% of PostgreSQL ingest speed); off: payloads
+                         only inside the log records and snapshots
   --postgres-workspace NAME  the tenant: every row carries it, so servers of
                          different workspaces share a database unseen by each
                          other (default "default")
@@ -239,6 +244,7 @@ constexpr std::string_view kServeSettings[] = {"host",
                                                "postgres",
                                                "postgres-workspace",
                                                "postgres-mode",
+                                               "postgres-payload-table",
                                                "postgres-pool-size",
                                                "postgres-connect-timeout-s",
                                                "postgres-statement-timeout-s",
@@ -497,6 +503,13 @@ int serve(const std::vector<std::string_view>& raw_args) {
         return usage_error("--postgres-mode must be exclusive or shared");
       }
       postgres.shared = mode == "shared";
+      ++i;
+    } else if (args[i] == "--postgres-payload-table") {
+      const std::string_view on = i + 1 < args.size() ? args[i + 1] : std::string_view();
+      if (on != "on" && on != "off") {
+        return usage_error("--postgres-payload-table must be on or off");
+      }
+      postgres.payload_table = on == "on";
       ++i;
     } else if (args[i] == "--postgres-workspace") {
       if (i + 1 >= args.size() || args[i + 1].empty()) {

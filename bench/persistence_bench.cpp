@@ -13,7 +13,9 @@
 //   1. ingest: --writers threads upsert batches of --batch points into a
 //      Cosine collection, (a) in memory only, (b) durable with fsync always,
 //      (c) durable with group commit (2 ms), (d) with --postgres, durable in
-//      PostgreSQL (a fresh workspace); points/s each;
+//      PostgreSQL (a fresh workspace): as served (payloads also in
+//      vesta_points), without the payload table, and shared
+//      (--postgres-mode shared, one process); points/s each;
 //   2. snapshot: one snapshot round of (b); its size against the raw float32
 //      bytes, and the size LightRAG (>= 1.4.7) writes for the same points
 //      (base64 float32 matrix plus per-point base64(zlib(float16))), computed
@@ -232,11 +234,24 @@ int main(int argc, char** argv) {
     group_rate = ingest(*d.engine->registry().get("docs").value(), data, o);
   }
   fs::remove_all(o.dir / "group");
-  double postgres_rate = 0;
-  if (!o.postgres.empty()) {
+  // PostgreSQL: as served (payloads also in vesta_points), without the
+  // payload table, and shared (several processes per workspace; one here).
+  struct PostgresRun {
+    const char* what;
+    bool payload_table;
+    bool shared;
+    double rate = 0;
+  };
+  std::vector<PostgresRun> postgres_runs = {{"PostgreSQL", true, false},
+                                            {"PostgreSQL without the payload table", false, false},
+                                            {"PostgreSQL shared", true, true}};
+  for (PostgresRun& run : postgres_runs) {
+    if (o.postgres.empty()) break;
     vesta::persistence::PostgresStoreOptions po;
     po.uri = o.postgres;
     po.workspace = "bench-" + std::to_string(::getpid());
+    po.payload_table = run.payload_table;
+    po.shared = run.shared;
     core_check(vesta::persistence::PostgresStore::open(po), [&](auto store) {
       Durable d;
       d.store = std::move(store);
@@ -244,7 +259,7 @@ int main(int argc, char** argv) {
           std::move(vesta::engine::Engine::open(*d.store, locks, searcher, {}, rounds_on_request()))
               .value();
       (void)d.engine->registry().create(config);
-      postgres_rate = ingest(*d.engine->registry().get("docs").value(), data, o);
+      run.rate = ingest(*d.engine->registry().get("docs").value(), data, o);
       (void)d.engine->registry().drop("docs");
     });
   }
@@ -287,9 +302,10 @@ int main(int argc, char** argv) {
               always_rate, always_rate / memory_rate);
   std::printf("| ingest, durable, group commit 2 ms | %.0f points/s (%.2f of in memory) |\n",
               group_rate, group_rate / memory_rate);
-  if (!o.postgres.empty()) {
-    std::printf("| ingest, durable, PostgreSQL | %.0f points/s (%.2f of in memory) |\n",
-                postgres_rate, postgres_rate / memory_rate);
+  for (const PostgresRun& run : postgres_runs) {
+    if (o.postgres.empty()) break;
+    std::printf("| ingest, durable, %s | %.0f points/s (%.2f of in memory) |\n", run.what, run.rate,
+                run.rate / memory_rate);
   }
   std::printf("| snapshot round | %.2f s |\n", snapshot_s);
   std::printf("| snapshot size / raw float32 | %.3f (%zu bytes) |\n",

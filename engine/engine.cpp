@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/payload_changes.h"
 #include "engine/write_codec.h"
 #include "persistence/file_io.h"
 
@@ -192,9 +193,33 @@ core::Status Engine::recover(RecoveryReport* report) {
         return apply_record(sequence, record, report);
       }));
   covered_.clear();
-  std::lock_guard lock(mutex_);
-  last_logged_ = store_.wal_last_sequence();
-  applied_through_ = last_logged_;
+  {
+    std::lock_guard lock(mutex_);
+    last_logged_ = store_.wal_last_sequence();
+    applied_through_ = last_logged_;
+  }
+  // A store's payload table that disagrees with a collection (first start
+  // after the table was added; a write whose COMMIT was reported failed but
+  // landed) is rewritten from the collection. Not when the store is shared:
+  // other processes write it meanwhile.
+  if (store_.keeps_payloads() && !shared_) {
+    for (const index::CollectionConfig& config : registry_.catalog().collections) {
+      core::Result<std::optional<uint64_t>> rows =
+          store_.payload_rows(config.name, config.incarnation);
+      if (!rows.is_ok()) return rows.status();
+      core::Result<std::shared_ptr<index::Collection>> collection = registry_.get(config.name);
+      if (!collection.is_ok()) return collection.status();
+      const size_t points = collection.value()->count().value();
+      if (!rows.value() || *rows.value() == points) continue;
+      core::Result<index::CollectionSnapshot> snapshot = collection.value()->snapshot();
+      if (!snapshot.is_ok()) return snapshot.status();
+      VESTA_RETURN_IF_ERROR(store_.replace_payload_rows(all_payloads(config, snapshot.value())));
+      std::fprintf(stderr,
+                   "vesta: the payload table of collection '%s' held %llu rows for %zu points: "
+                   "rewritten from the collection\n",
+                   config.name.c_str(), static_cast<unsigned long long>(*rows.value()), points);
+    }
+  }
   return core::Status::ok();
 }
 
@@ -314,8 +339,10 @@ core::Result<index::LoggedWrite> Engine::wait_applied(uint64_t sequence) {
 core::Result<index::LoggedWrite> Engine::log(const index::CollectionConfig& collection,
                                              const index::CollectionWrite& write) {
   const std::string record = encode_write(collection, write);
+  persistence::PayloadChanges changes;
+  if (store_.keeps_payloads()) changes = payload_changes(collection, write);
   if (shared_) {
-    core::Result<uint64_t> committed = store_.append_shared(record);
+    core::Result<uint64_t> committed = store_.append_shared(record, std::move(changes));
     if (!committed.is_ok()) {
       return core::Status(
           core::StatusCode::kUnavailable,
@@ -332,7 +359,7 @@ core::Result<index::LoggedWrite> Engine::log(const index::CollectionConfig& coll
     // The sequence enters in_flight_ under the same lock that watermark()
     // reads, so no watermark ever covers a write that is not applied yet.
     std::lock_guard lock(mutex_);
-    core::Result<uint64_t> written = store_.write_wal(record);
+    core::Result<uint64_t> written = store_.write_wal(record, std::move(changes));
     if (!written.is_ok()) {
       return core::Status(
           core::StatusCode::kUnavailable,
@@ -393,17 +420,36 @@ std::vector<std::string> Engine::track_catalog(const index::Catalog& catalog, ui
 
 core::Status Engine::save_catalog(const index::Catalog& catalog) {
   const std::string text = encode_catalog(catalog);
+  // The points of collections the change drops (or replaces) go with it.
+  persistence::PayloadChanges dropped;
+  if (store_.keeps_payloads()) {
+    std::lock_guard lock(mutex_);
+    for (const auto& entry : tracked_) {
+      const std::string& name = entry.first;
+      const uint64_t incarnation = entry.second.incarnation;
+      const bool kept = std::any_of(catalog.collections.begin(), catalog.collections.end(),
+                                    [&](const index::CollectionConfig& c) {
+                                      return c.name == name && c.incarnation == incarnation;
+                                    });
+      if (kept) continue;
+      persistence::PayloadChange change;
+      change.kind = persistence::PayloadChange::Kind::kDropCollection;
+      change.collection = name;
+      change.incarnation = incarnation;
+      dropped.push_back(std::move(change));
+    }
+  }
   uint64_t at = 0;
   if (shared_) {
     // Called under the registry's writer lock, as the sync of a catalog
     // record is: catalog_sequence_ is what the registry shows.
-    core::Result<uint64_t> committed =
-        store_.append_catalog(encode_catalog_record(text), text, catalog_sequence_);
+    core::Result<uint64_t> committed = store_.append_catalog(encode_catalog_record(text), text,
+                                                             catalog_sequence_, std::move(dropped));
     if (!committed.is_ok()) return committed.status();
     catalog_sequence_ = committed.value();
     at = committed.value();
   } else {
-    VESTA_RETURN_IF_ERROR(store_.save_catalog(text));
+    VESTA_RETURN_IF_ERROR(store_.save_catalog(text, std::move(dropped)));
     std::lock_guard lock(mutex_);
     at = last_logged_;
   }
@@ -641,6 +687,9 @@ core::Status Engine::recover_from_snapshot(const std::string& collection, std::s
     // Durable before the answer: the restored points are in no log record.
     std::lock_guard snapshots(snapshot_mutex_);
     status = snapshot_collection(name, config.incarnation);
+  }
+  if (status.is_ok() && store_.keeps_payloads()) {
+    status = store_.replace_payload_rows(all_payloads(config, loaded.value()));
   }
   if (!status.is_ok()) {
     (void)registry_.drop(name);

@@ -80,6 +80,20 @@ const std::vector<Migration>& migrations() {
                 seen_at timestamptz NOT NULL DEFAULT now(),
                 PRIMARY KEY (workspace, member)))",
        }},
+      {3,
+       "point payloads queryable as jsonb",
+       {
+           // Every point's payload, changed in the transaction of its log
+           // record; NULL: a point without payload.
+           R"(CREATE TABLE vesta_points (
+                workspace text NOT NULL,
+                collection text NOT NULL,
+                incarnation bigint NOT NULL,
+                id_type text NOT NULL CHECK (id_type IN ('number', 'uuid', 'string')),
+                id text NOT NULL,
+                payload jsonb,
+                PRIMARY KEY (workspace, collection, id_type, id)))",
+       }},
   };
   return kMigrations;
 }

@@ -8,7 +8,7 @@ namespace vesta::persistence {
 
 // The version of Vesta's tables in PostgreSQL that this binary writes
 // (docs/postgres-schema.md has every table, column by column).
-inline constexpr int kPgSchemaVersion = 2;
+inline constexpr int kPgSchemaVersion = 3;
 
 // What migrate_pg_schema() found and did.
 struct PgMigrationReport {

@@ -288,14 +288,162 @@ core::Result<std::optional<std::string>> PostgresStore::load_catalog() {
   return catalog;
 }
 
-core::Status PostgresStore::save_catalog(std::string_view text) {
+core::Status PostgresStore::save_catalog(std::string_view text) { return save_catalog(text, {}); }
+
+core::Status PostgresStore::save_catalog(std::string_view text, PayloadChanges changes) {
   return with_transaction("saving the catalog", [&](pqxx::work& txn) {
     txn.exec_params(
         "INSERT INTO vesta_catalog (workspace, catalog) VALUES ($1, $2) ON CONFLICT (workspace) "
         "DO UPDATE SET catalog = EXCLUDED.catalog, updated_at = now()",
         options_.workspace, std::string(text));
+    apply_payload_changes(txn, changes);
     return core::Status::ok();
   });
+}
+
+namespace {
+
+// A JSON string literal of `text` (quotes and escapes).
+void append_json_string(std::string& out, std::string_view text) {
+  out += '"';
+  for (char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char escaped[8];
+          std::snprintf(escaped, sizeof(escaped), "\\u%04x", static_cast<unsigned>(c));
+          out += escaped;
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+// [{"t": type, "i": id, "p": payload}, ...] for jsonb_to_recordset; "p" only
+// with payloads.
+std::string id_rows(const PayloadChange& change, bool with_payloads) {
+  std::string out = "[";
+  for (size_t k = 0; k < change.ids.size(); ++k) {
+    out += k == 0 ? "{\"t\":" : ",{\"t\":";
+    append_json_string(out, change.ids[k].first);
+    out += ",\"i\":";
+    append_json_string(out, change.ids[k].second);
+    if (with_payloads) {
+      out += ",\"p\":";
+      out += change.payloads[k].empty() ? std::string_view("null") : change.payloads[k];
+    }
+    out += '}';
+  }
+  out += ']';
+  return out;
+}
+
+// The ids of a change, as a relation.
+constexpr const char* kChangedIds =
+    "(id_type, id) IN (SELECT t, i FROM jsonb_to_recordset($3::jsonb) AS x(t text, i text))";
+
+}  // namespace
+
+void PostgresStore::apply_payload_changes(pqxx::transaction_base& txn,
+                                          const PayloadChanges& changes) const {
+  if (!options_.payload_table) return;
+  const std::string& ws = options_.workspace;
+  for (const PayloadChange& change : changes) {
+    const std::string where = "workspace = $1 AND collection = $2 AND " + std::string(kChangedIds);
+    switch (change.kind) {
+      case PayloadChange::Kind::kUpsert:
+        VESTA_CHECK(change.payloads.size() == change.ids.size()) << "a payload per id";
+        if (change.ids.empty()) break;
+        txn.exec_params(
+            "INSERT INTO vesta_points (workspace, collection, incarnation, id_type, id, payload) "
+            "SELECT $1, $2, $4, t, i, p FROM jsonb_to_recordset($3::jsonb) AS x(t text, i text, "
+            "p jsonb) ON CONFLICT (workspace, collection, id_type, id) DO UPDATE SET "
+            "incarnation = EXCLUDED.incarnation, payload = EXCLUDED.payload",
+            ws, change.collection, id_rows(change, true), as_bigint(change.incarnation));
+        break;
+      case PayloadChange::Kind::kDelete:
+        txn.exec_params("DELETE FROM vesta_points WHERE " + where, ws, change.collection,
+                        id_rows(change, false));
+        break;
+      case PayloadChange::Kind::kMerge:
+        txn.exec_params(
+            "UPDATE vesta_points SET payload = coalesce(payload, '{}') || $4::jsonb WHERE " + where,
+            ws, change.collection, id_rows(change, false), change.json);
+        break;
+      case PayloadChange::Kind::kReplace:
+        txn.exec_params("UPDATE vesta_points SET payload = $4::jsonb WHERE " + where, ws,
+                        change.collection, id_rows(change, false), change.json);
+        break;
+      case PayloadChange::Kind::kDeleteKeys: {
+        std::string keys = "[";
+        for (size_t k = 0; k < change.keys.size(); ++k) {
+          if (k > 0) keys += ',';
+          append_json_string(keys, change.keys[k]);
+        }
+        keys += ']';
+        txn.exec_params(
+            "UPDATE vesta_points SET payload = payload - ARRAY(SELECT jsonb_array_elements_text("
+            "$4::jsonb)) WHERE " +
+                where,
+            ws, change.collection, id_rows(change, false), keys);
+        break;
+      }
+      case PayloadChange::Kind::kClear:
+        txn.exec_params("UPDATE vesta_points SET payload = '{}' WHERE " + where, ws,
+                        change.collection, id_rows(change, false));
+        break;
+      case PayloadChange::Kind::kDropCollection:
+        txn.exec_params(
+            "DELETE FROM vesta_points WHERE workspace = $1 AND collection = $2 AND incarnation = "
+            "$3",
+            ws, change.collection, as_bigint(change.incarnation));
+        break;
+    }
+  }
+}
+
+core::Result<std::optional<uint64_t>> PostgresStore::payload_rows(const std::string& collection,
+                                                                  uint64_t incarnation) {
+  if (!options_.payload_table) return std::optional<uint64_t>();
+  uint64_t rows = 0;
+  VESTA_RETURN_IF_ERROR(with_transaction("counting vesta_points", [&](pqxx::work& txn) {
+    rows = txn.exec_params1(
+                  "SELECT count(*) FROM vesta_points WHERE workspace = $1 AND collection = $2 AND "
+                  "incarnation = $3",
+                  options_.workspace, collection, as_bigint(incarnation))[0]
+               .as<uint64_t>();
+    return core::Status::ok();
+  }));
+  return std::optional<uint64_t>(rows);
+}
+
+core::Status PostgresStore::replace_payload_rows(const PayloadChange& all) {
+  if (!options_.payload_table) return core::Status::ok();
+  VESTA_CHECK(all.kind == PayloadChange::Kind::kUpsert) << "replace_payload_rows takes an upsert";
+  return with_transaction(
+      "rewriting vesta_points of '" + all.collection + "'", [&](pqxx::work& txn) {
+        txn.exec_params("DELETE FROM vesta_points WHERE workspace = $1 AND collection = $2",
+                        options_.workspace, all.collection);
+        // In slices, so that no statement is huge.
+        constexpr size_t kSlice = 10000;
+        for (size_t begin = 0; begin < all.ids.size(); begin += kSlice) {
+          PayloadChange slice;
+          slice.collection = all.collection;
+          slice.incarnation = all.incarnation;
+          const size_t end = std::min(all.ids.size(), begin + kSlice);
+          slice.ids.assign(all.ids.begin() + begin, all.ids.begin() + end);
+          slice.payloads.assign(all.payloads.begin() + begin, all.payloads.begin() + end);
+          apply_payload_changes(txn, {slice});
+        }
+        return core::Status::ok();
+      });
 }
 
 core::Result<std::optional<SnapshotContents>> PostgresStore::load_snapshot(
@@ -528,6 +676,10 @@ core::Status PostgresStore::open_wal(uint64_t replay_after, const ReplayFn& repl
 }
 
 core::Result<uint64_t> PostgresStore::write_wal(std::string_view record) {
+  return write_wal(record, {});
+}
+
+core::Result<uint64_t> PostgresStore::write_wal(std::string_view record, PayloadChanges changes) {
   VESTA_CHECK(!options_.shared) << "write_wal on a shared store (append_shared)";
   if (record.size() > kMaxPostgresWalRecordBytes) {
     return core::Status(core::StatusCode::kPayloadTooLarge,
@@ -542,7 +694,7 @@ core::Result<uint64_t> PostgresStore::write_wal(std::string_view record) {
     if (!broken_.is_ok()) return broken_;
     if (stopping_) return core::Status(core::StatusCode::kUnavailable, "the store is closing");
     sequence = ++last_sequence_;
-    queue_.push_back({sequence, std::string(record)});
+    queue_.push_back({sequence, std::string(record), std::move(changes)});
     bytes_written_ += record.size();
   }
   flusher_wake_.notify_one();
@@ -625,6 +777,9 @@ core::Status PostgresStore::write_batch(const std::deque<Pending>& batch) {
                         pqxx::prepare::make_dynamic_params(records));
         begin = end;
       }
+      if (!already) {
+        for (const Pending& pending : batch) apply_payload_changes(txn, pending.changes);
+      }
       txn.commit();
       return core::Status::ok();
     } catch (...) {
@@ -651,8 +806,16 @@ core::Status PostgresStore::void_sequences(uint64_t first, uint64_t last) {
     }
     // An unknown COMMIT may have written some of them: they were reported
     // failed, so they must not take effect.
-    txn.exec_params("DELETE FROM vesta_wal WHERE workspace = $1 AND sequence BETWEEN $2 AND $3",
-                    options_.workspace, as_bigint(first), as_bigint(last));
+    const pqxx::result landed =
+        txn.exec_params("DELETE FROM vesta_wal WHERE workspace = $1 AND sequence BETWEEN $2 AND $3",
+                        options_.workspace, as_bigint(first), as_bigint(last));
+    if (landed.affected_rows() > 0 && options_.payload_table) {
+      std::fprintf(
+          stderr,
+          "vesta: %s: %zu log record(s) reported failed had committed; they are void, "
+          "but vesta_points may show their payloads until those points are written again\n",
+          description_.c_str(), static_cast<size_t>(landed.affected_rows()));
+    }
     txn.exec_params(
         "INSERT INTO vesta_wal (workspace, sequence, record) SELECT $1, s, NULL FROM "
         "generate_series($2::bigint, $3::bigint) AS s",
@@ -759,7 +922,8 @@ void PostgresStore::flush_loop() {
 
 // ---- Shared stores ----
 
-core::Result<uint64_t> PostgresStore::append_shared(std::string_view record) {
+core::Result<uint64_t> PostgresStore::append_shared(std::string_view record,
+                                                    PayloadChanges changes) {
   VESTA_CHECK(options_.shared) << "append_shared on a store that is not shared";
   if (record.size() > kMaxPostgresWalRecordBytes) {
     return core::Status(core::StatusCode::kPayloadTooLarge,
@@ -771,7 +935,7 @@ core::Result<uint64_t> PostgresStore::append_shared(std::string_view record) {
   VESTA_CHECK(wal_open_) << "append_shared before open_wal";
   if (stopping_) return core::Status(core::StatusCode::kUnavailable, "the store is closing");
   const uint64_t ticket = ++last_ticket_;
-  queue_.push_back({ticket, std::string(record)});
+  queue_.push_back({ticket, std::string(record), std::move(changes)});
   flusher_wake_.notify_one();
   resolved_.wait(lock, [&] { return shared_done_.contains(ticket); });
   auto done = shared_done_.extract(ticket);
@@ -830,6 +994,7 @@ core::Result<uint64_t> PostgresStore::write_shared_batch(const std::deque<Pendin
                         pqxx::prepare::make_dynamic_params(records));
         begin = end;
       }
+      for (const Pending& pending : batch) apply_payload_changes(txn, pending.changes);
       txn.exec_params("SELECT pg_notify($1, $2)", kWalChannel, options_.workspace);
       txn.commit();
       return last + 1;
@@ -890,7 +1055,8 @@ void PostgresStore::shared_flush_loop() {
 
 core::Result<uint64_t> PostgresStore::append_catalog(std::string_view record,
                                                      std::string_view catalog,
-                                                     uint64_t expected_sequence) {
+                                                     uint64_t expected_sequence,
+                                                     PayloadChanges changes) {
   VESTA_CHECK(options_.shared) << "append_catalog on a store that is not shared";
   const int64_t wal_key = lock_key("vesta wal " + options_.workspace);
   const int64_t token = -new_member_id();  // negative: never a flusher batch
@@ -933,6 +1099,7 @@ core::Result<uint64_t> PostgresStore::append_catalog(std::string_view record,
         "CONFLICT (workspace) DO UPDATE SET catalog = EXCLUDED.catalog, wal_sequence = "
         "EXCLUDED.wal_sequence, updated_at = now()",
         options_.workspace, std::string(catalog), as_bigint(sequence));
+    apply_payload_changes(txn, changes);
     txn.exec_params("SELECT pg_notify($1, $2)", kWalChannel, options_.workspace);
     return core::Status::ok();
   });

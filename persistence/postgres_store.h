@@ -14,6 +14,10 @@
 
 #include "persistence/store.h"
 
+namespace pqxx {
+class transaction_base;
+}  // namespace pqxx
+
 namespace vesta::persistence {
 
 class PgConnectionPool;
@@ -44,6 +48,9 @@ struct PostgresStoreOptions {
   // A shared process whose heartbeat is older than this no longer holds back
   // the leader's log truncation (it must restart if it comes back behind).
   std::chrono::seconds member_timeout{60};
+  // Keep every point's payload in vesta_points (jsonb), changed in the
+  // transaction of its log record, so that users can inspect them with SQL.
+  bool payload_table = true;
 };
 
 // Largest WAL record PostgresStore accepts (a bytea value may not exceed 1 GB).
@@ -101,7 +108,13 @@ class PostgresStore final : public Store {
                                                               uint64_t incarnation) override;
   core::Status open_wal(uint64_t replay_after, const ReplayFn& replay) override;
   core::Status save_catalog(std::string_view text) override;
+  core::Status save_catalog(std::string_view text, PayloadChanges changes) override;
   core::Result<uint64_t> write_wal(std::string_view record) override;
+  core::Result<uint64_t> write_wal(std::string_view record, PayloadChanges changes) override;
+  bool keeps_payloads() const override { return options_.payload_table; }
+  core::Result<std::optional<uint64_t>> payload_rows(const std::string& collection,
+                                                     uint64_t incarnation) override;
+  core::Status replace_payload_rows(const PayloadChange& all) override;
   core::Status sync_wal(uint64_t sequence) override;
   uint64_t wal_last_sequence() const override;
   uint64_t wal_bytes_written() const override;
@@ -109,9 +122,10 @@ class PostgresStore final : public Store {
   core::Status drop_snapshots(const std::string& collection) override;
   core::Status truncate_wal(uint64_t sequence) override;
   bool shared() const override { return options_.shared; }
-  core::Result<uint64_t> append_shared(std::string_view record) override;
+  core::Result<uint64_t> append_shared(std::string_view record, PayloadChanges changes) override;
   core::Result<uint64_t> append_catalog(std::string_view record, std::string_view catalog,
-                                        uint64_t expected_sequence) override;
+                                        uint64_t expected_sequence,
+                                        PayloadChanges changes) override;
   uint64_t catalog_sequence() const override;
   core::Status follow(ReplayFn deliver) override;
   void stop_following() override;
@@ -131,6 +145,7 @@ class PostgresStore final : public Store {
   struct Pending {
     uint64_t sequence;
     std::string record;
+    PayloadChanges changes;
   };
   struct FailedRange {
     uint64_t last;
@@ -151,6 +166,8 @@ class PostgresStore final : public Store {
   // Makes [first, last] void rows; checks the workspace lock first.
   core::Status void_sequences(uint64_t first, uint64_t last);
   void flush_loop();
+  // Applies what records do to vesta_points, in order (payload_table).
+  void apply_payload_changes(pqxx::transaction_base& txn, const PayloadChanges& changes) const;
   // Shared stores: the flusher's loop, one COMMIT of `batch` (returns the
   // first sequence it got), the follower's loop and its pieces.
   void shared_flush_loop();

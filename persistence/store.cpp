@@ -9,13 +9,15 @@ core::Status not_shared(const char* what) {
 
 }  // namespace
 
-core::Result<uint64_t> Store::append_shared(std::string_view /*record*/) {
+core::Result<uint64_t> Store::append_shared(std::string_view /*record*/,
+                                            PayloadChanges /*changes*/) {
   return not_shared("append_shared");
 }
 
 core::Result<uint64_t> Store::append_catalog(std::string_view /*record*/,
                                              std::string_view /*catalog*/,
-                                             uint64_t /*expected_sequence*/) {
+                                             uint64_t /*expected_sequence*/,
+                                             PayloadChanges /*changes*/) {
   return not_shared("append_catalog");
 }
 

@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/status.h"
 #include "persistence/snapshot_codec.h"
@@ -22,6 +24,30 @@ namespace vesta::persistence {
 // Use: once at start, load_catalog(), then load_snapshot() per collection,
 // then open_wal() (which replays the log); afterwards the write methods, from
 // any thread. Implementations are thread-safe after open_wal().
+// What a log record does to the payloads of points, for a store that also
+// keeps them queryable with SQL (PostgresStore's vesta_points), changed in
+// the same transaction as the record; other stores ignore it. Ids are
+// (type, text): type "number", "uuid" or "string".
+struct PayloadChange {
+  enum class Kind : uint8_t {
+    kUpsert,          // ids get payloads (inserted or replaced)
+    kDelete,          // ids are gone
+    kMerge,           // existing ids: json's keys set (Qdrant's set payload)
+    kReplace,         // existing ids: payload = json (overwrite payload)
+    kDeleteKeys,      // existing ids: keys removed
+    kClear,           // existing ids: payload = {}
+    kDropCollection,  // every point of the collection's incarnation is gone
+  };
+  Kind kind = Kind::kUpsert;
+  std::string collection;
+  uint64_t incarnation = 0;
+  std::vector<std::pair<std::string, std::string>> ids;
+  std::vector<std::string> payloads;  // kUpsert: a JSON object per id, "" for none
+  std::string json;                   // kMerge, kReplace: a JSON object
+  std::vector<std::string> keys;      // kDeleteKeys
+};
+using PayloadChanges = std::vector<PayloadChange>;
+
 class Store {
  public:
   using ReplayFn = std::function<core::Status(uint64_t sequence, std::string_view record)>;
@@ -45,6 +71,23 @@ class Store {
 
   // Replaces the catalog, durably.
   virtual core::Status save_catalog(std::string_view text) = 0;
+  // The same, with what the change does to payloads (dropped collections).
+  virtual core::Status save_catalog(std::string_view text, PayloadChanges /*changes*/) {
+    return save_catalog(text);
+  }
+  // Whether the store keeps payloads queryable (wants PayloadChanges).
+  virtual bool keeps_payloads() const { return false; }
+  // Stores that keep payloads queryable: how many points of the collection
+  // they hold (nullopt for other stores), and a replacement of all of them
+  // (after a recovery from a snapshot file, or when the count disagrees
+  // with the collection's at start).
+  virtual core::Result<std::optional<uint64_t>> payload_rows(const std::string& /*collection*/,
+                                                             uint64_t /*incarnation*/) {
+    return std::optional<uint64_t>();
+  }
+  virtual core::Status replace_payload_rows(const PayloadChange& /*all*/) {
+    return core::Status::ok();
+  }
   // Two steps so that a caller can note the sequence before waiting: write
   // assigns it (not yet durable); sync returns once it is durable. A record
   // whose sync failed was not applied by the caller: its outcome after a
@@ -53,6 +96,10 @@ class Store {
   // writes until it has reconnected and made the failed sequences void, so
   // that they never take effect.
   virtual core::Result<uint64_t> write_wal(std::string_view record) = 0;
+  // The same, with what the record does to payloads (see PayloadChange).
+  virtual core::Result<uint64_t> write_wal(std::string_view record, PayloadChanges /*changes*/) {
+    return write_wal(record);
+  }
   virtual core::Status sync_wal(uint64_t sequence) = 0;
   // The last sequence the log assigned (0 for an empty, new log).
   virtual uint64_t wal_last_sequence() const = 0;
@@ -79,14 +126,14 @@ class Store {
   // Commits `record`; returns its sequence once it is committed. An error
   // means it did not commit, or (after a connection loss that could not be
   // resolved) that its outcome is unknown: the message says which.
-  virtual core::Result<uint64_t> append_shared(std::string_view record);
+  virtual core::Result<uint64_t> append_shared(std::string_view record, PayloadChanges changes);
   // Commits a catalog change: `record` (into the log, so that every process
   // applies it in order) and `catalog` (what load_catalog returns from then
   // on) in one transaction, provided the saved catalog is still the one
   // committed at `expected_sequence`; kConflict when another process changed
   // it since.
   virtual core::Result<uint64_t> append_catalog(std::string_view record, std::string_view catalog,
-                                                uint64_t expected_sequence);
+                                                uint64_t expected_sequence, PayloadChanges changes);
   // The sequence at which the catalog load_catalog returned was committed.
   virtual uint64_t catalog_sequence() const { return 0; }
   // After open_wal: calls `deliver` for every record committed after the
