@@ -87,6 +87,12 @@ serve options:
                          bytes or with a K/M/G/T suffix (binary units); a
                          collection that does not fit is searched on the CPU
                          (default: 90% of the free device memory at start)
+  --gpu-devices LIST     the GPUs to use: all (default: every visible one) or
+                         numbers such as 0,1; with several, each collection's
+                         rows are sharded over them (blocks of 65536 rows in
+                         turn), every shard searched on its device at once
+                         and the results merged. The budget above is per
+                         device
   --gpu-scratch-bytes N  device scratch per concurrent search for distance
                          tiles (default 256M)
   --tls-cert FILE        serve HTTPS (TLS 1.2+) with this PEM certificate chain;
@@ -265,6 +271,7 @@ constexpr std::string_view kServeSettings[] = {"host",
                                                "max-search-batch",
                                                "device",
                                                "gpu-memory-budget",
+                                               "gpu-devices",
                                                "gpu-scratch-bytes"};
 
 std::string env_name(std::string_view setting) {
@@ -440,6 +447,14 @@ int serve(const std::vector<std::string_view>& raw_args) {
         return usage_error("--device must be auto, gpu or cpu, got '" + std::string(args[i]) + "'");
       }
       placement.mode = *mode;
+    } else if (args[i] == "--gpu-devices") {
+      if (i + 1 >= args.size()) return usage_error("--gpu-devices needs a value");
+      const std::optional<std::vector<int>> devices = vesta::index::parse_gpu_devices(args[++i]);
+      if (!devices) {
+        return usage_error("--gpu-devices must be all or device numbers such as 0,1, got '" +
+                           std::string(args[i]) + "'");
+      }
+      placement.gpu_devices = *devices;
     } else if (args[i] == "--gpu-memory-budget" || args[i] == "--gpu-scratch-bytes") {
       const std::string_view name = args[i];
       if (i + 1 >= args.size()) return usage_error(std::string(name) + " needs a value");

@@ -4,16 +4,21 @@
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
+#include <vector>
 
 #include "index/searcher.h"
+#include "index/shard_layout.h"
 #include "kernels/cuda/flat_search.h"
 
 namespace vesta::index {
 
-// Exhaustive search on one CUDA device. Keeps a device mirror of each index it
+// Exhaustive search on CUDA devices. Keeps a device mirror of each index it
 // has searched (float16 rows, tombstone mask, norms for Euclid), brought up to
 // date at the start of each search from what changed on the host (appended
-// rows, rows rewritten in place, tombstones, compaction). Distances come from
+// rows, rows rewritten in place, tombstones, compaction). With several
+// device runtimes, each mirror is sharded over them (index/shard_layout.h:
+// blocks of rows in turn), every shard is searched on its device at the same
+// time, and the shards' top-k lists are merged on the host. Distances come from
 // cuBLAS (float16 inputs, float32 accumulation) and top-k from the selection
 // kernels of kernels/cuda. Queries are rounded to float16 on the device, so
 // scores differ from the CPU path's by that rounding (see docs/architecture.md).
@@ -24,6 +29,11 @@ namespace vesta::index {
 class GpuSearcher final : public Searcher {
  public:
   explicit GpuSearcher(std::shared_ptr<kernels::cuda::DeviceRuntime> runtime);
+  // One shard per runtime (several runtimes of one device work too: tests
+  // shard on one GPU), in blocks of `shard_block_rows` rows (a multiple of
+  // 64).
+  GpuSearcher(std::vector<std::shared_ptr<kernels::cuda::DeviceRuntime>> runtimes,
+              size_t shard_block_rows);
 
   std::string_view name() const override { return "gpu"; }
   core::Result<SearchHits> search(const FlatIndex& index, const SearchRequest& request) override;
@@ -37,7 +47,8 @@ class GpuSearcher final : public Searcher {
  private:
   struct Mirror {
     std::shared_mutex mutex;  // shared: searching; exclusive: bringing up to date
-    std::unique_ptr<kernels::cuda::DeviceFlatIndex> device;
+    // One per shard (runtimes_[s]); empty: not on the devices yet.
+    std::vector<std::unique_ptr<kernels::cuda::DeviceFlatIndex>> device;
     uint64_t generation = 0;
     size_t rows = 0;
     size_t rewritten_seen = 0;
@@ -48,7 +59,12 @@ class GpuSearcher final : public Searcher {
   static bool in_step(const Mirror& mirror, const FlatIndex& index);
   core::Status bring_up_to_date(Mirror& mirror, const FlatIndex& index);
 
-  std::shared_ptr<kernels::cuda::DeviceRuntime> runtime_;
+  // Searches every shard and merges; one shard: its search alone.
+  core::Status search_shards(Mirror& mirror, const FlatIndex& index, const SearchRequest& request,
+                             SearchHits* hits);
+
+  std::vector<std::shared_ptr<kernels::cuda::DeviceRuntime>> runtimes_;
+  ShardLayout layout_;
   mutable std::mutex mutex_;                                       // guards mirrors_
   std::unordered_map<uint64_t, std::shared_ptr<Mirror>> mirrors_;  // by FlatIndex::instance_id()
 };

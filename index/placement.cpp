@@ -1,7 +1,10 @@
 #include "index/placement.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
+
+#include "kernels/cuda/device_info.h"
 
 namespace vesta::index {
 namespace {
@@ -33,37 +36,78 @@ std::string_view device_mode_name(DeviceMode mode) {
   return "?";
 }
 
+std::optional<std::vector<int>> parse_gpu_devices(std::string_view text) {
+  std::vector<int> devices;
+  if (text == "all") return devices;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string_view part = text.substr(start, comma - start);
+    int device = 0;
+    const auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), device);
+    if (part.empty() || error != std::errc() || end != part.data() + part.size() || device < 0 ||
+        std::find(devices.begin(), devices.end(), device) != devices.end()) {
+      return std::nullopt;
+    }
+    devices.push_back(device);
+    start = comma + 1;
+  }
+  return devices;
+}
+
 core::Result<std::unique_ptr<PlacementSearcher>> PlacementSearcher::create(
     Searcher& cpu, const PlacementOptions& options) {
   if (options.mode == DeviceMode::kCpu) {
     return std::unique_ptr<PlacementSearcher>(
         new PlacementSearcher(cpu, nullptr, 0, "cpu (--device cpu)"));
   }
-  core::Result<std::shared_ptr<kernels::cuda::DeviceRuntime>> runtime =
-      kernels::cuda::open_device(options.device);
-  if (!runtime.is_ok()) {
-    if (options.mode == DeviceMode::kGpu) {
-      return core::Status(core::StatusCode::kUnavailable,
-                          "--device gpu, but no GPU can be used: " + runtime.status().message());
-    }
-    return std::unique_ptr<PlacementSearcher>(
-        new PlacementSearcher(cpu, nullptr, 0, "cpu (no GPU: " + runtime.status().message() + ")"));
+  std::vector<int> devices = options.gpu_devices;
+  if (devices.empty()) {
+    const kernels::cuda::DeviceProbe probe = kernels::cuda::probe_devices();
+    for (int d = 0; d < probe.device_count; ++d) devices.push_back(d);
+    if (devices.empty()) devices.push_back(0);  // its failure below says why
   }
-  const kernels::cuda::DeviceFacts facts = kernels::cuda::device_facts(*runtime.value());
-  // The default leaves room for the searches' own scratch (two distance
-  // buffers per concurrent search, grown on first use).
-  const size_t scratch =
-      options.device.scratch_bytes * std::max<size_t>(1, options.device.max_concurrent_searches);
-  const size_t usable = facts.free_bytes / 100 * kDefaultBudgetPercent;
-  const size_t budget = options.gpu_memory_budget != 0 ? options.gpu_memory_budget
-                        : usable > scratch             ? usable - scratch
-                                                       : 0;
-  std::string description = "gpu " + std::to_string(facts.device) + ": " + facts.name + " (" +
-                            std::to_string(facts.multiprocessors) + " SMs, " +
-                            gib(facts.total_bytes) + ", budget " + gib(budget) + ")";
-  return std::unique_ptr<PlacementSearcher>(
-      new PlacementSearcher(cpu, std::make_unique<GpuSearcher>(std::move(runtime).value()), budget,
-                            std::move(description)));
+  std::vector<std::shared_ptr<kernels::cuda::DeviceRuntime>> runtimes;
+  size_t budget = 0;
+  std::string description;
+  for (int device : devices) {
+    kernels::cuda::DeviceOptions device_options = options.device;
+    device_options.device = device;
+    core::Result<std::shared_ptr<kernels::cuda::DeviceRuntime>> runtime =
+        kernels::cuda::open_device(device_options);
+    if (!runtime.is_ok()) {
+      const std::string why =
+          (devices.size() > 1 ? "device " + std::to_string(device) + ": " : std::string()) +
+          runtime.status().message();
+      if (options.mode == DeviceMode::kGpu) {
+        return core::Status(core::StatusCode::kUnavailable,
+                            "--device gpu, but no GPU can be used: " + why);
+      }
+      return std::unique_ptr<PlacementSearcher>(
+          new PlacementSearcher(cpu, nullptr, 0, "cpu (no GPU: " + why + ")"));
+    }
+    const kernels::cuda::DeviceFacts facts = kernels::cuda::device_facts(*runtime.value());
+    // The default leaves room for the searches' own scratch (two distance
+    // buffers per concurrent search, grown on first use).
+    const size_t scratch =
+        options.device.scratch_bytes * std::max<size_t>(1, options.device.max_concurrent_searches);
+    const size_t usable = facts.free_bytes / 100 * kDefaultBudgetPercent;
+    const size_t device_budget = options.gpu_memory_budget != 0 ? options.gpu_memory_budget
+                                 : usable > scratch             ? usable - scratch
+                                                                : 0;
+    budget += device_budget;
+    description += (description.empty() ? "gpu " : "; gpu ") + std::to_string(facts.device) + ": " +
+                   facts.name + " (" + std::to_string(facts.multiprocessors) + " SMs, " +
+                   gib(facts.total_bytes) + ", budget " + gib(device_budget) + ")";
+    runtimes.push_back(std::move(runtime).value());
+  }
+  if (runtimes.size() > 1) {
+    description += "; collections sharded over " + std::to_string(runtimes.size()) +
+                   " devices in blocks of " + std::to_string(options.shard_block_rows) + " rows";
+  }
+  return std::unique_ptr<PlacementSearcher>(new PlacementSearcher(
+      cpu, std::make_unique<GpuSearcher>(std::move(runtimes), options.shard_block_rows), budget,
+      std::move(description)));
 }
 
 PlacementSearcher::PlacementSearcher(Searcher& cpu, std::unique_ptr<GpuSearcher> gpu, size_t budget,

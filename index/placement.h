@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_set>
+#include <vector>
 
 #include "index/gpu_searcher.h"
 #include "index/searcher.h"
@@ -24,12 +25,19 @@ std::string_view device_mode_name(DeviceMode mode);
 
 struct PlacementOptions {
   DeviceMode mode = DeviceMode::kAuto;
-  // Device memory the index mirrors may hold; 0 = 90% of what was free when
-  // the device was opened, less the search scratch (scratch_bytes per
-  // concurrent search).
+  // Device memory the index mirrors may hold on each device; 0 = 90% of what
+  // was free when the device was opened, less the search scratch
+  // (scratch_bytes per concurrent search).
   size_t gpu_memory_budget = 0;
-  kernels::cuda::DeviceOptions device;
+  // The devices to shard collections over; empty: every visible device.
+  std::vector<int> gpu_devices;
+  // Rows per shard block (a multiple of 64; index/shard_layout.h).
+  size_t shard_block_rows = 65536;
+  kernels::cuda::DeviceOptions device;  // .device is set per device
 };
+
+// "all" or a comma-separated list of device numbers ("0,2").
+std::optional<std::vector<int>> parse_gpu_devices(std::string_view text);
 
 // Searcher calls by batch size: bucket b counts calls of at most 2^b queries
 // (and more than 2^(b-1)); the last bucket also takes anything larger.

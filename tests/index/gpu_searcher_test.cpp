@@ -202,6 +202,50 @@ TEST(GpuSearcher, MatchesCpuAcrossDimsMetricsKBatchesMasksDeletesAppendsAndCompa
   }
 }
 
+TEST(GpuSearcher, ShardedOverSeveralDevicesMatchesCpu) {
+  // Several runtimes of one device stand in for several devices: the same
+  // layout, searches and merge, on whatever GPU the machine has. Small shard
+  // blocks, so every index spans many blocks of every shard.
+  for (size_t shards : {2, 3}) {
+    std::vector<std::shared_ptr<kernels::cuda::DeviceRuntime>> runtimes;
+    for (size_t s = 0; s < shards; ++s) {
+      VESTA_OPEN_DEVICE_OR_SKIP(runtime, size_t{4} << 20);
+      runtimes.push_back(runtime);
+    }
+    std::mt19937_64 rng(testing::test_seed("GpuSearcher.Sharded"));
+    core::ThreadPool pool(0);
+    CpuSearcher cpu(pool);
+    GpuSearcher gpu(runtimes, 128);
+    for (Metric metric : {Metric::kDot, Metric::kEuclid, Metric::kCosine}) {
+      for (size_t dim : {7, 130}) {
+        const std::string label = std::string(metric_name(metric)) + " dim=" + std::to_string(dim) +
+                                  " shards=" + std::to_string(shards);
+        FlatIndex index(dim, metric);
+        const size_t n = 5011;
+        const std::vector<float> rows = random_vectors(rng, n, dim);
+        for (size_t i = 0; i < n; ++i) {
+          index.upsert(PointId::number(i), {rows.data() + i * dim, dim}, nullptr);
+        }
+        for (size_t i = 0; i < n; i += 5) index.remove(PointId::number(i));
+        compare_batches(gpu, cpu, index, rng, label);
+        const std::vector<float> more = random_vectors(rng, 777, dim);
+        for (size_t i = 0; i < 777; ++i) {
+          index.upsert(PointId::number(n + i), {more.data() + i * dim, dim}, nullptr);
+        }
+        for (size_t i = 1; i < n; i += 97) {
+          index.upsert(PointId::number(i), {more.data() + (i % 777) * dim, dim}, nullptr);
+        }
+        for (size_t i = 3; i < n; i += 11) index.remove(PointId::number(i));
+        compare_batches(gpu, cpu, index, rng, label + " after appends");
+        ASSERT_GT(index.compact(), 0u);
+        compare_batches(gpu, cpu, index, rng, label + " after compaction");
+        EXPECT_GT(gpu.resident_bytes(), 0u);
+        gpu.forget(index);
+      }
+    }
+  }
+}
+
 TEST(GpuSearcher, RejectsQueriesOutsideFloat16AndLimitsOverTheMaximum) {
   VESTA_OPEN_DEVICE_OR_SKIP(runtime, size_t{16} << 20);
   GpuSearcher gpu(runtime);
@@ -298,6 +342,15 @@ TEST(Placement, GpuModeWithoutADeviceRefusesToStartAndSaysWhy) {
   EXPECT_EQ(placement.status().code(), core::StatusCode::kUnavailable);
   EXPECT_NE(placement.status().message().find("--device gpu"), std::string::npos)
       << placement.status().message();
+}
+
+TEST(Placement, GpuDeviceListsParse) {
+  EXPECT_EQ(parse_gpu_devices("all"), std::vector<int>());
+  EXPECT_EQ(parse_gpu_devices("0"), std::vector<int>{0});
+  EXPECT_EQ(parse_gpu_devices("2,0,5"), (std::vector<int>{2, 0, 5}));
+  for (const char* bad : {"", ",", "0,", "a", "-1", "0,0", "1 ", "0,,1", "99999999999"}) {
+    EXPECT_EQ(parse_gpu_devices(bad), std::nullopt) << "'" << bad << "'";
+  }
 }
 
 TEST(Placement, CpuModeNeverOpensADevice) {
