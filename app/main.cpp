@@ -63,6 +63,10 @@ serve options:
                          so dynamic batching gathers at most this many requests
                          (default 64)
   --max-body-bytes N     largest request body accepted, else 413 (default 67108864)
+  --max-import-bytes N   largest body of a bulk import (POST .../import), read
+                         within 10 minutes, else 413 (default 1G; K/M/G/T
+                         suffixes). The body is held in memory and kept in
+                         DATA-DIR/import-jobs until the job ends
   --api-key KEY          require KEY on every route but /, /healthz, /livez and
                          /readyz, in the api-key header or as Authorization:
                          Bearer KEY; else 401 (env VESTA_API_KEY, which keeps the
@@ -259,6 +263,7 @@ constexpr std::string_view kServeSettings[] = {"host",
                                                "io-threads",
                                                "handler-threads",
                                                "max-body-bytes",
+                                               "max-import-bytes",
                                                "access-log",
                                                "batch-max-queries",
                                                "batch-max-delay-us",
@@ -402,6 +407,16 @@ int serve(const std::vector<std::string_view>& raw_args) {
     } else if (args[i] == "--port") {
       if (!number({"--port", 0, 65535}, &value)) return 2;
       http.port = static_cast<uint16_t>(value);
+    } else if (args[i] == "--max-import-bytes") {
+      if (i + 1 >= args.size()) return usage_error("--max-import-bytes needs a value");
+      const std::optional<size_t> bytes = parse_bytes(args[++i]);
+      if (!bytes || *bytes < 1024) {
+        return usage_error(
+            "--max-import-bytes must be at least 1K, in bytes or with a K/M/G/T "
+            "suffix, got '" +
+            std::string(args[i]) + "'");
+      }
+      http.import_body_limit_bytes = *bytes;
     } else if (args[i] == "--max-body-bytes") {
       if (!number({"--max-body-bytes", 1024, size_t{1} << 40}, &http.body_limit_bytes)) return 2;
     } else if (args[i] == "--tls-cert" || args[i] == "--tls-key") {
@@ -653,6 +668,17 @@ int serve(const std::vector<std::string_view>& raw_args) {
   rest.metrics = &metrics;
   rest.access_log = access_log.value().get();
   rest.engine = engine.get();
+  // Import jobs keep their bodies and states beside the data (memory only
+  // when the server keeps nothing).
+  vesta::server::ImportJobsOptions import_options;
+  if (!in_memory) import_options.dir = file_store.dir / "import-jobs";
+  vesta::core::Result<std::unique_ptr<vesta::server::ImportJobs>> import_jobs =
+      vesta::server::ImportJobs::open(collections, import_options);
+  if (!import_jobs.is_ok()) {
+    std::fprintf(stderr, "vesta serve: import jobs: %s\n", import_jobs.status().message().c_str());
+    return 1;
+  }
+  rest.import_jobs = import_jobs.value().get();
   vesta::server::RestApi api(collections, VESTA_VERSION, rest);
   vesta::server::HttpServer server(
       http, [&api](const vesta::server::HttpRequest& request) { return api.handle(request); });

@@ -134,7 +134,11 @@ class HttpServer::Impl::Session : public SessionBase,
     busy_ = false;
     if (closing_) return close();
     parser_.emplace();
-    parser_->body_limit(server_.options().body_limit_bytes);
+    import_body_ = false;
+    // The larger of the two limits while the header is read (Beast checks a
+    // Content-Length against it there); on_header sets the request's own.
+    parser_->body_limit(
+        std::max(server_.options().body_limit_bytes, server_.options().import_body_limit_bytes));
     beast::get_lowest_layer(stream_).expires_after(server_.options().idle_timeout);
     http::async_read_header(
         stream_, buffer_, *parser_,
@@ -144,7 +148,19 @@ class HttpServer::Impl::Session : public SessionBase,
   void on_header(beast::error_code ec) {
     if (ec) return on_read_error(ec);
     busy_ = true;
-    beast::get_lowest_layer(stream_).expires_after(server_.options().read_timeout);
+    // Bulk imports may send far more than other requests.
+    const auto& header = parser_->get();
+    const std::string_view target(header.target().data(), header.target().size());
+    const std::string_view path = target.substr(0, target.find('?'));
+    import_body_ = header.method() == http::verb::post && path.ends_with("/import");
+    const size_t limit = import_body_ ? server_.options().import_body_limit_bytes
+                                      : server_.options().body_limit_bytes;
+    if (const auto length = parser_->content_length(); length && *length > limit) {
+      return on_read_error(http::error::body_limit);
+    }
+    parser_->body_limit(limit);
+    beast::get_lowest_layer(stream_).expires_after(
+        import_body_ ? server_.options().import_read_timeout : server_.options().read_timeout);
     http::async_read(
         stream_, buffer_, *parser_,
         [self = this->shared_from_this()](beast::error_code ec2, size_t) { self->on_body(ec2); });
@@ -152,9 +168,13 @@ class HttpServer::Impl::Session : public SessionBase,
 
   void on_read_error(beast::error_code ec) {
     if (ec == http::error::body_limit) {
-      return reply_and_close(413, "request body exceeds the limit of " +
-                                      std::to_string(server_.options().body_limit_bytes) +
-                                      " bytes");
+      return reply_and_close(
+          413, std::string(import_body_ ? "import body" : "request body") +
+                   " exceeds the limit of " +
+                   std::to_string(import_body_ ? server_.options().import_body_limit_bytes
+                                               : server_.options().body_limit_bytes) +
+                   (import_body_ ? " bytes (--max-import-bytes); split the import into several jobs"
+                                 : " bytes"));
     }
     if (ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
         ec == beast::error::timeout || ec == net::error::connection_reset ||
@@ -258,6 +278,7 @@ class HttpServer::Impl::Session : public SessionBase,
   Stream stream_;
   Impl& server_;
   beast::flat_buffer buffer_;
+  bool import_body_ = false;  // the request being read is a bulk import
   std::optional<http::request_parser<http::string_body>> parser_;
   bool busy_ = false;
   bool closing_ = false;

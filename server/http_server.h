@@ -22,6 +22,10 @@ struct HttpServerOptions {
   size_t handler_threads = 64;
   size_t body_limit_bytes = 64u << 20;
   std::chrono::milliseconds read_timeout{std::chrono::seconds(30)};  // headers + body
+  // Bulk imports (POST paths ending in /import) may carry up to this many
+  // bytes, read within import_read_timeout.
+  size_t import_body_limit_bytes = size_t{1} << 30;
+  std::chrono::milliseconds import_read_timeout{std::chrono::minutes(10)};
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};  // keep-alive gap
   // TLS (HTTPS) when both are set: a PEM certificate chain and its PEM
   // private key. TLS 1.2 and newer.

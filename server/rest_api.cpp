@@ -12,6 +12,7 @@
 #include "index/payload_filter.h"
 #include "kernels/cpu/top_k.h"
 #include "server/envelope.h"
+#include "server/import_routes.h"
 #include "server/json_codec.h"
 #include "server/payload_selector.h"
 #include "server/raw_search_codec.h"
@@ -809,6 +810,7 @@ RestApi::RestApi(index::CollectionRegistry& collections, std::string version,
       metrics_(options.metrics),
       access_log_(options.access_log),
       engine_(options.engine),
+      import_jobs_(options.import_jobs),
       fast_json_vectors_(options.fast_json_vectors) {
   add_routes();
 }
@@ -1057,6 +1059,7 @@ void RestApi::add_routes() {
         });
 
   add_snapshot_routes(r, engine_);
+  if (import_jobs_ != nullptr) add_import_routes(r, *import_jobs_);
 }
 
 }  // namespace vesta::server

@@ -10,6 +10,7 @@
 #include "server/access_log.h"
 #include "server/api_key_auth.h"
 #include "server/http_message.h"
+#include "server/import_jobs.h"
 #include "server/metrics.h"
 #include "server/router.h"
 
@@ -32,6 +33,9 @@ struct RestApiOptions {
   // Optional: the snapshot API (server/snapshot_routes.h); without it those
   // routes answer that the server keeps nothing.
   engine::Engine* engine = nullptr;
+  // Optional: bulk import jobs (server/import_routes.h); without them the
+  // import and job routes answer 404.
+  ImportJobs* import_jobs = nullptr;
   // Read the vectors of search, query and upsert bodies straight from the
   // text (VectorBodyParser). false: every body through parse_json_body
   // alone, the reference the tests compare the reader with.
@@ -64,6 +68,7 @@ class RestApi {
   Metrics* metrics_;
   AccessLog* access_log_;
   engine::Engine* engine_;
+  ImportJobs* import_jobs_;
   bool fast_json_vectors_;
   Router router_;
 };
