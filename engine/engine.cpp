@@ -366,6 +366,11 @@ core::Result<index::LoggedWrite> Engine::log(const index::CollectionConfig& coll
           "the write was not applied: the write-ahead log failed: " + written.status().message());
     }
     sequence = written.value();
+    // The log took a record after the writes in failed_ failed, so it has
+    // settled them (Store::write_wal): they will never take effect, and no
+    // longer hold the watermark back.
+    for (uint64_t failed : failed_) in_flight_.erase(failed);
+    failed_.clear();
     in_flight_.insert(sequence);
     last_logged_ = sequence;
     ++stats_.records_logged;
@@ -373,11 +378,14 @@ core::Result<index::LoggedWrite> Engine::log(const index::CollectionConfig& coll
   }
   const core::Status synced = store_.sync_wal(sequence);
   if (!synced.is_ok()) {
-    // The record may or may not be in the log, so it stays "in flight" for
-    // good: no snapshot may claim a position at or past it (a later recovery
-    // could cut it from the log and hand its sequence out again). The log
-    // refuses further writes after a failure, so the watermark stops here
-    // until a restart.
+    // The record may or may not be in the log, so it stays "in flight": no
+    // snapshot may claim a position at or past it (a later recovery could
+    // cut it from the log and hand its sequence out again) until the log
+    // has settled the failure, which the next record it accepts shows. A
+    // FileStore never does (its errors are sticky), so there the watermark
+    // stops here until a restart; a PostgresStore does once it is back.
+    std::lock_guard lock(mutex_);
+    failed_.insert(sequence);
     return core::Status(core::StatusCode::kUnavailable,
                         "the write was not applied: the write-ahead log could not make it "
                         "durable: " +

@@ -153,6 +153,9 @@ class Engine final : public index::WriteJournal {
 
   mutable std::mutex mutex_;      // guards the members below it up to the thread ones
   std::set<uint64_t> in_flight_;  // logged, not applied yet
+  // Of in_flight_: those whose sync failed, until the log accepts a record
+  // again (it has then settled them).
+  std::set<uint64_t> failed_;
   uint64_t last_logged_ = 0;
   std::map<std::string, Tracked> tracked_;
   EngineStats stats_;

@@ -94,7 +94,10 @@ class Store {
   // restart is unknown for a FileStore, whose errors are sticky (a log that
   // failed refuses further writes until reopened); a PostgresStore refuses
   // writes until it has reconnected and made the failed sequences void, so
-  // that they never take effect.
+  // that they never take effect. Either way, a record accepted by
+  // write_wal() after a sync failure means that failure is settled: the
+  // failed sequences are never replayed and never handed out again (the
+  // Engine then lets its snapshots cover them).
   virtual core::Result<uint64_t> write_wal(std::string_view record) = 0;
   // The same, with what the record does to payloads (see PayloadChange).
   virtual core::Result<uint64_t> write_wal(std::string_view record, PayloadChanges /*changes*/) {

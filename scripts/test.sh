@@ -2,7 +2,8 @@
 # Command two: install what the tests need, build, and run every test suite.
 #   0. a throwaway PostgreSQL cluster (scripts/pg-test-cluster.sh, 127.0.0.1
 #      only, a free port, stopped and removed on exit) for the tests that need
-#      one; they read its URL from VESTA_TEST_POSTGRES_URL;
+#      one; they read its URL from VESTA_TEST_POSTGRES_URL, and its directory
+#      from VESTA_TEST_POSTGRES_DIR (the test that restarts it);
 #   1. the Release build (CUDA code compiled when nvcc is found) and all its
 #      tests, GPU tests skipping with a reason when no device exists;
 #   2. the compatibility suite: the official qdrant-client (pinned, in
@@ -27,6 +28,7 @@ stop_postgres() {
 trap stop_postgres EXIT
 VESTA_TEST_POSTGRES_URL="$(scripts/pg-test-cluster.sh start "$pg_dir" "$pg_port")"
 export VESTA_TEST_POSTGRES_URL
+export VESTA_TEST_POSTGRES_DIR="$pg_dir"
 echo "PostgreSQL test cluster: $VESTA_TEST_POSTGRES_URL"
 
 echo "== build (Release) =="

@@ -4,7 +4,10 @@ skipped when the variable is unset): every acknowledged write survives
 SIGKILL of the server mid-load, with each fsync policy and with snapshot
 rounds (and log truncation) happening during the load; batches are
 all-or-nothing; a graceful restart keeps everything; a second server on the
-same data directory or workspace is refused."""
+same data directory or workspace is refused. And the other way round:
+PostgreSQL itself restarted (and crashed) under load, with vesta serve
+staying up, answering 503 while it is gone and writing again once it is back
+(needs VESTA_TEST_POSTGRES_DIR too, the cluster's directory)."""
 
 import os
 import random
@@ -16,11 +19,12 @@ import threading
 import time
 import uuid
 
+import httpx
 import numpy as np
 import pytest
 from qdrant_client import QdrantClient, models
 
-from conftest import BINARY
+from conftest import BINARY, ROOT
 
 DIM = 16
 BATCH = 10
@@ -115,6 +119,8 @@ def load_until_killed(server, writers=4, seconds=1.5, first_batch=0):
 
 
 def check_recovered(client, acked, in_flight):
+    """Every acknowledged point is there bit for bit, batches in flight are all
+    or nothing, no other point exists; returns the points found by id."""
     found = {}
     offset = None
     while True:
@@ -134,6 +140,7 @@ def check_recovered(client, acked, in_flight):
         assert all(present) or not any(present), f"batch {ids[0]}.. partly applied"
     extra = set(found) - set(acked) - {i for ids in in_flight for i in ids}
     assert not extra, f"points nobody wrote: {sorted(extra)[:5]}"
+    return found
 
 
 SNAPSHOTS_DURING_LOAD = ["--snapshot-wal-bytes", "64K", "--snapshot-interval-s", "1"]
@@ -254,3 +261,204 @@ def test_a_second_server_on_the_same_workspace_is_refused_and_the_password_never
         server.stop()
         assert any("recovered 0 collections from PostgreSQL" in line for line in server.lines)
         assert not any("hunter2" in line for line in server.lines + [second.stderr])
+
+
+# The cluster of scripts/pg-test-cluster.sh that VESTA_TEST_POSTGRES_URL
+# points at, for the test that restarts it.
+POSTGRES_DIR = os.environ.get("VESTA_TEST_POSTGRES_DIR", "")
+CLUSTER_SCRIPT = os.path.join(ROOT, "scripts", "pg-test-cluster.sh")
+# A write is answered within this long, PostgreSQL up or down: a COMMIT that a
+# shutdown interrupts fails at once, and a server that is down, shutting down
+# or starting up refuses connections at once.
+REQUEST_BOUND_S = 10
+# Writes succeed again within this long after PostgreSQL accepts connections:
+# PostgresStore's reconnection backoff is capped at 5 s (kMaxBackoff).
+RECOVERY_BOUND_S = 10
+
+
+class Attempt:
+    """One upsert of a batch: its ids, when it started and ended
+    (time.monotonic()), and its HTTP status (None: no answer, see error)."""
+
+    def __init__(self, ids):
+        self.ids = ids
+        self.started = time.monotonic()
+        self.ended = None
+        self.status = None
+        self.error = ""
+
+
+class Writers:
+    """Threads upserting batches of new points (wait=true) through plain HTTP,
+    recording every attempt; a refused write is not retried (its ids are never
+    written again), the thread backs off briefly and goes on."""
+
+    def __init__(self, url, count):
+        self.attempts = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._write, args=(url, w))
+                         for w in range(count)]
+        for t in self._threads:
+            t.start()
+
+    def _write(self, url, w):
+        with httpx.Client(base_url=url, timeout=3 * REQUEST_BOUND_S) as http:
+            b = 0
+            while not self._stop.is_set():
+                attempt = Attempt([w * 1_000_000 + b * BATCH + j for j in range(BATCH)])
+                b += 1
+                with self._lock:
+                    self.attempts.append(attempt)
+                try:
+                    response = http.put("/collections/docs/points", params={"wait": "true"},
+                                        json={"points": [
+                                            {"id": i, "vector": vector_of(i).tolist(),
+                                             "payload": {"i": i}} for i in attempt.ids]})
+                    attempt.error = "" if response.status_code == 200 else response.text
+                    attempt.status = response.status_code
+                except httpx.HTTPError as e:
+                    attempt.error = repr(e)
+                attempt.ended = time.monotonic()
+                if attempt.status != 200:
+                    time.sleep(0.05)
+
+    def acknowledged_since(self, t):
+        """End times of the writes started at or after t that succeeded."""
+        with self._lock:
+            return [a.ended for a in self.attempts if a.started >= t and a.status == 200]
+
+    def stop(self):
+        self._stop.set()
+        for t in self._threads:
+            t.join()
+
+
+@pytest.mark.skipif(
+    not (POSTGRES_URL and POSTGRES_DIR),
+    reason="needs a PostgreSQL test cluster it may restart: VESTA_TEST_POSTGRES_URL and "
+           "VESTA_TEST_POSTGRES_DIR are not both set (scripts/test.sh starts one with "
+           "scripts/pg-test-cluster.sh and sets them)")
+def test_postgres_restarted_and_crashed_under_load_loses_nothing_acknowledged():
+    # Four writers upsert batches while PostgreSQL is restarted three times at
+    # random moments: `pg_ctl -m fast` and `-m immediate` (every PostgreSQL
+    # process killed at once: a crash, then crash recovery), each with a
+    # second of downtime. vesta serve must stay up and keep serving reads,
+    # answer every write with 200 or a 503 that says why within
+    # REQUEST_BOUND_S, refuse writes during each outage and write again within
+    # RECOVERY_BOUND_S of each return, and keep its workspace lock. At the end
+    # every acknowledged point is there bit for bit and no point of a refused
+    # batch is, in the running server and after a restart that recovers
+    # everything from PostgreSQL.
+    rng = random.Random()
+    seed = rng.randrange(1 << 30)
+    print(f"seed {seed}")
+    rng.seed(seed)
+    modes = ["fast", "immediate", rng.choice(["fast", "immediate"])]
+    rng.shuffle(modes)
+    port = re.search(r":([0-9]+)/", POSTGRES_URL).group(1)
+    args = postgres_args() + SNAPSHOTS_DURING_LOAD
+
+    servers = []
+    with tempfile.TemporaryDirectory(prefix="vesta-durability-") as data_dir:
+        try:
+            server = Server(data_dir, *args)
+            servers.append(server)
+            server.client.create_collection(
+                "docs", vectors_config=models.VectorParams(size=DIM, distance=models.Distance.DOT))
+            writers = Writers(server.url, 4)
+            outages = []  # (mode, went down, back up, a write acknowledged again)
+            restart = None
+            try:
+                for mode in modes:
+                    time.sleep(rng.uniform(0.3, 2.0))  # a random moment of the load
+                    down = time.monotonic()
+                    restart = subprocess.Popen(
+                        [CLUSTER_SCRIPT, "restart", POSTGRES_DIR, mode, "1"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                    while restart.poll() is None:  # reads go on while PostgreSQL is gone
+                        assert server.proc.poll() is None, "vesta serve died"
+                        server.client.count("docs", exact=True)
+                        time.sleep(0.1)
+                    assert restart.returncode == 0, (
+                        f"restart -m {mode} failed: {restart.stderr.read()}")
+                    up = time.monotonic()
+                    while (not writers.acknowledged_since(up) and
+                           time.monotonic() < up + RECOVERY_BOUND_S):
+                        time.sleep(0.05)
+                    again = min(writers.acknowledged_since(up), default=None)
+                    assert again is not None, (f"no write succeeded within {RECOVERY_BOUND_S} s "
+                                               f"of PostgreSQL's return (restart -m {mode})")
+                    outages.append((mode, down, up, again))
+                    print(f"restart -m {mode}: PostgreSQL gone for {up - down:.1f} s, writes "
+                          f"acknowledged again {again - up:.1f} s after its return")
+                time.sleep(0.5)  # writes after the last restart too
+            finally:
+                writers.stop()
+                if restart is not None:
+                    restart.wait(timeout=120)
+                # The shared cluster is up for the tests after this one, whatever happened.
+                subprocess.run([CLUSTER_SCRIPT, "start", POSTGRES_DIR, port], check=True,
+                               stdout=subprocess.DEVNULL, timeout=120)
+            assert server.proc.poll() is None, "vesta serve died"
+
+            attempts = writers.attempts
+            statuses = {}
+            for a in attempts:
+                statuses[a.status] = statuses.get(a.status, 0) + 1
+            print(f"writes answered: {statuses}")
+            unexpected = [a for a in attempts if a.status not in (200, 503)]
+            assert not unexpected, (
+                f"{len(unexpected)} writes answered neither 200 nor 503, e.g. "
+                f"{unexpected[0].status}: {unexpected[0].error[:300]}")
+            slowest = max(attempts, key=lambda a: a.ended - a.started)
+            assert slowest.ended - slowest.started <= REQUEST_BOUND_S, (
+                f"a write took {slowest.ended - slowest.started:.1f} s "
+                f"(status {slowest.status})")
+            unclear = [a.error for a in attempts if a.status == 503 and not (
+                "the write was not applied" in a.error and "PostgreSQL" in a.error)]
+            assert not unclear, f"a 503 that does not say why: {unclear[0][:300]}"
+            for mode, down, up, again in outages:
+                assert any(a.status == 503 and down <= a.started <= again for a in attempts), (
+                    f"no write was refused while PostgreSQL restarted (-m {mode})")
+
+            acked = [i for a in attempts if a.status == 200 for i in a.ids]
+            refused = [a.ids for a in attempts if a.status == 503]
+            assert len(acked) >= 4 * len(modes) * BATCH, "too little acknowledged to test anything"
+
+            def check(client):
+                found = check_recovered(client, acked, refused)
+                applied = [ids[0] for ids in refused if ids[0] in found]
+                assert not applied, (f"{len(applied)} batches answered 503 were applied, e.g. "
+                                     f"the one from id {applied[0]}")
+
+            check(server.client)
+            # The workspace lock, which each restart released, is held again.
+            with tempfile.TemporaryDirectory(prefix="vesta-durability-") as other_dir:
+                second = subprocess.run([BINARY, "serve", "--port", "0", "--data-dir", other_dir,
+                                         "--postgres-connect-timeout-s", "1", *args],
+                                        capture_output=True, text=True, timeout=30)
+            assert second.returncode == 1, f"a second server took the workspace: {second.stderr}"
+            assert f"workspace '{args[3]}'" in second.stderr
+            assert "in use by another vesta process" in second.stderr
+
+            # A snapshot round after the last write (one a second, with changes)
+            # covers every write, the refused ones too, so the restart replays
+            # no log record: a write that failed holds snapshots back only until
+            # the store has made it void, not for the rest of the process.
+            time.sleep(3)
+            server.stop()  # no hang on the way out after the outages
+            restarted = Server(data_dir, *args)
+            servers.append(restarted)
+            recovered = "".join(line for line in restarted.lines if "recovered" in line)
+            assert "recovered 1 collections" in recovered
+            assert re.search(r"\b0 log records replayed", recovered), recovered
+            check(restarted.client)
+            restarted.client.upsert("docs", wait=True, points=[  # and it writes
+                models.PointStruct(id=7, vector=vector_of(7).tolist(), payload={"i": 7})])
+            restarted.stop()
+        finally:
+            for s in servers:
+                if s.proc.poll() is None:
+                    s.proc.kill()
+                    s.proc.wait(timeout=30)

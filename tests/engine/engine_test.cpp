@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -43,14 +44,15 @@ fs::path scratch_dir(const std::string& name) {
 // workspace of the test PostgreSQL ($VESTA_TEST_POSTGRES_URL) — where
 // reopen() is a restart (everything in memory is rebuilt from the store).
 // Small log segments and snapshot chunk rows, so truncation and chunking
-// show in small tests.
+// show in small tests. `postgres_uri` replaces $VESTA_TEST_POSTGRES_URL.
 class Durable {
  public:
-  Durable(Backend backend, const std::string& name) : backend_(backend) {
+  Durable(Backend backend, const std::string& name, const std::string& postgres_uri = {})
+      : backend_(backend) {
     files_.dir = scratch_dir(name);
     files_.wal.segment_bytes = 4096;
     if (backend != Backend::kFile) {
-      postgres_.uri = *testing::postgres_url();
+      postgres_.uri = postgres_uri.empty() ? *testing::postgres_url() : postgres_uri;
       postgres_.workspace = testing::unique_name("engine_" + name);
       postgres_.snapshot_chunk_bytes = 4096;
       postgres_.shared = backend == Backend::kPostgresShared;
@@ -391,6 +393,52 @@ TEST_P(EngineOnStore, ConcurrentWritersDuringSnapshotRoundsLoseNothing) {
   ASSERT_EQ(before.size(), kThreads * kPerThread);
   d.reopen();
   EXPECT_EQ(contents(d.collection("docs")), before);
+}
+
+// PostgresStore only: a write that failed while PostgreSQL was gone. Its
+// sequence holds snapshots back only until the store has made it void (the
+// next write it accepts shows that); then a snapshot covers everything again
+// and the log before it can go.
+TEST(Engine, AWriteThatFailedWhilePostgresWasGoneStopsHoldingSnapshotsBack) {
+  VESTA_SKIP_WITHOUT_POSTGRES();
+  const std::string url = *testing::postgres_url();
+  // The schema exists before the role connects, so that the role owns
+  // nothing and can be dropped.
+  { Durable schema(Backend::kPostgres, "settled_schema"); }
+  const std::string role = testing::unique_name("vesta_role");
+  testing::postgres_exec(url, "CREATE ROLE " + role + " LOGIN SUPERUSER");
+  {
+    Durable d(Backend::kPostgres, "settled", testing::with_user(url, role));
+    ASSERT_TRUE(d.registry().create({"docs", 4, index::Metric::kDot}).is_ok());
+    ASSERT_TRUE(d.collection("docs").upsert(points(0, 10, 4)).is_ok());
+
+    // PostgreSQL "gone" for this store: its role may not log in, its
+    // sessions are ended.
+    testing::postgres_exec(url, "ALTER ROLE " + role + " NOLOGIN");
+    testing::postgres_exec(
+        url,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '" + role + "'");
+    const core::Status failed = d.collection("docs").upsert(points(100, 10, 4));
+    ASSERT_EQ(failed.code(), core::StatusCode::kUnavailable) << failed.to_string();
+
+    testing::postgres_exec(url, "ALTER ROLE " + role + " LOGIN");
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!d.collection("docs").upsert(points(200, 10, 4)).is_ok()) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the store did not reconnect";
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_TRUE(d.engine().snapshot_all().is_ok());
+    const auto before = contents(d.collection("docs"));
+    ASSERT_EQ(before.size(), 20u);  // the failed batch was not applied
+
+    d.reopen();
+    EXPECT_EQ(d.report().snapshots_loaded, 1u);
+    EXPECT_EQ(d.report().points_loaded, 20u);
+    // The snapshot covers the write after the failure: nothing to replay.
+    EXPECT_EQ(d.report().records_replayed, 0u);
+    EXPECT_EQ(contents(d.collection("docs")), before);
+  }
+  testing::postgres_exec(url, "DROP ROLE " + role);
 }
 
 // FileStore only: its log's torn tail, its directory lock.
