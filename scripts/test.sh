@@ -7,7 +7,9 @@
 #   1. the Release build (CUDA code compiled when nvcc is found) and all its
 #      tests, GPU tests skipping with a reason when no device exists;
 #   2. the compatibility suite: the official qdrant-client (pinned, in
-#      tests/compat/.venv) against a real `vesta serve`;
+#      tests/compat/.venv) against a real `vesta serve`; the Python client
+#      (clients/python, with its LightRAG storage, pinned test requirements
+#      in clients/python/.venv) against a real `vesta serve`;
 #      then clang-format and clang-tidy (scripts/lint.sh);
 #   3. an ASan + UBSan build and a ThreadSanitizer build (CPU only), each
 #      running every suite.
@@ -46,6 +48,15 @@ if [[ ! -x "$venv/bin/python" ]]; then python3 -m venv "$venv"; fi
 VESTA_BINARY="$build_dir/app/vesta" "$venv/bin/python" -m pytest -q -p no:cacheprovider \
   tests/compat | tee "$build_dir/pytest-compat.log"
 
+echo "== Python client: vesta-client and its LightRAG storage against vesta serve =="
+client_venv=clients/python/.venv
+if [[ ! -x "$client_venv/bin/python" ]]; then python3 -m venv "$client_venv"; fi
+"$client_venv/bin/pip" install --quiet --disable-pip-version-check \
+  -r clients/python/requirements-test.txt
+"$client_venv/bin/pip" install --quiet --disable-pip-version-check ./clients/python
+VESTA_BINARY="$build_dir/app/vesta" "$client_venv/bin/python" -m pytest -q -p no:cacheprovider \
+  clients/python/tests | tee "$build_dir/pytest-client.log"
+
 if [[ "${VESTA_SKIP_LINT:-0}" != "1" ]]; then
   echo "== lint =="
   VESTA_BUILD_DIR="$build_dir" scripts/lint.sh
@@ -72,3 +83,4 @@ for log in "${logs[@]}"; do
   printf '%-28s %s\n' "$(dirname "$log"):" "$(grep -h "tests passed" "$log")"
 done
 printf '%-28s %s\n' "qdrant-client compat:" "$(tail -n 1 "$build_dir/pytest-compat.log")"
+printf '%-28s %s\n' "python client:" "$(tail -n 1 "$build_dir/pytest-client.log")"

@@ -1,0 +1,108 @@
+"""Starts real `vesta serve` processes on free loopback ports for the client's
+tests: one with file storage (snapshots need it) and one with API keys and
+small limits, both stopped (SIGTERM, checked clean) at the end of the session.
+
+The binary comes from $VESTA_BINARY (default build/app/vesta in the repository)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pytest
+
+from vesta_client import VestaClient
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+BINARY = os.environ.get("VESTA_BINARY", os.path.join(ROOT, "build", "app", "vesta"))
+
+API_KEY = "client-read-write-key"
+READ_ONLY_API_KEY = "client-read-only-key"
+# The keyed server's --max-batch-points, small enough for a 413 test.
+KEYED_MAX_BATCH_POINTS = 100
+
+
+@dataclass
+class Server:
+    url: str
+    data_dir: str
+    process: subprocess.Popen = field(repr=False)
+    log: list[str] = field(default_factory=list, repr=False)
+
+
+def start_server(extra_args: list[str]) -> Server:
+    if not os.path.exists(BINARY):
+        pytest.fail(f"no vesta binary at {BINARY}: build it (scripts/build.sh) or set VESTA_BINARY")
+    data_dir = tempfile.mkdtemp(prefix="vesta-client-test-")
+    process = subprocess.Popen(
+        [BINARY, "serve", "--port", "0", "--threads", "2", "--access-log", "off",
+         "--data-dir", data_dir, *extra_args],
+        stderr=subprocess.PIPE, text=True)
+    url = None
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            break
+        match = re.search(r"listening on (https?://[0-9.]+:[0-9]+)", line)
+        if match:
+            url = match.group(1)
+            break
+    if url is None:
+        process.kill()
+        pytest.fail(f"vesta serve did not start (exit code {process.poll()})")
+    server = Server(url=url, data_dir=data_dir, process=process)
+    # Keep draining its standard error so that a full pipe never blocks it.
+    threading.Thread(target=lambda: server.log.extend(process.stderr), daemon=True).start()
+    return server
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
+    code = server.process.wait(timeout=30)
+    shutil.rmtree(server.data_dir, ignore_errors=True)
+    assert code == 0, f"vesta serve did not stop cleanly on SIGTERM: {''.join(server.log[-20:])}"
+
+
+@pytest.fixture(scope="session")
+def server():
+    """File storage (the default), group commit to keep the suite fast."""
+    s = start_server(["--wal-fsync", "group"])
+    yield s
+    stop_server(s)
+
+
+@pytest.fixture(scope="session")
+def keyed_server():
+    """Memory storage, a read-write and a read-only key, small upserts."""
+    s = start_server(["--storage", "memory", "--api-key", API_KEY,
+                      "--read-only-api-key", READ_ONLY_API_KEY,
+                      "--max-batch-points", str(KEYED_MAX_BATCH_POINTS)])
+    yield s
+    stop_server(s)
+
+
+def drop_everything(client: VestaClient) -> None:
+    for name in client.list_collections():
+        client.delete_collection(name)
+
+
+@pytest.fixture
+def client(server):
+    """A client of the file-storage server, left without collections."""
+    with VestaClient(server.url, timeout=30) as c:
+        yield c
+        drop_everything(c)
+
+
+@pytest.fixture
+def keyed_client(keyed_server):
+    with VestaClient(keyed_server.url, api_key=API_KEY, timeout=30) as c:
+        yield c
+        drop_everything(c)

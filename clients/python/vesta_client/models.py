@@ -1,0 +1,336 @@
+"""Typed values the client sends and returns.
+
+Requests take plain Python values where Vesta's JSON is already plain (ids,
+payloads, vectors); the dataclasses here give names to the answers and to
+the structured parts of requests (filters, alias actions, points). Every
+request type has `to_json()`, the exact JSON the server reads (docs/api.md),
+and every answer type `from_json()`, so a caller may mix them with raw JSON."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+# A point id: an unsigned 64-bit integer, a UUID (a `uuid.UUID` or its string,
+# echoed back in canonical lowercase hyphenated form) or any other string of 1
+# to 256 bytes (a Vesta extension). Answers carry `int` or `str`.
+PointId = Union[int, str, uuid.UUID]
+
+# `with_payload`: True / False, a list of key paths (`["city", "meta.lang"]`),
+# or `{"include": [...]}` / `{"exclude": [...]}`.
+PayloadSelector = Union[bool, Sequence[str], Mapping[str, Sequence[str]]]
+
+# One filter condition, as Qdrant's JSON (see the helper functions below).
+Condition = Mapping[str, Any]
+
+
+class Distance(str, enum.Enum):
+    """A collection's metric. Scores follow Qdrant: Cosine and Dot, higher is
+    better; Euclid, the distance, lower is better."""
+
+    COSINE = "Cosine"
+    DOT = "Dot"
+    EUCLID = "Euclid"
+
+
+class PayloadSchemaType(str, enum.Enum):
+    """The kinds of payload index the server builds."""
+
+    KEYWORD = "keyword"
+    INTEGER = "integer"
+    FLOAT = "float"
+
+
+def point_id_json(point_id: PointId) -> int | str:
+    """`point_id` as JSON: UUIDs as their hyphenated string; booleans refused
+    (Python's `True` is an `int`, and never meant as id 1)."""
+    if isinstance(point_id, bool):
+        raise TypeError("a point id must be an int, a str or a uuid.UUID, got bool")
+    if isinstance(point_id, uuid.UUID):
+        return str(point_id)
+    if isinstance(point_id, (int, str)):
+        return point_id
+    # numpy integers and other int-like ids.
+    if hasattr(point_id, "__index__"):
+        return int(point_id.__index__())
+    raise TypeError("a point id must be an int, a str or a uuid.UUID, "
+                    f"got {type(point_id).__name__}")
+
+
+def vector_json(vector: Any) -> list[float]:
+    """A vector (a sequence of numbers or a 1-D numpy array) as a JSON list."""
+    if hasattr(vector, "tolist"):
+        return vector.tolist()
+    return [float(x) for x in vector]
+
+
+# ---------------------------------------------------------------- filters
+
+
+@dataclass
+class Filter:
+    """A payload filter: `must` (all hold), `should` (at least one holds),
+    `must_not` (none holds), `min_should` (at least `count` of `conditions`
+    hold). Conditions are the dicts the helpers below return, or nested
+    `Filter`s. Wherever a filter is taken, a plain dict in Qdrant's JSON
+    form works too."""
+
+    must: list[Condition | Filter] = field(default_factory=list)
+    should: list[Condition | Filter] = field(default_factory=list)
+    must_not: list[Condition | Filter] = field(default_factory=list)
+    min_should: tuple[list[Condition | Filter], int] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in ("must", "should", "must_not"):
+            conditions = getattr(self, name)
+            if conditions:
+                out[name] = [_condition_json(c) for c in conditions]
+        if self.min_should is not None:
+            conditions, count = self.min_should
+            out["min_should"] = {"conditions": [_condition_json(c) for c in conditions],
+                                 "min_count": count}
+        return out
+
+
+def _condition_json(condition: Condition | Filter) -> Any:
+    return condition.to_json() if isinstance(condition, Filter) else condition
+
+
+def filter_json(value: Filter | Mapping[str, Any] | None) -> Any:
+    """A filter argument as JSON (None stays None)."""
+    if value is None or isinstance(value, Mapping):
+        return value
+    if isinstance(value, Filter):
+        return value.to_json()
+    raise TypeError(f"a filter must be a Filter or a dict, got {type(value).__name__}")
+
+
+def match_value(key: str, value: str | int | bool) -> Condition:
+    """`key` (a dot path, `a.b`, `a[].b`) equals `value`; an array matches
+    when any element does."""
+    return {"key": key, "match": {"value": value}}
+
+
+def match_any(key: str, values: Sequence[str | int | bool]) -> Condition:
+    """`key` equals one of `values`."""
+    return {"key": key, "match": {"any": list(values)}}
+
+
+def match_except(key: str, values: Sequence[str | int | bool]) -> Condition:
+    """`key` exists and equals none of `values`."""
+    return {"key": key, "match": {"except": list(values)}}
+
+
+def field_range(key: str, *, gt: float | None = None, gte: float | None = None,
+                lt: float | None = None, lte: float | None = None) -> Condition:
+    """`key` is a number within the given bounds."""
+    bounds = {name: value for name, value in
+              (("gt", gt), ("gte", gte), ("lt", lt), ("lte", lte)) if value is not None}
+    return {"key": key, "range": bounds}
+
+
+def has_id(ids: Sequence[PointId]) -> Condition:
+    """The point's id is one of `ids`."""
+    return {"has_id": [point_id_json(i) for i in ids]}
+
+
+def is_empty(key: str) -> Condition:
+    """`key` is missing, null or an empty array."""
+    return {"is_empty": {"key": key}}
+
+
+def is_null(key: str) -> Condition:
+    """`key` is null."""
+    return {"is_null": {"key": key}}
+
+
+# ---------------------------------------------------------------- points
+
+
+@dataclass
+class Point:
+    """A point to upsert. `vector` is a sequence of numbers or a 1-D numpy
+    array; `payload` a JSON object (None: no payload)."""
+
+    id: PointId
+    vector: Any
+    payload: Mapping[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": point_id_json(self.id), "vector": vector_json(self.vector)}
+        if self.payload is not None:
+            out["payload"] = dict(self.payload)
+        return out
+
+
+@dataclass(frozen=True)
+class Record:
+    """A stored point, as retrieve and scroll return it: `payload` is None
+    when not asked for, `vector` None when not asked for (Cosine vectors
+    come back normalised, as stored)."""
+
+    id: int | str
+    payload: dict[str, Any] | None = None
+    vector: list[float] | None = None
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> Record:
+        return cls(id=value["id"], payload=value.get("payload"), vector=value.get("vector"))
+
+
+@dataclass(frozen=True)
+class ScoredPoint:
+    """A search hit, best first: `score` follows the collection's `Distance`."""
+
+    id: int | str
+    score: float
+    payload: dict[str, Any] | None = None
+    vector: list[float] | None = None
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> ScoredPoint:
+        return cls(id=value["id"], score=value["score"], payload=value.get("payload"),
+                   vector=value.get("vector"))
+
+
+@dataclass(frozen=True)
+class ScrollPage:
+    """One page of a scroll; `next_offset` is the id to pass as `offset` for
+    the next page, None after the last."""
+
+    points: list[Record]
+    next_offset: int | str | None
+
+
+@dataclass
+class SearchRequest:
+    """One entry of a search batch; the fields mean what `VestaClient.search`'s
+    parameters do."""
+
+    vector: Any
+    limit: int = 10
+    filter: Filter | Mapping[str, Any] | None = None
+    offset: int = 0
+    score_threshold: float | None = None
+    with_payload: PayloadSelector = False
+    with_vector: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"vector": vector_json(self.vector), "limit": self.limit,
+                               "with_payload": payload_selector_json(self.with_payload),
+                               "with_vector": self.with_vector}
+        if self.filter is not None:
+            out["filter"] = filter_json(self.filter)
+        if self.offset:
+            out["offset"] = self.offset
+        if self.score_threshold is not None:
+            out["score_threshold"] = self.score_threshold
+        return out
+
+
+def payload_selector_json(value: PayloadSelector) -> Any:
+    if isinstance(value, (bool, Mapping)):
+        return value if isinstance(value, bool) else dict(value)
+    if isinstance(value, str):
+        raise TypeError("with_payload takes a list of key paths, not a single string")
+    return list(value)
+
+
+# ---------------------------------------------------------------- collections
+
+
+@dataclass(frozen=True)
+class PayloadIndexInfo:
+    """A payload index: its `data_type` and how many points have an indexed value."""
+
+    data_type: str
+    points: int
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """`GET /collections/{name}`: `dim` and `distance` of its vectors, the live
+    `points_count`, the payload indexes by field; `raw` is the whole answer."""
+
+    status: str
+    points_count: int
+    dim: int
+    distance: Distance
+    payload_schema: dict[str, PayloadIndexInfo]
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> CollectionInfo:
+        vectors = value["config"]["params"]["vectors"]
+        schema = {name: PayloadIndexInfo(data_type=info.get("data_type", ""),
+                                         points=info.get("points", 0))
+                  for name, info in (value.get("payload_schema") or {}).items()}
+        return cls(status=value.get("status", ""), points_count=value.get("points_count", 0),
+                   dim=vectors["size"], distance=Distance(vectors["distance"]),
+                   payload_schema=schema, raw=dict(value))
+
+
+# ---------------------------------------------------------------- aliases
+
+
+@dataclass(frozen=True)
+class AliasDescription:
+    alias_name: str
+    collection_name: str
+
+
+@dataclass(frozen=True)
+class CreateAlias:
+    """Makes `alias_name` point to `collection_name` (re-points it when it is
+    already an alias)."""
+
+    collection_name: str
+    alias_name: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"create_alias": {"collection_name": self.collection_name,
+                                 "alias_name": self.alias_name}}
+
+
+@dataclass(frozen=True)
+class DeleteAlias:
+    alias_name: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"delete_alias": {"alias_name": self.alias_name}}
+
+
+@dataclass(frozen=True)
+class RenameAlias:
+    old_alias_name: str
+    new_alias_name: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rename_alias": {"old_alias_name": self.old_alias_name,
+                                 "new_alias_name": self.new_alias_name}}
+
+
+AliasAction = Union[CreateAlias, DeleteAlias, RenameAlias]
+
+
+# ---------------------------------------------------------------- snapshots
+
+
+@dataclass(frozen=True)
+class SnapshotDescription:
+    """A collection snapshot on the server: `size` in bytes, `creation_time`
+    as the server writes it (ISO 8601, UTC)."""
+
+    name: str
+    creation_time: str | None
+    size: int
+    checksum: str | None = None
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> SnapshotDescription:
+        return cls(name=value["name"], creation_time=value.get("creation_time"),
+                   size=value.get("size", 0), checksum=value.get("checksum"))
