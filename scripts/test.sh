@@ -3,7 +3,11 @@
 #   0. a throwaway PostgreSQL cluster (scripts/pg-test-cluster.sh, 127.0.0.1
 #      only, a free port, stopped and removed on exit) for the tests that need
 #      one; they read its URL from VESTA_TEST_POSTGRES_URL, and its directory
-#      from VESTA_TEST_POSTGRES_DIR (the test that restarts it);
+#      from VESTA_TEST_POSTGRES_DIR (the test that restarts it); and the graph
+#      test peer, FalkorDB from its pinned PyPI wheel
+#      (scripts/graph-test-peer.sh, a free port, stopped and removed on exit),
+#      whose Bolt URL the Bolt client's tests read from VESTA_TEST_BOLT_URL
+#      (and the official neo4j driver's python from VESTA_TEST_GRAPH_PYTHON);
 #   1. the Release build (CUDA code compiled when nvcc is found) and all its
 #      tests, GPU tests skipping with a reason when no device exists;
 #   2. the compatibility suite: the official qdrant-client (pinned, in
@@ -23,15 +27,26 @@ scripts/install-deps.sh --test
 echo "== PostgreSQL for the tests =="
 pg_dir="$(mktemp -d /tmp/vesta-test-pg-XXXXXX)"
 pg_port="${VESTA_TEST_POSTGRES_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
-stop_postgres() {
+graph_dir="$(mktemp -d /tmp/vesta-test-graph-XXXXXX)"
+stop_peers() {
+  scripts/graph-test-peer.sh stop "$graph_dir" || true
+  rm -rf "$graph_dir"
   scripts/pg-test-cluster.sh stop "$pg_dir" || true
   rm -rf "$pg_dir"
 }
-trap stop_postgres EXIT
+trap stop_peers EXIT
 VESTA_TEST_POSTGRES_URL="$(scripts/pg-test-cluster.sh start "$pg_dir" "$pg_port")"
 export VESTA_TEST_POSTGRES_URL
 export VESTA_TEST_POSTGRES_DIR="$pg_dir"
 echo "PostgreSQL test cluster: $VESTA_TEST_POSTGRES_URL"
+
+echo "== the graph test peer (FalkorDB over Bolt) =="
+bolt_port="${VESTA_TEST_BOLT_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
+VESTA_TEST_BOLT_URL="$(scripts/graph-test-peer.sh start "$graph_dir" "$bolt_port")"
+export VESTA_TEST_BOLT_URL
+VESTA_TEST_GRAPH_PYTHON="$(scripts/graph-test-peer.sh python)"
+export VESTA_TEST_GRAPH_PYTHON
+echo "graph test peer: $VESTA_TEST_BOLT_URL"
 
 echo "== build (Release) =="
 scripts/build.sh -DVESTA_BUILD_TESTS=ON -DVESTA_BUILD_BENCH=ON

@@ -309,9 +309,15 @@ core::Status Connection::check_usable() const {
 }
 
 core::Status Connection::recover(core::Status failure, int pending) {
-  // Whatever goes wrong here breaks the connection (receive, send and
-  // unexpected do); the caller still gets the server's failure, which is
-  // what its request met.
+  // RESET goes out before the answers still due are read: a server in the
+  // FAILED state answers the pipelined requests with IGNORED and RESET with
+  // SUCCESS, in order. (FalkorDB 4.16 sends those IGNOREDs only once more
+  // bytes arrive, so waiting for them first would wait for ever.) Whatever
+  // goes wrong here breaks the connection (send, receive and unexpected do);
+  // the caller still gets the server's failure, which is what its request
+  // met.
+  in_transaction_ = false;
+  if (!send({bare_message(MessageTag::kReset)}).is_ok()) return failure;
   for (int i = 0; i < pending; ++i) {
     core::Result<Response> response = receive();
     if (!response.is_ok()) return failure;
@@ -320,11 +326,9 @@ core::Status Connection::recover(core::Status failure, int pending) {
       return failure;
     }
   }
-  in_transaction_ = false;
-  if (!send({bare_message(MessageTag::kReset)}).is_ok()) return failure;
   core::Result<Response> reset = receive();
   if (reset.is_ok() && !reset.value().is(MessageTag::kSuccess)) {
-    (void)break_connection(core::Status::ok());
+    (void)unexpected(reset.value(), "RESET after a FAILURE");
   }
   return failure;
 }

@@ -131,8 +131,9 @@ class Connection {
   core::Result<Response> receive();
   // Marks the connection broken and closes its socket; returns `why`.
   core::Status break_connection(core::Status why);
-  // After a FAILURE (or an unexpected IGNORED): reads the `pending` answers
-  // still due (IGNORED), sends RESET, and returns the failure.
+  // After a FAILURE (or an unexpected IGNORED): sends RESET, reads the
+  // `pending` answers still due (IGNORED) and RESET's SUCCESS, and returns
+  // the failure.
   core::Status recover(core::Status failure, int pending);
   core::Status check_usable() const;
   core::Status unexpected(const Response& response, std::string_view request);

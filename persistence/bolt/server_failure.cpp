@@ -1,6 +1,20 @@
 #include "persistence/bolt/server_failure.h"
 
 namespace vesta::bolt {
+namespace {
+
+// The second part of a status code: "Neo.ClientError.Statement.SyntaxError"
+// is a ClientError. Other servers keep the shape with their own first part
+// (FalkorDB.ClientError.Security.Unauthorized, Memgraph.ClientError...).
+std::string_view classification(std::string_view code) {
+  const size_t first = code.find('.');
+  if (first == std::string_view::npos) return {};
+  const size_t second = code.find('.', first + 1);
+  return code.substr(
+      first + 1, second == std::string_view::npos ? std::string_view::npos : second - first - 1);
+}
+
+}  // namespace
 
 ServerFailure ServerFailure::from_metadata(const Dictionary& metadata) {
   ServerFailure failure;
@@ -27,14 +41,14 @@ bool ServerFailure::transient() const {
       code == "Neo.ClientError.General.ForbiddenOnReadOnlyDatabase") {
     return true;
   }
-  return code.starts_with("Neo.TransientError.");
+  return classification(code) == "TransientError";
 }
 
 core::Status ServerFailure::to_status() const {
   core::StatusCode status_code = core::StatusCode::kInternal;
   if (transient()) {
     status_code = core::StatusCode::kUnavailable;
-  } else if (code.starts_with("Neo.ClientError.")) {
+  } else if (classification(code) == "ClientError") {
     status_code = core::StatusCode::kInvalidArgument;
   }
   return {status_code, code + ": " + (message.empty() ? "(no message)" : message)};

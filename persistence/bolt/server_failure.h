@@ -25,11 +25,13 @@ struct ServerFailure {
   // Transaction.LockClientStopped); a cluster member that cannot write now
   // (Cluster.NotALeader, General.ForbiddenOnReadOnlyDatabase) is transient
   // too. ClientError (syntax, constraints, types, security) and
-  // DatabaseError are permanent.
+  // DatabaseError are permanent, as is any code of another shape (FalkorDB's
+  // "SyntaxError"). Servers that mimic Neo4j with their own prefix
+  // (FalkorDB.ClientError.*) are classified by the same second part.
   bool transient() const;
 
-  // kUnavailable when transient; otherwise kInvalidArgument for
-  // Neo.ClientError.* and kInternal for the rest; the message is
+  // kUnavailable when transient; otherwise kInvalidArgument for a
+  // ClientError and kInternal for the rest; the message is
   // "<code>: <message>".
   core::Status to_status() const;
 };

@@ -31,6 +31,14 @@ class Dictionary {
  public:
   Dictionary() = default;
   Dictionary(std::initializer_list<DictionaryEntry> entries);
+  // Declared here, defined below DictionaryEntry: `Value` (which holds a
+  // Dictionary) must be complete before DictionaryEntry (which holds a Value)
+  // can be, and these need DictionaryEntry complete.
+  Dictionary(const Dictionary& other);
+  Dictionary(Dictionary&& other) noexcept;
+  Dictionary& operator=(const Dictionary& other);
+  Dictionary& operator=(Dictionary&& other) noexcept;
+  ~Dictionary();
 
   // Adds `key` or replaces its value.
   void set(std::string key, Value value);
@@ -127,5 +135,11 @@ struct DictionaryEntry {
     return a.key == b.key && a.value == b.value;
   }
 };
+
+inline Dictionary::Dictionary(const Dictionary& other) = default;
+inline Dictionary::Dictionary(Dictionary&& other) noexcept = default;
+inline Dictionary& Dictionary::operator=(const Dictionary& other) = default;
+inline Dictionary& Dictionary::operator=(Dictionary&& other) noexcept = default;
+inline Dictionary::~Dictionary() = default;
 
 }  // namespace vesta::bolt
