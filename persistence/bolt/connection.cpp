@@ -22,7 +22,6 @@ namespace vesta::bolt {
 
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
-using tcp = asio::ip::tcp;
 
 // The socket (plain or TLS) and the io_context that runs its operations.
 // Every operation is asynchronous underneath and run to completion or to a
@@ -30,19 +29,19 @@ using tcp = asio::ip::tcp;
 // the deadline the socket is closed, which cancels the operation.
 struct Connection::Io {
   asio::io_context context;
-  tcp::socket plain{context};
+  asio::ip::tcp::socket plain{context};
   std::optional<asio::ssl::context> tls_context;
-  std::optional<asio::ssl::stream<tcp::socket>> tls;
+  std::optional<asio::ssl::stream<asio::ip::tcp::socket>> tls;
   ChunkDecoder decoder;
   std::array<std::uint8_t, 64 * 1024> read_buffer{};
 
   explicit Io(size_t max_message_bytes) : decoder(max_message_bytes) {}
 
-  tcp::socket& socket() { return tls ? tls->next_layer() : plain; }
+  asio::ip::tcp::socket& socket() { return tls ? tls->next_layer() : plain; }
 
   void close() {
     boost::system::error_code ignored;
-    socket().shutdown(tcp::socket::shutdown_both, ignored);
+    socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     socket().close(ignored);
   }
 
@@ -112,16 +111,16 @@ core::Status Connection::connect() {
   const std::string address = uri_.address();
   Io& io = *io_;
 
-  tcp::resolver resolver(io.context);
-  tcp::resolver::results_type endpoints;
+  asio::ip::tcp::resolver resolver(io.context);
+  asio::ip::tcp::resolver::results_type endpoints;
   boost::system::error_code error = io.run(
       [&](auto done) {
-        resolver.async_resolve(
-            uri_.host, std::to_string(uri_.port),
-            [&endpoints, done](boost::system::error_code e, tcp::resolver::results_type results) {
-              endpoints = std::move(results);
-              done(e);
-            });
+        resolver.async_resolve(uri_.host, std::to_string(uri_.port),
+                               [&endpoints, done](boost::system::error_code e,
+                                                  asio::ip::tcp::resolver::results_type results) {
+                                 endpoints = std::move(results);
+                                 done(e);
+                               });
       },
       deadline);
   if (error) return io_status(error, "resolving", address);
@@ -154,12 +153,13 @@ core::Status Connection::connect() {
 
   error = io.run(
       [&](auto done) {
-        asio::async_connect(io.socket(), endpoints,
-                            [done](boost::system::error_code e, const tcp::endpoint&) { done(e); });
+        asio::async_connect(
+            io.socket(), endpoints,
+            [done](boost::system::error_code e, const asio::ip::tcp::endpoint&) { done(e); });
       },
       deadline);
   if (error) return io_status(error, "connecting to", address);
-  io.socket().set_option(tcp::no_delay(true));
+  io.socket().set_option(asio::ip::tcp::no_delay(true));
   io.socket().set_option(asio::socket_base::keep_alive(true));
 
   if (io.tls) {
