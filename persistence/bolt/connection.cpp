@@ -46,20 +46,25 @@ struct Connection::Io {
   }
 
   // Starts an operation with `start(handler)` and runs it until it completes
-  // or `deadline` passes; returns its error (timed_out at the deadline).
-  template <typename Start>
-  boost::system::error_code run(Start&& start, Clock::time_point deadline) {
+  // or `deadline` passes; returns its error (timed_out at the deadline, after
+  // `cancel` has ended the operation: by default closing the socket).
+  template <typename Start, typename Cancel>
+  boost::system::error_code run(Start&& start, Clock::time_point deadline, Cancel&& cancel) {
     std::optional<boost::system::error_code> result;
     start([&result](boost::system::error_code error) { result = error; });
     context.restart();
     context.run_until(deadline);
     if (!result) {
-      close();
+      cancel();
       context.restart();
       context.run();
       return asio::error::timed_out;
     }
     return *result;
+  }
+  template <typename Start>
+  boost::system::error_code run(Start&& start, Clock::time_point deadline) {
+    return run(std::forward<Start>(start), deadline, [this] { close(); });
   }
 };
 
@@ -122,7 +127,7 @@ core::Status Connection::connect() {
                                  done(e);
                                });
       },
-      deadline);
+      deadline, [&resolver] { resolver.cancel(); });
   if (error) return io_status(error, "resolving", address);
 
   if (uri_.tls != TlsMode::kOff) {
