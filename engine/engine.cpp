@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <utility>
@@ -18,6 +19,10 @@ namespace {
 using nlohmann::json;
 
 constexpr int kCatalogFormat = 1;
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 
 std::string encode_catalog(const index::Catalog& catalog) {
   json collections = json::array();
@@ -165,9 +170,12 @@ core::Status Engine::recover(RecoveryReport* report) {
   // oldest position any of them needs.
   uint64_t replay_after = UINT64_MAX;
   for (const index::CollectionConfig& config : catalog.collections) {
+    auto phase_start = std::chrono::steady_clock::now();
     core::Result<std::optional<persistence::SnapshotContents>> loaded =
         store_.load_snapshot(config.name, config.incarnation);
+    report->snapshot_read_s += seconds_since(phase_start);
     if (!loaded.is_ok()) return loaded.status();
+    phase_start = std::chrono::steady_clock::now();
     uint64_t sequence = 0;
     if (loaded.value()) {
       core::Result<index::CollectionSnapshot> snapshot =
@@ -180,6 +188,7 @@ core::Status Engine::recover(RecoveryReport* report) {
       if (!collection.is_ok()) return collection.status();
       VESTA_RETURN_IF_ERROR(collection.value()->restore(snapshot.value()));
     }
+    report->snapshot_load_s += seconds_since(phase_start);
     covered_[config.name] = sequence;
     replay_after = std::min(replay_after, sequence);
     // keep_after 0 until this process snapshots it: the older snapshot the
@@ -188,10 +197,12 @@ core::Status Engine::recover(RecoveryReport* report) {
   }
   if (replay_after == UINT64_MAX) replay_after = 0;
 
+  const auto replay_start = std::chrono::steady_clock::now();
   VESTA_RETURN_IF_ERROR(store_.open_wal(
       replay_after, [&](uint64_t sequence, std::string_view record) -> core::Status {
         return apply_record(sequence, record, report);
       }));
+  report->log_replay_s = seconds_since(replay_start);
   covered_.clear();
   {
     std::lock_guard lock(mutex_);
