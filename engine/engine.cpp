@@ -186,7 +186,7 @@ core::Status Engine::recover(RecoveryReport* report) {
       ++report->snapshots_loaded;
       core::Result<std::shared_ptr<index::Collection>> collection = registry_.get(config.name);
       if (!collection.is_ok()) return collection.status();
-      VESTA_RETURN_IF_ERROR(collection.value()->restore(snapshot.value()));
+      VESTA_RETURN_IF_ERROR(collection.value()->restore(std::move(snapshot).value()));
     }
     report->snapshot_load_s += seconds_since(phase_start);
     covered_[config.name] = sequence;
@@ -693,7 +693,8 @@ core::Status Engine::recover_from_snapshot(const std::string& collection, std::s
   const index::CollectionConfig config = created.value()->config();
   core::Result<index::CollectionSnapshot> loaded =
       from_contents(config, std::move(contents).value());
-  core::Status status = loaded.is_ok() ? created.value()->restore(loaded.value()) : loaded.status();
+  core::Status status =
+      loaded.is_ok() ? created.value()->restore(std::move(loaded).value()) : loaded.status();
   if (status.is_ok()) {
     // Durable before the answer: the restored points are in no log record.
     std::lock_guard snapshots(snapshot_mutex_);
