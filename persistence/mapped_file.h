@@ -16,8 +16,9 @@ namespace vesta::persistence {
 // Only for files nobody shortens while they are mapped (a read past the new
 // end would raise SIGBUS): snapshot files, which are written under a
 // temporary name, renamed into place and never changed; removing one while
-// it is mapped is harmless. Move-only; the bytes stay valid while this
-// lives. Thread-compatible.
+// it is mapped is harmless. The price: a disk read error under a mapped page
+// also raises SIGBUS (the process stops) where read() would have returned
+// EIO. Move-only; the bytes stay valid while this lives. Thread-compatible.
 class MappedFile {
  public:
   // NotFound when the file does not exist.
