@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -693,6 +694,11 @@ core::Status Engine::recover_from_snapshot(const std::string& collection, std::s
   const index::CollectionConfig config = created.value()->config();
   core::Result<index::CollectionSnapshot> loaded =
       from_contents(config, std::move(contents).value());
+  // The payload table's rows are taken before restore() takes the points over.
+  std::optional<persistence::PayloadChange> payload_rows;
+  if (loaded.is_ok() && store_.keeps_payloads()) {
+    payload_rows = all_payloads(config, loaded.value());
+  }
   core::Status status =
       loaded.is_ok() ? created.value()->restore(std::move(loaded).value()) : loaded.status();
   if (status.is_ok()) {
@@ -700,8 +706,8 @@ core::Status Engine::recover_from_snapshot(const std::string& collection, std::s
     std::lock_guard snapshots(snapshot_mutex_);
     status = snapshot_collection(name, config.incarnation);
   }
-  if (status.is_ok() && store_.keeps_payloads()) {
-    status = store_.replace_payload_rows(all_payloads(config, loaded.value()));
+  if (status.is_ok() && payload_rows) {
+    status = store_.replace_payload_rows(*payload_rows);
   }
   if (!status.is_ok()) {
     (void)registry_.drop(name);
