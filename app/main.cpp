@@ -631,12 +631,14 @@ int serve(const std::vector<std::string_view>& raw_args) {
     engine = std::move(recovered).value();
     std::fprintf(stderr,
                  "vesta serve: recovered %zu collections from %s in %.2f s (%llu points from %zu "
-                 "snapshots, %llu log records replayed, %llu skipped)\n",
+                 "snapshots, %llu log records replayed, %llu skipped; snapshots read %.2f s, "
+                 "loaded %.2f s, log %.2f s)\n",
                  report.collections, store->describe().c_str(),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
                  static_cast<unsigned long long>(report.points_loaded), report.snapshots_loaded,
                  static_cast<unsigned long long>(report.records_replayed),
-                 static_cast<unsigned long long>(report.records_skipped));
+                 static_cast<unsigned long long>(report.records_skipped), report.snapshot_read_s,
+                 report.snapshot_load_s, report.log_replay_s);
     if (!postgres.uri.empty()) {
       storage_line = "writes are durable in " + store->describe() +
                      " (COMMIT before acknowledging, concurrent writes sharing one; " +
