@@ -15,12 +15,16 @@ namespace vesta::persistence {
 core::Result<MappedFile> MappedFile::open(const std::filesystem::path& path) {
   ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
-    if (errno == ENOENT) return core::not_found(path.string() + " does not exist");
+    if (errno == ENOENT)
+      return core::not_found("cannot open " + path.string() + ": it does not exist");
     return core::internal_error("cannot open " + path.string() + ": " + std::strerror(errno));
   }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) {
     return core::internal_error("cannot stat " + path.string() + ": " + std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return core::invalid_argument("cannot map " + path.string() + ": not a regular file");
   }
   const auto size = static_cast<size_t>(st.st_size);
   if (size == 0) return MappedFile(nullptr, 0);  // mmap refuses length 0
