@@ -1,4 +1,4 @@
-// The `vesta` command: serve, bench, import, and the informational flags.
+// The `vesta` command: serve, bench, import, alias, snapshot, and the informational flags.
 
 #include <algorithm>
 #include <cctype>
@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "admin/alias_command.h"
+#include "core/byte_size.h"
 #include "core/float16.h"
 #include "core/lock_manager.h"
 #include "core/thread_pool.h"
@@ -43,9 +45,14 @@ Usage:
   vesta bench [options]   load a running server with searches: QPS, latency,
                           recall (options: vesta bench --help)
   vesta import --format FORMAT FILE --collection NAME [options]
-                          load another store's file into a running server;
-                          FORMAT lightrag-nano: LightRAG's NanoVectorDB files
-                          (options: vesta import --help)
+                          load a file into a running server; FORMAT ndjson or
+                          binary: the bulk import formats, as jobs with
+                          progress; lightrag-nano: LightRAG's NanoVectorDB
+                          files (options: vesta import --help)
+  vesta alias swap ALIAS --to COLLECTION [options]
+  vesta alias list [--collection NAME] [options]
+                          re-point an alias atomically, or list aliases, of a
+                          running server (options: vesta alias --help)
   vesta snapshot create|list|restore --collection NAME [options]
                           collection snapshots of a stopped server's data
                           directory (options: vesta snapshot --help)
@@ -213,32 +220,6 @@ std::optional<size_t> parse_count(std::string_view text) {
     value = value * 10 + static_cast<size_t>(c - '0');
   }
   return value;
-}
-
-// "123", "64K", "512M", "8G", "1T" (binary units; "KiB" etc. also accepted).
-std::optional<size_t> parse_bytes(std::string_view text) {
-  size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
-  const std::optional<size_t> number = parse_count(text.substr(0, digits));
-  if (!number) return std::nullopt;
-  std::string_view suffix = text.substr(digits);
-  if (suffix.size() == 3 && suffix.substr(1) == "iB") suffix = suffix.substr(0, 1);
-  int shift = 0;
-  if (suffix.empty()) {
-    shift = 0;
-  } else if (suffix == "K") {
-    shift = 10;
-  } else if (suffix == "M") {
-    shift = 20;
-  } else if (suffix == "G") {
-    shift = 30;
-  } else if (suffix == "T") {
-    shift = 40;
-  } else {
-    return std::nullopt;
-  }
-  if (*number > (size_t{1} << (62 - shift))) return std::nullopt;
-  return *number << shift;
 }
 
 // Every `vesta serve` option that takes a value: the names a config file and
@@ -409,7 +390,7 @@ int serve(const std::vector<std::string_view>& raw_args) {
       http.port = static_cast<uint16_t>(value);
     } else if (args[i] == "--max-import-bytes") {
       if (i + 1 >= args.size()) return usage_error("--max-import-bytes needs a value");
-      const std::optional<size_t> bytes = parse_bytes(args[++i]);
+      const std::optional<size_t> bytes = vesta::core::parse_byte_size(args[++i]);
       if (!bytes || *bytes < 1024) {
         return usage_error(
             "--max-import-bytes must be at least 1K, in bytes or with a K/M/G/T "
@@ -473,7 +454,7 @@ int serve(const std::vector<std::string_view>& raw_args) {
     } else if (args[i] == "--gpu-memory-budget" || args[i] == "--gpu-scratch-bytes") {
       const std::string_view name = args[i];
       if (i + 1 >= args.size()) return usage_error(std::string(name) + " needs a value");
-      const std::optional<size_t> bytes = parse_bytes(args[++i]);
+      const std::optional<size_t> bytes = vesta::core::parse_byte_size(args[++i]);
       if (!bytes || *bytes < (size_t{1} << 20)) {
         return usage_error(std::string(name) +
                            " must be at least 1M, in bytes or with a K/M/G/T suffix, got '" +
@@ -507,7 +488,8 @@ int serve(const std::vector<std::string_view>& raw_args) {
       file_store.wal.group_commit_interval = std::chrono::milliseconds(value);
     } else if (args[i] == "--snapshot-wal-bytes") {
       if (i + 1 >= args.size()) return usage_error("--snapshot-wal-bytes needs a value");
-      const std::optional<size_t> bytes = args[i + 1] == "0" ? 0 : parse_bytes(args[i + 1]);
+      const std::optional<size_t> bytes =
+          args[i + 1] == "0" ? 0 : vesta::core::parse_byte_size(args[i + 1]);
       if (!bytes) {
         return usage_error("--snapshot-wal-bytes must be bytes or with a K/M/G/T suffix, got '" +
                            std::string(args[i + 1]) + "'");
@@ -631,12 +613,14 @@ int serve(const std::vector<std::string_view>& raw_args) {
     engine = std::move(recovered).value();
     std::fprintf(stderr,
                  "vesta serve: recovered %zu collections from %s in %.2f s (%llu points from %zu "
-                 "snapshots, %llu log records replayed, %llu skipped)\n",
+                 "snapshots, %llu log records replayed, %llu skipped; snapshots read %.2f s, "
+                 "loaded %.2f s, log %.2f s)\n",
                  report.collections, store->describe().c_str(),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
                  static_cast<unsigned long long>(report.points_loaded), report.snapshots_loaded,
                  static_cast<unsigned long long>(report.records_replayed),
-                 static_cast<unsigned long long>(report.records_skipped));
+                 static_cast<unsigned long long>(report.records_skipped), report.snapshot_read_s,
+                 report.snapshot_load_s, report.log_replay_s);
     if (!postgres.uri.empty()) {
       storage_line = "writes are durable in " + store->describe() +
                      " (COMMIT before acknowledging, concurrent writes sharing one; " +
@@ -739,5 +723,6 @@ int main(int argc, char** argv) {
   if (command == "import") {
     return vesta::importer::run_import_command({args.begin() + 1, args.end()});
   }
+  if (command == "alias") return vesta::admin::run_alias_command({args.begin() + 1, args.end()});
   return usage_error("unknown command '" + std::string(command) + "'");
 }

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -18,6 +20,10 @@ namespace {
 using nlohmann::json;
 
 constexpr int kCatalogFormat = 1;
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 
 std::string encode_catalog(const index::Catalog& catalog) {
   json collections = json::array();
@@ -165,9 +171,12 @@ core::Status Engine::recover(RecoveryReport* report) {
   // oldest position any of them needs.
   uint64_t replay_after = UINT64_MAX;
   for (const index::CollectionConfig& config : catalog.collections) {
+    auto phase_start = std::chrono::steady_clock::now();
     core::Result<std::optional<persistence::SnapshotContents>> loaded =
         store_.load_snapshot(config.name, config.incarnation);
+    report->snapshot_read_s += seconds_since(phase_start);
     if (!loaded.is_ok()) return loaded.status();
+    phase_start = std::chrono::steady_clock::now();
     uint64_t sequence = 0;
     if (loaded.value()) {
       core::Result<index::CollectionSnapshot> snapshot =
@@ -178,8 +187,9 @@ core::Status Engine::recover(RecoveryReport* report) {
       ++report->snapshots_loaded;
       core::Result<std::shared_ptr<index::Collection>> collection = registry_.get(config.name);
       if (!collection.is_ok()) return collection.status();
-      VESTA_RETURN_IF_ERROR(collection.value()->restore(snapshot.value()));
+      VESTA_RETURN_IF_ERROR(collection.value()->restore(std::move(snapshot).value()));
     }
+    report->snapshot_load_s += seconds_since(phase_start);
     covered_[config.name] = sequence;
     replay_after = std::min(replay_after, sequence);
     // keep_after 0 until this process snapshots it: the older snapshot the
@@ -188,10 +198,12 @@ core::Status Engine::recover(RecoveryReport* report) {
   }
   if (replay_after == UINT64_MAX) replay_after = 0;
 
+  const auto replay_start = std::chrono::steady_clock::now();
   VESTA_RETURN_IF_ERROR(store_.open_wal(
       replay_after, [&](uint64_t sequence, std::string_view record) -> core::Status {
         return apply_record(sequence, record, report);
       }));
+  report->log_replay_s = seconds_since(replay_start);
   covered_.clear();
   {
     std::lock_guard lock(mutex_);
@@ -690,14 +702,20 @@ core::Status Engine::recover_from_snapshot(const std::string& collection, std::s
   const index::CollectionConfig config = created.value()->config();
   core::Result<index::CollectionSnapshot> loaded =
       from_contents(config, std::move(contents).value());
-  core::Status status = loaded.is_ok() ? created.value()->restore(loaded.value()) : loaded.status();
+  // The payload table's rows are taken before restore() takes the points over.
+  std::optional<persistence::PayloadChange> payload_rows;
+  if (loaded.is_ok() && store_.keeps_payloads()) {
+    payload_rows = all_payloads(config, loaded.value());
+  }
+  core::Status status =
+      loaded.is_ok() ? created.value()->restore(std::move(loaded).value()) : loaded.status();
   if (status.is_ok()) {
     // Durable before the answer: the restored points are in no log record.
     std::lock_guard snapshots(snapshot_mutex_);
     status = snapshot_collection(name, config.incarnation);
   }
-  if (status.is_ok() && store_.keeps_payloads()) {
-    status = store_.replace_payload_rows(all_payloads(config, loaded.value()));
+  if (status.is_ok() && payload_rows) {
+    status = store_.replace_payload_rows(*payload_rows);
   }
   if (!status.is_ok()) {
     (void)registry_.drop(name);

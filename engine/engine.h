@@ -50,6 +50,12 @@ struct RecoveryReport {
   uint64_t points_loaded = 0;     // from snapshots
   uint64_t records_replayed = 0;  // log records applied
   uint64_t records_skipped = 0;   // of dropped collections, or already in a snapshot
+  // Where the time went, in seconds: reading and decoding snapshots (the
+  // store's load_snapshot), loading them into the collections, opening and
+  // replaying the log.
+  double snapshot_read_s = 0;
+  double snapshot_load_s = 0;
+  double log_replay_s = 0;
 };
 
 struct EngineStats {

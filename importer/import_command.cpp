@@ -9,6 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/byte_size.h"
+#include "importer/bulk_import.h"
+#include "importer/target_collection.h"
 #include "loadgen/http_client.h"
 
 namespace vesta::importer {
@@ -17,36 +20,62 @@ namespace {
 using nlohmann::json;
 
 constexpr std::string_view kUsage =
-    R"(vesta import - load another store's file into a running vesta server
+    R"(vesta import - load a file into a running vesta server
 
 Usage:
   vesta import --format FORMAT FILE --collection NAME [options]
 
 Formats:
+  ndjson                 the server's NDJSON import body: one point a line,
+                         {"id": 1, "vector": [...], "payload": {...}}
+  binary                 the server's binary import body ("VIMP" header, u64
+                         ids, float32 or float16 rows, payload NDJSON)
+                         Both go to POST /collections/NAME/import as background
+                         jobs, followed until they end (docs/api.md, Bulk
+                         import); a file larger than --max-import-bytes is
+                         split into several jobs at line or row boundaries.
   lightrag-nano          a NanoVectorDB JSON file, as LightRAG writes by default
                          (vdb_entities.json, vdb_relationships.json,
                          vdb_chunks.json): each point's "__id__" becomes its id
                          (a string), its other fields its payload, and its
                          vector comes from its own "vector" field (LightRAG
                          1.4.7 and later: float16, not normalised) or else from
-                         the file's float32 "matrix" (normalised)
+                         the file's float32 "matrix" (normalised); sent in
+                         upserts
 
 Options:
   --format FORMAT        the file's format (required; see above)
-  --collection NAME      collection to load into (required); created with
-                         size = the file's dimension when it does not exist; an
-                         existing one must have that size
+  --collection NAME      collection (or alias) to load into (required); created
+                         with size = the file's dimension when it does not
+                         exist (ndjson: the first line's vector); an existing
+                         one must have that size
   --url URL              server (default http://127.0.0.1:6333)
   --api-key KEY          sent in the api-key header (env VESTA_API_KEY)
-  --batch-points N       points per upsert request (default 1000; a request is
-                         also cut at 16 MiB of JSON)
   --distance D           Cosine, Dot or Euclid for a collection the import
                          creates (default Cosine, which LightRAG uses)
 
+ndjson and binary:
+  --on-error skip|abort  a bad point (malformed line, wrong size, a value
+                         beyond float16) is skipped and reported (default), or
+                         ends the import there (exit status 1)
+  --idempotency-key KEY  a job of the collection with this key already exists:
+                         it is followed, nothing is imported again; a split
+                         file's parts use KEY-partIofN (letters, digits and
+                         - _ . ~ :, at most 180 characters)
+  --max-import-bytes N   the server's --max-import-bytes (default 1G; K/M/G/T
+                         suffixes): the largest body one job may carry
+
+lightrag-nano:
+  --batch-points N       points per upsert request (default 1000; a request is
+                         also cut at 16 MiB of JSON)
+
 Points with an id already in the collection are replaced. Progress goes to
-standard error, the summary to standard output. Exits 0 when every point was
-imported, 1 when the file cannot be read or the server refused (with its
-message), 2 on a usage error.
+standard error (a bar redrawn in place on a terminal, else a line every 2 s),
+the summary to standard output. Ctrl-C (or SIGTERM) cancels the jobs
+(DELETE /jobs/ID); what they imported stays. Exits 0 when every point was
+imported (or skipped), 1 when the file cannot be read, the server refused (with
+its message) or a job failed or was cancelled (with the server's first errors,
+by line or row of the file), 2 on a usage error, 130 when interrupted.
 )";
 
 // A request is cut here even before --batch-points: well under vesta serve's
@@ -54,9 +83,7 @@ message), 2 on a usage error.
 // chunk texts) beside 3072-dimensional vectors.
 constexpr size_t kMaxBatchBodyBytes = size_t{16} << 20;
 
-// Bytes of a server's answer quoted in an error when it is not Qdrant's
-// {"status": {"error": ...}}.
-constexpr size_t kQuotedBodyBytes = 300;
+constexpr std::string_view kKnownFormats = "ndjson, binary, lightrag-nano";
 
 // What the import reads from a file, whatever its format.
 using ImportedFile = persistence::NanoVectorDbFile;
@@ -64,39 +91,10 @@ using ImportedFile = persistence::NanoVectorDbFile;
 core::Result<ImportedFile> read_file(const ImportOptions& o) {
   switch (o.format) {
     case ImportFormat::kLightragNano: return persistence::read_nano_vectordb_file(o.file);
+    case ImportFormat::kNdjson:
+    case ImportFormat::kBinary: break;  // sent as they are (bulk_import.h)
   }
   return core::internal_error("unhandled import format");
-}
-
-// A path segment with every byte but RFC 3986's unreserved ones
-// percent-encoded (the server's router decodes it).
-std::string path_segment(std::string_view text) {
-  constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (std::isalnum(byte) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[byte >> 4];
-      out += kHex[byte & 0xF];
-    }
-  }
-  return out;
-}
-
-// "HTTP 400: <the server's error>" for an answer that is not a success.
-std::string describe_failure(const loadgen::HttpReply& reply) {
-  std::string message = "HTTP " + std::to_string(reply.status) + ": ";
-  const json body = json::parse(reply.body, nullptr, false);
-  const json::json_pointer error("/status/error");
-  if (body.is_object() && body.contains(error) && body.at(error).is_string()) {
-    message += body.at(error).get<std::string>();
-  } else {
-    message += reply.body.substr(0, kQuotedBodyBytes);
-  }
-  return message;
 }
 
 core::Result<loadgen::HttpReply> exchange(loadgen::HttpClient& client, std::string_view method,
@@ -107,65 +105,6 @@ core::Result<loadgen::HttpReply> exchange(loadgen::HttpClient& client, std::stri
     return core::Status(reply.status().code(), what + ": " + reply.status().message());
   }
   return reply;
-}
-
-// The collection the points go into.
-struct PreparedCollection {
-  bool created = false;  // by this import
-  std::string distance;
-};
-
-// Makes sure the collection exists with vectors of `dim`.
-core::Result<PreparedCollection> prepare_collection(loadgen::HttpClient& client,
-                                                    const ImportOptions& o, const std::string& path,
-                                                    uint32_t dim) {
-  core::Result<loadgen::HttpReply> info = exchange(client, "GET", path, "", "GET " + path);
-  if (!info.is_ok()) return info.status();
-  if (info.value().status == 200) {
-    const json body = json::parse(info.value().body, nullptr, false);
-    const json::json_pointer size_at("/result/config/params/vectors/size");
-    const json::json_pointer distance_at("/result/config/params/vectors/distance");
-    if (!body.is_object() || !body.contains(size_at) || !body.at(size_at).is_number_unsigned()) {
-      return core::invalid_argument("collection '" + o.collection + "' exists but GET " + path +
-                                    " has no result.config.params.vectors.size (named vectors "
-                                    "are not supported)");
-    }
-    const uint64_t size = body.at(size_at).get<uint64_t>();
-    if (size != dim) {
-      return core::invalid_argument("collection '" + o.collection +
-                                    "' exists with vectors of size " + std::to_string(size) +
-                                    ", but the file's vectors have " + std::to_string(dim) +
-                                    " dimensions; import into another --collection or delete "
-                                    "this one first");
-    }
-    PreparedCollection existing{false, "unknown distance"};
-    if (body.contains(distance_at) && body.at(distance_at).is_string()) {
-      existing.distance = body.at(distance_at).get<std::string>();
-    }
-    if (existing.distance != index::metric_name(o.metric)) {
-      std::fprintf(stderr,
-                   "vesta import: collection '%s' exists with distance %s; --distance %s applies "
-                   "only to a collection the import creates\n",
-                   o.collection.c_str(), existing.distance.c_str(),
-                   index::metric_name(o.metric).data());
-    }
-    return existing;
-  }
-  if (info.value().status != 404) {
-    return core::Status(core::StatusCode::kUnavailable,
-                        "GET " + path + ": " + describe_failure(info.value()));
-  }
-  const json config = {
-      {"vectors", {{"size", dim}, {"distance", std::string(index::metric_name(o.metric))}}}};
-  core::Result<loadgen::HttpReply> created =
-      exchange(client, "PUT", path, config.dump(), "PUT " + path);
-  if (!created.is_ok()) return created.status();
-  if (created.value().status != 200) {
-    return core::Status(
-        core::StatusCode::kUnavailable,
-        "creating collection '" + o.collection + "': " + describe_failure(created.value()));
-  }
-  return PreparedCollection{true, std::string(index::metric_name(o.metric))};
 }
 
 // Sends the points in upserts of at most --batch-points points and
@@ -185,7 +124,7 @@ core::Status upload(loadgen::HttpClient& client, const ImportOptions& o, const s
     core::Result<loadgen::HttpReply> reply = exchange(client, "PUT", target, body, what);
     if (!reply.is_ok()) return reply.status();
     if (reply.value().status != 200) {
-      std::string message = what + ": " + describe_failure(reply.value());
+      std::string message = what + ": " + loadgen::describe_http_failure(reply.value());
       if (reply.value().status == 413) {
         message +=
             " (lower --batch-points, or raise the server's --max-batch-points or "
@@ -222,12 +161,16 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 std::string_view import_format_name(ImportFormat format) {
   switch (format) {
     case ImportFormat::kLightragNano: return "lightrag-nano";
+    case ImportFormat::kNdjson: return "ndjson";
+    case ImportFormat::kBinary: return "binary";
   }
   return "unknown";
 }
 
 std::optional<ImportFormat> parse_import_format(std::string_view name) {
   if (name == "lightrag-nano") return ImportFormat::kLightragNano;
+  if (name == "ndjson") return ImportFormat::kNdjson;
+  if (name == "binary") return ImportFormat::kBinary;
   return std::nullopt;
 }
 
@@ -238,6 +181,9 @@ core::Result<ImportOptions> parse_import_options(const std::vector<std::string_v
   if (const char* key = std::getenv("VESTA_API_KEY")) o.api_key = key;
   bool format_given = false;
   std::vector<std::string_view> files;
+  // Flags of one way of importing only, to refuse with the other.
+  std::vector<std::string> server_flags;  // ndjson, binary
+  std::vector<std::string> upsert_flags;  // lightrag-nano
   // --help wins wherever it is, even beside a flag that is wrong.
   if (std::find_if(args.begin(), args.end(),
                    [](std::string_view a) { return a == "--help" || a == "-h"; }) != args.end()) {
@@ -250,8 +196,10 @@ core::Result<ImportOptions> parse_import_options(const std::vector<std::string_v
       files.push_back(flag);
       continue;
     }
-    static constexpr std::string_view kValueFlags[] = {"--format",  "--collection",   "--url",
-                                                       "--api-key", "--batch-points", "--distance"};
+    static constexpr std::string_view kValueFlags[] = {
+        "--format",   "--collection",      "--url",
+        "--api-key",  "--batch-points",    "--distance",
+        "--on-error", "--idempotency-key", "--max-import-bytes"};
     if (std::find(std::begin(kValueFlags), std::end(kValueFlags), flag) == std::end(kValueFlags)) {
       return core::invalid_argument("unknown import option '" + std::string(flag) + "'");
     }
@@ -261,7 +209,7 @@ core::Result<ImportOptions> parse_import_options(const std::vector<std::string_v
       const std::optional<ImportFormat> format = parse_import_format(value);
       if (!format) {
         return core::invalid_argument("unknown --format '" + std::string(value) +
-                                      "' (known: lightrag-nano)");
+                                      "' (known: " + std::string(kKnownFormats) + ")");
       }
       o.format = *format;
       format_given = true;
@@ -271,6 +219,34 @@ core::Result<ImportOptions> parse_import_options(const std::vector<std::string_v
       o.url = std::string(value);
     } else if (flag == "--api-key") {
       o.api_key = std::string(value);
+    } else if (flag == "--on-error") {
+      if (value != "skip" && value != "abort") {
+        return core::invalid_argument("--on-error must be skip or abort, got '" +
+                                      std::string(value) + "'");
+      }
+      o.abort_on_error = value == "abort";
+      server_flags.emplace_back(flag);
+    } else if (flag == "--idempotency-key") {
+      const bool allowed = std::all_of(value.begin(), value.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' ||
+               c == '.' || c == '~' || c == ':';
+      });
+      if (value.empty() || value.size() > kMaxIdempotencyKeyChars || !allowed) {
+        return core::invalid_argument(
+            "--idempotency-key must be 1 to " + std::to_string(kMaxIdempotencyKeyChars) +
+            " letters, digits, '-', '_', '.', '~' or ':', got '" + std::string(value) + "'");
+      }
+      o.idempotency_key = std::string(value);
+      server_flags.emplace_back(flag);
+    } else if (flag == "--max-import-bytes") {
+      const std::optional<size_t> bytes = core::parse_byte_size(value);
+      if (!bytes || *bytes < 1024) {
+        return core::invalid_argument(
+            "--max-import-bytes must be at least 1K, in bytes or with a K/M/G/T suffix, got '" +
+            std::string(value) + "'");
+      }
+      o.max_import_bytes = *bytes;
+      server_flags.emplace_back(flag);
     } else if (flag == "--batch-points") {
       size_t n = 0;
       const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), n);
@@ -279,6 +255,7 @@ core::Result<ImportOptions> parse_import_options(const std::vector<std::string_v
                                       std::string(value) + "'");
       }
       o.batch_points = n;
+      upsert_flags.emplace_back(flag);
     } else if (flag == "--distance") {
       const std::optional<index::Metric> metric = index::parse_metric(value);
       if (!metric) {
@@ -288,7 +265,18 @@ core::Result<ImportOptions> parse_import_options(const std::vector<std::string_v
       o.metric = *metric;
     }
   }
-  if (!format_given) return core::invalid_argument("--format is required (known: lightrag-nano)");
+  if (!format_given) {
+    return core::invalid_argument("--format is required (known: " + std::string(kKnownFormats) +
+                                  ")");
+  }
+  const bool through_jobs = o.format != ImportFormat::kLightragNano;
+  if (through_jobs && !upsert_flags.empty()) {
+    return core::invalid_argument(upsert_flags.front() + " applies to --format lightrag-nano only");
+  }
+  if (!through_jobs && !server_flags.empty()) {
+    return core::invalid_argument(server_flags.front() +
+                                  " applies to --format ndjson and binary only");
+  }
   if (files.empty()) return core::invalid_argument("give the FILE to import");
   if (files.size() > 1) {
     return core::invalid_argument("give one FILE, got '" + std::string(files[0]) + "' and '" +
@@ -340,6 +328,8 @@ int run_import_command(const std::vector<std::string_view>& args) {
     return 2;
   }
 
+  if (o.format != ImportFormat::kLightragNano) return run_bulk_import(o, endpoint.value());
+
   // The file first: a bad file must not leave an empty collection behind.
   const auto start = std::chrono::steady_clock::now();
   core::Result<ImportedFile> file = read_file(o);
@@ -354,8 +344,9 @@ int run_import_command(const std::vector<std::string_view>& args) {
 
   const auto upload_start = std::chrono::steady_clock::now();
   loadgen::HttpClient client(endpoint.value(), o.api_key);
-  const std::string path = "/collections/" + path_segment(o.collection);
-  core::Result<PreparedCollection> collection = prepare_collection(client, o, path, f.dim);
+  const std::string path = "/collections/" + loadgen::url_path_segment(o.collection);
+  core::Result<TargetCollection> collection =
+      prepare_target_collection(client, o.collection, f.dim, o.metric);
   if (!collection.is_ok()) {
     std::fprintf(stderr, "vesta import: %s\n", collection.status().message().c_str());
     return 1;

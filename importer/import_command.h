@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +16,8 @@ namespace vesta::importer {
 // The file formats `vesta import` reads; --format names one.
 enum class ImportFormat {
   kLightragNano,  // "lightrag-nano": a NanoVectorDB JSON file (LightRAG's vdb_*.json)
+  kNdjson,        // "ndjson": the server's NDJSON import body, one point a line
+  kBinary,        // "binary": the server's binary import body ("VIMP")
 };
 
 std::string_view import_format_name(ImportFormat format);
@@ -26,11 +29,19 @@ struct ImportOptions {
   std::string file;
   std::string collection;
   std::string url = "http://127.0.0.1:6333";
-  std::string api_key;  // sent as the api-key header when not empty
-  size_t batch_points = 1000;
+  std::string api_key;                            // sent as the api-key header when not empty
+  size_t batch_points = 1000;                     // lightrag-nano only
   index::Metric metric = index::Metric::kCosine;  // for a collection the import creates
+  // ndjson and binary only (they go through POST /collections/NAME/import):
+  bool abort_on_error = false;                    // --on-error abort (else skip)
+  std::string idempotency_key;                    // empty: none
+  uint64_t max_import_bytes = uint64_t{1} << 30;  // the server's --max-import-bytes
   bool help = false;
 };
+
+// The longest --idempotency-key: the server takes 200 characters, and a
+// split file's parts add "-partNNofNN" to it.
+inline constexpr size_t kMaxIdempotencyKeyChars = 180;
 
 // Parses the arguments after "import"; errors name the flag.
 core::Result<ImportOptions> parse_import_options(const std::vector<std::string_view>& args);
@@ -42,9 +53,10 @@ std::string_view import_usage();
 // that reads back to the same float.
 std::string point_json(const persistence::NanoPoint& point);
 
-// `vesta import`: 0 when every point was imported, 1 when the file or the
-// server failed (the message says which, with the server's error), 2 for a
-// usage error.
+// `vesta import`: 0 when every point was imported (ndjson and binary: or
+// skipped under --on-error skip), 1 when the file or the server failed or a
+// job failed or was cancelled (the message says which, with the server's
+// error), 2 for a usage error, 130 when interrupted (the jobs cancelled).
 int run_import_command(const std::vector<std::string_view>& args);
 
 }  // namespace vesta::importer

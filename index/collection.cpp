@@ -170,7 +170,7 @@ core::Result<CollectionSnapshot> Collection::snapshot(const core::LockOptions& l
   return out;
 }
 
-core::Status Collection::restore(const CollectionSnapshot& snapshot) {
+core::Status Collection::restore(CollectionSnapshot snapshot) {
   const size_t dim = config_.dim;
   if (snapshot.rows.size() != snapshot.ids.size() * dim ||
       snapshot.payloads.size() != snapshot.ids.size()) {
@@ -179,19 +179,8 @@ core::Status Collection::restore(const CollectionSnapshot& snapshot) {
         " ids, " + std::to_string(snapshot.rows.size()) + " row values and " +
         std::to_string(snapshot.payloads.size()) + " payloads (dim " + std::to_string(dim) + ")");
   }
-  core::Result<core::CollectionLockGuard> guard = locks_.lock_collection_exclusive(config_.name);
-  if (!guard.is_ok()) return guard.status();
-  if (index_.row_count() != 0) {
-    return core::Status(core::StatusCode::kConflict,
-                        "collection '" + config_.name +
-                            "' received writes while a snapshot was loaded into it; retry");
-  }
-  index_.reserve(snapshot.ids.size());
-  for (const auto& [key, schema] : snapshot.payload_indexes) {
-    index_.create_payload_index(key, schema);
-  }
-  // Payload texts are parsed on every core (the bulk of a restore's work),
-  // then the points inserted in order.
+  // Payload texts are parsed on every core before the lock (nothing else
+  // sees this snapshot); each text is released once parsed.
   const size_t n = snapshot.ids.size();
   std::vector<nlohmann::json> payloads(n);
   std::vector<uint8_t> bad(n, 0);
@@ -202,6 +191,7 @@ core::Status Collection::restore(const CollectionSnapshot& snapshot) {
       payloads[i] =
           nlohmann::json::parse(snapshot.payloads[i], nullptr, /*allow_exceptions=*/false);
       bad[i] = payloads[i].is_object() ? 0 : 1;
+      std::string().swap(snapshot.payloads[i]);
     }
   });
   for (size_t i = 0; i < n; ++i) {
@@ -210,9 +200,19 @@ core::Status Collection::restore(const CollectionSnapshot& snapshot) {
                                     "': the payload of point " + snapshot.ids[i].to_string() +
                                     " is not a JSON object");
     }
-    index_.upsert_halves(snapshot.ids[i], {snapshot.rows.data() + i * dim, dim},
-                         std::move(payloads[i]));
   }
+  core::Result<core::CollectionLockGuard> guard = locks_.lock_collection_exclusive(config_.name);
+  if (!guard.is_ok()) return guard.status();
+  if (index_.row_count() != 0) {
+    return core::Status(core::StatusCode::kConflict,
+                        "collection '" + config_.name +
+                            "' received writes while a snapshot was loaded into it; retry");
+  }
+  for (const auto& [key, schema] : snapshot.payload_indexes) {
+    index_.create_payload_index(key, schema);
+  }
+  // The rows, ids and payloads are taken over, not copied.
+  index_.load(std::move(snapshot.ids), std::move(snapshot.rows), std::move(payloads));
   return core::Status::ok();
 }
 

@@ -140,8 +140,8 @@ class Collection {
   // read under the same lock (shared).
   core::Result<CollectionSnapshot> snapshot(const core::LockOptions& lock = {});
   // Loads a snapshot into this collection, which must be empty (Conflict
-  // when it is not).
-  core::Status restore(const CollectionSnapshot& snapshot);
+  // when it is not); its rows, ids and payloads are taken over, not copied.
+  core::Status restore(CollectionSnapshot snapshot);
 
   // Reclaims tombstoned rows now (also done automatically after deletes once
   // tombstones exceed a quarter of the rows).

@@ -8,6 +8,7 @@
 
 #include "core/check.h"
 #include "core/float16.h"
+#include "core/parallel_for.h"
 #include "kernels/cpu/distance.h"
 
 namespace vesta::index {
@@ -93,6 +94,49 @@ void FlatIndex::upsert_halves(const core::PointId& id, std::span<const uint16_t>
   VESTA_CHECK(halves.size() == dim_) << "row of " << halves.size() << " values, dim " << dim_;
   const uint64_t row = place(id, std::move(payload));
   std::copy(halves.begin(), halves.end(), rows_.begin() + static_cast<ptrdiff_t>(row * stride_));
+}
+
+void FlatIndex::load(std::vector<core::PointId> ids, core::HalfVector rows,
+                     std::vector<nlohmann::json> payloads) {
+  const size_t n = ids.size();
+  VESTA_CHECK(row_count() == 0) << "load into an index with " << row_count() << " rows";
+  VESTA_CHECK(rows.size() == n * dim_ && payloads.size() == n)
+      << n << " ids, " << rows.size() << " row values (dim " << dim_ << "), " << payloads.size()
+      << " payloads";
+  id_to_row_.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    VESTA_CHECK(payloads[i].is_object() || payloads[i].is_null())
+        << "payload must be an object or null";
+    if (!id_to_row_.try_emplace(ids[i], i).second) {
+      // A repeated id (no snapshot Vesta writes has one): point after point,
+      // so that the later one overwrites the earlier as it always did.
+      id_to_row_.clear();
+      reserve(n);
+      for (size_t j = 0; j < n; ++j) {
+        upsert_halves(ids[j], {rows.data() + j * dim_, dim_}, std::move(payloads[j]));
+      }
+      return;
+    }
+  }
+  if (stride_ == dim_) {
+    rows_ = std::move(rows);
+  } else {
+    rows_.resize(n * stride_);  // not zero-filled: every value is written below
+    constexpr size_t kSlice = 4096;
+    core::parallel_for((n + kSlice - 1) / kSlice, [&](size_t slice) {
+      for (size_t r = slice * kSlice; r < std::min(n, (slice + 1) * kSlice); ++r) {
+        uint16_t* out = rows_.data() + r * stride_;
+        std::copy_n(rows.data() + r * dim_, dim_, out);
+        std::fill(out + dim_, out + stride_, uint16_t{0});
+      }
+    });
+  }
+  row_ids_ = std::move(ids);
+  payloads_ = std::move(payloads);
+  tombstones_.assign((n + 63) / 64, 0);
+  for (auto& [key, index] : payload_indexes_) {
+    for (uint64_t row = 0; row < n; ++row) index.add(row, payloads_[row]);
+  }
 }
 
 bool FlatIndex::remove(const core::PointId& id) {

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/default_init_allocator.h"
 #include "core/point_id.h"
 #include "core/status.h"
 #include "index/metric.h"
@@ -63,9 +64,18 @@ class FlatIndex {
   // Makes room for `points` more rows (loading a snapshot).
   void reserve(size_t points);
   // Inserts or overwrites with a row as stored (`dim` float16 bit patterns,
-  // already normalised for Cosine): how snapshots are loaded, bit for bit.
+  // already normalised for Cosine), bit for bit.
   void upsert_halves(const core::PointId& id, std::span<const uint16_t> halves,
                      nlohmann::json payload);
+  // Fills an empty index with points as stored (how snapshots are loaded):
+  // `rows` holds ids.size() rows of `dim` values (already normalised for
+  // Cosine), payloads are JSON objects or null. Leaves what upsert_halves()
+  // point after point would (point i in row i; a repeated id overwrites the
+  // earlier one's row), without copying: the vectors are taken over (the
+  // rows as they are when stride() == dim, else copied into padded rows on
+  // every core).
+  void load(std::vector<core::PointId> ids, core::HalfVector rows,
+            std::vector<nlohmann::json> payloads);
   // True when the id was live.
   bool remove(const core::PointId& id);
   // Replaces the payload of a live point; false when the id is unknown.
@@ -108,7 +118,7 @@ class FlatIndex {
   size_t dim_;
   size_t stride_;
   Metric metric_;
-  std::vector<uint16_t> rows_;
+  core::HalfVector rows_;  // padding written explicitly (zeros)
   std::vector<core::PointId> row_ids_;
   std::vector<nlohmann::json> payloads_;
   std::vector<uint64_t> tombstones_;

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/default_init_allocator.h"
 #include "core/point_id.h"
 #include "core/status.h"
 #include "index/alias_action.h"
@@ -83,7 +84,7 @@ struct Catalog {
 struct CollectionSnapshot {
   uint64_t journal_sequence = 0;
   std::vector<core::PointId> ids;
-  std::vector<uint16_t> rows;
+  core::HalfVector rows;
   std::vector<std::string> payloads;
   std::map<std::string, PayloadSchema> payload_indexes;
 };

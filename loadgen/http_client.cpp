@@ -9,8 +9,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <cctype>
 #include <charconv>
 #include <optional>
+#include <utility>
+
+#include <nlohmann/json.hpp>
 
 namespace vesta::loadgen {
 
@@ -21,8 +25,9 @@ using Tcp = net::ip::tcp;
 
 namespace {
 
-// How long one socket read or write may block.
-constexpr int kSocketTimeoutSeconds = 30;
+// Bytes of a server's answer quoted in an error when it is not Qdrant's
+// {"status": {"error": ...}}.
+constexpr size_t kQuotedBodyBytes = 300;
 
 }  // namespace
 
@@ -64,11 +69,11 @@ std::string HttpEndpoint::to_string() const {
 
 class HttpClient::Impl {
  public:
-  Impl(HttpEndpoint endpoint, std::string api_key)
-      : endpoint_(std::move(endpoint)), api_key_(std::move(api_key)) {}
+  Impl(HttpEndpoint endpoint, std::string api_key, int timeout_s)
+      : endpoint_(std::move(endpoint)), api_key_(std::move(api_key)), timeout_s_(timeout_s) {}
 
   core::Result<HttpReply> request(std::string_view method, const std::string& target,
-                                  const std::string& body, std::string_view content_type) {
+                                  std::string body, std::string_view content_type) {
     if (!socket_) VESTA_RETURN_IF_ERROR(connect());
     http::request<http::string_body> req(
         http::string_to_verb(beast::string_view(method.data(), method.size())), target, 11);
@@ -79,7 +84,7 @@ class HttpClient::Impl {
               beast::string_view(content_type.data(), content_type.size()));
     if (!api_key_.empty()) req.set("api-key", api_key_);
     req.keep_alive(true);
-    req.body() = body;
+    req.body() = std::move(body);
     req.prepare_payload();
     beast::error_code ec;
     http::write(*socket_, req, ec);
@@ -107,7 +112,7 @@ class HttpClient::Impl {
       return unavailable("cannot connect to " + endpoint_.to_string(), ec);
     }
     socket_->set_option(Tcp::no_delay(true), ec);
-    timeval timeout{kSocketTimeoutSeconds, 0};
+    timeval timeout{timeout_s_, 0};
     ::setsockopt(socket_->native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
     ::setsockopt(socket_->native_handle(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
     buffer_.clear();
@@ -132,13 +137,14 @@ class HttpClient::Impl {
 
   HttpEndpoint endpoint_;
   std::string api_key_;
+  int timeout_s_;
   net::io_context ioc_;
   std::optional<Tcp::socket> socket_;
   beast::flat_buffer buffer_;
 };
 
-HttpClient::HttpClient(HttpEndpoint endpoint, std::string api_key)
-    : impl_(std::make_unique<Impl>(std::move(endpoint), std::move(api_key))) {}
+HttpClient::HttpClient(HttpEndpoint endpoint, std::string api_key, int timeout_s)
+    : impl_(std::make_unique<Impl>(std::move(endpoint), std::move(api_key), timeout_s)) {}
 
 HttpClient::~HttpClient() = default;
 
@@ -146,6 +152,39 @@ core::Result<HttpReply> HttpClient::request(std::string_view method, const std::
                                             const std::string& body,
                                             std::string_view content_type) {
   return impl_->request(method, target, body, content_type);
+}
+
+core::Result<HttpReply> HttpClient::request(std::string_view method, const std::string& target,
+                                            std::string&& body, std::string_view content_type) {
+  return impl_->request(method, target, std::move(body), content_type);
+}
+
+std::string url_path_segment(std::string_view text) {
+  constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (std::isalnum(byte) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xF];
+    }
+  }
+  return out;
+}
+
+std::string describe_http_failure(const HttpReply& reply) {
+  std::string message = "HTTP " + std::to_string(reply.status) + ": ";
+  const nlohmann::json body = nlohmann::json::parse(reply.body, nullptr, false);
+  const nlohmann::json::json_pointer error("/status/error");
+  if (body.is_object() && body.contains(error) && body.at(error).is_string()) {
+    message += body.at(error).get<std::string>();
+  } else {
+    message += reply.body.substr(0, kQuotedBodyBytes);
+  }
+  return message;
 }
 
 }  // namespace vesta::loadgen

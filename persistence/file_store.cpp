@@ -13,6 +13,7 @@
 
 #include "core/check.h"
 #include "persistence/file_io.h"
+#include "persistence/mapped_file.h"
 
 namespace vesta::persistence {
 namespace {
@@ -137,10 +138,11 @@ core::Result<std::optional<SnapshotContents>> FileStore::load_snapshot(
   std::vector<std::string> problems;
   for (const SnapshotFile& file : files.value()) {
     if (file.incarnation != incarnation) continue;
-    core::Result<std::string> bytes = read_whole_file(file.path);
-    core::Result<SnapshotContents> contents = bytes.is_ok()
-                                                  ? decode_snapshot(bytes.value())
-                                                  : core::Result<SnapshotContents>(bytes.status());
+    // Mapped, not read: decoded straight from the page cache.
+    core::Result<MappedFile> mapped = MappedFile::open(file.path);
+    core::Result<SnapshotContents> contents = mapped.is_ok()
+                                                  ? decode_snapshot(mapped.value().bytes())
+                                                  : core::Result<SnapshotContents>(mapped.status());
     if (contents.is_ok() && contents.value().collection == collection &&
         contents.value().incarnation == incarnation &&
         contents.value().wal_sequence == file.wal_sequence) {

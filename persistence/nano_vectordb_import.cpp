@@ -1,13 +1,8 @@
 #include "persistence/nano_vectordb_import.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <bit>
-#include <cerrno>
 #include <climits>
 #include <cstring>
 #include <memory>
@@ -18,6 +13,7 @@
 #include "core/float16.h"
 #include "core/point_id.h"
 #include "persistence/base64.h"
+#include "persistence/mapped_file.h"
 
 namespace vesta::persistence {
 namespace {
@@ -230,53 +226,12 @@ core::Result<json> parse_json(const char* begin, const char* end) {
   }
 }
 
-// A file mapped read-only for the duration of one parse.
-class MappedFile {
- public:
-  static core::Result<std::unique_ptr<MappedFile>> open(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return bad("cannot open " + path + ": " + std::strerror(errno));
-    struct stat info {};
-    if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-      ::close(fd);
-      return bad("cannot read " + path + ": not a regular file");
-    }
-    auto file = std::unique_ptr<MappedFile>(new MappedFile());
-    file->size_ = static_cast<size_t>(info.st_size);
-    if (file->size_ > 0) {
-      void* data = ::mmap(nullptr, file->size_, PROT_READ, MAP_PRIVATE, fd, 0);
-      if (data == MAP_FAILED) {
-        const int error = errno;
-        ::close(fd);
-        return bad("cannot map " + path + ": " + std::strerror(error));
-      }
-      file->data_ = static_cast<const char*>(data);
-      // The parser reads it once, front to back.
-      ::madvise(data, file->size_, MADV_SEQUENTIAL);
-    }
-    ::close(fd);
-    return file;
-  }
-  ~MappedFile() {
-    if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
-  }
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
-
-  const char* begin() const { return data_; }
-  const char* end() const { return data_ + size_; }
-
- private:
-  MappedFile() = default;
-  const char* data_ = nullptr;
-  size_t size_ = 0;
-};
-
 // The file is unmapped when this returns, before the vectors are decoded.
 core::Result<json> parse_file(const std::string& path) {
-  core::Result<std::unique_ptr<MappedFile>> file = MappedFile::open(path);
+  core::Result<MappedFile> file = MappedFile::open(path);
   if (!file.is_ok()) return file.status();
-  return parse_json(file.value()->begin(), file.value()->end());
+  const std::string_view bytes = file.value().bytes();
+  return parse_json(bytes.data(), bytes.data() + bytes.size());
 }
 
 }  // namespace

@@ -3,12 +3,15 @@
 #include <libdeflate.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "core/default_init_allocator.h"
 #include "core/parallel_for.h"
 #include "persistence/byte_codec.h"
 
@@ -51,13 +54,11 @@ core::Result<std::string> compress(std::string_view raw, int level) {
   return out;
 }
 
-bool decompress(std::string_view stored, char* out, size_t raw_len) {
-  libdeflate_decompressor* d = libdeflate_alloc_decompressor();
-  if (d == nullptr) return false;
+// One decompressor per thread: libdeflate's are not thread-safe.
+bool decompress(libdeflate_decompressor* d, std::string_view stored, char* out, size_t raw_len) {
   size_t actual = 0;
   const libdeflate_result r =
       libdeflate_zlib_decompress(d, stored.data(), stored.size(), out, raw_len, &actual);
-  libdeflate_free_decompressor(d);
   return r == LIBDEFLATE_SUCCESS && actual == raw_len;
 }
 
@@ -95,33 +96,38 @@ void put_id(std::string& out, const core::PointId& id) {
   }
 }
 
-// The points of one decompressed chunk: rows into `rows` (n x dim values),
-// or ids, or payloads appended. A message without "where" on damage.
+// Interleaves the byte planes of `values` float16 values back into values:
+// out[i] = high[i] << 8 | low[i] (the inverse of the writer's shuffle).
+void unshuffle_halves(const uint8_t* __restrict high, const uint8_t* __restrict low, size_t values,
+                      uint16_t* __restrict out) {
+  for (size_t i = 0; i < values; ++i) {
+    out[i] = static_cast<uint16_t>((uint16_t{high[i]} << 8) | low[i]);
+  }
+}
+
+// The points of one decompressed chunk, written to their places: n rows of
+// dim values at `rows`, or n ids at `ids`, or n payload texts at `payloads`.
+// A message without "where" on damage.
 core::Status decode_chunk(uint8_t kind, uint32_t n, std::string_view raw, size_t dim,
-                          uint16_t* rows, std::vector<core::PointId>* ids,
-                          std::vector<std::string>* payloads) {
+                          uint16_t* rows, core::PointId* ids, std::string* payloads) {
   if (kind == kRows) {
     const size_t values = size_t{n} * dim;
     const auto* high = reinterpret_cast<const uint8_t*>(raw.data());
-    const uint8_t* low = high + values;
-    for (size_t i = 0; i < values; ++i) {
-      rows[i] = static_cast<uint16_t>((uint16_t{high[i]} << 8) | low[i]);
-    }
+    unshuffle_halves(high, high + values, values, rows);
     return core::Status::ok();
   }
   if (kind == kIds) {
-    ids->reserve(n);
     size_t p = 0;
     for (uint32_t i = 0; i < n; ++i) {
       if (p >= raw.size()) return core::internal_error("ids end early");
       const uint8_t id_kind = static_cast<uint8_t>(raw[p++]);
       if (id_kind == 0 && raw.size() - p >= 8) {
-        ids->push_back(core::PointId::number(load_u64(raw, p)));
+        ids[i] = core::PointId::number(load_u64(raw, p));
         p += 8;
       } else if (id_kind == 1 && raw.size() - p >= 16) {
         core::Uuid u;
         std::memcpy(u.bytes.data(), raw.data() + p, 16);
-        ids->push_back(core::PointId::uuid(u));
+        ids[i] = core::PointId::uuid(u);
         p += 16;
       } else if (id_kind == 2 && raw.size() - p >= 4) {
         const uint32_t len = load_u32(raw, p);
@@ -129,7 +135,7 @@ core::Status decode_chunk(uint8_t kind, uint32_t n, std::string_view raw, size_t
         if (raw.size() - p < len) return core::internal_error("string id runs past the chunk");
         core::Result<core::PointId> id = core::PointId::string(std::string(raw.substr(p, len)));
         if (!id.is_ok()) return id.status();
-        ids->push_back(std::move(id).value());
+        ids[i] = std::move(id).value();
         p += len;
       } else {
         return core::internal_error("bad id " + std::to_string(i));
@@ -138,12 +144,11 @@ core::Status decode_chunk(uint8_t kind, uint32_t n, std::string_view raw, size_t
     if (p != raw.size()) return core::internal_error("bytes after the ids");
     return core::Status::ok();
   }
-  payloads->reserve(n);
   size_t p = 0;
   for (uint32_t i = 0; i < n; ++i) {
     const size_t nl = raw.find('\n', p);
     if (nl == std::string::npos) return core::internal_error("payloads end early");
-    payloads->emplace_back(raw.substr(p, nl - p));
+    payloads[i].assign(raw.substr(p, nl - p));
     p = nl + 1;
   }
   if (p != raw.size()) return core::internal_error("bytes after the payloads");
@@ -318,33 +323,50 @@ core::Result<SnapshotContents> decode_snapshot(std::string_view in) {
     chunks.push_back(std::move(k));
   }
 
+  // Every point's row, id and payload is written below exactly once, by the
+  // chunk that holds it (the counts were checked above), or decoding fails:
+  // the rows are not zero-filled first (HalfVector).
   c.rows.resize(points * c.dim);
-  std::vector<std::vector<core::PointId>> ids(chunks.size());
-  std::vector<std::vector<std::string>> payloads(chunks.size());
+  c.ids.resize(points);
+  c.payloads.resize(points);
   std::vector<core::Status> errors(chunks.size(), core::Status::ok());
-  core::parallel_for(chunks.size(), [&](size_t i) {
-    const Chunk& k = chunks[i];
-    if (chunk_crc(k.fields, k.stored) != k.sum) {
-      errors[i] = corrupt(k.where, "checksum mismatch");
-      return;
+  // One worker per core takes chunks in file order; each inflates into its
+  // own buffer, reused from chunk to chunk (a fresh buffer per chunk would
+  // page-fault its whole length every time), and writes the points to their
+  // places.
+  const size_t workers =
+      std::min<size_t>(chunks.size(), std::max(1u, std::thread::hardware_concurrency()));
+  std::atomic<size_t> next_chunk{0};
+  core::parallel_for(workers, [&](size_t /*worker*/) {
+    const std::unique_ptr<libdeflate_decompressor, decltype(&libdeflate_free_decompressor)>
+        decompressor(libdeflate_alloc_decompressor(), &libdeflate_free_decompressor);
+    std::vector<char, core::DefaultInitAllocator<char>> buffer;
+    for (size_t i = next_chunk.fetch_add(1); i < chunks.size(); i = next_chunk.fetch_add(1)) {
+      const Chunk& k = chunks[i];
+      if (chunk_crc(k.fields, k.stored) != k.sum) {
+        errors[i] = corrupt(k.where, "checksum mismatch");
+        continue;
+      }
+      if (decompressor == nullptr) {
+        errors[i] = core::internal_error("out of memory for a decompressor");
+        continue;
+      }
+      // Not zero-filled: decompression writes every byte or fails.
+      if (buffer.size() < k.raw_len) {
+        buffer.clear();  // nothing to copy when it grows
+        buffer.resize(k.raw_len);
+      }
+      if (k.raw_len > 0 && !decompress(decompressor.get(), k.stored, buffer.data(), k.raw_len)) {
+        errors[i] = corrupt(k.where, "does not decompress to its length");
+        continue;
+      }
+      errors[i] = decode_chunk(k.kind, k.n, std::string_view(buffer.data(), k.raw_len), c.dim,
+                               c.rows.data() + k.first * c.dim, c.ids.data() + k.first,
+                               c.payloads.data() + k.first);
+      if (!errors[i].is_ok()) errors[i] = corrupt(k.where, errors[i].message());
     }
-    // Not zero-filled: decompression writes every byte or fails.
-    const std::unique_ptr<char[]> buffer(new char[std::max<size_t>(1, k.raw_len)]);
-    if (k.raw_len > 0 && !decompress(k.stored, buffer.get(), k.raw_len)) {
-      errors[i] = corrupt(k.where, "does not decompress to its length");
-      return;
-    }
-    errors[i] = decode_chunk(k.kind, k.n, std::string_view(buffer.get(), k.raw_len), c.dim,
-                             c.rows.data() + k.first * c.dim, &ids[i], &payloads[i]);
-    if (!errors[i].is_ok()) errors[i] = corrupt(k.where, errors[i].message());
   });
   for (const core::Status& e : errors) VESTA_RETURN_IF_ERROR(e);
-  c.ids.reserve(points);
-  c.payloads.reserve(points);
-  for (size_t i = 0; i < chunks.size(); ++i) {
-    for (core::PointId& id : ids[i]) c.ids.push_back(std::move(id));
-    for (std::string& p : payloads[i]) c.payloads.push_back(std::move(p));
-  }
   return c;
 }
 

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/default_init_allocator.h"
 #include "core/point_id.h"
 #include "core/status.h"
 
@@ -24,7 +25,7 @@ struct SnapshotContents {
   // Payload indexes: field key -> schema name ("keyword", "integer", "float").
   std::map<std::string, std::string> payload_indexes;
   std::vector<core::PointId> ids;     // one per point
-  std::vector<uint16_t> rows;         // ids.size() x dim float16 bit patterns
+  core::HalfVector rows;              // ids.size() x dim float16 bit patterns
   std::vector<std::string> payloads;  // one JSON text per point; "" for none
 };
 

@@ -15,6 +15,7 @@
 
 #include "core/status.h"
 #include "index/collection_registry.h"
+#include "server/binary_import_format.h"
 
 namespace vesta::server {
 
@@ -108,20 +109,5 @@ class ImportJobs {
   std::condition_variable wake_;
   std::thread worker_;
 };
-
-// The binary import format's header (docs/api.md "Bulk import"): magic
-// "VIMP", u16 version 1, u8 dtype (0 float32, 1 float16), u8 flags (bit 0:
-// payloads follow), u32 dim, u64 rows; then rows u64 ids, rows x dim values,
-// and with payloads a u64 byte count and that many bytes of NDJSON, one line
-// per row. Little-endian.
-struct BinaryImportHeader {
-  static constexpr size_t kBytes = 20;
-  uint8_t dtype = 0;
-  bool payloads = false;
-  uint32_t dim = 0;
-  uint64_t rows = 0;
-  uint64_t ids_offset = 0, values_offset = 0, payloads_offset = 0, payload_bytes = 0;
-};
-core::Result<BinaryImportHeader> read_binary_import_header(std::string_view body);
 
 }  // namespace vesta::server

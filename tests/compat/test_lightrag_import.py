@@ -172,11 +172,11 @@ def test_usage_and_file_errors(client, vesta_url, tmp_path):
     path = tmp_path / "vdb.json"
     saved = write_nano_file(path, 8, ids, names, embeddings, lightrag=False)
 
-    run = subprocess.run([vesta_binary(), "import", "--format", "ndjson", str(path),
+    run = subprocess.run([vesta_binary(), "import", "--format", "jsonl", str(path),
                           "--collection", "c", "--url", vesta_url],
                          capture_output=True, text=True, timeout=30)
     assert run.returncode == 2
-    assert "unknown --format 'ndjson' (known: lightrag-nano)" in run.stderr
+    assert "unknown --format 'jsonl' (known: ndjson, binary, lightrag-nano)" in run.stderr
     run = subprocess.run([vesta_binary(), "import", "--format", "lightrag-nano", str(path)],
                          capture_output=True, text=True, timeout=30)
     assert run.returncode == 2 and "--collection is required" in run.stderr

@@ -53,9 +53,9 @@ TEST(ImportOptions, DefaultsAndEveryFlag) {
 
 TEST(ImportOptions, UsageErrorsNameTheFlag) {
   expect_error(parse({"f.json", "--collection", "c"}),
-               "--format is required (known: lightrag-nano)");
-  expect_error(parse({"--format", "ndjson", "f.json", "--collection", "c"}),
-               "unknown --format 'ndjson' (known: lightrag-nano)");
+               "--format is required (known: ndjson, binary, lightrag-nano)");
+  expect_error(parse({"--format", "jsonl", "f.json", "--collection", "c"}),
+               "unknown --format 'jsonl' (known: ndjson, binary, lightrag-nano)");
   expect_error(parse({"--format", "lightrag-nano", "--collection", "c"}),
                "give the FILE to import");
   expect_error(parse({"--format", "lightrag-nano", "a.json", "b.json", "--collection", "c"}),
@@ -76,9 +76,66 @@ TEST(ImportOptions, UsageErrorsNameTheFlag) {
                "unknown import option '--create'");
 }
 
+TEST(ImportOptions, JobFormatsTakeTheirOwnFlags) {
+  auto d = parse({"--format", "ndjson", "points.ndjson", "--collection", "docs"});
+  ASSERT_TRUE(d.is_ok()) << d.status().to_string();
+  EXPECT_EQ(d.value().format, ImportFormat::kNdjson);
+  EXPECT_FALSE(d.value().abort_on_error);
+  EXPECT_EQ(d.value().idempotency_key, "");
+  EXPECT_EQ(d.value().max_import_bytes, uint64_t{1} << 30);
+
+  auto o = parse({"--format", "binary", "p.vimp", "--collection", "docs", "--on-error", "abort",
+                  "--idempotency-key", "load-2024.11:v2~x_y", "--max-import-bytes", "64M",
+                  "--distance", "Euclid"});
+  ASSERT_TRUE(o.is_ok()) << o.status().to_string();
+  EXPECT_EQ(o.value().format, ImportFormat::kBinary);
+  EXPECT_TRUE(o.value().abort_on_error);
+  EXPECT_EQ(o.value().idempotency_key, "load-2024.11:v2~x_y");
+  EXPECT_EQ(o.value().max_import_bytes, uint64_t{64} << 20);
+  EXPECT_EQ(o.value().metric, index::Metric::kEuclid);
+  EXPECT_FALSE(parse({"--format", "ndjson", "f", "--collection", "c", "--on-error", "skip"})
+                   .value()
+                   .abort_on_error);
+}
+
+TEST(ImportOptions, FlagsOfTheOtherWayOfImportingAreRefused) {
+  expect_error(parse({"--format", "ndjson", "f", "--collection", "c", "--batch-points", "10"}),
+               "--batch-points applies to --format lightrag-nano only");
+  expect_error(
+      parse({"--format", "lightrag-nano", "f", "--collection", "c", "--on-error", "abort"}),
+      "--on-error applies to --format ndjson and binary only");
+  expect_error(
+      parse({"--format", "lightrag-nano", "f", "--collection", "c", "--max-import-bytes", "1M"}),
+      "--max-import-bytes applies to --format ndjson and binary only");
+  expect_error(parse({"--format", "ndjson", "f", "--collection", "c", "--on-error", "ignore"}),
+               "--on-error must be skip or abort, got 'ignore'");
+  expect_error(parse({"--format", "ndjson", "f", "--collection", "c", "--max-import-bytes", "100"}),
+               "--max-import-bytes must be at least 1K");
+  expect_error(parse({"--format", "ndjson", "f", "--collection", "c", "--max-import-bytes", "1X"}),
+               "--max-import-bytes must be at least 1K");
+  // The key goes into the URL's query, which the server does not decode.
+  expect_error(parse({"--format", "ndjson", "f", "--collection", "c", "--idempotency-key", "a b"}),
+               "--idempotency-key must be 1 to 180 letters");
+  expect_error(parse({"--format", "ndjson", "f", "--collection", "c", "--idempotency-key",
+                      "a&on_error=abort"}),
+               "--idempotency-key must be");
+  const std::string longest(kMaxIdempotencyKeyChars, 'k');
+  EXPECT_TRUE(parse({"--format", "ndjson", "f", "--collection", "c", "--idempotency-key", longest})
+                  .is_ok());
+  const std::string too_long = longest + "k";
+  expect_error(
+      parse({"--format", "ndjson", "f", "--collection", "c", "--idempotency-key", too_long}),
+      "--idempotency-key must be");
+}
+
 TEST(ImportFormat, NamesRoundTrip) {
+  for (ImportFormat f :
+       {ImportFormat::kLightragNano, ImportFormat::kNdjson, ImportFormat::kBinary}) {
+    EXPECT_EQ(parse_import_format(import_format_name(f)), f);
+  }
   EXPECT_EQ(import_format_name(ImportFormat::kLightragNano), "lightrag-nano");
-  EXPECT_EQ(parse_import_format("lightrag-nano"), ImportFormat::kLightragNano);
+  EXPECT_EQ(import_format_name(ImportFormat::kNdjson), "ndjson");
+  EXPECT_EQ(import_format_name(ImportFormat::kBinary), "binary");
   EXPECT_FALSE(parse_import_format("LightRAG-nano").has_value());
 }
 

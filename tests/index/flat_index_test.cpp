@@ -2,10 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <random>
+#include <string>
+#include <vector>
 
+#include "core/default_init_allocator.h"
 #include "test_seed.h"
 
 namespace vesta::index {
@@ -136,6 +140,76 @@ TEST(FlatIndex, CompactionKeepsLivePointsAndOrder) {
       ASSERT_TRUE(row.has_value()) << id;
       EXPECT_EQ(index.row_vector(*row), v);
       EXPECT_EQ(index.row_payload(*row)["id"], id);
+    }
+  }
+}
+
+// load() must leave exactly the index that upsert_halves() point after point
+// leaves: rows bit for bit (padding zero), ids, payloads, tombstones, the id
+// map and payload indexes; a repeated id keeps the later point.
+void expect_same_index(const FlatIndex& a, const FlatIndex& b) {
+  ASSERT_EQ(a.row_count(), b.row_count());
+  ASSERT_EQ(a.live_count(), b.live_count());
+  ASSERT_EQ(a.stride(), b.stride());
+  for (uint64_t r = 0; r < a.row_count(); ++r) {
+    ASSERT_TRUE(std::equal(a.rows() + r * a.stride(), a.rows() + (r + 1) * a.stride(),
+                           b.rows() + r * b.stride()))
+        << "row " << r;
+    ASSERT_EQ(a.row_id(r), b.row_id(r)) << "row " << r;
+    ASSERT_EQ(a.row_payload(r), b.row_payload(r)) << "row " << r;
+    ASSERT_EQ(a.is_live(r), b.is_live(r)) << "row " << r;
+    ASSERT_EQ(a.find_row(a.row_id(r)), b.find_row(b.row_id(r))) << "row " << r;
+  }
+  for (uint64_t w = 0; w < (a.row_count() + 63) / 64; ++w) {
+    ASSERT_EQ(a.tombstones()[w], b.tombstones()[w]) << "tombstone word " << w;
+  }
+  ASSERT_EQ(a.payload_indexes().size(), b.payload_indexes().size());
+  for (const auto& [key, index] : a.payload_indexes()) {
+    EXPECT_EQ(index.indexed_rows(), b.payload_indexes().at(key).indexed_rows()) << key;
+  }
+  IndexableCondition tag{{"tag"}, {"t0", "t2"}, false, {}, {}, {}, {}};
+  EXPECT_EQ(a.indexed_candidates({tag}), b.indexed_candidates({tag}));
+  expect_consistent(a);
+}
+
+TEST(FlatIndex, LoadEqualsUpsertingTheRowsOneByOne) {
+  std::mt19937_64 rng(testing::test_seed("FlatIndex.LoadEqualsUpsertingTheRowsOneByOne"));
+  // Dims whose stride is the dim (rows taken over) and padded ones (copied).
+  for (size_t dim : {1, 7, 16, 130, 768}) {
+    for (size_t n : {0, 1, 63, 64, 65, 1000, 9000}) {
+      for (bool repeat : {false, true}) {
+        if (repeat && n < 2) continue;
+        std::vector<PointId> ids;
+        core::HalfVector rows(n * dim);
+        std::vector<nlohmann::json> payloads;
+        for (size_t i = 0; i < n; ++i) {
+          // With `repeat`, every tenth point reuses an earlier point's id.
+          const uint64_t id = repeat && i % 10 == 9 ? rng() % i : i;
+          ids.push_back(id % 3 == 2 ? PointId::string("s" + std::to_string(id)).value()
+                                    : PointId::number(1'000'000 + id));
+          payloads.push_back(i % 4 == 0 ? nlohmann::json()
+                                        : nlohmann::json{{"tag", "t" + std::to_string(i % 5)}});
+        }
+        for (uint16_t& h : rows) h = static_cast<uint16_t>(rng());
+        FlatIndex one_by_one(dim, Metric::kCosine);
+        FlatIndex loaded(dim, Metric::kCosine);
+        for (FlatIndex* index : {&one_by_one, &loaded}) {
+          index->create_payload_index("tag", PayloadSchema::kKeyword);
+        }
+        one_by_one.reserve(n);
+        for (size_t i = 0; i < n; ++i) {
+          one_by_one.upsert_halves(ids[i], {rows.data() + i * dim, dim}, payloads[i]);
+        }
+        loaded.load(ids, rows, payloads);
+        SCOPED_TRACE("dim " + std::to_string(dim) + ", " + std::to_string(n) + " points" +
+                     (repeat ? ", repeated ids" : ""));
+        expect_same_index(loaded, one_by_one);
+        for (size_t r = 0; r < loaded.row_count(); ++r) {
+          for (size_t i = dim; i < loaded.stride(); ++i) {
+            ASSERT_EQ(loaded.rows()[r * loaded.stride() + i], 0u) << "padding of row " << r;
+          }
+        }
+      }
     }
   }
 }

@@ -6,14 +6,22 @@ import json
 import numbers
 import os
 import pathlib
+import time
 import urllib.parse
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Union
 
 import httpx
 
-from . import raw_search_codec
-from .errors import Timeout, TransportError, VestaError, error_for_status
+from . import import_codec, raw_search_codec
+from .errors import (
+    ImportJobCancelled,
+    ImportJobFailed,
+    Timeout,
+    TransportError,
+    VestaError,
+    error_for_status,
+)
 from .models import (
     AliasAction,
     AliasDescription,
@@ -22,6 +30,8 @@ from .models import (
     DeleteAlias,
     Distance,
     Filter,
+    ImportJob,
+    JobState,
     PayloadSchemaType,
     PayloadSelector,
     Point,
@@ -58,6 +68,16 @@ DEFAULT_RAW_SEARCH_BATCH_SIZE = 1024
 TimeoutSpec = Union[float, httpx.Timeout, None]
 
 FilterSpec = Union[Filter, Mapping[str, Any], None]
+
+# Called with the job after each poll of `wait_for_job` (and the import_*
+# methods), the last time with the finished job.
+ProgressCallback = Callable[[ImportJob], None]
+
+# How often `wait_for_job` polls, in seconds.
+DEFAULT_POLL_INTERVAL = 0.5
+
+# How many bad points an ImportJobError's message quotes.
+_ERRORS_QUOTED = 3
 
 _UNSET: Any = object()
 
@@ -495,6 +515,138 @@ class VestaClient:
                                                           with_scores=with_scores,
                                                           use_numpy=use_numpy))
         return _concatenate(parts, k, with_scores, use_numpy)
+
+    # ------------------------------------------------------------ import jobs
+
+    def start_import(self, collection: str,
+                     points: Iterable[Point | Mapping[str, Any]] | bytes, *,
+                     on_error: str = "skip", idempotency_key: str | None = None,
+                     timeout: TimeoutSpec = _UNSET) -> ImportJob:
+        """Submits `points` (`Point`s or `{"id", "vector", "payload"}`
+        dicts, any iterable; or `bytes` already in NDJSON) as one bulk import
+        job (`POST …/import?format=ndjson`) and returns it as queued; the
+        server imports it in the background (`wait_for_job` follows it).
+
+        `on_error`: `"skip"` skips and reports bad points, `"abort"` stops
+        the job at the first. With an `idempotency_key` that a job of this
+        collection already has, that job is returned and nothing is imported
+        again. The body may be up to the server's `--max-import-bytes`
+        (1 GiB by default; `PayloadTooLarge` above it): split larger imports
+        into several jobs."""
+        body = points if isinstance(points, (bytes, bytearray)) else \
+            import_codec.encode_ndjson(_point_json(p) for p in points)
+        return self._submit_import(collection, bytes(body), "ndjson", "application/x-ndjson",
+                                   on_error, idempotency_key, timeout)
+
+    def start_binary_import(self, collection: str, ids: Any, vectors: Any,
+                            payloads: Sequence[Mapping[str, Any] | None] | None = None, *,
+                            float16: bool = False, on_error: str = "skip",
+                            idempotency_key: str | None = None,
+                            timeout: TimeoutSpec = _UNSET) -> ImportJob:
+        """As `start_import`, in the binary format (`format=binary`): `ids`
+        (unsigned 64-bit integers, e.g. a numpy uint64 array; the format has
+        no string or UUID ids), a `vectors` matrix (rows x dim) and optional
+        `payloads` (a dict or None per row). `float16` sends half the bytes,
+        values rounded to float16 (which the server stores anyway)."""
+        body = import_codec.encode_binary(ids, vectors, payloads, float16=float16)
+        return self._submit_import(collection, body, "binary", "application/octet-stream",
+                                   on_error, idempotency_key, timeout)
+
+    def _submit_import(self, collection: str, body: bytes, body_format: str, content_type: str,
+                       on_error: str, idempotency_key: str | None,
+                       timeout: TimeoutSpec) -> ImportJob:
+        if on_error not in ("skip", "abort"):
+            raise ValueError(f"on_error must be 'skip' or 'abort', got {on_error!r}")
+        params = {"format": body_format, "on_error": on_error}
+        headers = {"content-type": content_type}
+        if idempotency_key is not None:
+            # A header: the server reads the query string without decoding it.
+            headers["idempotency-key"] = idempotency_key
+        response = self._send("POST", f"/collections/{_segment(collection)}/import",
+                              content=body, headers=headers, params=params, timeout=timeout)
+        return ImportJob.from_json(response.json()["result"])
+
+    def get_job(self, job_id: str) -> ImportJob:
+        """The job's state and progress; `NotFound` for an unknown id (the
+        server keeps the last 1,000 finished jobs)."""
+        return ImportJob.from_json(self.request("GET", f"/jobs/{_segment(job_id)}"))
+
+    def list_jobs(self) -> list[ImportJob]:
+        """Every job the server knows, newest first."""
+        return [ImportJob.from_json(j) for j in self.request("GET", "/jobs")]
+
+    def cancel_job(self, job_id: str) -> ImportJob:
+        """Cancels a queued or running job; what it imported stays. A running
+        job stops after the chunk in hand, so the answer may still say
+        `RUNNING` (`wait_for_job` sees it end); a finished job is returned as
+        it is."""
+        return ImportJob.from_json(self.request("DELETE", f"/jobs/{_segment(job_id)}"))
+
+    def wait_for_job(self, job_id: str | ImportJob, *, progress: ProgressCallback | None = None,
+                     poll_interval: float = DEFAULT_POLL_INTERVAL,
+                     timeout: float | None = None) -> ImportJob:
+        """Polls the job every `poll_interval` seconds until it is finished,
+        calling `progress(job)` after each poll (the last time with the
+        finished job), and returns it when it completed (bad points skipped
+        under `on_error="skip"` are in its `points_skipped` and `errors`).
+
+        Raises `ImportJobFailed` when it failed and `ImportJobCancelled` when
+        it was cancelled (both `ImportJobError`s carrying the job, whose
+        `errors` give the bad points' lines), and `Timeout` when `timeout`
+        seconds passed first (the job goes on; `cancel_job` stops it)."""
+        if poll_interval <= 0:
+            raise ValueError(f"poll_interval must be positive, got {poll_interval}")
+        job_id = job_id.id if isinstance(job_id, ImportJob) else job_id
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.get_job(job_id)
+            if progress is not None:
+                progress(job)
+            if job.finished:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                raise Timeout(f"import job {job_id} is still {job.state.value} after {timeout} s "
+                              f"({job.points_done} of {job.points_total} points imported)")
+            time.sleep(poll_interval if deadline is None
+                       else max(0.0, min(poll_interval, deadline - time.monotonic())))
+        if job.state == JobState.COMPLETED:
+            return job
+        errors = "; ".join(e.message for e in job.errors[:_ERRORS_QUOTED])
+        imported = f"{job.points_done} of {job.points_total} points were imported"
+        if job.state == JobState.CANCELLED:
+            raise ImportJobCancelled(f"import job {job.id} was cancelled; {imported}", job)
+        raise ImportJobFailed(f"import job {job.id} failed: {job.failure}; {imported}"
+                              + (f"; errors: {errors}" if errors else ""), job)
+
+    def import_points(self, collection: str,
+                      points: Iterable[Point | Mapping[str, Any]] | bytes, *,
+                      on_error: str = "skip", idempotency_key: str | None = None,
+                      progress: ProgressCallback | None = None,
+                      poll_interval: float = DEFAULT_POLL_INTERVAL,
+                      upload_timeout: TimeoutSpec = _UNSET,
+                      wait_timeout: float | None = None) -> ImportJob:
+        """`start_import` then `wait_for_job`: returns the completed job or
+        raises as `wait_for_job` does. `upload_timeout` bounds the upload's
+        requests (default: the client's `timeout`), `wait_timeout` the wait."""
+        job = self.start_import(collection, points, on_error=on_error,
+                                idempotency_key=idempotency_key, timeout=upload_timeout)
+        return self.wait_for_job(job.id, progress=progress, poll_interval=poll_interval,
+                                 timeout=wait_timeout)
+
+    def import_binary(self, collection: str, ids: Any, vectors: Any,
+                      payloads: Sequence[Mapping[str, Any] | None] | None = None, *,
+                      float16: bool = False, on_error: str = "skip",
+                      idempotency_key: str | None = None,
+                      progress: ProgressCallback | None = None,
+                      poll_interval: float = DEFAULT_POLL_INTERVAL,
+                      upload_timeout: TimeoutSpec = _UNSET,
+                      wait_timeout: float | None = None) -> ImportJob:
+        """`start_binary_import` then `wait_for_job`, as `import_points`."""
+        job = self.start_binary_import(collection, ids, vectors, payloads, float16=float16,
+                                       on_error=on_error, idempotency_key=idempotency_key,
+                                       timeout=upload_timeout)
+        return self.wait_for_job(job.id, progress=progress, poll_interval=poll_interval,
+                                 timeout=wait_timeout)
 
     # ------------------------------------------------------------ snapshots
 

@@ -4,9 +4,12 @@ Every failure is a `VestaError`: an answer from the server other than 2xx is an
 `ApiError` (a subclass per status the server uses), carrying the HTTP status
 and the server's own message, which names the field at fault
 (`points[3].vector[1] must be a number, got string`); a request that got no
-answer is a `TransportError` (`Timeout` when a time limit ran out)."""
+answer is a `TransportError` (`Timeout` when a time limit ran out); an import
+job that failed or was cancelled is an `ImportJobError`."""
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class VestaError(Exception):
@@ -27,7 +30,8 @@ class TransportError(VestaError):
 
 
 class Timeout(TransportError):
-    """A connect, read or write time limit (the client's `timeout`) ran out."""
+    """A connect, read or write time limit (the client's `timeout`) ran out,
+    or `wait_for_job`'s `timeout` did (the job goes on)."""
 
 
 class ApiError(VestaError):
@@ -95,3 +99,24 @@ def error_for_status(status_code: int, message: str) -> ApiError:
     if cls is None:
         cls = ServerError if status_code >= 500 else ApiError
     return cls(message, status_code)
+
+
+class ImportJobError(VestaError):
+    """An import job ended without completing (`VestaClient.wait_for_job`
+    and the `import_*` methods raise it). `job` is the job as it ended
+    (`ImportJob`: its `failure`, `errors` with their lines, and how many
+    points it imported, which stay in the collection); `status_code` is
+    None, as no request failed."""
+
+    def __init__(self, message: str, job: Any) -> None:
+        super().__init__(message)
+        self.job = job
+
+
+class ImportJobFailed(ImportJobError):
+    """The job failed: a bad point under `on_error="abort"` (`job.failure`
+    names its line), or a server-side error such as its collection deleted."""
+
+
+class ImportJobCancelled(ImportJobError):
+    """The job was cancelled (`DELETE /jobs/{id}`, e.g. `cancel_job`)."""

@@ -334,3 +334,75 @@ class SnapshotDescription:
     def from_json(cls, value: Mapping[str, Any]) -> SnapshotDescription:
         return cls(name=value["name"], creation_time=value.get("creation_time"),
                    size=value.get("size", 0), checksum=value.get("checksum"))
+
+
+# ---------------------------------------------------------------- import jobs
+
+
+class JobState(str, enum.Enum):
+    """Where an import job stands; the last three are final."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class BadPoint:
+    """A point an import job skipped (`on_error="skip"`) or stopped at
+    (`"abort"`): `line` is the 1-based line of an NDJSON body, or the 0-based
+    row of a binary one; `message` says what is wrong (`line 3: vector has
+    7 values, the collection's size is 8`)."""
+
+    line: int
+    message: str
+
+
+@dataclass(frozen=True)
+class ImportJob:
+    """A bulk import job as `GET /jobs/{id}` reports it. `points_done` counts
+    points durable in the collection; `errors` holds the first 100 bad
+    points; `failure` says why a `FAILED` job stopped; `rate` is points per
+    second of the current run (its average once finished) and `eta_seconds`
+    the time left at that rate (None when unknown); times are ISO 8601 UTC
+    strings, None until they happen."""
+
+    id: str
+    collection: str
+    state: JobState
+    format: str
+    on_error: str
+    points_total: int
+    points_done: int
+    points_skipped: int
+    rate: float = 0.0
+    eta_seconds: float | None = None
+    errors: list[BadPoint] = field(default_factory=list)
+    failure: str | None = None
+    idempotency_key: str | None = None
+    created_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    restarts: int = 0
+
+    @property
+    def finished(self) -> bool:
+        """Completed, failed or cancelled: the job will not change again."""
+        return self.state in (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> ImportJob:
+        return cls(id=value["id"], collection=value["collection"],
+                   state=JobState(value["state"]), format=value.get("format", ""),
+                   on_error=value.get("on_error", ""),
+                   points_total=int(value.get("points_total", 0)),
+                   points_done=int(value.get("points_done", 0)),
+                   points_skipped=int(value.get("points_skipped", 0)),
+                   rate=float(value.get("rate") or 0.0), eta_seconds=value.get("eta_seconds"),
+                   errors=[BadPoint(line=int(e["line"]), message=e["message"])
+                           for e in value.get("errors") or []],
+                   failure=value.get("failure"), idempotency_key=value.get("idempotency_key"),
+                   created_at=value.get("created_at"), started_at=value.get("started_at"),
+                   finished_at=value.get("finished_at"), restarts=int(value.get("restarts", 0)))
