@@ -95,6 +95,37 @@ std::string insert_shared_wal_statement(size_t records) {
   return sql;
 }
 
+// Cuts `batch` (records in sequence order) into INSERTs of at most
+// kMaxInsertRecords records or kMaxInsertBytes (one record at least) and
+// calls insert(first index, count, their bytea parameters) for each.
+template <typename Batch, typename Insert>
+void insert_in_slices(const Batch& batch, Insert&& insert) {
+  for (size_t begin = 0; begin < batch.size();) {
+    size_t end = begin, bytes = 0;
+    std::vector<pqxx::binarystring> records;
+    while (end < batch.size() && end - begin < kMaxInsertRecords &&
+           (end == begin || bytes + batch[end].record.size() <= kMaxInsertBytes)) {
+      bytes += batch[end].record.size();
+      records.push_back(binary(batch[end].record));
+      ++end;
+    }
+    insert(begin, end - begin, records);
+    begin = end;
+  }
+}
+
+// A shared log's last sequence: after its newest row and after every
+// snapshot (a log truncated by a process that was not shared may end before
+// its snapshots). Read under the log's transaction lock.
+uint64_t shared_log_end(pqxx::transaction_base& txn, const std::string& workspace) {
+  return txn
+      .exec_params1(
+          "SELECT GREATEST((SELECT coalesce(max(sequence), 0) FROM vesta_wal WHERE workspace = "
+          "$1), (SELECT coalesce(max(wal_sequence), 0) FROM vesta_snapshots WHERE workspace = $1))",
+          workspace)[0]
+      .as<uint64_t>();
+}
+
 // The rows of one INSERT of log records: ($1, $2::bigint + i, $(3 + i)).
 std::string insert_wal_statement(size_t records) {
   std::string sql = "INSERT INTO vesta_wal (workspace, sequence, record) VALUES ";
@@ -763,19 +794,12 @@ core::Status PostgresStore::write_batch(const std::deque<Pending>& batch) {
         }
         already = present == batch.size();
       }
-      for (size_t begin = 0; begin < batch.size() && !already;) {
-        size_t end = begin, bytes = 0;
-        std::vector<pqxx::binarystring> records;
-        while (end < batch.size() && end - begin < kMaxInsertRecords &&
-               (end == begin || bytes + batch[end].record.size() <= kMaxInsertBytes)) {
-          bytes += batch[end].record.size();
-          records.push_back(binary(batch[end].record));
-          ++end;
-        }
-        txn.exec_params(insert_wal_statement(end - begin), options_.workspace,
-                        as_bigint(batch[begin].sequence),
-                        pqxx::prepare::make_dynamic_params(records));
-        begin = end;
+      if (!already) {
+        insert_in_slices(batch, [&](size_t begin, size_t count, const auto& records) {
+          txn.exec_params(insert_wal_statement(count), options_.workspace,
+                          as_bigint(batch[begin].sequence),
+                          pqxx::prepare::make_dynamic_params(records));
+        });
       }
       if (!already) {
         for (const Pending& pending : batch) apply_payload_changes(txn, pending.changes);
@@ -971,29 +995,12 @@ core::Result<uint64_t> PostgresStore::write_shared_batch(const std::deque<Pendin
                                       " records of a COMMIT whose answer was lost");
         }
       }
-      // After the newest row and after every snapshot (a log truncated by a
-      // process that was not shared may end before its snapshots).
-      const uint64_t last =
-          txn.exec_params1(
-                 "SELECT GREATEST((SELECT coalesce(max(sequence), 0) FROM vesta_wal WHERE "
-                 "workspace = $1), (SELECT coalesce(max(wal_sequence), 0) FROM vesta_snapshots "
-                 "WHERE workspace = $1))",
-                 options_.workspace)[0]
-              .as<uint64_t>();
-      for (size_t begin = 0; begin < batch.size();) {
-        size_t end = begin, bytes = 0;
-        std::vector<pqxx::binarystring> records;
-        while (end < batch.size() && end - begin < kMaxInsertRecords &&
-               (end == begin || bytes + batch[end].record.size() <= kMaxInsertBytes)) {
-          bytes += batch[end].record.size();
-          records.push_back(binary(batch[end].record));
-          ++end;
-        }
-        txn.exec_params(insert_shared_wal_statement(end - begin), options_.workspace,
+      const uint64_t last = shared_log_end(txn, options_.workspace);
+      insert_in_slices(batch, [&](size_t begin, size_t count, const auto& records) {
+        txn.exec_params(insert_shared_wal_statement(count), options_.workspace,
                         as_bigint(last + 1 + begin), member_, token,
                         pqxx::prepare::make_dynamic_params(records));
-        begin = end;
-      }
+      });
       for (const Pending& pending : batch) apply_payload_changes(txn, pending.changes);
       txn.exec_params("SELECT pg_notify($1, $2)", kWalChannel, options_.workspace);
       txn.commit();
@@ -1084,13 +1091,7 @@ core::Result<uint64_t> PostgresStore::append_catalog(std::string_view record,
                               options_.workspace +
                               "' a moment ago (this one has not applied that yet): try again");
     }
-    const uint64_t last =
-        txn.exec_params1(
-               "SELECT GREATEST((SELECT coalesce(max(sequence), 0) FROM vesta_wal WHERE "
-               "workspace = $1), (SELECT coalesce(max(wal_sequence), 0) FROM vesta_snapshots "
-               "WHERE workspace = $1))",
-               options_.workspace)[0]
-            .as<uint64_t>();
+    const uint64_t last = shared_log_end(txn, options_.workspace);
     sequence = last + 1;
     txn.exec_params(insert_shared_wal_statement(1), options_.workspace, as_bigint(sequence),
                     member_, token, binary(record));
