@@ -1,8 +1,11 @@
 """Starts real `vesta serve` processes on free loopback ports for the client's
-tests: one with file storage (snapshots need it) and one with API keys and
-small limits, both stopped (SIGTERM, checked clean) at the end of the session.
+tests: one with file storage (snapshots need it), one with API keys and small
+limits, and, for the graph tests, one connected to the graph test peer, all
+stopped (SIGTERM, checked clean) at the end of the session.
 
-The binary comes from $VESTA_BINARY (default build/app/vesta in the repository)."""
+The binary comes from $VESTA_BINARY (default build/app/vesta in the repository);
+the graph peer's Bolt URL from $VESTA_TEST_BOLT_URL (scripts/test.sh starts
+FalkorDB with scripts/graph-test-peer.sh; without it the graph tests skip)."""
 
 from __future__ import annotations
 
@@ -86,6 +89,37 @@ def keyed_server():
                       "--max-batch-points", str(KEYED_MAX_BATCH_POINTS)])
     yield s
     stop_server(s)
+
+
+# The graph peer is FalkorDB, which crashes on a parameterised query of more
+# than about 4 KB (docs/graph.md, "The graph test peer").
+GRAPH_STATEMENT_BYTES = 3000
+
+
+def bolt_url() -> str:
+    url = os.environ.get("VESTA_TEST_BOLT_URL")
+    if not url:
+        pytest.skip("VESTA_TEST_BOLT_URL is not set: no graph test peer (scripts/test.sh starts "
+                    "one with scripts/graph-test-peer.sh)")
+    return url
+
+
+@pytest.fixture(scope="session")
+def graph_server():
+    """File storage, connected to the graph test peer (bearer auth: FalkorDB
+    takes any token and refuses basic auth without a Redis password)."""
+    url = bolt_url()
+    s = start_server(["--wal-fsync", "group", "--neo4j-uri", url, "--neo4j-token", "x",
+                      "--graph-statement-bytes", str(GRAPH_STATEMENT_BYTES)])
+    yield s
+    stop_server(s)
+
+
+@pytest.fixture
+def graph_client(graph_server):
+    with VestaClient(graph_server.url, timeout=30) as c:
+        yield c
+        drop_everything(c)
 
 
 def drop_everything(client: VestaClient) -> None:

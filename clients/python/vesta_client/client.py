@@ -27,9 +27,15 @@ from .models import (
     AliasDescription,
     CollectionInfo,
     CreateAlias,
+    DeadLetter,
     DeleteAlias,
     Distance,
     Filter,
+    GraphDelivery,
+    GraphEdge,
+    GraphNode,
+    GraphStatus,
+    GraphWriteResult,
     ImportJob,
     JobState,
     PayloadSchemaType,
@@ -42,7 +48,9 @@ from .models import (
     ScrollPage,
     SearchRequest,
     SnapshotDescription,
+    NodeId,
     filter_json,
+    node_id_json,
     payload_selector_json,
     point_id_json,
     vector_json,
@@ -75,6 +83,12 @@ ProgressCallback = Callable[[ImportJob], None]
 
 # How often `wait_for_job` polls, in seconds.
 DEFAULT_POLL_INTERVAL = 0.5
+
+# The server's wait for delivery when a graph write with wait="delivered" names
+# no timeout (docs/graph.md), and how much longer the client waits for the
+# answer than the server waits for the graph database.
+DEFAULT_GRAPH_DELIVERY_TIMEOUT_S = 30.0
+_GRAPH_ANSWER_MARGIN_S = 10.0
 
 # How many bad points an ImportJobError's message quotes.
 _ERRORS_QUOTED = 3
@@ -135,6 +149,48 @@ def _selection(ids: Iterable[PointId] | None, filter: FilterSpec) -> dict[str, A
     if ids is not None:
         return {"points": _ids_json(ids)}
     return {"filter": filter_json(filter)}
+
+
+def _graph_node_json(node: GraphNode | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(node, GraphNode):
+        return node.to_json()
+    if isinstance(node, Mapping):
+        return GraphNode(id=node["id"], vector=node["vector"], labels=node.get("labels") or (),
+                         properties=node.get("properties")).to_json()
+    raise TypeError(f"a node must be a GraphNode or a dict, got {type(node).__name__}")
+
+
+def _graph_edge_json(edge: GraphEdge | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(edge, GraphEdge):
+        return edge.to_json()
+    if isinstance(edge, Mapping):
+        return GraphEdge(source=edge["source"], target=edge["target"], type=edge.get("type"),
+                         properties=edge.get("properties")).to_json()
+    raise TypeError(f"an edge must be a GraphEdge or a dict, got {type(edge).__name__}")
+
+
+def _edge_key_json(edge: GraphEdge | Mapping[str, Any] | Sequence[Any]) -> dict[str, Any]:
+    """An edge to delete: source, target and, when given, type (properties
+    are not part of an edge's identity and are not sent)."""
+    if isinstance(edge, GraphEdge):
+        source, target, edge_type = edge.source, edge.target, edge.type
+    elif isinstance(edge, Mapping):
+        source, target, edge_type = edge["source"], edge["target"], edge.get("type")
+    elif isinstance(edge, Sequence) and not isinstance(edge, str) and len(edge) in (2, 3):
+        source, target = edge[0], edge[1]
+        edge_type = edge[2] if len(edge) == 3 else None
+    else:
+        raise TypeError("an edge to delete must be a GraphEdge, a dict or a (source, target"
+                        f"[, type]) tuple, got {edge!r}")
+    return GraphEdge(source=source, target=target, type=edge_type).to_json()
+
+
+def _seconds_param(seconds: float) -> str:
+    """A `timeout=` query value: whole seconds without a fraction."""
+    if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real) or seconds <= 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {seconds!r}")
+    value = float(seconds)
+    return str(int(value)) if value.is_integer() else repr(value)
 
 
 def _location(location: str | os.PathLike[str]) -> str:
@@ -515,6 +571,93 @@ class VestaClient:
                                                           with_scores=with_scores,
                                                           use_numpy=use_numpy))
         return _concatenate(parts, k, with_scores, use_numpy)
+
+    # ------------------------------------------------------------ graph
+
+    def graph_upsert(self, workspace: str, collection: str,
+                     nodes: Iterable[GraphNode | Mapping[str, Any]],
+                     edges: Iterable[GraphEdge | Mapping[str, Any]] = (), *,
+                     wait: GraphDelivery | str = GraphDelivery.DURABLE,
+                     timeout: float | None = None) -> GraphWriteResult:
+        """Writes `nodes` (`GraphNode`s or `{"id", "vector", "labels",
+        "properties"}` dicts) and `edges` (`GraphEdge`s or `{"source",
+        "target", "type", "properties"}` dicts) into the graph of
+        `workspace` (`POST /graph/{workspace}/upsert`, docs/graph.md), each
+        node's vector as point `node_point_id(id)` of `collection`, in one
+        request: all or nothing, one log record.
+
+        Every edge's ends must be nodes of this request or points already in
+        `collection`. `wait="durable"` returns once the write is durable;
+        `"delivered"` once the graph database committed it, waiting at most
+        `timeout` seconds on the server (default 30; the client's own read
+        limit is raised to match): past it, `GatewayTimeout` (the write is
+        durable and will be delivered); a refusal by the graph database is
+        `BadGateway` (a dead letter). A property value the graph cannot hold
+        or an edge to a missing node is `UnprocessableEntity` naming it."""
+        body = {"collection": collection, "nodes": [_graph_node_json(n) for n in nodes],
+                "edges": [_graph_edge_json(e) for e in edges]}
+        return self._graph_write(workspace, "upsert", body, wait, timeout)
+
+    def graph_delete(self, workspace: str, collection: str, nodes: Iterable[NodeId] = (),
+                     edges: Iterable[GraphEdge | Mapping[str, Any] | Sequence[Any]] = (), *,
+                     wait: GraphDelivery | str = GraphDelivery.DURABLE,
+                     timeout: float | None = None) -> GraphWriteResult:
+        """Deletes `nodes` (ids) with their edges, and their points in
+        `collection`, and `edges` (`GraphEdge`s, dicts or `(source, target)`
+        / `(source, target, type)` tuples; without a type, every edge from
+        source to target), in one request (`POST /graph/{workspace}/delete`).
+        `wait` and `timeout` as in `graph_upsert`; the result's `nodes` and
+        `edges` count what was asked."""
+        body = {"collection": collection, "nodes": [node_id_json(n) for n in nodes],
+                "edges": [_edge_key_json(e) for e in edges]}
+        return self._graph_write(workspace, "delete", body, wait, timeout)
+
+    def _graph_write(self, workspace: str, action: str, body: dict[str, Any],
+                     wait: GraphDelivery | str, timeout: float | None) -> GraphWriteResult:
+        try:
+            wait = GraphDelivery(wait)
+        except ValueError:
+            raise ValueError(f"wait must be 'durable' or 'delivered', got {wait!r}") from None
+        params = {"wait": wait.value}
+        if timeout is not None:
+            params["timeout"] = _seconds_param(timeout)
+        http_timeout: TimeoutSpec = _UNSET
+        if wait == GraphDelivery.DELIVERED:
+            server_wait = DEFAULT_GRAPH_DELIVERY_TIMEOUT_S if timeout is None else float(timeout)
+            http_timeout = self._read_timeout_at_least(server_wait + _GRAPH_ANSWER_MARGIN_S)
+        return GraphWriteResult.from_json(
+            self.request("POST", f"/graph/{_segment(workspace)}/{action}", json=body,
+                         params=params, timeout=http_timeout))
+
+    def _read_timeout_at_least(self, seconds: float) -> TimeoutSpec:
+        """The client's time limits with the read limit raised to `seconds`
+        (unchanged, `_UNSET`, when it is already that long or unlimited)."""
+        limits = self._http.timeout
+        if limits.read is None or limits.read >= seconds:
+            return _UNSET
+        return httpx.Timeout(connect=limits.connect, read=seconds, write=limits.write,
+                             pool=limits.pool)
+
+    def graph_status(self, workspace: str) -> GraphStatus:
+        """What of `workspace` waits for the graph database, the newest
+        sequence delivered, the dead letters and the dispatcher's connection
+        (`GET /graph/{workspace}/status`)."""
+        return GraphStatus.from_json(self.request("GET", f"/graph/{_segment(workspace)}/status"))
+
+    def graph_dead_letters(self) -> list[DeadLetter]:
+        """The graph operations the graph database refused for good, one per
+        request, of every workspace (`GET /graph/dead-letters`)."""
+        return [DeadLetter.from_json(d)
+                for d in self.request("GET", "/graph/dead-letters")["dead_letters"]]
+
+    def retry_graph_dead_letters(self, sequences: Iterable[int] | None = None) -> int:
+        """Puts the dead letters with these `sequences` (None: all) back in
+        the outbox, delivered after what waits now; returns how many were
+        (`POST /graph/dead-letters/retry`)."""
+        body: dict[str, Any] = {}
+        if sequences is not None:
+            body["sequences"] = [int(s) for s in sequences]
+        return int(self.request("POST", "/graph/dead-letters/retry", json=body)["retried"])
 
     # ------------------------------------------------------------ import jobs
 

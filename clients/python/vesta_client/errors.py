@@ -51,6 +51,13 @@ class BadRequest(ApiError):
     """400: the request is malformed; the message names the field."""
 
 
+class UnprocessableEntity(BadRequest):
+    """422: the request is well-formed but its content cannot be applied (a
+    graph property value the graph database cannot hold, an edge to a node
+    that does not exist); the message names the field (`nodes[2].properties.
+    meta`, `edges[0]`). A `BadRequest`, so `except BadRequest` catches both."""
+
+
 class Unauthorized(ApiError):
     """401: no API key, or a key the server does not know."""
 
@@ -79,7 +86,21 @@ class ServerError(ApiError):
 
 class ServiceUnavailable(ServerError):
     """503: a lock wait timed out or the write-ahead log failed; the write was
-    not applied and may be retried."""
+    not applied and may be retried. The graph routes answer 503 when the
+    server has no graph database (`--neo4j-uri`)."""
+
+
+class BadGateway(ServerError):
+    """502 from a graph write with `wait="delivered"`: the graph database
+    refused its operations for good (the message is its own). The vectors
+    are written; the operations are a dead letter (`graph_dead_letters`)."""
+
+
+class GatewayTimeout(ServerError):
+    """504 from a graph write with `wait="delivered"`: the write is durable
+    but was not delivered to the graph database within `timeout` seconds;
+    it will be (`graph_status` follows it). Do not repeat the write for
+    it."""
 
 
 _BY_STATUS: dict[int, type[ApiError]] = {
@@ -89,7 +110,10 @@ _BY_STATUS: dict[int, type[ApiError]] = {
     404: NotFound,
     409: Conflict,
     413: PayloadTooLarge,
+    422: UnprocessableEntity,
+    502: BadGateway,
     503: ServiceUnavailable,
+    504: GatewayTimeout,
 }
 
 

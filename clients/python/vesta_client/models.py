@@ -9,6 +9,7 @@ and every answer type `from_json()`, so a caller may mix them with raw JSON."""
 from __future__ import annotations
 
 import enum
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -406,3 +407,201 @@ class ImportJob:
                    failure=value.get("failure"), idempotency_key=value.get("idempotency_key"),
                    created_at=value.get("created_at"), started_at=value.get("started_at"),
                    finished_at=value.get("finished_at"), restarts=int(value.get("restarts", 0)))
+
+
+# ---------------------------------------------------------------- graph
+
+# A graph node's id (docs/graph.md): a string of 1 to 256 bytes or a
+# non-negative integer; a `uuid.UUID` is sent as its string. A node's vector
+# is the point with the same id.
+NodeId = Union[int, str, uuid.UUID]
+
+# The longest string node id (and string point id), in UTF-8 bytes.
+MAX_STRING_ID_BYTES = 256
+_MAX_POINT_NUMBER = 2**64 - 1
+
+# The UUID forms the server reads as a UUID point id (core/point_id.h,
+# Uuid::parse): hyphenated 8-4-4-4-12 or 32 hex digits, either wrapped in
+# braces, after an optional "urn:uuid:"; hex digits in any case.
+_UUID_TEXT = re.compile(
+    r"(?:urn:uuid:|URN:UUID:)?(?P<open>\{)?"
+    r"(?P<hex>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|[0-9a-fA-F]{32})(?(open)\})")
+
+
+def node_id_json(node_id: NodeId) -> int | str:
+    """`node_id` as JSON: UUIDs as their hyphenated string; booleans refused."""
+    if isinstance(node_id, bool):
+        raise TypeError("a node id must be an int, a str or a uuid.UUID, got bool")
+    if isinstance(node_id, uuid.UUID):
+        return str(node_id)
+    if isinstance(node_id, (int, str)):
+        return node_id
+    if hasattr(node_id, "__index__"):  # numpy integers
+        return int(node_id.__index__())
+    raise TypeError(f"a node id must be an int, a str or a uuid.UUID, got {type(node_id).__name__}")
+
+
+def node_point_id(node_id: NodeId) -> int | str:
+    """The id of the point that holds node `node_id`'s vector (and its
+    properties, plus `"vesta_node_id"`, as payload) in the collection named
+    by its upsert, as the server answers it: the same id (docs/graph.md),
+    with a string that is a UUID in any form the server reads (hyphenated
+    or not, in braces, `urn:uuid:`, any case) as its canonical lowercase
+    hyphenated form, which is how the server echoes it. Raises ValueError
+    for an id no point can have (negative, over 2**64 - 1, an empty string
+    or one over 256 bytes).
+
+        client.retrieve("entities", [node_point_id(node)], with_vector=True)
+    """
+    value = node_id_json(node_id)
+    if isinstance(value, int):
+        if not 0 <= value <= _MAX_POINT_NUMBER:
+            raise ValueError(f"an integer node id must be in 0..2**64-1, got {value}")
+        return value
+    match = _UUID_TEXT.fullmatch(value)
+    if match:
+        return str(uuid.UUID(match.group("hex")))
+    size = len(value.encode("utf-8"))
+    if not 1 <= size <= MAX_STRING_ID_BYTES:
+        raise ValueError(f"a string node id must be 1..{MAX_STRING_ID_BYTES} bytes, got {size}")
+    return value
+
+
+@dataclass
+class GraphNode:
+    """A node to upsert into the graph of a workspace, with its vector.
+
+    `vector` (a sequence of numbers or a 1-D numpy array, of the
+    collection's dimension) becomes the point `node_point_id(id)`;
+    `labels` are added to the node besides the workspace's own label;
+    `properties` are set on the node (`SET n += properties`: a None value
+    removes that property) and are the point's payload with
+    `"vesta_node_id"`. Property values: None, bool, numbers, strings, or
+    lists of bools, numbers or strings."""
+
+    id: NodeId
+    vector: Any
+    labels: Sequence[str] = ()
+    properties: Mapping[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        if isinstance(self.labels, str):
+            raise TypeError("labels takes a list of labels, not a single string")
+        out: dict[str, Any] = {"id": node_id_json(self.id), "vector": vector_json(self.vector)}
+        if self.labels:
+            out["labels"] = list(self.labels)
+        if self.properties is not None:
+            out["properties"] = dict(self.properties)
+        return out
+
+
+@dataclass
+class GraphEdge:
+    """A relationship `(source)-[:type]->(target)` to upsert: both ends must
+    be nodes of the same request or points already in the collection. One
+    edge exists per source, type and target; `properties` are set on it as
+    on nodes. In `graph_delete`, `type` may be None: every edge from source
+    to target."""
+
+    source: NodeId
+    target: NodeId
+    type: str | None = None
+    properties: Mapping[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"source": node_id_json(self.source),
+                               "target": node_id_json(self.target)}
+        if self.type is not None:
+            out["type"] = self.type
+        if self.properties is not None:
+            out["properties"] = dict(self.properties)
+        return out
+
+
+class GraphDelivery(str, enum.Enum):
+    """How far a graph write had gone when the server answered: `DURABLE` (the
+    vectors and the graph operations are in the log; the operations reach
+    the graph database later) or `DELIVERED` (committed there too). As
+    `wait=`, what the server waits for before answering."""
+
+    DURABLE = "durable"
+    DELIVERED = "delivered"
+
+
+@dataclass(frozen=True)
+class GraphWriteResult:
+    """A graph upsert's or delete's answer: the log record's `sequence`, its
+    `status`, and how many `nodes` and `edges` the request named."""
+
+    sequence: int
+    status: GraphDelivery
+    nodes: int
+    edges: int
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> GraphWriteResult:
+        return cls(sequence=int(value["sequence"]), status=GraphDelivery(value["status"]),
+                   nodes=int(value.get("nodes", 0)), edges=int(value.get("edges", 0)))
+
+
+@dataclass(frozen=True)
+class GraphConnection:
+    """The dispatcher's link to the graph database: its `uri`, whether it is
+    `connected`, and the last error it met (None when there was none)."""
+
+    uri: str
+    connected: bool
+    last_error: str | None = None
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> GraphConnection:
+        return cls(uri=value.get("uri", ""), connected=bool(value.get("connected", False)),
+                   last_error=value.get("last_error"))
+
+
+@dataclass(frozen=True)
+class GraphStatus:
+    """`GET /graph/{workspace}/status`: the log records and graph operations
+    of this workspace not yet delivered, the newest sequence delivered (of
+    any workspace; None before the first), how long the oldest waiting
+    record has waited (seconds), the dead letters, and the connection;
+    `raw` is the whole answer."""
+
+    workspace: str
+    pending_records: int
+    pending_operations: int
+    last_delivered_sequence: int | None
+    lag_seconds: float
+    dead_letters: int
+    graph: GraphConnection
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> GraphStatus:
+        last = value.get("last_delivered_sequence")
+        return cls(workspace=value["workspace"],
+                   pending_records=int(value.get("pending_records", 0)),
+                   pending_operations=int(value.get("pending_operations", 0)),
+                   last_delivered_sequence=None if last is None else int(last),
+                   lag_seconds=float(value.get("lag_seconds") or 0.0),
+                   dead_letters=int(value.get("dead_letters", 0)),
+                   graph=GraphConnection.from_json(value.get("graph") or {}),
+                   raw=dict(value))
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A request's graph operations that the graph database refused for good
+    (`error` is its message); `operations` as the server keeps them.
+    `retry_graph_dead_letters` puts them back in the outbox."""
+
+    sequence: int
+    workspace: str
+    error: str
+    operations: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> DeadLetter:
+        return cls(sequence=int(value["sequence"]), workspace=value.get("workspace", ""),
+                   error=value.get("error", ""), operations=dict(value.get("operations") or {}))
