@@ -367,7 +367,7 @@ def closed_port() -> int:
 @pytest.fixture(scope="module")
 def unreachable_graph_server():
     """A server whose graph database never answers (nothing listens there)."""
-    s = start_server(["--storage", "memory", "--neo4j-uri", f"bolt://127.0.0.1:{closed_port()}",
+    s = start_server(["--wal-fsync", "group", "--neo4j-uri", f"bolt://127.0.0.1:{closed_port()}",
                       "--neo4j-token", "x"])
     yield s
     stop_server(s)
