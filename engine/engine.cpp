@@ -199,8 +199,11 @@ core::Status Engine::recover(RecoveryReport* report) {
   if (replay_after == UINT64_MAX) replay_after = 0;
 
   const auto replay_start = std::chrono::steady_clock::now();
+  // From the start of what the store kept, not from replay_after: records
+  // before it may carry outbox entries not delivered yet (the log is kept
+  // for them); the collections' own records there are skipped unread.
   VESTA_RETURN_IF_ERROR(store_.open_wal(
-      replay_after, [&](uint64_t sequence, std::string_view record) -> core::Status {
+      0, replay_after, [&](uint64_t sequence, std::string_view record) -> core::Status {
         return apply_record(sequence, record, report);
       }));
   report->log_replay_s = seconds_since(replay_start);
@@ -282,11 +285,30 @@ core::Status Engine::apply_record(uint64_t sequence, std::string_view record,
     } else if (report != nullptr) {
       ++report->records_skipped;
     }
+  } else if (std::optional<std::string_view> text = outbox_record_text(record)) {
+    core::Result<OutboxChange> change = OutboxChange::from_text(*text);
+    if (!change.is_ok()) {
+      return core::Status(change.status().code(), "WAL record " + std::to_string(sequence) + ": " +
+                                                      change.status().message());
+    }
+    outbox_.apply(change.value());
+  } else if (report != nullptr && skipped_at_recovery(sequence, record)) {
+    ++report->records_skipped;  // a dropped collection's, or in the snapshot
   } else {
     core::Result<DecodedWrite> decoded = decode_write(record);
     if (!decoded.is_ok()) {
       return core::Status(decoded.status().code(), "WAL record " + std::to_string(sequence) + ": " +
                                                        decoded.status().message());
+    }
+    if (!decoded.value().attachment.empty()) {
+      // Acknowledged with the write, so delivered whatever became of the
+      // collection since.
+      core::Result<OutboxItem> item = decode_attachment(decoded.value().attachment);
+      if (!item.is_ok()) {
+        return core::Status(item.status().code(), "WAL record " + std::to_string(sequence) + ": " +
+                                                      item.status().message());
+      }
+      outbox_.add(sequence, std::move(item).value());
     }
     const std::string& name = decoded.value().collection;
     auto covered = covered_.find(name);
@@ -327,6 +349,18 @@ core::Status Engine::apply_record(uint64_t sequence, std::string_view record,
   return core::Status::ok();
 }
 
+bool Engine::skipped_at_recovery(uint64_t sequence, std::string_view record) {
+  const std::optional<WriteHeader> header = peek_write_header(record);
+  if (!header) return false;  // not a plain write: decoded in full
+  if (auto covered = covered_.find(header->collection);
+      covered != covered_.end() && sequence <= covered->second) {
+    return true;
+  }
+  std::lock_guard lock(mutex_);
+  auto tracked = tracked_.find(header->collection);
+  return tracked == tracked_.end() || tracked->second.incarnation != header->incarnation;
+}
+
 core::Result<index::LoggedWrite> Engine::wait_applied(uint64_t sequence) {
   constexpr auto kApplyWait = std::chrono::seconds(30);
   std::unique_lock lock(mutex_);
@@ -349,10 +383,37 @@ core::Result<index::LoggedWrite> Engine::wait_applied(uint64_t sequence) {
 }
 
 core::Result<index::LoggedWrite> Engine::log(const index::CollectionConfig& collection,
-                                             const index::CollectionWrite& write) {
-  const std::string record = encode_write(collection, write);
+                                             const index::CollectionWrite& write,
+                                             std::string_view attachment) {
+  std::optional<OutboxItem> item;
+  if (!attachment.empty()) {
+    core::Result<OutboxItem> decoded = decode_attachment(attachment);
+    if (!decoded.is_ok()) return decoded.status();
+    item = std::move(decoded).value();
+  }
   persistence::PayloadChanges changes;
   if (store_.keeps_payloads()) changes = payload_changes(collection, write);
+  core::Result<index::LoggedWrite> logged =
+      log_record(encode_write(collection, write, attachment), std::move(changes), collection.name);
+  // A shared store's follower added it when it applied the record.
+  if (logged.is_ok() && item && !shared_) outbox_.add(logged.value().sequence, std::move(*item));
+  return logged;
+}
+
+core::Status Engine::change_outbox(const OutboxChange& change) {
+  core::Result<index::LoggedWrite> logged =
+      log_record(encode_outbox_record(change.to_text()), {}, std::string());
+  if (!logged.is_ok()) return logged.status();
+  if (!shared_) {
+    outbox_.apply(change);
+    applied(logged.value().sequence);
+  }
+  return core::Status::ok();
+}
+
+core::Result<index::LoggedWrite> Engine::log_record(const std::string& record,
+                                                    persistence::PayloadChanges changes,
+                                                    const std::string& collection) {
   if (shared_) {
     core::Result<uint64_t> committed = store_.append_shared(record, std::move(changes));
     if (!committed.is_ok()) {
@@ -386,7 +447,7 @@ core::Result<index::LoggedWrite> Engine::log(const index::CollectionConfig& coll
     in_flight_.insert(sequence);
     last_logged_ = sequence;
     ++stats_.records_logged;
-    if (auto it = tracked_.find(collection.name); it != tracked_.end()) it->second.dirty = true;
+    if (auto it = tracked_.find(collection); it != tracked_.end()) it->second.dirty = true;
   }
   const core::Status synced = store_.sync_wal(sequence);
   if (!synced.is_ok()) {
@@ -546,6 +607,7 @@ core::Status Engine::snapshot_all() {
     for (const auto& [name, tracked] : tracked_)
       keep_after = std::min(keep_after, tracked.keep_after);
   }
+  keep_after = std::min(keep_after, outbox_.keep_after());
   const core::Status truncated = store_.truncate_wal(keep_after);
   if (!truncated.is_ok() && first_error.is_ok()) first_error = truncated;
   wal_bytes_at_last_round_ = store_.wal_bytes_written();

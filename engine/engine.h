@@ -16,6 +16,7 @@
 
 #include "core/lock_manager.h"
 #include "core/status.h"
+#include "engine/outbox.h"
 #include "index/collection_registry.h"
 #include "index/searcher.h"
 #include "index/write_journal.h"
@@ -109,10 +110,20 @@ class Engine final : public index::WriteJournal {
   core::Result<bool> delete_snapshot(const std::string& collection, const std::string& name);
   core::Status recover_from_snapshot(const std::string& collection, std::string_view bytes);
 
+  // The operations logged with writes (attachments, see
+  // engine/outbox.h) that are waiting to be delivered elsewhere, rebuilt at
+  // open; the log is kept until they are delivered or dead letters are
+  // retried and delivered.
+  const Outbox& outbox() const { return outbox_; }
+  // Logs a change to the outbox (deliveries, dead letters, retries) and
+  // applies it (in every process of a shared workspace).
+  core::Status change_outbox(const OutboxChange& change);
+
   // index::WriteJournal
   bool applies_writes() const override { return shared_; }
   core::Result<index::LoggedWrite> log(const index::CollectionConfig& collection,
-                                       const index::CollectionWrite& write) override;
+                                       const index::CollectionWrite& write,
+                                       std::string_view attachment) override;
   void applied(uint64_t sequence) override;
   uint64_t watermark() const override;
   core::Status save_catalog(const index::Catalog& catalog) override;
@@ -132,6 +143,15 @@ class Engine final : public index::WriteJournal {
   // at recovery, and from the follower of a shared store. `report` may be
   // null (following).
   core::Status apply_record(uint64_t sequence, std::string_view record, RecoveryReport* report);
+  // Logs one record (write or outbox change) and, for an exclusive store,
+  // marks it in flight until applied(); `collection` (may be empty) is
+  // marked dirty. Shared stores: committed, then waited for until applied.
+  core::Result<index::LoggedWrite> log_record(const std::string& record,
+                                              persistence::PayloadChanges changes,
+                                              const std::string& collection);
+  // At recovery: whether a plain write record is of a dropped collection or
+  // already in its snapshot, read from its header alone.
+  bool skipped_at_recovery(uint64_t sequence, std::string_view record);
   // Shared stores: waits until this process applied `sequence`.
   core::Result<index::LoggedWrite> wait_applied(uint64_t sequence);
   // The collection a record names, when it is the incarnation the engine
@@ -165,6 +185,7 @@ class Engine final : public index::WriteJournal {
   uint64_t last_logged_ = 0;
   std::map<std::string, Tracked> tracked_;
   EngineStats stats_;
+  Outbox outbox_;  // its own lock
   // Shared stores: every record up to applied_through_ is applied here; what
   // applying the recent ones counted (for their writers); a record this
   // process could not apply stops it following.

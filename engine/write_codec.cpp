@@ -13,8 +13,13 @@ enum class Kind : uint8_t {
   kUpdatePayloads = 3,
   kCreatePayloadIndex = 4,
   kDropPayloadIndex = 5,
-  kCatalog = 6
+  kCatalog = 6,
+  kAttached = 7,  // an upsert or delete with an attachment (graph operations)
+  kOutbox = 8     // a change to the outbox (graph deliveries, dead letters)
 };
+
+// version, kind, incarnation, u16 name length: the name starts here.
+constexpr size_t kNameAt = 1 + 1 + 8 + 2;
 
 class Writer {
  public:
@@ -199,6 +204,8 @@ core::Result<index::CollectionWrite> decode_body(Kind kind, Reader& r) {
       return index::CollectionWrite(index::DropPayloadIndex{std::move(key)});
     }
     case Kind::kCatalog: return r.error("a catalog record is not a collection write");
+    case Kind::kAttached: return r.error("an attachment inside an attached write");
+    case Kind::kOutbox: return r.error("an outbox record is not a collection write");
   }
   return r.error("unknown write kind " + std::to_string(static_cast<int>(kind)));
 }
@@ -208,7 +215,24 @@ core::Result<index::CollectionWrite> decode_body(Kind kind, Reader& r) {
 }  // namespace
 
 std::string encode_write(const index::CollectionConfig& collection,
-                         const index::CollectionWrite& write) {
+                         const index::CollectionWrite& write, std::string_view attachment) {
+  if (!attachment.empty()) {
+    VESTA_CHECK((std::holds_alternative<index::UpsertPoints>(write) ||
+                 std::holds_alternative<index::DeletePoints>(write)))
+        << "only upserts and deletes carry attachments";
+    // The plain record with its kind moved after the name, then the
+    // attachment.
+    const std::string plain = encode_write(collection, write, {});
+    const size_t body_at = kNameAt + collection.name.size();
+    Writer w;
+    w.u8(kWriteRecordVersion);
+    w.u8(static_cast<uint8_t>(Kind::kAttached));
+    w.bytes(plain.data() + 2, body_at - 2);
+    w.u8(static_cast<uint8_t>(plain[1]));
+    w.bytes(plain.data() + body_at, plain.size() - body_at);
+    w.str32(attachment);
+    return w.take();
+  }
   Writer w;
   w.u8(kWriteRecordVersion);
   std::visit(
@@ -270,10 +294,66 @@ core::Result<DecodedWrite> decode_write(std::string_view record) {
   if (!incarnation.is_ok()) return incarnation.status();
   core::Result<std::string> name = r.str(2);
   if (!name.is_ok()) return name.status();
+  const bool attached = kind.value() == static_cast<uint64_t>(Kind::kAttached);
+  if (attached) {
+    kind = r.fixed(1);
+    if (!kind.is_ok()) return kind.status();
+    if (kind.value() != static_cast<uint64_t>(Kind::kUpsert) &&
+        kind.value() != static_cast<uint64_t>(Kind::kDelete)) {
+      return r.error("an attachment on write kind " + std::to_string(kind.value()));
+    }
+  }
   core::Result<index::CollectionWrite> write = decode_body(static_cast<Kind>(kind.value()), r);
   if (!write.is_ok()) return write.status();
+  std::string attachment;
+  if (attached) {
+    core::Result<std::string> text = r.str(4);
+    if (!text.is_ok()) return text.status();
+    attachment = std::move(text).value();
+  }
   if (!r.done()) return r.error("trailing bytes");
-  return DecodedWrite{std::move(name).value(), incarnation.value(), std::move(write).value()};
+  return DecodedWrite{std::move(name).value(), incarnation.value(), std::move(write).value(),
+                      std::move(attachment)};
+}
+
+std::optional<WriteHeader> peek_write_header(std::string_view record) {
+  if (record.size() < kNameAt || static_cast<uint8_t>(record[0]) != kWriteRecordVersion) {
+    return std::nullopt;
+  }
+  const auto kind = static_cast<uint8_t>(record[1]);
+  if (kind < static_cast<uint8_t>(Kind::kUpsert) ||
+      kind > static_cast<uint8_t>(Kind::kDropPayloadIndex)) {
+    return std::nullopt;
+  }
+  Reader r(record.substr(2));
+  core::Result<uint64_t> incarnation = r.fixed(8);
+  core::Result<std::string> name = r.str(2);
+  if (!incarnation.is_ok() || !name.is_ok()) return std::nullopt;
+  return WriteHeader{std::move(name).value(), incarnation.value()};
+}
+
+std::string encode_outbox_record(std::string_view change) {
+  Writer w;
+  w.u8(kWriteRecordVersion);
+  w.u8(static_cast<uint8_t>(Kind::kOutbox));
+  w.u64(0);
+  w.str16("");
+  w.str32(change);
+  return w.take();
+}
+
+std::optional<std::string_view> outbox_record_text(std::string_view record) {
+  constexpr size_t kHeader = kNameAt + 4;
+  if (record.size() < kHeader || static_cast<uint8_t>(record[0]) != kWriteRecordVersion ||
+      static_cast<uint8_t>(record[1]) != static_cast<uint8_t>(Kind::kOutbox)) {
+    return std::nullopt;
+  }
+  uint32_t length = 0;
+  for (size_t i = 0; i < 4; ++i) {
+    length |= static_cast<uint32_t>(static_cast<uint8_t>(record[kNameAt + i])) << (8 * i);
+  }
+  if (record.size() != kHeader + length) return std::nullopt;
+  return record.substr(kHeader);
 }
 
 std::string encode_catalog_record(std::string_view catalog_text) {

@@ -55,8 +55,14 @@ core::Result<size_t> Collection::write(CollectionWrite write, std::span<const co
     if (!guard.is_ok()) return guard.status();
     return apply_locked(write);
   }
-  core::Result<LoggedWrite> logged = journal_->log(config_, write);
+  return log_and_apply(write, {}, nullptr);
+}
+
+core::Result<size_t> Collection::log_and_apply(CollectionWrite& write, std::string_view attachment,
+                                               uint64_t* sequence) {
+  core::Result<LoggedWrite> logged = journal_->log(config_, write, attachment);
   if (!logged.is_ok()) return logged.status();
+  if (sequence != nullptr) *sequence = logged.value().sequence;
   if (logged.value().applied) return logged.value().touched;
   // A logged write will be replayed after a crash, so it is applied now
   // whatever the request's deadline: the collection lock is waited for
@@ -68,6 +74,48 @@ core::Result<size_t> Collection::write(CollectionWrite write, std::span<const co
   const size_t touched = apply_locked(write);
   journal_->applied(logged.value().sequence);
   return touched;
+}
+
+core::Result<uint64_t> Collection::write_attached(AttachedWrite request,
+                                                  const core::LockOptions& lock) {
+  if (journal_ == nullptr) {
+    return core::Status(core::StatusCode::kUnavailable,
+                        "collection '" + config_.name + "' keeps no log to write this to");
+  }
+  if (auto* upsert = std::get_if<UpsertPoints>(&request.write)) {
+    VESTA_RETURN_IF_ERROR(validate_points(upsert->points));
+  }
+  core::Result<core::KeyLockGuard> keys =
+      locks_.lock_keys(lock_namespace(), id_keys(request.lock_ids), lock);
+  if (!keys.is_ok()) return keys.status();
+  if (!request.must_exist.empty()) {
+    core::Result<core::CollectionLockGuard> guard =
+        locks_.lock_collection_shared(config_.name, lock);
+    if (!guard.is_ok()) return guard.status();
+    for (const AttachedWrite::Required& required : request.must_exist) {
+      if (!index_.find_row(required.id)) return core::invalid_argument(required.missing);
+    }
+  }
+  CollectionWrite write = std::visit([](auto& w) -> CollectionWrite { return std::move(w); },
+                                     request.write);
+  uint64_t sequence = 0;
+  core::Result<size_t> written = log_and_apply(write, request.attachment, &sequence);
+  if (!written.is_ok()) return written.status();
+  return sequence;
+}
+
+core::Status Collection::validate_points(const std::vector<PointWrite>& points) const {
+  for (size_t i = 0; i < points.size(); ++i) {
+    const PointWrite& p = points[i];
+    const std::string what =
+        "vector of point " + p.id.to_string() + " (points[" + std::to_string(i) + "])";
+    VESTA_RETURN_IF_ERROR(index_.validate_vector(p.vector, what));
+    if (!p.payload.is_object() && !p.payload.is_null()) {
+      return core::invalid_argument("payload of point " + p.id.to_string() + " (points[" +
+                                    std::to_string(i) + "]) must be a JSON object");
+    }
+  }
+  return core::Status::ok();
 }
 
 size_t Collection::apply_locked(CollectionWrite& write) {
@@ -110,19 +158,10 @@ size_t Collection::apply_locked(CollectionWrite& write) {
 
 core::Status Collection::upsert(std::vector<PointWrite> points, const core::LockOptions& lock) {
   if (points.empty()) return core::Status::ok();
+  VESTA_RETURN_IF_ERROR(validate_points(points));
   std::vector<core::PointId> ids;
   ids.reserve(points.size());
-  for (size_t i = 0; i < points.size(); ++i) {
-    const PointWrite& p = points[i];
-    const std::string what =
-        "vector of point " + p.id.to_string() + " (points[" + std::to_string(i) + "])";
-    VESTA_RETURN_IF_ERROR(index_.validate_vector(p.vector, what));
-    if (!p.payload.is_object() && !p.payload.is_null()) {
-      return core::invalid_argument("payload of point " + p.id.to_string() + " (points[" +
-                                    std::to_string(i) + "]) must be a JSON object");
-    }
-    ids.push_back(p.id);
-  }
+  for (const PointWrite& p : points) ids.push_back(p.id);
   core::Result<size_t> written = write(UpsertPoints{std::move(points)}, ids, lock);
   return written.status();
 }
@@ -423,7 +462,7 @@ core::Result<size_t> Collection::write_index_change(CollectionWrite write,
                                                     const core::LockOptions& lock) {
   if (journal_ != nullptr && journal_->applies_writes()) {
     // The journal applies in its order, taking the collection lock itself.
-    core::Result<LoggedWrite> logged = journal_->log(config_, write);
+    core::Result<LoggedWrite> logged = journal_->log(config_, write, {});
     if (!logged.is_ok()) return logged.status();
     return logged.value().touched;
   }
@@ -434,7 +473,7 @@ core::Result<size_t> Collection::write_index_change(CollectionWrite write,
       locks_.lock_collection_exclusive(config_.name, lock);
   if (!guard.is_ok()) return guard.status();
   if (journal_ == nullptr) return apply_locked(write);
-  core::Result<LoggedWrite> logged = journal_->log(config_, write);
+  core::Result<LoggedWrite> logged = journal_->log(config_, write, {});
   if (!logged.is_ok()) return logged.status();
   const size_t touched = apply_locked(write);
   journal_->applied(logged.value().sequence);

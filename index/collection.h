@@ -5,6 +5,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -68,6 +69,24 @@ class Collection {
   const CollectionConfig& config() const { return config_; }
 
   core::Status upsert(std::vector<PointWrite> points, const core::LockOptions& lock = {});
+
+  // An upsert or delete logged with an attachment in one journal record
+  // (WriteJournal::log), for writes that must reach somewhere else too
+  // (graph operations). Takes the keyed locks of `lock_ids` (the write's ids
+  // and any others the caller needs held), then checks that every point of
+  // `must_exist` is live (else kInvalidArgument with its `missing` text),
+  // then logs and applies. Needs a journal. Returns the log sequence.
+  struct AttachedWrite {
+    std::variant<UpsertPoints, DeletePoints> write;
+    std::vector<core::PointId> lock_ids;
+    struct Required {
+      core::PointId id;
+      std::string missing;  // the error when it is not live
+    };
+    std::vector<Required> must_exist;
+    std::string attachment;
+  };
+  core::Result<uint64_t> write_attached(AttachedWrite request, const core::LockOptions& lock = {});
   // Returns how many of `ids` were live (and are now deleted).
   core::Result<size_t> remove(std::span<const core::PointId> ids,
                               const core::LockOptions& lock = {});
@@ -153,6 +172,12 @@ class Collection {
   // collection lock exclusively, then apply. Returns what apply returned.
   core::Result<size_t> write(CollectionWrite write, std::span<const core::PointId> ids,
                              const core::LockOptions& lock);
+  // The rest of write() once the keyed locks are held; `sequence` (may be
+  // null) receives the log sequence.
+  core::Result<size_t> log_and_apply(CollectionWrite& write, std::string_view attachment,
+                                     uint64_t* sequence);
+  // Upserted points checked before anything is written.
+  core::Status validate_points(const std::vector<PointWrite>& points) const;
   // Applies a write; the caller holds the exclusive collection lock. Returns
   // how many points it touched (upserted, deleted, updated; for index
   // writes 1 when an index was dropped). May move from `write`.

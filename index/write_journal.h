@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -117,8 +118,13 @@ class WriteJournal {
   virtual bool applies_writes() const { return false; }
   // Durable before returning OK; the returned sequence orders the write.
   // An error means the write must not be applied (and is not acknowledged).
+  // `attachment` (usually empty) is opaque bytes made durable in the same
+  // record, all or nothing with the write: what the journal's owner does
+  // with them (graph operations for the outbox) is none of the index's
+  // business.
   virtual core::Result<LoggedWrite> log(const CollectionConfig& collection,
-                                        const CollectionWrite& write) = 0;
+                                        const CollectionWrite& write,
+                                        std::string_view attachment) = 0;
   // The write logged as `sequence` is applied (or will never be).
   virtual void applied(uint64_t sequence) = 0;
   // Every write logged at or below this sequence has been applied. Read it

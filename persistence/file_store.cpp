@@ -162,10 +162,12 @@ core::Result<std::optional<SnapshotContents>> FileStore::load_snapshot(
   return std::optional<SnapshotContents>();
 }
 
-core::Status FileStore::open_wal(uint64_t replay_after, const ReplayFn& replay) {
+core::Status FileStore::open_wal(uint64_t replay_after, uint64_t position,
+                                const ReplayFn& replay) {
   VESTA_CHECK(wal_ == nullptr) << "open_wal called twice";
   WalOpenReport report;
-  core::Result<std::unique_ptr<Wal>> wal = Wal::open(options_.wal, replay_after, replay, &report);
+  core::Result<std::unique_ptr<Wal>> wal =
+      Wal::open(options_.wal, replay_after, replay, &report, position);
   if (!wal.is_ok()) return wal.status();
   if (report.cut_tail) {
     std::fprintf(stderr, "vesta: the write-ahead log ended in a torn or damaged record, cut: %s\n",

@@ -640,7 +640,9 @@ core::Status PostgresStore::truncate_wal(uint64_t sequence) {
   });
 }
 
-core::Status PostgresStore::open_wal(uint64_t replay_after, const ReplayFn& replay) {
+core::Status PostgresStore::open_wal(uint64_t replay_after, uint64_t position,
+                                    const ReplayFn& replay) {
+  position = std::max(position, replay_after);
   {
     std::lock_guard lock(wal_mutex_);
     VESTA_CHECK(!wal_open_) << "open_wal called twice";
@@ -692,13 +694,13 @@ core::Status PostgresStore::open_wal(uint64_t replay_after, const ReplayFn& repl
   std::lock_guard lock(wal_mutex_);
   // Never reuse a sequence: one a snapshot covers may be missing from the
   // table (its write failed and the process ended before making it void).
-  last_sequence_ = std::max({last_logged, replay_after, last_snapshot});
+  last_sequence_ = std::max({last_logged, position, last_snapshot});
   resolved_through_ = last_sequence_;
   wal_open_ = true;
   if (options_.shared) {
     // The follower goes on from the last record replayed: COMMITs happen in
     // sequence order, so none before it can appear later.
-    followed_through_ = std::max(replayed_through, replay_after);
+    followed_through_ = std::max(replayed_through, position);
     flusher_ = std::thread([this] { shared_flush_loop(); });
   } else {
     flusher_ = std::thread([this] { flush_loop(); });

@@ -66,8 +66,15 @@ class Store {
   virtual core::Result<std::optional<SnapshotContents>> load_snapshot(const std::string& collection,
                                                                       uint64_t incarnation) = 0;
   // Opens the log for writing after calling `replay` for every record after
-  // `replay_after`, in order; a damaged tail is cut and said on stderr.
-  virtual core::Status open_wal(uint64_t replay_after, const ReplayFn& replay) = 0;
+  // `replay_after`, in order; a damaged tail is cut and said on stderr. New
+  // records are numbered after the last one and after `position` (at least
+  // replay_after: what the caller's snapshots hold, which a lost log must
+  // not make the store hand out again).
+  virtual core::Status open_wal(uint64_t replay_after, uint64_t position,
+                                const ReplayFn& replay) = 0;
+  core::Status open_wal(uint64_t replay_after, const ReplayFn& replay) {
+    return open_wal(replay_after, replay_after, replay);
+  }
 
   // Replaces the catalog, durably.
   virtual core::Status save_catalog(std::string_view text) = 0;

@@ -157,7 +157,9 @@ class Wal::SegmentFile {
 Wal::Wal(const WalOptions& options, int dir_fd) : options_(options), dir_fd_(dir_fd) {}
 
 core::Result<std::unique_ptr<Wal>> Wal::open(const WalOptions& options, uint64_t replay_after,
-                                             const ReplayFn& replay, WalOpenReport* report) {
+                                             const ReplayFn& replay, WalOpenReport* report,
+                                             uint64_t position) {
+  position = std::max(position, replay_after);
   WalOpenReport local_report;
   WalOpenReport& rep = report != nullptr ? *report : local_report;
   rep = WalOpenReport{};
@@ -339,8 +341,8 @@ core::Result<std::unique_ptr<Wal>> Wal::open(const WalOptions& options, uint64_t
     }
   }
   uint64_t first_sequence = last_sequence + 1;
-  if (replay_after > last_sequence) {
-    // The caller already holds everything up to replay_after (a snapshot
+  if (position > last_sequence) {
+    // The caller already holds everything up to `position` (a snapshot
     // newer than the log: the log was lost or removed). New records must
     // come after it, or the next open would take them for covered ones; the
     // old segments go, since a gap before the new one would read as damage.
@@ -351,10 +353,10 @@ core::Result<std::unique_ptr<Wal>> Wal::open(const WalOptions& options, uint64_t
     }
     wal->segments_.clear();
     VESTA_RETURN_IF_ERROR(wal->fsync_dir());
-    first_sequence = replay_after + 1;
-    wal->last_sequence_.store(replay_after);
-    wal->durable_sequence_.store(replay_after);
-    rep.last_sequence = replay_after;
+    first_sequence = position + 1;
+    wal->last_sequence_.store(position);
+    wal->durable_sequence_.store(position);
+    rep.last_sequence = position;
   }
   {
     std::lock_guard<std::mutex> lock(wal->write_mutex_);

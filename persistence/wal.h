@@ -93,10 +93,13 @@ class Wal {
   // sequences are never reused, even when every record was removed. When
   // replay_after is beyond every record (the caller's snapshot is newer than
   // the log), the old segments are removed and appends start at
-  // replay_after+1.
+  // replay_after+1. `position` (at least replay_after when given) is what the
+  // caller holds when it replays from further back than its snapshots (to
+  // read records kept for another reason): the same rule applies to it.
   static core::Result<std::unique_ptr<Wal>> open(const WalOptions& options, uint64_t replay_after,
                                                  const ReplayFn& replay,
-                                                 WalOpenReport* report = nullptr);
+                                                 WalOpenReport* report = nullptr,
+                                                 uint64_t position = 0);
   // Syncs what was written (an error goes to stderr), stops the group-commit
   // thread and closes the files.
   ~Wal();
