@@ -21,6 +21,7 @@
 #include "core/thread_pool.h"
 #include "engine/engine.h"
 #include "engine/snapshot_command.h"
+#include "graph/dispatcher.h"
 #include "importer/import_command.h"
 #include "index/collection_registry.h"
 #include "index/cpu_searcher.h"
@@ -29,6 +30,7 @@
 #include "kernels/cpu/top_k.h"
 #include "kernels/cuda/device_info.h"
 #include "loadgen/bench_command.h"
+#include "persistence/bolt/bolt_uri.h"
 #include "persistence/file_store.h"
 #include "persistence/postgres_store.h"
 #include "server/http_server.h"
@@ -175,6 +177,29 @@ Durability (serve options):
   PostgreSQL, a write whose COMMIT fails gets 503 and never takes effect; the
   server reconnects by itself (backoff with jitter).
 
+Graph coordination (serve options; docs/graph.md):
+  --neo4j-uri URI        the graph database (Neo4j 5, or any Bolt 5.x/4.4
+                         server): bolt://HOST[:PORT], bolt+s:// (TLS,
+                         verified), bolt+ssc:// (TLS, self-signed), neo4j://
+                         (a direct connection to that host: no routing).
+                         Enables POST /graph/WORKSPACE/upsert and /delete:
+                         node vectors and graph operations are written in one
+                         log record (the outbox), then shipped in batches of
+                         idempotent Cypher by the leader, retried with backoff
+                         while the graph database is away. Without it the
+                         graph routes answer 503. Needs file or PostgreSQL
+                         storage
+  --neo4j-user NAME      basic auth user (with --neo4j-password)
+  --neo4j-password PW    basic auth password; better in env VESTA_NEO4J_PASSWORD
+  --neo4j-token TOKEN    bearer auth instead (env VESTA_NEO4J_TOKEN)
+  --neo4j-database NAME  the database to write (default: the server's default)
+  --neo4j-goodbye on|off say GOODBYE before closing a connection (default on;
+                         FalkorDB 4.16 needs off)
+  --graph-batch-operations N  most operations in one graph transaction
+                         (default 5000)
+  --graph-statement-bytes N  most parameter bytes in one Cypher statement
+                         (K/M suffixes; default 1M; FalkorDB needs about 3K)
+
 A GPU failure moves the collection it met to the CPU path with one log line.
 POST /collections/NAME/points/search/raw is the binary batch search; the
 snapshot API (POST/GET /collections/NAME/snapshots, download, delete,
@@ -258,7 +283,15 @@ constexpr std::string_view kServeSettings[] = {"host",
                                                "device",
                                                "gpu-memory-budget",
                                                "gpu-devices",
-                                               "gpu-scratch-bytes"};
+                                               "gpu-scratch-bytes",
+                                               "neo4j-uri",
+                                               "neo4j-user",
+                                               "neo4j-password",
+                                               "neo4j-token",
+                                               "neo4j-database",
+                                               "neo4j-goodbye",
+                                               "graph-batch-operations",
+                                               "graph-statement-bytes"};
 
 std::string env_name(std::string_view setting) {
   std::string name = "VESTA_";
@@ -353,6 +386,8 @@ int serve(const std::vector<std::string_view>& raw_args) {
   vesta::persistence::FileStoreOptions file_store;
   vesta::persistence::PostgresStoreOptions postgres;
   vesta::engine::EngineOptions engine_options;
+  vesta::graph::DispatcherOptions dispatcher_options;
+  std::string graph_uri, graph_user, graph_password, graph_token;
   std::string sources;
   vesta::core::Result<std::vector<std::string>> settings = gather_settings(raw_args, &sources);
   if (!settings.is_ok()) return usage_error(settings.status().message());
@@ -536,6 +571,36 @@ int serve(const std::vector<std::string_view>& raw_args) {
     } else if (args[i] == "--postgres-statement-timeout-s") {
       if (!number({"--postgres-statement-timeout-s", 1, 86400}, &value)) return 2;
       postgres.statement_timeout = std::chrono::seconds(value);
+    } else if (args[i] == "--neo4j-uri" || args[i] == "--neo4j-user" ||
+               args[i] == "--neo4j-password" || args[i] == "--neo4j-token" ||
+               args[i] == "--neo4j-database") {
+      if (i + 1 >= args.size() || args[i + 1].empty()) {
+        return usage_error(std::string(args[i]) + " needs a value");
+      }
+      const std::string option(args[i]);
+      std::string value_text(args[++i]);
+      if (option == "--neo4j-uri") graph_uri = std::move(value_text);
+      if (option == "--neo4j-user") graph_user = std::move(value_text);
+      if (option == "--neo4j-password") graph_password = std::move(value_text);
+      if (option == "--neo4j-token") graph_token = std::move(value_text);
+      if (option == "--neo4j-database") dispatcher_options.database = std::move(value_text);
+    } else if (args[i] == "--neo4j-goodbye") {
+      const std::string_view on = i + 1 < args.size() ? args[i + 1] : std::string_view();
+      if (on != "on" && on != "off") return usage_error("--neo4j-goodbye must be on or off");
+      dispatcher_options.connection.send_goodbye = on == "on";
+      ++i;
+    } else if (args[i] == "--graph-batch-operations") {
+      if (!number({"--graph-batch-operations", 1, 1'000'000}, &dispatcher_options.batch_operations))
+        return 2;
+    } else if (args[i] == "--graph-statement-bytes") {
+      if (i + 1 >= args.size()) return usage_error("--graph-statement-bytes needs a value");
+      const std::optional<size_t> bytes = vesta::core::parse_byte_size(args[++i]);
+      if (!bytes || *bytes < 256 || *bytes > (size_t{1} << 30)) {
+        return usage_error(
+            "--graph-statement-bytes must be from 256 bytes to 1G (K/M/G suffixes), got '" +
+            std::string(args[i]) + "'");
+      }
+      dispatcher_options.statement_bytes = *bytes;
     } else if (args[i] == "--host") {
       if (i + 1 >= args.size()) return usage_error("--host needs a value");
       http.host = std::string(args[++i]);
@@ -552,6 +617,33 @@ int serve(const std::vector<std::string_view>& raw_args) {
   }
   if (in_memory && !postgres.uri.empty()) {
     return usage_error("--postgres and --storage memory exclude each other");
+  }
+  if (!graph_uri.empty()) {
+    if (in_memory) {
+      return usage_error(
+          "--neo4j-uri needs durable storage (the outbox is in the log): not --storage memory");
+    }
+    if (vesta::core::Result<vesta::bolt::BoltUri> uri = vesta::bolt::BoltUri::parse(graph_uri);
+        !uri.is_ok()) {
+      return usage_error("--neo4j-uri: " + uri.status().message());
+    }
+    if (!graph_token.empty() && (!graph_user.empty() || !graph_password.empty())) {
+      return usage_error("--neo4j-token and --neo4j-user/--neo4j-password exclude each other");
+    }
+    if (graph_user.empty() != graph_password.empty()) {
+      return usage_error("--neo4j-user and --neo4j-password go together");
+    }
+    dispatcher_options.connection.uri = graph_uri;
+    dispatcher_options.connection.read_timeout = std::chrono::seconds(10);
+    if (!graph_token.empty()) {
+      dispatcher_options.connection.auth = vesta::bolt::AuthToken::bearer(graph_token);
+    } else if (!graph_user.empty()) {
+      dispatcher_options.connection.auth =
+          vesta::bolt::AuthToken::basic(graph_user, graph_password);
+    }
+  } else if (!graph_user.empty() || !graph_password.empty() || !graph_token.empty() ||
+             !dispatcher_options.database.empty()) {
+    return usage_error("the --neo4j-* options need --neo4j-uri");
   }
 
   // Block the stop signals before any thread starts, so only sigwait sees them.
@@ -663,6 +755,22 @@ int serve(const std::vector<std::string_view>& raw_args) {
     return 1;
   }
   rest.import_jobs = import_jobs.value().get();
+  // Graph coordination: the dispatcher ships the outbox while this process
+  // is the leader.
+  std::unique_ptr<vesta::graph::Dispatcher> dispatcher;
+  if (!graph_uri.empty()) {
+    dispatcher = std::make_unique<vesta::graph::Dispatcher>(*engine, dispatcher_options);
+    dispatcher->start();
+    rest.graph = dispatcher.get();
+    const vesta::engine::OutboxStatus outbox = engine->outbox().status(std::nullopt);
+    std::fprintf(stderr,
+                 "vesta serve: graph coordination with %s (%s auth); outbox: %llu records "
+                 "pending, %llu dead letters\n",
+                 graph_uri.c_str(),
+                 !graph_token.empty() ? "bearer" : (!graph_user.empty() ? "basic" : "no"),
+                 static_cast<unsigned long long>(outbox.pending_records),
+                 static_cast<unsigned long long>(outbox.dead_letters));
+  }
   vesta::server::RestApi api(collections, VESTA_VERSION, rest);
   vesta::server::HttpServer server(
       http, [&api](const vesta::server::HttpRequest& request) { return api.handle(request); });
@@ -694,6 +802,7 @@ int serve(const std::vector<std::string_view>& raw_args) {
   std::fprintf(stderr, "vesta serve: received %s, finishing requests in flight\n",
                signal == SIGINT ? "SIGINT" : "SIGTERM");
   server.stop();
+  if (dispatcher) dispatcher->stop();
   std::fprintf(stderr, "vesta serve: stopped\n");
   return 0;
 }

@@ -13,7 +13,8 @@ std::string encode_attachment(const OutboxItem& item) {
   out.push_back(static_cast<char>(item.workspace.size() & 0xFF));
   out.push_back(static_cast<char>(item.workspace.size() >> 8));
   out.append(item.workspace);
-  for (size_t i = 0; i < 4; ++i) out.push_back(static_cast<char>((item.operations >> (8 * i)) & 0xFF));
+  for (size_t i = 0; i < 4; ++i)
+    out.push_back(static_cast<char>((item.operations >> (8 * i)) & 0xFF));
   out.append(item.text);
   return out;
 }
@@ -52,7 +53,9 @@ std::string OutboxChange::to_text() const {
 
 core::Result<OutboxChange> OutboxChange::from_text(std::string_view text) {
   const nlohmann::json in = nlohmann::json::parse(text, nullptr, false);
-  auto damaged = [] { return core::internal_error("outbox record damaged: not the JSON expected"); };
+  auto damaged = [] {
+    return core::internal_error("outbox record damaged: not the JSON expected");
+  };
   if (!in.is_object()) return damaged();
   OutboxChange change;
   auto sequences = [&](const char* key, std::vector<uint64_t>& out) {

@@ -31,9 +31,9 @@ core::Result<OutboxItem> decode_attachment(std::string_view bytes);
 // order. JSON: {"delivered": [sequences], "dead": [{"sequence", "error"}],
 // "retry": [sequences]}.
 struct OutboxChange {
-  std::vector<uint64_t> delivered;                      // committed in the graph database
-  std::vector<std::pair<uint64_t, std::string>> dead;   // refused for good, with why
-  std::vector<uint64_t> retry;                          // dead letters put back
+  std::vector<uint64_t> delivered;                     // committed in the graph database
+  std::vector<std::pair<uint64_t, std::string>> dead;  // refused for good, with why
+  std::vector<uint64_t> retry;                         // dead letters put back
   std::string to_text() const;
   static core::Result<OutboxChange> from_text(std::string_view text);
 };

@@ -93,11 +93,13 @@ core::Result<uint64_t> Collection::write_attached(AttachedWrite request,
         locks_.lock_collection_shared(config_.name, lock);
     if (!guard.is_ok()) return guard.status();
     for (const AttachedWrite::Required& required : request.must_exist) {
-      if (!index_.find_row(required.id)) return core::invalid_argument(required.missing);
+      if (!index_.find_row(required.id)) {
+        return core::Status(core::StatusCode::kUnprocessable, required.missing);
+      }
     }
   }
-  CollectionWrite write = std::visit([](auto& w) -> CollectionWrite { return std::move(w); },
-                                     request.write);
+  CollectionWrite write =
+      std::visit([](auto& w) -> CollectionWrite { return std::move(w); }, request.write);
   uint64_t sequence = 0;
   core::Result<size_t> written = log_and_apply(write, request.attachment, &sequence);
   if (!written.is_ok()) return written.status();

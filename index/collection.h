@@ -74,7 +74,7 @@ class Collection {
   // (WriteJournal::log), for writes that must reach somewhere else too
   // (graph operations). Takes the keyed locks of `lock_ids` (the write's ids
   // and any others the caller needs held), then checks that every point of
-  // `must_exist` is live (else kInvalidArgument with its `missing` text),
+  // `must_exist` is live (else kUnprocessable with its `missing` text),
   // then logs and applies. Needs a journal. Returns the log sequence.
   struct AttachedWrite {
     std::variant<UpsertPoints, DeletePoints> write;

@@ -162,8 +162,7 @@ core::Result<std::optional<SnapshotContents>> FileStore::load_snapshot(
   return std::optional<SnapshotContents>();
 }
 
-core::Status FileStore::open_wal(uint64_t replay_after, uint64_t position,
-                                const ReplayFn& replay) {
+core::Status FileStore::open_wal(uint64_t replay_after, uint64_t position, const ReplayFn& replay) {
   VESTA_CHECK(wal_ == nullptr) << "open_wal called twice";
   WalOpenReport report;
   core::Result<std::unique_ptr<Wal>> wal =

@@ -37,8 +37,7 @@ class FileStore final : public Store {
   core::Result<std::optional<SnapshotContents>> load_snapshot(const std::string& collection,
                                                               uint64_t incarnation) override;
   using Store::open_wal;
-  core::Status open_wal(uint64_t replay_after, uint64_t position,
-                        const ReplayFn& replay) override;
+  core::Status open_wal(uint64_t replay_after, uint64_t position, const ReplayFn& replay) override;
   core::Status save_catalog(std::string_view text) override;
   core::Result<uint64_t> write_wal(std::string_view record) override;
   core::Status sync_wal(uint64_t sequence) override;

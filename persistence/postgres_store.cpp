@@ -641,7 +641,7 @@ core::Status PostgresStore::truncate_wal(uint64_t sequence) {
 }
 
 core::Status PostgresStore::open_wal(uint64_t replay_after, uint64_t position,
-                                    const ReplayFn& replay) {
+                                     const ReplayFn& replay) {
   position = std::max(position, replay_after);
   {
     std::lock_guard lock(wal_mutex_);

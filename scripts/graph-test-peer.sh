@@ -9,7 +9,14 @@
 #                                               most 32767: FalkorDB's limit)
 #   scripts/graph-test-peer.sh free-port        prints a port that is free now,
 #                                               within that limit
-#   scripts/graph-test-peer.sh stop DIR         stops it (DIR is left for the caller)
+#   scripts/graph-test-peer.sh start DIR PORT keep   the same, but the graph
+#                                               survives a stop and start in
+#                                               the same DIR (saved to
+#                                               DIR/dump.rdb when it stops,
+#                                               loaded when it starts): for
+#                                               the outage tests
+#   scripts/graph-test-peer.sh stop DIR         stops it (SIGTERM; DIR is left
+#                                               for the caller)
 #   scripts/graph-test-peer.sh python           prints the venv's python (for the
 #                                               tests that read back with the driver)
 #
@@ -54,7 +61,12 @@ case "$cmd" in
   start)
     dir="${2:-}"
     port="${3:-}"
-    [[ -n "$dir" && "$port" =~ ^[0-9]+$ ]] || usage
+    keep="${4:-}"
+    [[ -n "$dir" && "$port" =~ ^[0-9]+$ && ( -z "$keep" || "$keep" == keep ) ]] || usage
+    # Nothing saved, or (keep) a save at shutdown only: Redis saves on
+    # SIGTERM when any save point is set, and loads DIR/dump.rdb at start.
+    save=""
+    if [[ "$keep" == keep ]]; then save="86400 1000000000"; fi
     if ((port < 1 || port > 32767)); then
       # FalkorDB 4.16 reads BOLT_PORT as a signed 16-bit number: above 32767
       # it starts without its Bolt listener, saying nothing.
@@ -70,7 +82,7 @@ case "$cmd" in
       echo "bolt://127.0.0.1:$port"
       exit 0
     fi
-    "$bin/redis-server" --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no \
+    "$bin/redis-server" --bind 127.0.0.1 --port "$redis_port" --save "$save" --appendonly no \
       --dir "$dir" --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
       --loadmodule "$bin/falkordb.so" BOLT_PORT "$port"
     for _ in $(seq 1 100); do

@@ -11,26 +11,9 @@ namespace {
 
 using nlohmann::json;
 
-// The value of `key` in a query string ("a=1&b=2"), percent-decoding left out:
-// the parameters here take plain words.
-std::optional<std::string> query_value(const std::string& query, const std::string& key) {
-  size_t start = 0;
-  while (start <= query.size()) {
-    size_t end = query.find('&', start);
-    if (end == std::string::npos) end = query.size();
-    const std::string pair = query.substr(start, end - start);
-    const size_t eq = pair.find('=');
-    if (pair.substr(0, eq) == key) {
-      return eq == std::string::npos ? std::string() : pair.substr(eq + 1);
-    }
-    start = end + 1;
-  }
-  return std::nullopt;
-}
-
 core::Result<ImportOptions> import_options(const HttpRequest& request) {
   ImportOptions options;
-  std::optional<std::string> format = query_value(request.query, "format");
+  std::optional<std::string> format = query_param(request.query, "format");
   if (!format) {
     auto type = request.headers.find("content-type");
     const bool octets =
@@ -42,12 +25,12 @@ core::Result<ImportOptions> import_options(const HttpRequest& request) {
   } else if (*format != "ndjson") {
     return core::invalid_argument("format must be ndjson or binary, got '" + *format + "'");
   }
-  const std::string on_error = query_value(request.query, "on_error").value_or("skip");
+  const std::string on_error = query_param(request.query, "on_error").value_or("skip");
   if (on_error != "skip" && on_error != "abort") {
     return core::invalid_argument("on_error must be skip or abort, got '" + on_error + "'");
   }
   options.skip_bad_points = on_error == "skip";
-  std::optional<std::string> key = query_value(request.query, "idempotency_key");
+  std::optional<std::string> key = query_param(request.query, "idempotency_key");
   if (auto header = request.headers.find("idempotency-key");
       !key && header != request.headers.end()) {
     key = header->second;

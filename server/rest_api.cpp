@@ -12,6 +12,7 @@
 #include "index/payload_filter.h"
 #include "kernels/cpu/top_k.h"
 #include "server/envelope.h"
+#include "server/graph_routes.h"
 #include "server/import_routes.h"
 #include "server/json_codec.h"
 #include "server/payload_selector.h"
@@ -459,22 +460,6 @@ core::Result<json> upsert_json(index::Collection& collection, const json& body,
   return completed_operation();
 }
 
-// The value of parameter `name` in a URL query ("a=1&b=x%2Cy"),
-// percent-decoded; nullopt when absent.
-std::optional<std::string> query_param(std::string_view query, std::string_view name) {
-  size_t start = 0;
-  while (start <= query.size()) {
-    const size_t amp = std::min(query.find('&', start), query.size());
-    const std::string_view pair = query.substr(start, amp - start);
-    const size_t eq = std::min(pair.find('='), pair.size());
-    if (pair.substr(0, eq) == name) {
-      return percent_decode(eq == pair.size() ? std::string_view() : pair.substr(eq + 1));
-    }
-    start = amp + 1;
-  }
-  return std::nullopt;
-}
-
 // One point by the id in the URL path; 404 when absent. Payload and vector
 // by default, as in Qdrant; `?with_payload=` (true, false or comma-separated
 // key paths) and `?with_vector=` (true or false) choose otherwise.
@@ -811,6 +796,8 @@ RestApi::RestApi(index::CollectionRegistry& collections, std::string version,
       access_log_(options.access_log),
       engine_(options.engine),
       import_jobs_(options.import_jobs),
+      graph_(options.graph),
+      graph_limits_(options.graph_limits),
       fast_json_vectors_(options.fast_json_vectors) {
   add_routes();
 }
@@ -1060,6 +1047,7 @@ void RestApi::add_routes() {
 
   add_snapshot_routes(r, engine_);
   if (import_jobs_ != nullptr) add_import_routes(r, *import_jobs_);
+  add_graph_routes(r, collections_, engine_, graph_, graph_limits_);
 }
 
 }  // namespace vesta::server

@@ -4,6 +4,8 @@
 #include <string>
 
 #include "engine/engine.h"
+#include "graph/dispatcher.h"
+#include "graph/graph_write.h"
 #include "index/collection_registry.h"
 #include "index/payload_filter.h"
 #include "kernels/cpu/top_k.h"
@@ -36,6 +38,10 @@ struct RestApiOptions {
   // Optional: bulk import jobs (server/import_routes.h); without them the
   // import and job routes answer 404.
   ImportJobs* import_jobs = nullptr;
+  // Optional: graph coordination (server/graph_routes.h, with `engine`);
+  // without it the graph routes answer 503.
+  graph::Dispatcher* graph = nullptr;
+  graph::GraphLimits graph_limits{};
   // Read the vectors of search, query and upsert bodies straight from the
   // text (VectorBodyParser). false: every body through parse_json_body
   // alone, the reference the tests compare the reader with.
@@ -69,6 +75,8 @@ class RestApi {
   AccessLog* access_log_;
   engine::Engine* engine_;
   ImportJobs* import_jobs_;
+  graph::Dispatcher* graph_;
+  graph::GraphLimits graph_limits_;
   bool fast_json_vectors_;
   Router router_;
 };

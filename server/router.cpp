@@ -16,6 +16,20 @@ std::vector<std::string> split_path(std::string_view path) {
   return out;
 }
 
+std::optional<std::string> query_param(std::string_view query, std::string_view name) {
+  size_t start = 0;
+  while (start <= query.size()) {
+    const size_t amp = std::min(query.find('&', start), query.size());
+    const std::string_view pair = query.substr(start, amp - start);
+    const size_t eq = std::min(pair.find('='), pair.size());
+    if (pair.substr(0, eq) == name) {
+      return percent_decode(eq == pair.size() ? std::string_view() : pair.substr(eq + 1));
+    }
+    start = amp + 1;
+  }
+  return std::nullopt;
+}
+
 std::string percent_decode(std::string_view text) {
   auto hex = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';

@@ -62,6 +62,10 @@ class Router {
 std::vector<std::string> split_path(std::string_view path);
 std::string percent_decode(std::string_view text);
 
+// The value of parameter `name` in a URL query ("a=1&b=x%2Cy"),
+// percent-decoded; nullopt when absent.
+std::optional<std::string> query_param(std::string_view query, std::string_view name);
+
 // The standard error envelope: {"status": {"error": message}, "time": 0}.
 HttpResponse error_response(int status, const std::string& message);
 
