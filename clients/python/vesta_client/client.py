@@ -589,8 +589,8 @@ class VestaClient:
         Every edge's ends must be nodes of this request or points already in
         `collection`. `wait="durable"` returns once the write is durable;
         `"delivered"` once the graph database committed it, waiting at most
-        `timeout` seconds on the server (default 30; the client's own read
-        limit is raised to match): past it, `GatewayTimeout` (the write is
+        `timeout` seconds on the server (default 30, at most 300; the
+        client's own read limit is raised to match): past it, `GatewayTimeout` (the write is
         durable and will be delivered); a refusal by the graph database is
         `BadGateway` (a dead letter). A property value the graph cannot hold
         or an edge to a missing node is `UnprocessableEntity` naming it."""
@@ -653,7 +653,8 @@ class VestaClient:
     def retry_graph_dead_letters(self, sequences: Iterable[int] | None = None) -> int:
         """Puts the dead letters with these `sequences` (None: all) back in
         the outbox, delivered after what waits now; returns how many were
-        (`POST /graph/dead-letters/retry`)."""
+        (`POST /graph/dead-letters/retry`). A sequence that is not a dead
+        letter is `NotFound`, and then none is retried."""
         body: dict[str, Any] = {}
         if sequences is not None:
             body["sequences"] = [int(s) for s in sequences]

@@ -411,14 +411,14 @@ class ImportJob:
 
 # ---------------------------------------------------------------- graph
 
-# A graph node's id (docs/graph.md): a string of 1 to 256 bytes or a
-# non-negative integer; a `uuid.UUID` is sent as its string. A node's vector
-# is the point with the same id.
+# A graph node's id (docs/graph.md): a string of 1 to 256 bytes or an
+# integer 0..2**63-1 (what a graph integer holds); a `uuid.UUID` is sent as
+# its string. A node's vector is the point with the same id.
 NodeId = Union[int, str, uuid.UUID]
 
 # The longest string node id (and string point id), in UTF-8 bytes.
 MAX_STRING_ID_BYTES = 256
-_MAX_POINT_NUMBER = 2**64 - 1
+_MAX_NODE_NUMBER = 2**63 - 1
 
 # The UUID forms the server reads as a UUID point id (core/point_id.h,
 # Uuid::parse): hyphenated 8-4-4-4-12 or 32 hex digits, either wrapped in
@@ -449,15 +449,15 @@ def node_point_id(node_id: NodeId) -> int | str:
     with a string that is a UUID in any form the server reads (hyphenated
     or not, in braces, `urn:uuid:`, any case) as its canonical lowercase
     hyphenated form, which is how the server echoes it. Raises ValueError
-    for an id no point can have (negative, over 2**64 - 1, an empty string
+    for an id no node can have (negative, over 2**63 - 1, an empty string
     or one over 256 bytes).
 
         client.retrieve("entities", [node_point_id(node)], with_vector=True)
     """
     value = node_id_json(node_id)
     if isinstance(value, int):
-        if not 0 <= value <= _MAX_POINT_NUMBER:
-            raise ValueError(f"an integer node id must be in 0..2**64-1, got {value}")
+        if not 0 <= value <= _MAX_NODE_NUMBER:
+            raise ValueError(f"an integer node id must be in 0..2**63-1, got {value}")
         return value
     match = _UUID_TEXT.fullmatch(value)
     if match:
@@ -548,16 +548,21 @@ class GraphWriteResult:
 @dataclass(frozen=True)
 class GraphConnection:
     """The dispatcher's link to the graph database: its `uri`, whether it is
-    `connected`, and the last error it met (None when there was none)."""
+    `connected`, the last error it met (None when there was none), and how
+    many graph transactions it committed and retried."""
 
     uri: str
     connected: bool
     last_error: str | None = None
+    transactions: int = 0
+    retries: int = 0
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> GraphConnection:
         return cls(uri=value.get("uri", ""), connected=bool(value.get("connected", False)),
-                   last_error=value.get("last_error"))
+                   last_error=value.get("last_error"),
+                   transactions=int(value.get("transactions") or 0),
+                   retries=int(value.get("retries") or 0))
 
 
 @dataclass(frozen=True)
@@ -565,8 +570,10 @@ class GraphStatus:
     """`GET /graph/{workspace}/status`: the log records and graph operations
     of this workspace not yet delivered, the newest sequence delivered (of
     any workspace; None before the first), how long the oldest waiting
-    record has waited (seconds), the dead letters, and the connection;
-    `raw` is the whole answer."""
+    record has waited (seconds), the dead letters, whether this server is
+    the one that delivers (`leader`: with `--postgres-mode shared`, one
+    server of the workspace does; None when the server does not say), and
+    the connection; `raw` is the whole answer."""
 
     workspace: str
     pending_records: int
@@ -575,7 +582,8 @@ class GraphStatus:
     lag_seconds: float
     dead_letters: int
     graph: GraphConnection
-    raw: dict[str, Any] = field(repr=False, compare=False)
+    leader: bool | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> GraphStatus:
@@ -587,7 +595,7 @@ class GraphStatus:
                    lag_seconds=float(value.get("lag_seconds") or 0.0),
                    dead_letters=int(value.get("dead_letters", 0)),
                    graph=GraphConnection.from_json(value.get("graph") or {}),
-                   raw=dict(value))
+                   leader=value.get("leader"), raw=dict(value))
 
 
 @dataclass(frozen=True)
