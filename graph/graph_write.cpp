@@ -10,7 +10,7 @@
 namespace vesta::graph {
 namespace {
 
-using json = nlohmann::json;
+using nlohmann::json;
 
 constexpr size_t kMaxLabels = 16;
 constexpr size_t kMaxNameBytes = 64;  // a label or relationship type

@@ -12,7 +12,7 @@
 namespace vesta::server {
 namespace {
 
-using json = nlohmann::json;
+using nlohmann::json;
 
 constexpr double kDefaultDeliveryTimeoutS = 30;
 constexpr double kMaxDeliveryTimeoutS = 300;
