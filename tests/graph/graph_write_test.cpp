@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "engine/outbox.h"
 
 namespace vesta::graph {
@@ -180,6 +182,25 @@ TEST(GraphWrite, EveryBadInputIsRefusedNamingItsField) {
           .status()
           .code(),
       core::StatusCode::kInvalidArgument);
+}
+
+TEST(GraphWrite, VectorsAreCheckedAgainstTheCollectionNamingTheNode) {
+  core::Result<GraphWrite> w =
+      parse_upsert("ws", {{"collection", "c"}, {"nodes", {node("a"), node("b", {1, 2})}}}, {});
+  ASSERT_TRUE(w.is_ok());
+  const core::Status status = check_vectors(w.value(), 4);
+  EXPECT_EQ(status.code(), core::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("nodes[1].vector has 2 values, expected 4"), std::string::npos);
+  EXPECT_TRUE(check_vectors(w.value(), 2).code() == core::StatusCode::kInvalidArgument);
+  core::Result<GraphWrite> huge = parse_upsert(
+      "ws",
+      {{"collection", "c"}, {"nodes", {node("a", {1, std::numeric_limits<float>::infinity()})}}},
+      {});
+  ASSERT_TRUE(huge.is_ok());
+  EXPECT_NE(check_vectors(huge.value(), 2).message().find("nodes[0].vector[1]"), std::string::npos);
+  core::Result<GraphWrite> fine =
+      parse_upsert("ws", {{"collection", "c"}, {"nodes", {node("a")}}}, {});
+  EXPECT_TRUE(check_vectors(fine.value(), 4).is_ok());
 }
 
 TEST(GraphWrite, DamagedOperationsTextIsAnError) {
