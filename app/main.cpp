@@ -801,6 +801,9 @@ int serve(const std::vector<std::string_view>& raw_args) {
   sigwait(&stop_signals, &signal);
   std::fprintf(stderr, "vesta serve: received %s, finishing requests in flight\n",
                signal == SIGINT ? "SIGINT" : "SIGTERM");
+  // Requests waiting for graph deliveries (wait=delivered) answer now that
+  // their writes are durable, rather than hold the shutdown up.
+  if (engine) engine->stop_outbox_waiters();
   server.stop();
   if (dispatcher) dispatcher->stop();
   std::fprintf(stderr, "vesta serve: stopped\n");

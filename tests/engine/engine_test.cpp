@@ -597,6 +597,46 @@ TEST(WriteCodec, EveryWriteRoundTripsAndDamageIsReported) {
   EXPECT_EQ(decode_write(newer).status().code(), core::StatusCode::kConflict);
 }
 
+TEST(Outbox, WaitersLearnWhatBecameOfTheirRecordAndAreReleasedAtShutdown) {
+  Outbox outbox;
+  outbox.add(5, {"ws", 3, "five"});
+  outbox.add(6, {"other", 1, "six"});
+  outbox.add(7, {"ws", 1, "seven"});
+  EXPECT_EQ(outbox.status("ws").pending_records, 2u);
+  EXPECT_EQ(outbox.status("ws").pending_operations, 4u);
+  EXPECT_EQ(outbox.status(std::nullopt).pending_records, 3u);
+  EXPECT_EQ(outbox.front(3).size(), 1u);  // 3 operations, then the cap
+  EXPECT_EQ(outbox.front(4).size(), 2u);
+  EXPECT_EQ(outbox.front(1).size(), 1u);  // at least one, whatever the cap
+  EXPECT_EQ(outbox.keep_after(), 4u);
+
+  std::atomic<int> delivered{-1};
+  std::thread waiter([&] {
+    std::string error;
+    delivered = static_cast<int>(outbox.wait_delivered(6, std::chrono::seconds(30), &error));
+  });
+  OutboxChange change;
+  change.delivered = {6, 99};  // 99 is unknown: ignored
+  change.dead = {{5, "no"}};
+  outbox.apply(change);
+  waiter.join();
+  EXPECT_EQ(delivered, static_cast<int>(Delivery::kDelivered));
+  std::string error;
+  EXPECT_EQ(outbox.wait_delivered(5, std::chrono::milliseconds(0), &error), Delivery::kDead);
+  EXPECT_EQ(error, "no");
+  EXPECT_EQ(outbox.status(std::nullopt).last_delivered, 6u);
+  EXPECT_EQ(outbox.keep_after(), 4u);  // the dead letter holds the log
+
+  const auto start = std::chrono::steady_clock::now();
+  std::thread held([&] {
+    EXPECT_EQ(outbox.wait_delivered(7, std::chrono::seconds(60), nullptr), Delivery::kPending);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  outbox.stop_waiting();
+  held.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
 TEST(WriteCodec, AttachedWritesAndOutboxRecordsRoundTrip) {
   const index::CollectionConfig config{"ent", 2, index::Metric::kCosine, 3};
   const std::vector<index::CollectionWrite> writes = {
