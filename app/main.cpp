@@ -577,13 +577,13 @@ int serve(const std::vector<std::string_view>& raw_args) {
       if (i + 1 >= args.size() || args[i + 1].empty()) {
         return usage_error(std::string(args[i]) + " needs a value");
       }
-      const std::string option(args[i]);
-      std::string value_text(args[++i]);
-      if (option == "--neo4j-uri") graph_uri = std::move(value_text);
-      if (option == "--neo4j-user") graph_user = std::move(value_text);
-      if (option == "--neo4j-password") graph_password = std::move(value_text);
-      if (option == "--neo4j-token") graph_token = std::move(value_text);
-      if (option == "--neo4j-database") dispatcher_options.database = std::move(value_text);
+      const std::string_view option = args[i];
+      std::string& target = option == "--neo4j-uri"        ? graph_uri
+                            : option == "--neo4j-user"     ? graph_user
+                            : option == "--neo4j-password" ? graph_password
+                            : option == "--neo4j-token"    ? graph_token
+                                                           : dispatcher_options.database;
+      target = std::string(args[++i]);
     } else if (args[i] == "--neo4j-goodbye") {
       const std::string_view on = i + 1 < args.size() ? args[i + 1] : std::string_view();
       if (on != "on" && on != "off") return usage_error("--neo4j-goodbye must be on or off");
@@ -801,6 +801,9 @@ int serve(const std::vector<std::string_view>& raw_args) {
   sigwait(&stop_signals, &signal);
   std::fprintf(stderr, "vesta serve: received %s, finishing requests in flight\n",
                signal == SIGINT ? "SIGINT" : "SIGTERM");
+  // Requests waiting for graph deliveries (wait=delivered) answer now that
+  // their writes are durable, rather than hold the shutdown up.
+  if (engine) engine->stop_outbox_waiters();
   server.stop();
   if (dispatcher) dispatcher->stop();
   std::fprintf(stderr, "vesta serve: stopped\n");

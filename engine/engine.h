@@ -118,6 +118,8 @@ class Engine final : public index::WriteJournal {
   // Logs a change to the outbox (deliveries, dead letters, retries) and
   // applies it (in every process of a shared workspace).
   core::Status change_outbox(const OutboxChange& change);
+  // At shutdown: requests waiting for a delivery answer at once.
+  void stop_outbox_waiters() { outbox_.stop_waiting(); }
 
   // index::WriteJournal
   bool applies_writes() const override { return shared_; }

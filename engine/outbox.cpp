@@ -134,7 +134,8 @@ bool Outbox::wait_pending(std::chrono::milliseconds timeout) const {
 Delivery Outbox::wait_delivered(uint64_t sequence, std::chrono::milliseconds timeout,
                                 std::string* error) const {
   std::unique_lock lock(mutex_);
-  changed_.wait_for(lock, timeout, [&] { return !pending_.contains(sequence); });
+  changed_.wait_for(lock, timeout,
+                    [&] { return !pending_.contains(sequence) || stopped_waiting_; });
   if (pending_.contains(sequence)) return Delivery::kPending;
   if (auto it = dead_.find(sequence); it != dead_.end()) {
     if (error != nullptr) *error = it->second.error;
@@ -178,6 +179,12 @@ uint64_t Outbox::keep_after() const {
   return lowest == UINT64_MAX ? UINT64_MAX : lowest - 1;
 }
 
-void Outbox::wake_all() { changed_.notify_all(); }
+void Outbox::stop_waiting() {
+  {
+    std::lock_guard lock(mutex_);
+    stopped_waiting_ = true;
+  }
+  changed_.notify_all();
+}
 
 }  // namespace vesta::engine

@@ -86,8 +86,8 @@ class Outbox {
   // The log must be kept after this sequence for the outbox to be rebuilt
   // (UINT64_MAX: nothing is needed).
   uint64_t keep_after() const;
-  // Wakes every waiter (at shutdown).
-  void wake_all();
+  // At shutdown: waiters return at once (kPending), now and from now on.
+  void stop_waiting();
 
  private:
   struct Pending {
@@ -99,6 +99,7 @@ class Outbox {
   std::map<uint64_t, Pending> pending_;
   std::map<uint64_t, DeadLetter> dead_;
   uint64_t last_delivered_ = 0;
+  bool stopped_waiting_ = false;
 };
 
 }  // namespace vesta::engine

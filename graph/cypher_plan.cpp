@@ -9,7 +9,7 @@
 namespace vesta::graph {
 namespace {
 
-using json = nlohmann::json;
+using nlohmann::json;
 
 std::string quoted(const std::string& name) { return "`" + name + "`"; }
 

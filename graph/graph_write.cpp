@@ -3,6 +3,7 @@
 #include "engine/outbox.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <set>
 #include <utility>
@@ -10,7 +11,7 @@
 namespace vesta::graph {
 namespace {
 
-using json = nlohmann::json;
+using nlohmann::json;
 
 constexpr size_t kMaxLabels = 16;
 constexpr size_t kMaxNameBytes = 64;  // a label or relationship type
@@ -192,6 +193,25 @@ core::Status check_workspace(std::string_view workspace) {
     if (!ok) {
       return bad("the workspace name '" + std::string(workspace) +
                  "' may hold letters, digits and '_' only");
+    }
+  }
+  return core::Status::ok();
+}
+
+core::Status check_vectors(const GraphWrite& write, size_t dim) {
+  const auto* upsert = std::get_if<index::UpsertPoints>(&write.write.write);
+  if (upsert == nullptr) return core::Status::ok();
+  for (size_t i = 0; i < upsert->points.size(); ++i) {
+    const std::vector<float>& v = upsert->points[i].vector;
+    const std::string field = "nodes[" + std::to_string(i) + "].vector";
+    if (v.size() != dim) {
+      return bad(field + " has " + std::to_string(v.size()) + " values, expected " +
+                 std::to_string(dim) + " (the dimension of collection '" + write.collection + "')");
+    }
+    for (size_t d = 0; d < v.size(); ++d) {
+      if (!std::isfinite(v[d])) {
+        return bad(field + "[" + std::to_string(d) + "] is not a finite float32 number");
+      }
     }
   }
   return core::Status::ok();

@@ -75,6 +75,10 @@ core::Result<GraphWrite> parse_upsert(std::string_view workspace, const nlohmann
 core::Result<GraphWrite> parse_delete(std::string_view workspace, const nlohmann::json& body,
                                       const GraphLimits& limits);
 
+// The node vectors of an upsert checked against the collection's
+// dimension (and for finite values), naming the node: 400.
+core::Status check_vectors(const GraphWrite& write, size_t dim);
+
 // The point id of a node id (the same id: numbers, UUIDs, strings).
 core::Result<core::PointId> node_point_id(const nlohmann::json& id);
 

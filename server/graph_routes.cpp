@@ -12,7 +12,7 @@
 namespace vesta::server {
 namespace {
 
-using json = nlohmann::json;
+using nlohmann::json;
 
 constexpr double kDefaultDeliveryTimeoutS = 30;
 constexpr double kMaxDeliveryTimeoutS = 300;
@@ -68,6 +68,7 @@ core::Result<json> graph_write(index::CollectionRegistry& collections, engine::E
   graph::GraphWrite& write = parsed.value();
   core::Result<std::shared_ptr<index::Collection>> collection = collections.get(write.collection);
   if (!collection.is_ok()) return collection.status();
+  VESTA_RETURN_IF_ERROR(graph::check_vectors(write, collection.value()->config().dim));
   core::Result<uint64_t> sequence = collection.value()->write_attached(std::move(write.write));
   if (!sequence.is_ok()) return sequence.status();
   json result = {{"sequence", sequence.value()},

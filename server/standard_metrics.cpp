@@ -126,6 +126,25 @@ void register_engine_metrics(Metrics& metrics, const engine::Engine& engine) {
                          "Collection snapshots that failed (retried next round).");
     append_sample(out, "vesta_snapshot_failures_total", {},
                   static_cast<double>(stats.snapshot_failures));
+    const engine::OutboxStatus outbox = engine.outbox().status(std::nullopt);
+    append_metric_header(out, "vesta_graph_outbox_records", "gauge",
+                         "Graph requests logged and not delivered to the graph database yet.");
+    append_sample(out, "vesta_graph_outbox_records", {},
+                  static_cast<double>(outbox.pending_records));
+    append_metric_header(out, "vesta_graph_outbox_operations", "gauge",
+                         "Graph operations (node and edge writes and deletes) of those.");
+    append_sample(out, "vesta_graph_outbox_operations", {},
+                  static_cast<double>(outbox.pending_operations));
+    append_metric_header(out, "vesta_graph_outbox_lag_seconds", "gauge",
+                         "How long the oldest undelivered graph request has waited.");
+    append_sample(out, "vesta_graph_outbox_lag_seconds", {}, outbox.oldest_pending_s);
+    append_metric_header(out, "vesta_graph_dead_letters", "gauge",
+                         "Graph requests the graph database refused for good.");
+    append_sample(out, "vesta_graph_dead_letters", {}, static_cast<double>(outbox.dead_letters));
+    append_metric_header(out, "vesta_graph_delivered_sequence", "gauge",
+                         "The newest log sequence delivered to the graph database.");
+    append_sample(out, "vesta_graph_delivered_sequence", {},
+                  static_cast<double>(outbox.last_delivered));
   });
 }
 

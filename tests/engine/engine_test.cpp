@@ -492,6 +492,80 @@ TEST(Engine, ADataDirectoryServesOneProcessAtATime) {
   EXPECT_NE(second.status().message().find("in use"), std::string::npos);
 }
 
+// Operations attached to writes (graph/): durable with their write, rebuilt
+// at start whatever the snapshots, kept in the log until delivered, dead
+// letters too; every process of a shared workspace sees the same outbox.
+TEST_P(EngineOnStore, TheOutboxSurvivesRestartsAndHoldsTheLogUntilDelivered) {
+  std::unique_ptr<Durable> store = open("outbox");
+  Durable& d = *store;
+  ASSERT_TRUE(d.registry().create({"ent", 4, index::Metric::kCosine}).is_ok());
+  auto attached = [&](uint64_t id, const std::string& text) {
+    index::Collection::AttachedWrite w;
+    w.write = index::UpsertPoints{points(id, 1, 4)};
+    w.lock_ids = {PointId::number(id)};
+    w.attachment = encode_attachment({"ws", 2, text});
+    core::Result<uint64_t> seq = d.collection("ent").write_attached(std::move(w));
+    EXPECT_TRUE(seq.is_ok()) << seq.status().to_string();
+    return seq.is_ok() ? seq.value() : 0;
+  };
+  const uint64_t a = attached(1, "a");
+  const uint64_t b = attached(2, "b");
+  const uint64_t c = attached(3, "c");
+  ASSERT_TRUE(a < b && b < c);
+  std::vector<OutboxEntry> front = d.engine().outbox().front(100);
+  ASSERT_EQ(front.size(), 3u);
+  EXPECT_EQ(front[1].sequence, b);
+  EXPECT_EQ(front[1].item.text, "b");
+  EXPECT_EQ(front[1].item.workspace, "ws");
+  EXPECT_EQ(d.engine().outbox().front(3).size(), 1u);  // 2 operations each
+  EXPECT_EQ(d.engine().outbox().status("ws").pending_operations, 6u);
+
+  OutboxChange change;
+  change.delivered = {a};
+  change.dead = {{b, "refused: because"}};
+  ASSERT_TRUE(d.engine().change_outbox(change).is_ok());
+  EXPECT_EQ(d.engine().outbox().wait_delivered(a, std::chrono::milliseconds(0), nullptr),
+            Delivery::kDelivered);
+  // Snapshots cover every write; the log must still keep b and c.
+  for (uint64_t i = 0; i < 20; ++i) {
+    ASSERT_TRUE(d.collection("ent").upsert(points(100 + i * 10, 10, 4)).is_ok());
+  }
+  ASSERT_TRUE(d.engine().snapshot_all().is_ok());
+  ASSERT_TRUE(d.engine().snapshot_all().is_ok());
+  const auto before = contents(d.collection("ent"));
+
+  d.reopen();
+  EXPECT_EQ(contents(d.collection("ent")), before);
+  front = d.engine().outbox().front(100);
+  ASSERT_EQ(front.size(), 1u);
+  EXPECT_EQ(front[0].sequence, c);
+  EXPECT_EQ(front[0].item.text, "c");
+  ASSERT_EQ(d.engine().outbox().dead_letters().size(), 1u);
+  EXPECT_EQ(d.engine().outbox().dead_letters()[0].sequence, b);
+  EXPECT_EQ(d.engine().outbox().dead_letters()[0].error, "refused: because");
+  EXPECT_EQ(d.engine().outbox().keep_after(), b - 1);
+
+  // Retried and delivered: nothing holds the log any more.
+  OutboxChange retry;
+  retry.retry = {b};
+  ASSERT_TRUE(d.engine().change_outbox(retry).is_ok());
+  EXPECT_EQ(d.engine().outbox().front(100).size(), 2u);
+  OutboxChange done;
+  done.delivered = {b, c};
+  ASSERT_TRUE(d.engine().change_outbox(done).is_ok());
+  EXPECT_EQ(d.engine().outbox().keep_after(), UINT64_MAX);
+  const size_t log_held = d.log_size();
+  ASSERT_TRUE(d.collection("ent").upsert(points(900, 1, 4)).is_ok());
+  ASSERT_TRUE(d.engine().snapshot_all().is_ok());
+  ASSERT_TRUE(d.collection("ent").upsert(points(901, 1, 4)).is_ok());
+  ASSERT_TRUE(d.engine().snapshot_all().is_ok());
+  EXPECT_LT(d.log_size(), log_held);
+  d.reopen();
+  EXPECT_TRUE(d.engine().outbox().front(100).empty());
+  EXPECT_TRUE(d.engine().outbox().dead_letters().empty());
+  EXPECT_TRUE(d.collection("ent").get(PointId::number(3)).value());
+}
+
 TEST(WriteCodec, EveryWriteRoundTripsAndDamageIsReported) {
   const index::CollectionConfig config{"docs", 2, index::Metric::kDot, 7};
   index::PayloadUpdate update;
@@ -521,6 +595,96 @@ TEST(WriteCodec, EveryWriteRoundTripsAndDamageIsReported) {
   std::string newer = encode_write(config, writes[1]);
   newer[0] = 2;
   EXPECT_EQ(decode_write(newer).status().code(), core::StatusCode::kConflict);
+}
+
+TEST(Outbox, WaitersLearnWhatBecameOfTheirRecordAndAreReleasedAtShutdown) {
+  Outbox outbox;
+  outbox.add(5, {"ws", 3, "five"});
+  outbox.add(6, {"other", 1, "six"});
+  outbox.add(7, {"ws", 1, "seven"});
+  EXPECT_EQ(outbox.status("ws").pending_records, 2u);
+  EXPECT_EQ(outbox.status("ws").pending_operations, 4u);
+  EXPECT_EQ(outbox.status(std::nullopt).pending_records, 3u);
+  EXPECT_EQ(outbox.front(3).size(), 1u);  // 3 operations, then the cap
+  EXPECT_EQ(outbox.front(4).size(), 2u);
+  EXPECT_EQ(outbox.front(1).size(), 1u);  // at least one, whatever the cap
+  EXPECT_EQ(outbox.keep_after(), 4u);
+
+  std::atomic<int> delivered{-1};
+  std::thread waiter([&] {
+    std::string error;
+    delivered = static_cast<int>(outbox.wait_delivered(6, std::chrono::seconds(30), &error));
+  });
+  OutboxChange change;
+  change.delivered = {6, 99};  // 99 is unknown: ignored
+  change.dead = {{5, "no"}};
+  outbox.apply(change);
+  waiter.join();
+  EXPECT_EQ(delivered, static_cast<int>(Delivery::kDelivered));
+  std::string error;
+  EXPECT_EQ(outbox.wait_delivered(5, std::chrono::milliseconds(0), &error), Delivery::kDead);
+  EXPECT_EQ(error, "no");
+  EXPECT_EQ(outbox.status(std::nullopt).last_delivered, 6u);
+  EXPECT_EQ(outbox.keep_after(), 4u);  // the dead letter holds the log
+
+  const auto start = std::chrono::steady_clock::now();
+  std::thread held([&] {
+    EXPECT_EQ(outbox.wait_delivered(7, std::chrono::seconds(60), nullptr), Delivery::kPending);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  outbox.stop_waiting();
+  held.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST(WriteCodec, AttachedWritesAndOutboxRecordsRoundTrip) {
+  const index::CollectionConfig config{"ent", 2, index::Metric::kCosine, 3};
+  const std::vector<index::CollectionWrite> writes = {
+      index::UpsertPoints{{{PointId::string("a").value(), {1.0f, 2.0f}, json{{"k", 1}}}}},
+      index::DeletePoints{{PointId::number(4)}}};
+  const std::string attachment = encode_attachment({"ws", 7, R"({"un": []})"});
+  for (const index::CollectionWrite& write : writes) {
+    const std::string record = encode_write(config, write, attachment);
+    EXPECT_EQ(record[1], 7);                  // kind: attached
+    EXPECT_FALSE(peek_write_header(record));  // decoded in full at recovery
+    core::Result<DecodedWrite> back = decode_write(record);
+    ASSERT_TRUE(back.is_ok()) << back.status().to_string();
+    EXPECT_EQ(back.value().collection, "ent");
+    EXPECT_EQ(back.value().incarnation, 3u);
+    EXPECT_EQ(back.value().attachment, attachment);
+    EXPECT_EQ(encode_write(config, back.value().write, back.value().attachment), record);
+    for (size_t cut = 0; cut < record.size(); ++cut) {
+      EXPECT_FALSE(decode_write(std::string_view(record).substr(0, cut)).is_ok()) << cut;
+    }
+    // Without an attachment: the plain record, whose header peeks.
+    const std::string plain = encode_write(config, write);
+    ASSERT_TRUE(peek_write_header(plain));
+    EXPECT_EQ(peek_write_header(plain)->collection, "ent");
+    EXPECT_EQ(peek_write_header(plain)->incarnation, 3u);
+    EXPECT_TRUE(decode_write(plain).value().attachment.empty());
+  }
+  core::Result<OutboxItem> item = decode_attachment(attachment);
+  ASSERT_TRUE(item.is_ok());
+  EXPECT_EQ(item.value().workspace, "ws");
+  EXPECT_EQ(item.value().operations, 7u);
+  EXPECT_EQ(item.value().text, R"({"un": []})");
+  EXPECT_FALSE(decode_attachment("\x05").is_ok());
+
+  OutboxChange change;
+  change.delivered = {1, 2};
+  change.dead = {{3, "refused"}};
+  change.retry = {9};
+  const std::string record = encode_outbox_record(change.to_text());
+  ASSERT_TRUE(outbox_record_text(record));
+  EXPECT_FALSE(catalog_record_text(record));
+  EXPECT_FALSE(outbox_record_text(encode_catalog_record("{}")));
+  EXPECT_FALSE(decode_write(record).is_ok());
+  core::Result<OutboxChange> back = OutboxChange::from_text(*outbox_record_text(record));
+  ASSERT_TRUE(back.is_ok());
+  EXPECT_EQ(back.value().delivered, change.delivered);
+  EXPECT_EQ(back.value().dead, change.dead);
+  EXPECT_EQ(back.value().retry, change.retry);
+  EXPECT_FALSE(OutboxChange::from_text(R"({"dead": [{"sequence": 1}]})").is_ok());
 }
 
 }  // namespace
