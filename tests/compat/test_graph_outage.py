@@ -55,6 +55,13 @@ WRITE_INTERVAL_S = 0.1
 STATE_BOUND_S = 30  # for the status route to show what just happened
 RETRY_BOUND_S = 90  # for a write cut off by the kill to be answered
 DRAIN_BOUND_S = 120  # for the outbox to empty once the peer is back (backoff is capped at 30 s)
+# FalkorDB 4.16 writes a RUN's parameters out as Cypher text, with the query,
+# into a 4096-byte buffer, and aborts past it (docs/graph.md, "The graph test
+# peer"). --graph-statement-bytes counts PackStream bytes, which grow by up to
+# 1.7 times as text for these rows (small integers, map keys, list commas):
+# 3000 crashes the peer once the backlog goes out in full statements; 2000
+# keeps the text under about 3.4 KB.
+STATEMENT_BYTES = 2000
 # Cosine vectors are stored normalised and rounded to float16 (docs/api.md):
 # half a float16 step at 1.0 is 2^-11.
 VECTOR_TOLERANCE = 1e-3
@@ -83,6 +90,14 @@ class GraphPeer:
     def stop(self):
         stopped = peer("stop", self.directory)
         assert stopped.returncode == 0, f"graph peer did not stop: {stopped.stderr}"
+
+    def alive(self):
+        try:
+            with open(os.path.join(self.directory, "redis.pid")) as f:
+                os.kill(int(f.read().strip()), 0)
+            return True
+        except (OSError, ValueError):
+            return False
 
     def log_tail(self):
         try:
@@ -184,7 +199,8 @@ class Writer:
         self.entities = Entities()
         self.next_index = 0
         self.version = 0
-        self.acknowledged = []  # (time.monotonic() of the answer, path)
+        # (time.monotonic() of the answer, path, log sequence, body)
+        self.acknowledged = []
         self.resent = 0  # requests sent again after no answer came
         self.failure = None  # an answer other than 200, or no answer in time
         self.thread = threading.Thread(target=self.run, name=f"graph-writer-{w}")
@@ -288,8 +304,8 @@ class Writer:
             while not self.stop_event.is_set():
                 path, body = self.next_request()
                 response = self.send(http, path, body)
-                if (response is None or response.status_code != 200 or
-                        response.json()["result"]["status"] != "durable"):
+                if response is None or response.status_code != 200 or \
+                        response.json()["result"]["status"] != "durable":
                     self.failure = (f"writer {self.w}: POST /graph/{WORKSPACE}/{path} "
                                     f"{json.dumps(body)[:500]} answered "
                                     + ("nothing" if response is None else
@@ -299,7 +315,8 @@ class Writer:
                     self.entities.apply_upsert(body)
                 else:
                     self.entities.apply_delete(body)
-                self.acknowledged.append((time.monotonic(), path))
+                self.acknowledged.append((time.monotonic(), path,
+                                          response.json()["result"]["sequence"], body))
                 time.sleep(WRITE_INTERVAL_S)
 
 
@@ -325,7 +342,7 @@ def outage_shown(target):
 
 
 def acknowledged_between(writers, start, end):
-    return sum(1 for w in writers for t, _ in w.acknowledged if start <= t < end)
+    return sum(1 for w in writers for t, *_ in w.acknowledged if start <= t < end)
 
 
 def sample(items, n=5):
@@ -366,7 +383,21 @@ def check_points(target, nodes, deleted):
     return found
 
 
-def check_graph(graph, nodes, edges, deleted, points):
+def history(writers, node_id):
+    """The acknowledged requests that named `node_id`, in log order: for the
+    failure messages."""
+    lines = []
+    for w in writers:
+        for _, path, sequence, body in w.acknowledged:
+            named = [n for n in body["nodes"] if (n["id"] if isinstance(n, dict) else n) == node_id]
+            named += [e for e in body["edges"] if node_id in (e["source"], e["target"])]
+            if named:
+                lines.append((sequence, f"  log sequence {sequence}: {path} "
+                                        + json.dumps(named, ensure_ascii=False)))
+    return "\n".join(line for _, line in sorted(lines))
+
+
+def check_graph(graph, nodes, edges, deleted, points, writers):
     """The graph holds every expected node and edge exactly once, with their
     labels and properties, and nothing else."""
     rows = collections.Counter(n["id"] for n in graph["nodes"])
@@ -386,8 +417,14 @@ def check_graph(graph, nodes, edges, deleted, points):
     assert set(counted) == set(nodes)
     for node_id, node in nodes.items():
         got = back[node_id]
-        assert set(got["labels"]) == {WORKSPACE} | node["labels"], f"labels of {node_id!r}"
-        assert got["props"] == dict(node["props"], id=node_id), f"properties of {node_id!r}"
+        assert set(got["labels"]) == {WORKSPACE} | node["labels"], (
+            f"labels of node {node_id!r} in the graph: {got['labels']}, expected "
+            f"{sorted({WORKSPACE} | node['labels'])}; the acknowledged requests that named it:\n"
+            + history(writers, node_id))
+        assert got["props"] == dict(node["props"], id=node_id), (
+            f"properties of node {node_id!r} in the graph: {got['props']}, expected "
+            f"{dict(node['props'], id=node_id)}; the acknowledged requests that named it:\n"
+            + history(writers, node_id))
         payload = dict(points[node_id]["payload"])
         assert payload.pop("vesta_node_id") == node_id
         assert payload == {k: v for k, v in got["props"].items() if k != "id"}, (
@@ -405,14 +442,16 @@ def check_graph(graph, nodes, edges, deleted, points):
     assert set(counted) == set(edges)
     for e in graph["edges"]:
         key = (e["source"], e["type"], e["target"])
-        assert e["props"] == edges[key], f"properties of edge {key}"
+        assert e["props"] == edges[key], (
+            f"properties of edge {key} in the graph: {e['props']}, expected {edges[key]}; the "
+            f"acknowledged requests that named its source:\n" + history(writers, key[0]))
 
 
 def test_graph_writes_acknowledged_during_an_outage_arrive_exactly_once(tmp_path, graph_peer):
     seed = random.randrange(1 << 30)
     print(f"seed {seed}, outage {OUTAGE_S:.0f} s")
     args = ["--neo4j-uri", graph_peer.url, "--neo4j-token", "x", "--neo4j-goodbye", "off",
-            "--graph-statement-bytes", "3000"]
+            "--graph-statement-bytes", str(STATEMENT_BYTES)]
     data_dir = tmp_path / "vesta"
     servers = []
     stop_writers = threading.Event()
@@ -473,7 +512,8 @@ def test_graph_writes_acknowledged_during_an_outage_arrive_exactly_once(tmp_path
         drained = eventually(lambda: graph_status(target)["pending_records"] == 0, DRAIN_BOUND_S)
         status = graph_status(target)
         assert drained, (f"the outbox did not empty within {DRAIN_BOUND_S} s of the peer's return: "
-                         f"{status}; peer log:\n{graph_peer.log_tail()}")
+                         f"{status}; the peer is {'up' if graph_peer.alive() else 'gone'}, "
+                         f"its log:\n{graph_peer.log_tail()}")
         print(f"outbox empty {time.monotonic() - up:.1f} s after the peer's return: {status}")
         assert status["dead_letters"] == 0, status
         assert status["graph"]["connected"], status
@@ -483,7 +523,7 @@ def test_graph_writes_acknowledged_during_an_outage_arrive_exactly_once(tmp_path
             nodes.update(w.entities.nodes)
             edges.update(w.entities.edges)
             deleted |= w.entities.deleted
-        counts = collections.Counter(path for w in writers for _, path in w.acknowledged)
+        counts = collections.Counter(path for w in writers for _, path, *_ in w.acknowledged)
         print(f"acknowledged: {dict(counts)} ({sum(w.resent for w in writers)} sent again after "
               f"no answer); expected: {len(nodes)} nodes, {len(edges)} edges, "
               f"{len(deleted)} deleted nodes")
@@ -493,7 +533,7 @@ def test_graph_writes_acknowledged_during_an_outage_arrive_exactly_once(tmp_path
         read = subprocess.run([graph_peer.python, READ_BACK, graph_peer.url, WORKSPACE],
                               capture_output=True, text=True, timeout=300)
         assert read.returncode == 0, f"reading the graph back failed: {read.stderr[-2000:]}"
-        check_graph(json.loads(read.stdout), nodes, edges, deleted, points)
+        check_graph(json.loads(read.stdout), nodes, edges, deleted, points, writers)
 
         first, second = ("".join(s.lines) for s in servers)
         failed = f"vesta: graph delivery to {graph_peer.url} failed"
