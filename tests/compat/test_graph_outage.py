@@ -416,20 +416,6 @@ def check_graph(graph, nodes, edges, deleted, points, writers):
     extra = [i for i in back if i not in nodes]
     assert not extra, f"{len(extra)} nodes nobody wrote: {sample(extra)}"
     assert set(counted) == set(nodes)
-    for node_id, node in nodes.items():
-        got = back[node_id]
-        assert set(got["labels"]) == {WORKSPACE} | node["labels"], (
-            f"labels of node {node_id!r} in the graph: {got['labels']}, expected "
-            f"{sorted({WORKSPACE} | node['labels'])}; the acknowledged requests that named it:\n"
-            + history(writers, node_id))
-        assert got["props"] == dict(node["props"], id=node_id), (
-            f"properties of node {node_id!r} in the graph: {got['props']}, expected "
-            f"{dict(node['props'], id=node_id)}; the acknowledged requests that named it:\n"
-            + history(writers, node_id))
-        payload = dict(points[node_id]["payload"])
-        assert payload.pop("vesta_node_id") == node_id
-        assert payload == {k: v for k, v in got["props"].items() if k != "id"}, (
-            f"node {node_id!r}: graph properties and point payload differ")
 
     rels = collections.Counter((e["source"], e["type"], e["target"]) for e in graph["edges"])
     twice = {k: c for k, c in rels.items() if c > 1}
@@ -441,11 +427,34 @@ def check_graph(graph, nodes, edges, deleted, points, writers):
     extra = [k for k in rels if k not in edges]
     assert not extra, f"{len(extra)} edges not expected (deleted or never written): {sample(extra)}"
     assert set(counted) == set(edges)
-    for e in graph["edges"]:
-        key = (e["source"], e["type"], e["target"])
-        assert e["props"] == edges[key], (
-            f"properties of edge {key} in the graph: {e['props']}, expected {edges[key]}; the "
-            f"acknowledged requests that named its source:\n" + history(writers, key[0]))
+
+    # Then what each holds; every difference is counted, the first one shown
+    # with the writes that named the node.
+    def differences(what, wrong, expected_of, got_of):
+        if not wrong:
+            return
+        first = wrong[0]
+        node_id = first[0] if isinstance(first, tuple) else first
+        raise AssertionError(
+            f"{what}: {len(wrong)} of {len(expected_of)} differ in the graph; the first, "
+            f"{first!r}: {got_of(first)}, expected {expected_of[first]}; the acknowledged "
+            f"requests that named {node_id!r}:\n" + history(writers, node_id))
+
+    labels = {i: sorted({WORKSPACE} | n["labels"]) for i, n in nodes.items()}
+    differences("node labels", [i for i in nodes if back[i]["labels"] != labels[i]],
+                labels, lambda i: back[i]["labels"])
+    props = {i: dict(n["props"], id=i) for i, n in nodes.items()}
+    differences("node properties", [i for i in nodes if back[i]["props"] != props[i]],
+                props, lambda i: back[i]["props"])
+    payloads = {i: dict(points[i]["payload"], id=i) for i in nodes}
+    for payload in payloads.values():
+        del payload["vesta_node_id"]
+    differences("node properties against the points' payloads",
+                [i for i in nodes if back[i]["props"] != payloads[i]],
+                payloads, lambda i: back[i]["props"])
+    got_edges = {(e["source"], e["type"], e["target"]): e["props"] for e in graph["edges"]}
+    differences("edge properties", [k for k in edges if got_edges[k] != edges[k]],
+                edges, lambda k: got_edges[k])
 
 
 def test_graph_writes_acknowledged_during_an_outage_arrive_exactly_once(tmp_path, graph_peer):
