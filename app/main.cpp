@@ -198,7 +198,7 @@ Graph coordination (serve options; docs/graph.md):
   --graph-batch-operations N  most operations in one graph transaction
                          (default 5000)
   --graph-statement-bytes N  most parameter bytes in one Cypher statement
-                         (K/M suffixes; default 1M; FalkorDB needs about 3K)
+                         (K/M suffixes; default 1M; FalkorDB needs 3K at most)
 
 A GPU failure moves the collection it met to the CPU path with one log line.
 POST /collections/NAME/points/search/raw is the binary batch search; the

@@ -1,5 +1,6 @@
 #include "graph/cypher_plan.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <utility>
@@ -52,6 +53,15 @@ std::string query_of(const Shape& shape) {
   return {};
 }
 
+// What a row costs against the statement cap: its PackStream size, or its
+// size written out as Cypher text where that is larger (FalkorDB 4.16
+// writes the parameters as text before the query, into a 4 KB buffer).
+size_t row_bytes(const bolt::Value& row) {
+  bolt::Bytes packed;
+  (void)bolt::pack(row, &packed);
+  return std::max(packed.size(), row.to_string().size() + 2);
+}
+
 // Operations grouped so far, and what they touched, to tell whether the
 // next one commutes with the group's statement order.
 class Group {
@@ -69,7 +79,8 @@ class Group {
     }
     NodeState& s = nodes_[node];
     s.labels = labels;
-    add({Kind::kUpsertNode, ws, labels, n.labels}, json{{"id", n.id}, {"props", n.properties}});
+    add({Kind::kUpsertNode, ws, labels, n.labels}, node,
+        json{{"id", n.id}, {"props", n.properties}});
     return true;
   }
 
@@ -86,7 +97,7 @@ class Group {
     nodes_[b].used = true;
     written_edges_.insert(pair + "\n" + e.type);
     written_pairs_.insert(pair);
-    add({Kind::kUpsertEdge, ws, e.type, {}},
+    add({Kind::kUpsertEdge, ws, e.type, {}}, pair + "\n" + e.type,
         json{{"s", e.source}, {"t", e.target}, {"props", e.properties}});
     return true;
   }
@@ -98,7 +109,8 @@ class Group {
       return false;
     }
     deleted_edges_.insert(pair + "\n" + e.type);
-    add({Kind::kDeleteEdge, ws, e.type, {}}, json{{"s", e.source}, {"t", e.target}});
+    add({Kind::kDeleteEdge, ws, e.type, {}}, pair + "\n" + e.type,
+        json{{"s", e.source}, {"t", e.target}});
     return true;
   }
 
@@ -108,7 +120,7 @@ class Group {
       return false;
     }
     nodes_[node].deleted = true;
-    add({Kind::kDeleteNode, ws, "", {}}, id);
+    add({Kind::kDeleteNode, ws, "", {}}, node, id);
     return true;
   }
 
@@ -130,10 +142,9 @@ class Group {
       };
       for (const json& row : rows) {
         bolt::Value value = to_bolt(row);
-        bolt::Bytes packed;
-        (void)bolt::pack(value, &packed);
-        if (!list.empty() && bytes + packed.size() > max_bytes) flush();
-        bytes += packed.size();
+        const size_t size = row_bytes(value);
+        if (!list.empty() && bytes + size > max_bytes) flush();
+        bytes += size;
         list.push_back(std::move(value));
       }
       flush();
@@ -147,19 +158,35 @@ class Group {
     bool deleted = false;
   };
 
-  void add(Shape shape, json row) {
+  // Adds a row for `key` (a node, or an edge's ends and type) to the
+  // statement of `shape`. A key written again in the same statement is not
+  // a second row: UNWIND over two rows of one node is applied in row order
+  // by Neo4j but not by every server (FalkorDB 4.16 keeps the first row's
+  // properties), so the later properties are merged into the first row,
+  // which is what SET += of one after the other does. Deletes of one key
+  // twice are one delete.
+  void add(const Shape& shape, const std::string& key, json row) {
     auto it = shapes_.find(shape);
     if (it == shapes_.end()) {
       order_.push_back(shape);
       std::stable_sort(order_.begin(), order_.end(),
                        [](const Shape& a, const Shape& b) { return a.kind < b.kind; });
-      it = shapes_.emplace(std::move(shape), json::array()).first;
+      it = shapes_.emplace(shape, json::array()).first;
     }
-    it->second.push_back(std::move(row));
+    const auto [row_at, added] = row_of_.try_emplace({shape, key}, it->second.size());
+    if (added) {
+      it->second.push_back(std::move(row));
+      return;
+    }
+    json& earlier = it->second[row_at->second];
+    if (row.is_object() && row.contains("props")) {
+      for (const auto& [name, value] : row["props"].items()) earlier["props"][name] = value;
+    }
   }
 
   std::map<Shape, json> shapes_;
-  std::vector<Shape> order_;  // by kind, then first use
+  std::vector<Shape> order_;                                // by kind, then first use
+  std::map<std::pair<Shape, std::string>, size_t> row_of_;  // a key's row in its statement
   std::map<std::string, NodeState> nodes_;
   std::set<std::string> written_edges_;  // pair + type
   std::set<std::string> written_pairs_;

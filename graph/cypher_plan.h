@@ -32,8 +32,12 @@ struct PlannedEntry {
 // edge upserts, edge deletes, node deletes; an operation that would not
 // commute with that order (a node deleted and written in one group, an edge
 // written and deleted, a node written with two label sets) starts a new
-// group. A statement's rows stay under `max_statement_bytes` of PackStream
-// (one row alone may pass it). Every statement is idempotent: MERGE, SET +=,
+// group. A node (or an edge) written twice in one group is one row with the
+// properties merged in order, as SET += one after the other would leave
+// them: UNWIND over two rows of one node is not applied in row order by
+// every server. A statement's rows stay under `max_statement_bytes`, each
+// row counted as the larger of its PackStream size and its Cypher text (one
+// row alone may pass it). Every statement is idempotent: MERGE, SET +=,
 // DELETE of what matches.
 std::vector<Statement> plan_statements(const std::vector<PlannedEntry>& entries,
                                        size_t max_statement_bytes);

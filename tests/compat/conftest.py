@@ -25,6 +25,13 @@ READ_ONLY_API_KEY = "compat-read-only-key"
 BINARY = os.environ.get("VESTA_BINARY", os.path.join(ROOT, "build", "app", "vesta"))
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "graph: needs the graph test peer (FalkorDB over Bolt, "
+        "scripts/graph-test-peer.sh), skips saying why without it; `-m graph` runs these "
+        "tests, `-m \"not graph\"` leaves them out")
+
+
 def serve(extra_args=(), env=None):
     """Yields the URL of a `vesta serve` started with `extra_args` on a data
     directory of its own (file storage, the default), then stops it."""

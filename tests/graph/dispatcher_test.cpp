@@ -161,6 +161,10 @@ TEST(GraphDelivery, DeliversUpsertsAndDeletesAsTheyWereAcknowledged) {
   // 20 requests of 5 nodes (a chain of edges within each, one to the
   // previous request's first node), before the dispatcher starts, so that
   // batches hold several requests.
+  // One node written twice in one batch: the later properties win (FalkorDB
+  // applies two UNWIND rows of one node first-row-wins, so they are merged).
+  f.upsert(ws, {node(500, {{"v", 1}, {"w", 1}})});
+  f.upsert(ws, {node(500, {{"v", 2}})});
   uint64_t last = 0;
   for (int r = 0; r < 20; ++r) {
     std::vector<json> nodes, edges;
@@ -187,7 +191,9 @@ TEST(GraphDelivery, DeliversUpsertsAndDeletesAsTheyWereAcknowledged) {
   EXPECT_GE(f.dispatcher().state().transactions, 2u);  // batches of at most 40 operations
   EXPECT_TRUE(f.dispatcher().state().connected);
 
-  EXPECT_EQ(read("MATCH (n:`" + ws + "`) RETURN count(n)"), std::vector<std::string>{"100"});
+  EXPECT_EQ(read("MATCH (n:`" + ws + "`) RETURN count(n)"), std::vector<std::string>{"101"});
+  EXPECT_EQ(read("MATCH (n:`" + ws + "` {id: 500}) RETURN n.v, n.w"),
+            std::vector<std::string>{"2 1"});
   EXPECT_EQ(read("MATCH (n:`" + ws + "`) WITH n.id AS id, count(*) AS c WHERE c > 1 RETURN id"),
             std::vector<std::string>{});
   EXPECT_EQ(read("MATCH (n:`" + ws + "` {id: 3}) RETURN n.v, n.name"),
