@@ -4,7 +4,7 @@
 # transaction each, into the same graph test peer (FalkorDB over Bolt,
 # scripts/graph-test-peer.sh), in one run. See bench/graph_bench.py.
 #   bench/run_graph_bench.sh [--entities N] [--dim D] [--batch B] [--wait delivered|durable]
-#                            [--graph-statement-bytes N (default 1500)]
+#                            [--graph-statement-bytes N (default 3000)]
 # The vesta binary: $VESTA_BINARY (default build/app/vesta). The peer and its
 # virtual environment (tests/graph/.venv: the pinned driver) are the tests'.
 set -euo pipefail
