@@ -15,6 +15,7 @@ import pytest
 
 from conftest import absorb_goodbye_quirk, bolt_url, start_server, stop_server
 from vesta_client import (
+    BadGateway,
     BadRequest,
     DeadLetter,
     Distance,
@@ -326,13 +327,40 @@ def test_many_nodes_go_out_in_small_statements(graph_client, graph, ws):
     assert graph_client.count("entities") == n
 
 
-def test_dead_letters_list_and_retry(graph_client):
-    letters = graph_client.graph_dead_letters()
-    assert isinstance(letters, list) and all(isinstance(d, DeadLetter) for d in letters)
-    # Nothing this suite writes is refused by the graph database, so there
-    # is nothing to retry, and a sequence that is no dead letter is refused.
-    assert letters == []
-    assert graph_client.retry_graph_dead_letters() == 0
+def test_refused_operations_are_dead_letters_until_retried(graph_client, graph, ws):
+    # FalkorDB writes string parameters into its query text unescaped, so a
+    # string with an apostrophe is a SyntaxError there (docs/graph.md, "The
+    # graph test peer"): a refusal for good, as Neo4j gives for other input.
+    graph_client.create_collection("entities", dim=2)
+    with pytest.raises(BadGateway) as err:
+        graph_client.graph_upsert(ws, "entities", [GraphNode("quote", [1, 0],
+                                                             properties={"text": "it's"})],
+                                  wait="delivered")
+    assert err.value.status_code == 502 and "dead letter" in err.value.message
+    # The vector is written all the same.
+    assert graph_client.retrieve("entities", ["quote"])[0].payload == {
+        "text": "it's", "vesta_node_id": "quote"}
+    letters = [d for d in graph_client.graph_dead_letters() if d.workspace == ws]
+    assert len(letters) == 1 and letters[0].error
+    assert graph_client.graph_status(ws).dead_letters == 1
+
+    # Later writes go on.
+    result = graph_client.graph_upsert(ws, "entities", [GraphNode("plain", [0, 1])],
+                                       wait="delivered")
+    assert result.status == GraphDelivery.DELIVERED
+    assert sorted(graph.nodes(ws)) == ["plain"]
+
+    # Retried, it is refused again, and is a dead letter again.
+    assert graph_client.retry_graph_dead_letters([letters[0].sequence]) == 1
+    deadline = time.monotonic() + DELIVERY_WAIT_S
+    while True:
+        status = graph_client.graph_status(ws)
+        if status.pending_records == 0 and status.dead_letters == 1:
+            break
+        assert time.monotonic() < deadline, status
+        time.sleep(0.05)
+    assert [d.sequence for d in graph_client.graph_dead_letters()
+            if d.workspace == ws] == [letters[0].sequence]
     with pytest.raises(NotFound) as err:
         graph_client.retry_graph_dead_letters([987654321])
     assert "987654321 is not a dead letter" in err.value.message
