@@ -65,8 +65,8 @@ def entities(n, dim, seed=42):
     for i in range(n):
         vector = [round(rng.gauss(0, 1), 5) for _ in range(dim)]
         target = 1 if i == 0 else rng.randrange(i)
-        out.append((f"e{i}", vector, {"name": f"entity number {i}", "score": round(rng.random(), 6)},
-                    f"e{target}", {"weight": round(rng.random(), 4)}))
+        properties = {"name": f"entity number {i}", "score": round(rng.random(), 6)}
+        out.append((f"e{i}", vector, properties, f"e{target}", {"weight": round(rng.random(), 4)}))
     return out
 
 
@@ -117,7 +117,8 @@ def vesta_rate(vesta, workspace, rows, dim, batch, wait, timeout_s):
                       for i, v, p, _, _ in chunk],
             "edges": [{"source": i, "target": t, "type": "RELATED", "properties": ep}
                       for i, _, _, t, ep in chunk]})
-    path = f"/graph/{workspace}/upsert?" + urllib.parse.urlencode({"wait": wait, "timeout": timeout_s})
+    query = urllib.parse.urlencode({"wait": wait, "timeout": timeout_s})
+    path = f"/graph/{workspace}/upsert?{query}"
     latencies = []
     start = time.perf_counter()
     for body in requests:

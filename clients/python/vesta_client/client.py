@@ -38,6 +38,7 @@ from .models import (
     GraphWriteResult,
     ImportJob,
     JobState,
+    NodeId,
     PayloadSchemaType,
     PayloadSelector,
     Point,
@@ -48,7 +49,6 @@ from .models import (
     ScrollPage,
     SearchRequest,
     SnapshotDescription,
-    NodeId,
     filter_json,
     node_id_json,
     payload_selector_json,
@@ -590,10 +590,11 @@ class VestaClient:
         `collection`. `wait="durable"` returns once the write is durable;
         `"delivered"` once the graph database committed it, waiting at most
         `timeout` seconds on the server (default 30, at most 300; the
-        client's own read limit is raised to match): past it, `GatewayTimeout` (the write is
-        durable and will be delivered); a refusal by the graph database is
-        `BadGateway` (a dead letter). A property value the graph cannot hold
-        or an edge to a missing node is `UnprocessableEntity` naming it."""
+        client's own read limit is raised to match): past it,
+        `GatewayTimeout` (the write is durable and will be delivered); a
+        refusal by the graph database is `BadGateway` (a dead letter). A
+        property value the graph cannot hold or an edge to a missing node is
+        `UnprocessableEntity` naming it."""
         body = {"collection": collection, "nodes": [_graph_node_json(n) for n in nodes],
                 "edges": [_graph_edge_json(e) for e in edges]}
         return self._graph_write(workspace, "upsert", body, wait, timeout)
