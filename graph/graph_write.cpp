@@ -3,6 +3,7 @@
 #include "engine/outbox.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -180,6 +181,46 @@ json edge_json(const json& source, const json& target, const std::string& type) 
   return out;
 }
 
+// What both bodies start with, checked: the collection and the node and
+// edge arrays (empty when absent).
+struct Body {
+  std::string collection;
+  const json* nodes = nullptr;
+  const json* edges = nullptr;
+};
+
+core::Result<Body> parse_body(std::string_view workspace, const json& body,
+                              const GraphLimits& limits) {
+  VESTA_RETURN_IF_ERROR(check_workspace(workspace));
+  core::Result<std::string> collection = collection_name(body);
+  if (!collection.is_ok()) return collection.status();
+  VESTA_RETURN_IF_ERROR(check_keys(body, "the body", {"collection", "nodes", "edges"}));
+  core::Result<const json*> nodes = optional_array(body, "nodes");
+  if (!nodes.is_ok()) return nodes.status();
+  core::Result<const json*> edges = optional_array(body, "edges");
+  if (!edges.is_ok()) return edges.status();
+  VESTA_RETURN_IF_ERROR(check_sizes(nodes.value()->size(), edges.value()->size(), limits));
+  return Body{std::move(collection).value(), nodes.value(), edges.value()};
+}
+
+// An edge's source and target checked as node ids; their point ids, also
+// added to `lock_ids`.
+core::Result<std::array<core::PointId, 2>> edge_ends(const json& edge, const std::string& field,
+                                                     std::vector<core::PointId>* lock_ids) {
+  std::array<core::PointId, 2> out;
+  for (size_t e = 0; e < 2; ++e) {
+    const char* end = e == 0 ? "source" : "target";
+    const std::string at = field + "." + end;
+    if (!edge.contains(end)) return bad(at + " is required");
+    VESTA_RETURN_IF_ERROR(check_node_id(edge[end], at));
+    core::Result<core::PointId> point = node_point_id(edge[end]);
+    if (!point.is_ok()) return bad(at + ": " + point.status().message());
+    out[e] = point.value();
+    lock_ids->push_back(point.value());
+  }
+  return out;
+}
+
 }  // namespace
 
 core::Status check_workspace(std::string_view workspace) {
@@ -286,25 +327,19 @@ core::Result<GraphOperations> GraphOperations::from_text(std::string_view text) 
 
 core::Result<GraphWrite> parse_upsert(std::string_view workspace, const json& body,
                                       const GraphLimits& limits) {
-  VESTA_RETURN_IF_ERROR(check_workspace(workspace));
-  core::Result<std::string> collection = collection_name(body);
-  if (!collection.is_ok()) return collection.status();
-  VESTA_RETURN_IF_ERROR(check_keys(body, "the body", {"collection", "nodes", "edges"}));
-  core::Result<const json*> nodes = optional_array(body, "nodes");
-  if (!nodes.is_ok()) return nodes.status();
-  core::Result<const json*> edges = optional_array(body, "edges");
-  if (!edges.is_ok()) return edges.status();
-  VESTA_RETURN_IF_ERROR(check_sizes(nodes.value()->size(), edges.value()->size(), limits));
-
+  core::Result<Body> parsed = parse_body(workspace, body, limits);
+  if (!parsed.is_ok()) return parsed.status();
+  const json& nodes = *parsed.value().nodes;
+  const json& edges = *parsed.value().edges;
   GraphWrite out;
-  out.collection = std::move(collection).value();
-  out.nodes = nodes.value()->size();
-  out.edges = edges.value()->size();
+  out.collection = std::move(parsed.value().collection);
+  out.nodes = nodes.size();
+  out.edges = edges.size();
   index::UpsertPoints points;
   std::vector<core::PointId> lock_ids;
   std::set<core::PointId> in_request;
-  for (size_t i = 0; i < nodes.value()->size(); ++i) {
-    const json& node = (*nodes.value())[i];
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const json& node = nodes[i];
     const std::string field = "nodes[" + std::to_string(i) + "]";
     if (!node.is_object()) return bad(field + " must be an object");
     VESTA_RETURN_IF_ERROR(check_keys(node, field, {"id", "labels", "properties", "vector"}));
@@ -346,24 +381,22 @@ core::Result<GraphWrite> parse_upsert(std::string_view workspace, const json& bo
     out.operations.upsert_nodes.push_back(std::move(op));
   }
   std::set<core::PointId> required;
-  for (size_t i = 0; i < edges.value()->size(); ++i) {
-    const json& edge = (*edges.value())[i];
+  for (size_t i = 0; i < edges.size(); ++i) {
+    const json& edge = edges[i];
     const std::string field = "edges[" + std::to_string(i) + "]";
     if (!edge.is_object()) return bad(field + " must be an object");
     VESTA_RETURN_IF_ERROR(check_keys(edge, field, {"source", "target", "type", "properties"}));
     EdgeUpsert op;
-    for (const char* end : {"source", "target"}) {
-      const std::string at = field + "." + end;
-      if (!edge.contains(end)) return bad(at + " is required");
-      VESTA_RETURN_IF_ERROR(check_node_id(edge[end], at));
-      core::Result<core::PointId> point = node_point_id(edge[end]);
-      if (!point.is_ok()) return bad(at + ": " + point.status().message());
-      lock_ids.push_back(point.value());
-      if (!in_request.contains(point.value()) && required.insert(point.value()).second) {
+    core::Result<std::array<core::PointId, 2>> ends = edge_ends(edge, field, &lock_ids);
+    if (!ends.is_ok()) return ends.status();
+    for (size_t e = 0; e < 2; ++e) {
+      const core::PointId& point = ends.value()[e];
+      if (!in_request.contains(point) && required.insert(point).second) {
+        const char* end = e == 0 ? "source" : "target";
         out.write.must_exist.push_back(
-            {point.value(), at + ": node '" + id_text(edge[end]) +
-                                "' is neither a node of this request nor a point of collection '" +
-                                out.collection + "'"});
+            {point, field + "." + end + ": node '" + id_text(edge[end]) +
+                        "' is neither a node of this request nor a point of collection '" +
+                        out.collection + "'"});
       }
     }
     op.source = edge["source"];
@@ -386,24 +419,18 @@ core::Result<GraphWrite> parse_upsert(std::string_view workspace, const json& bo
 
 core::Result<GraphWrite> parse_delete(std::string_view workspace, const json& body,
                                       const GraphLimits& limits) {
-  VESTA_RETURN_IF_ERROR(check_workspace(workspace));
-  core::Result<std::string> collection = collection_name(body);
-  if (!collection.is_ok()) return collection.status();
-  VESTA_RETURN_IF_ERROR(check_keys(body, "the body", {"collection", "nodes", "edges"}));
-  core::Result<const json*> nodes = optional_array(body, "nodes");
-  if (!nodes.is_ok()) return nodes.status();
-  core::Result<const json*> edges = optional_array(body, "edges");
-  if (!edges.is_ok()) return edges.status();
-  VESTA_RETURN_IF_ERROR(check_sizes(nodes.value()->size(), edges.value()->size(), limits));
-
+  core::Result<Body> parsed = parse_body(workspace, body, limits);
+  if (!parsed.is_ok()) return parsed.status();
+  const json& nodes = *parsed.value().nodes;
+  const json& edges = *parsed.value().edges;
   GraphWrite out;
-  out.collection = std::move(collection).value();
-  out.nodes = nodes.value()->size();
-  out.edges = edges.value()->size();
+  out.collection = std::move(parsed.value().collection);
+  out.nodes = nodes.size();
+  out.edges = edges.size();
   index::DeletePoints points;
   std::vector<core::PointId> lock_ids;
-  for (size_t i = 0; i < nodes.value()->size(); ++i) {
-    const json& id = (*nodes.value())[i];
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const json& id = nodes[i];
     const std::string field = "nodes[" + std::to_string(i) + "]";
     VESTA_RETURN_IF_ERROR(check_node_id(id, field));
     core::Result<core::PointId> point = node_point_id(id);
@@ -412,20 +439,14 @@ core::Result<GraphWrite> parse_delete(std::string_view workspace, const json& bo
     lock_ids.push_back(point.value());
     out.operations.delete_nodes.push_back(id);
   }
-  for (size_t i = 0; i < edges.value()->size(); ++i) {
-    const json& edge = (*edges.value())[i];
+  for (size_t i = 0; i < edges.size(); ++i) {
+    const json& edge = edges[i];
     const std::string field = "edges[" + std::to_string(i) + "]";
     if (!edge.is_object()) return bad(field + " must be an object");
     VESTA_RETURN_IF_ERROR(check_keys(edge, field, {"source", "target", "type"}));
     EdgeDelete op;
-    for (const char* end : {"source", "target"}) {
-      const std::string at = field + "." + end;
-      if (!edge.contains(end)) return bad(at + " is required");
-      VESTA_RETURN_IF_ERROR(check_node_id(edge[end], at));
-      core::Result<core::PointId> point = node_point_id(edge[end]);
-      if (!point.is_ok()) return bad(at + ": " + point.status().message());
-      lock_ids.push_back(point.value());
-    }
+    core::Result<std::array<core::PointId, 2>> ends = edge_ends(edge, field, &lock_ids);
+    if (!ends.is_ok()) return ends.status();
     op.source = edge["source"];
     op.target = edge["target"];
     if (edge.contains("type") && !edge["type"].is_null()) {

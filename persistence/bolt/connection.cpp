@@ -299,6 +299,20 @@ core::Status Connection::break_connection(core::Status why) {
   return why;
 }
 
+core::Status Connection::not_success(const Response& response, std::string_view request,
+                                     int pending) {
+  if (response.is(MessageTag::kFailure)) {
+    last_failure_ = ServerFailure::from_metadata(response.metadata);
+    return recover(last_failure_.to_status(), pending);
+  }
+  if (response.is(MessageTag::kIgnored)) {
+    return recover(
+        {core::StatusCode::kUnavailable, "Bolt: the server ignored " + std::string(request)},
+        pending);
+  }
+  return unexpected(response, request);
+}
+
 core::Status Connection::unexpected(const Response& response, std::string_view request) {
   return break_connection(
       core::internal_error("Bolt: " + uri_.address() + " answered " + std::string(request) +
@@ -350,14 +364,7 @@ core::Status Connection::begin(const TransactionConfig& config) {
     in_transaction_ = true;
     return core::Status::ok();
   }
-  if (response.value().is(MessageTag::kFailure)) {
-    last_failure_ = ServerFailure::from_metadata(response.value().metadata);
-    return recover(last_failure_.to_status(), 0);
-  }
-  if (response.value().is(MessageTag::kIgnored)) {
-    return recover({core::StatusCode::kUnavailable, "Bolt: the server ignored BEGIN"}, 0);
-  }
-  return unexpected(response.value(), "BEGIN");
+  return not_success(response.value(), "BEGIN", 0);
 }
 
 core::Result<QueryResult> Connection::run(std::string_view query, const Dictionary& parameters,
@@ -374,14 +381,7 @@ core::Result<QueryResult> Connection::run(std::string_view query, const Dictiona
   // One PULL is answered after RUN's own answer.
   core::Result<Response> response = receive();
   if (!response.is_ok()) return response.status();
-  if (response.value().is(MessageTag::kFailure)) {
-    last_failure_ = ServerFailure::from_metadata(response.value().metadata);
-    return recover(last_failure_.to_status(), 1);
-  }
-  if (response.value().is(MessageTag::kIgnored)) {
-    return recover({core::StatusCode::kUnavailable, "Bolt: the server ignored RUN"}, 1);
-  }
-  if (!response.value().is(MessageTag::kSuccess)) return unexpected(response.value(), "RUN");
+  if (!response.value().is(MessageTag::kSuccess)) return not_success(response.value(), "RUN", 1);
 
   QueryResult result;
   if (const Value* fields = response.value().metadata.find("fields");
@@ -398,14 +398,7 @@ core::Result<QueryResult> Connection::run(std::string_view query, const Dictiona
       result.records.push_back(std::move(answer.record));
       continue;
     }
-    if (answer.is(MessageTag::kFailure)) {
-      last_failure_ = ServerFailure::from_metadata(answer.metadata);
-      return recover(last_failure_.to_status(), 0);
-    }
-    if (answer.is(MessageTag::kIgnored)) {
-      return recover({core::StatusCode::kUnavailable, "Bolt: the server ignored PULL"}, 0);
-    }
-    if (!answer.is(MessageTag::kSuccess)) return unexpected(answer, "PULL");
+    if (!answer.is(MessageTag::kSuccess)) return not_success(answer, "PULL", 0);
     const Value* has_more = answer.metadata.find("has_more");
     if (has_more != nullptr && has_more->is<bool>() && has_more->as<bool>()) {
       VESTA_RETURN_IF_ERROR(send({pull_message(options.fetch_size)}));
@@ -439,14 +432,7 @@ core::Status Connection::commit() {
     }
     return core::Status::ok();
   }
-  if (response.value().is(MessageTag::kFailure)) {
-    last_failure_ = ServerFailure::from_metadata(response.value().metadata);
-    return recover(last_failure_.to_status(), 0);
-  }
-  if (response.value().is(MessageTag::kIgnored)) {
-    return recover({core::StatusCode::kUnavailable, "Bolt: the server ignored COMMIT"}, 0);
-  }
-  return unexpected(response.value(), "COMMIT");
+  return not_success(response.value(), "COMMIT", 0);
 }
 
 core::Status Connection::rollback() {
@@ -457,14 +443,7 @@ core::Status Connection::rollback() {
   if (!response.is_ok()) return response.status();
   in_transaction_ = false;
   if (response.value().is(MessageTag::kSuccess)) return core::Status::ok();
-  if (response.value().is(MessageTag::kFailure)) {
-    last_failure_ = ServerFailure::from_metadata(response.value().metadata);
-    return recover(last_failure_.to_status(), 0);
-  }
-  if (response.value().is(MessageTag::kIgnored)) {
-    return recover({core::StatusCode::kUnavailable, "Bolt: the server ignored ROLLBACK"}, 0);
-  }
-  return unexpected(response.value(), "ROLLBACK");
+  return not_success(response.value(), "ROLLBACK", 0);
 }
 
 core::Status Connection::reset() {

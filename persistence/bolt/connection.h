@@ -137,6 +137,10 @@ class Connection {
   core::Status recover(core::Status failure, int pending);
   core::Status check_usable() const;
   core::Status unexpected(const Response& response, std::string_view request);
+  // The answer to `request` when it is not SUCCESS: a FAILURE (kept as
+  // last_failure(), then recover()), an IGNORED (recover()), or anything
+  // else (unexpected()). `pending`: answers still due after this one.
+  core::Status not_success(const Response& response, std::string_view request, int pending);
 
   const ConnectionOptions options_;
   const BoltUri uri_;
