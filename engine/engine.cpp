@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/utc_time.h"
 #include "engine/payload_changes.h"
 #include "engine/write_codec.h"
 #include "persistence/file_io.h"
@@ -617,15 +618,6 @@ core::Status Engine::snapshot_all() {
 
 namespace {
 
-std::string utc_time(std::chrono::system_clock::time_point t, const char* format) {
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
-  std::tm parts{};
-  gmtime_r(&seconds, &parts);
-  char text[32];
-  std::strftime(text, sizeof(text), format, &parts);
-  return text;
-}
-
 constexpr std::string_view kSnapshotSuffix = ".snapshot";
 
 bool is_snapshot_name(const std::string& name) {
@@ -662,7 +654,7 @@ core::Result<SnapshotInfo> Engine::create_snapshot(const std::string& collection
   const auto now = std::chrono::system_clock::now();
   const std::string name = config.name + "-" + std::to_string(config.incarnation) + "-" +
                            std::to_string(snapshot.value().journal_sequence) + "-" +
-                           utc_time(now, "%Y-%m-%d-%H-%M-%S") + std::string(kSnapshotSuffix);
+                           core::utc_time(now, "%Y-%m-%d-%H-%M-%S") + std::string(kSnapshotSuffix);
   core::Result<std::filesystem::path> path = snapshot_file(config.name, name);
   if (!path.is_ok()) return path.status();
   core::Result<std::string> bytes =
@@ -675,7 +667,7 @@ core::Result<SnapshotInfo> Engine::create_snapshot(const std::string& collection
                                 ec.message());
   }
   VESTA_RETURN_IF_ERROR(persistence::write_file_atomically(path.value(), bytes.value()));
-  return SnapshotInfo{name, utc_time(now, "%Y-%m-%dT%H:%M:%S"), bytes.value().size()};
+  return SnapshotInfo{name, core::utc_time(now, "%Y-%m-%dT%H:%M:%S"), bytes.value().size()};
 }
 
 core::Result<std::vector<SnapshotInfo>> Engine::list_snapshots(const std::string& collection) {
@@ -692,8 +684,8 @@ core::Result<std::vector<SnapshotInfo>> Engine::list_snapshots(const std::string
     const auto written = std::chrono::file_clock::to_sys(entry.last_write_time());
     out.push_back(
         {name,
-         utc_time(std::chrono::time_point_cast<std::chrono::system_clock::duration>(written),
-                  "%Y-%m-%dT%H:%M:%S"),
+         core::utc_time(std::chrono::time_point_cast<std::chrono::system_clock::duration>(written),
+                        "%Y-%m-%dT%H:%M:%S"),
          entry.file_size()});
   }
   if (ec) return core::internal_error("cannot list " + dir.string() + ": " + ec.message());

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/float16.h"
+#include "core/utc_time.h"
 #include "persistence/file_io.h"
 #include "server/json_codec.h"
 #include "server/vector_body_parser.h"
@@ -24,12 +25,7 @@ using Clock = std::chrono::steady_clock;
 constexpr int kStateFormat = 1;
 
 std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm parts{};
-  gmtime_r(&now, &parts);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return text;
+  return core::utc_time(std::chrono::system_clock::now(), "%Y-%m-%dT%H:%M:%SZ");
 }
 
 std::string new_job_id() {
