@@ -7,6 +7,8 @@
 #   3. the same searches in-process (vesta_batching_bench, no HTTP), the
 #      ceiling the binary endpoint is compared with.
 # Server and load generator share the machine; compare ratios, not absolutes.
+# The points are loaded through binary import jobs (vesta bench --upload
+# import), so a million rows take seconds rather than minutes.
 #   bench/run_http_bench.sh [ROWS (30000)] [SECONDS (10)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,14 +40,14 @@ qps() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(round
 
 echo "== rows $rows, dim $dim, ${seconds}s per run, $(nproc) cores"
 url=$(serve batching.log --handler-threads "$handler_threads")
-bench --url "$url" --create --dim $dim --points "$rows" --concurrency 64 --batch 1 --mode json \
-  --report "$out/json64_batching.json" > "$out/json64_batching.txt"
+bench --url "$url" --create --upload import --dim $dim --points "$rows" --concurrency 64 --batch 1 \
+  --mode json --report "$out/json64_batching.json" > "$out/json64_batching.txt"
 bench --url "$url" --concurrency 4 --batch 64 --mode json --report "$out/json_b64.json" > /dev/null
 bench --url "$url" --concurrency 4 --batch 64 --mode binary --report "$out/binary_b64.json" > /dev/null
 stop batching.log
 url=$(serve nobatching.log --handler-threads "$handler_threads" --batch-max-queries 1)
-bench --url "$url" --create --dim $dim --points "$rows" --concurrency 64 --batch 1 --mode json \
-  --report "$out/json64_nobatching.json" > "$out/json64_nobatching.txt"
+bench --url "$url" --create --upload import --dim $dim --points "$rows" --concurrency 64 --batch 1 \
+  --mode json --report "$out/json64_nobatching.json" > "$out/json64_nobatching.txt"
 stop nobatching.log
 "$bin/bench/vesta_batching_bench" --rows "$rows" --dim $dim --clients 4 --batch 64 \
   --seconds "$seconds" --configs 256:1000 > "$out/inprocess_b64.txt"

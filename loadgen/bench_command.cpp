@@ -10,6 +10,7 @@
 #include <mutex>
 #include <random>
 #include <span>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -18,6 +19,7 @@
 #include "loadgen/http_client.h"
 #include "loadgen/load_generator.h"
 #include "loadgen/request_json.h"
+#include "server/binary_import_format.h"
 #include "server/raw_search_codec.h"
 
 namespace vesta::loadgen {
@@ -41,6 +43,10 @@ Target:
   --points N             points to upload with --create (default 10000)
   --distance D           Cosine, Dot or Euclid for --create (default Cosine)
   --upload-batch N       points per upsert request (default 1000)
+  --upload json|import   how --create uploads: upsert requests of JSON
+                         (default), or binary bulk import jobs of float16
+                         rows of at most 256 MiB each, followed until done
+                         (for millions of points)
 Load:
   --concurrency N        connections, each sending requests back to back
                          (default 64)
@@ -102,6 +108,61 @@ core::Status expect_ok(const core::Result<HttpReply>& reply, const std::string& 
   return core::Status::ok();
 }
 
+// Uploads target.points (row i = id i) through bulk import jobs: float16
+// rows in the binary format (docs/api.md "Bulk import"), at most 256 MiB a
+// job, each followed (GET /jobs/{id}) until it completed.
+core::Status import_points(HttpClient& client, const std::string& path, const Target& target) {
+  constexpr size_t kJobBytes = size_t{256} << 20;
+  const size_t rows = target.points.size() / target.dim;
+  const size_t per_job = std::max<size_t>(1, kJobBytes / (8 + target.dim * 2));
+  for (size_t first = 0; first < rows; first += per_job) {
+    const size_t count = std::min(per_job, rows - first);
+    server::BinaryImportHeader header;
+    header.dtype = 1;
+    header.dim = static_cast<uint32_t>(target.dim);
+    header.rows = count;
+    std::string body = server::encode_binary_import_header(header);
+    body.reserve(body.size() + count * (8 + target.dim * 2));
+    for (uint64_t id = first; id < first + count; ++id) {
+      for (size_t b = 0; b < 8; ++b) body.push_back(static_cast<char>((id >> (8 * b)) & 0xFF));
+    }
+    for (size_t i = first * target.dim; i < (first + count) * target.dim; ++i) {
+      const uint16_t half = core::float_to_half(target.points[i]);
+      body.push_back(static_cast<char>(half & 0xFF));
+      body.push_back(static_cast<char>(half >> 8));
+    }
+    const std::string what = "importing points " + std::to_string(first) + "..";
+    core::Result<HttpReply> submitted = client.request("POST", path + "/import?format=binary",
+                                                       std::move(body), "application/octet-stream");
+    if (!submitted.is_ok())
+      return {submitted.status().code(), what + ": " + submitted.status().message()};
+    if (submitted.value().status != 202) {
+      return {core::StatusCode::kUnavailable, what + ": HTTP " +
+                                                  std::to_string(submitted.value().status) + ": " +
+                                                  submitted.value().body.substr(0, 300)};
+    }
+    const json job = json::parse(submitted.value().body, nullptr, false);
+    if (!job.is_object() || !job.contains("result") || !job["result"].contains("id")) {
+      return {core::StatusCode::kInternal, what + ": the answer names no job"};
+    }
+    const std::string job_path = "/jobs/" + job["result"]["id"].get<std::string>();
+    for (;;) {
+      core::Result<HttpReply> polled = client.request("GET", job_path);
+      VESTA_RETURN_IF_ERROR(expect_ok(polled, "GET " + job_path));
+      const json state = json::parse(polled.value().body, nullptr, false);
+      const std::string s = state.is_object() ? state["result"].value("state", "") : "";
+      if (s == "completed") break;
+      if (s != "queued" && s != "running") {
+        return {core::StatusCode::kUnavailable, what + ": the import job ended " +
+                                                    (s.empty() ? "unreadable" : s) + ": " +
+                                                    polled.value().body.substr(0, 300)};
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  return core::Status::ok();
+}
+
 core::Result<Target> create_and_upload(HttpClient& client, const BenchOptions& o,
                                        std::mt19937_64& rng) {
   const std::string path = "/collections/" + o.collection;
@@ -115,12 +176,17 @@ core::Result<Target> create_and_upload(HttpClient& client, const BenchOptions& o
   std::normal_distribution<float> normal;
   for (float& v : target.points) v = core::half_to_float(core::float_to_half(normal(rng)));
   const auto start = std::chrono::steady_clock::now();
-  for (size_t first = 0; first < o.points; first += o.upload_batch) {
-    const size_t count = std::min(o.upload_batch, o.points - first);
-    const std::string body = upsert_batch_json(
-        first, std::span<const float>(target.points).subspan(first * o.dim, count * o.dim), o.dim);
-    VESTA_RETURN_IF_ERROR(expect_ok(client.request("PUT", path + "/points?wait=true", body),
-                                    "upserting points " + std::to_string(first) + ".."));
+  if (o.upload == BenchOptions::Upload::kImport) {
+    VESTA_RETURN_IF_ERROR(import_points(client, path, target));
+  } else {
+    for (size_t first = 0; first < o.points; first += o.upload_batch) {
+      const size_t count = std::min(o.upload_batch, o.points - first);
+      const std::string body = upsert_batch_json(
+          first, std::span<const float>(target.points).subspan(first * o.dim, count * o.dim),
+          o.dim);
+      VESTA_RETURN_IF_ERROR(expect_ok(client.request("PUT", path + "/points?wait=true", body),
+                                      "upserting points " + std::to_string(first) + ".."));
+    }
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -314,7 +380,8 @@ core::Result<BenchOptions> parse_bench_options(const std::vector<std::string_vie
         "--url",      "--collection",     "--api-key",      "--dim",
         "--points",   "--distance",       "--upload-batch", "--concurrency",
         "--duration", "--requests",       "--mode",         "--batch",
-        "--k",        "--recall-queries", "--report",       "--seed"};
+        "--k",        "--recall-queries", "--report",       "--seed",
+        "--upload"};
     if (std::find(std::begin(kValueFlags), std::end(kValueFlags), flag) == std::end(kValueFlags)) {
       return core::invalid_argument("unknown bench option '" + std::string(flag) + "'");
     }
@@ -344,6 +411,12 @@ core::Result<BenchOptions> parse_bench_options(const std::vector<std::string_vie
                                       std::string(value) + "'");
       }
       o.metric = *metric;
+    } else if (flag == "--upload") {
+      if (value != "json" && value != "import") {
+        return core::invalid_argument("--upload must be json or import, got '" +
+                                      std::string(value) + "'");
+      }
+      o.upload = value == "json" ? BenchOptions::Upload::kJson : BenchOptions::Upload::kImport;
     } else if (flag == "--upload-batch") {
       VESTA_RETURN_IF_ERROR(count(&o.upload_batch, 1, 10'000'000));
     } else if (flag == "--concurrency") {

@@ -23,6 +23,10 @@ struct BenchOptions {
   size_t points = 10000;
   index::Metric metric = index::Metric::kCosine;
   size_t upload_batch = 1000;
+  // How --create uploads: upsert requests of JSON, or bulk import jobs of
+  // float16 rows (POST .../import, binary; far less to write and parse for
+  // millions of points).
+  enum class Upload { kJson, kImport } upload = Upload::kJson;
   size_t concurrency = 64;
   std::optional<std::chrono::nanoseconds> duration;  // default 10 s unless requests
   size_t requests = 0;

@@ -29,7 +29,10 @@ TEST(BenchOptions, DefaultsAndEveryFlag) {
   EXPECT_EQ(d.value().mode, BenchOptions::Mode::kJson);
   EXPECT_EQ(d.value().k, 10u);
   EXPECT_EQ(d.value().batch, 1u);
-  auto o = parse({"--url",
+  EXPECT_EQ(d.value().upload, BenchOptions::Upload::kJson);
+  auto o = parse({"--upload",
+                  "import",
+                  "--url",
                   "http://10.0.0.1:7000",
                   "--collection",
                   "c",
@@ -71,6 +74,7 @@ TEST(BenchOptions, DefaultsAndEveryFlag) {
   EXPECT_EQ(o.value().report_path, "out.json");
   EXPECT_EQ(o.value().seed, 7u);
   EXPECT_EQ(o.value().api_key, "key");
+  EXPECT_EQ(o.value().upload, BenchOptions::Upload::kImport);
 }
 
 TEST(BenchOptions, ErrorsNameTheFlag) {
@@ -80,6 +84,7 @@ TEST(BenchOptions, ErrorsNameTheFlag) {
   expect_error(parse({"--collection", "c", "--recall"}), "--recall needs --create");
   expect_error(parse({"--collection", "c", "--duration", "1s", "--requests", "5"}), "not both");
   expect_error(parse({"--collection", "c", "--mode", "xml"}), "--mode must be json or binary");
+  expect_error(parse({"--collection", "c", "--upload", "csv"}), "--upload must be json or import");
   expect_error(parse({"--collection", "c", "--k", "0"}), "--k must be an integer from 1 to 1024");
   expect_error(parse({"--collection", "c", "--concurrency", "x"}), "--concurrency");
   expect_error(parse({"--collection", "c", "--distance", "L1"}), "--distance");
