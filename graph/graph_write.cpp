@@ -182,9 +182,9 @@ json edge_json(const json& source, const json& target, const std::string& type) 
 }
 
 // What both bodies start with, checked: the collection and the node and
-// edge arrays (empty when absent).
+// edge arrays (empty when absent), and the answer's counts.
 struct Body {
-  std::string collection;
+  GraphWrite out;  // collection, nodes and edges set
   const json* nodes = nullptr;
   const json* edges = nullptr;
 };
@@ -200,7 +200,11 @@ core::Result<Body> parse_body(std::string_view workspace, const json& body,
   core::Result<const json*> edges = optional_array(body, "edges");
   if (!edges.is_ok()) return edges.status();
   VESTA_RETURN_IF_ERROR(check_sizes(nodes.value()->size(), edges.value()->size(), limits));
-  return Body{std::move(collection).value(), nodes.value(), edges.value()};
+  Body out{{}, nodes.value(), edges.value()};
+  out.out.collection = std::move(collection).value();
+  out.out.nodes = nodes.value()->size();
+  out.out.edges = edges.value()->size();
+  return out;
 }
 
 // An edge's source and target checked as node ids; their point ids, also
@@ -331,10 +335,7 @@ core::Result<GraphWrite> parse_upsert(std::string_view workspace, const json& bo
   if (!parsed.is_ok()) return parsed.status();
   const json& nodes = *parsed.value().nodes;
   const json& edges = *parsed.value().edges;
-  GraphWrite out;
-  out.collection = std::move(parsed.value().collection);
-  out.nodes = nodes.size();
-  out.edges = edges.size();
+  GraphWrite out = std::move(parsed.value().out);
   index::UpsertPoints points;
   std::vector<core::PointId> lock_ids;
   std::set<core::PointId> in_request;
@@ -423,10 +424,7 @@ core::Result<GraphWrite> parse_delete(std::string_view workspace, const json& bo
   if (!parsed.is_ok()) return parsed.status();
   const json& nodes = *parsed.value().nodes;
   const json& edges = *parsed.value().edges;
-  GraphWrite out;
-  out.collection = std::move(parsed.value().collection);
-  out.nodes = nodes.size();
-  out.edges = edges.size();
+  GraphWrite out = std::move(parsed.value().out);
   index::DeletePoints points;
   std::vector<core::PointId> lock_ids;
   for (size_t i = 0; i < nodes.size(); ++i) {
