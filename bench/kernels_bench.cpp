@@ -60,7 +60,7 @@ void bm_distance_tile(benchmark::State& state) {
 }
 BENCHMARK(bm_distance_tile)
     ->ArgNames({"isa", "queries", "dim", "kind"})
-    ->ArgsProduct({{0, 1, 2}, {1, 6, 64}, {768}, {0, 1}});
+    ->ArgsProduct({{0, 1, 2}, {1, 6, 21, 64}, {768}, {0, 1}});
 
 // Whole-range scan with selection, single thread: args queries, rows.
 void bm_scan_rows(benchmark::State& state) {
@@ -79,7 +79,7 @@ void bm_scan_rows(benchmark::State& state) {
 }
 BENCHMARK(bm_scan_rows)
     ->ArgNames({"queries", "rows"})
-    ->ArgsProduct({{1, 2, 3, 4, 6, 16, 256}, {262144}});
+    ->ArgsProduct({{1, 2, 3, 4, 6, 16, 21, 64, 256}, {30000, 262144}});
 
 void bm_top_k_push(benchmark::State& state) {
   const size_t k = static_cast<size_t>(state.range(0));
