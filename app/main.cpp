@@ -119,7 +119,11 @@ serve options:
                          1 turns batching off (default 256)
   --batch-max-delay-us N the longest a search waits for others to join its
                          batch, in microseconds; a search that arrives while
-                         its collection is idle never waits (default 1000)
+                         its collection is idle never waits (default 1000).
+                         Past it, a batch starts once its collection's
+                         searcher has room (on the CPU one search at a time
+                         unless the collection is small, on a GPU 4), and
+                         gathers more requests while it waits
 
 Durability (serve options):
   --storage KIND         file: collections survive restarts and crashes in

@@ -428,8 +428,11 @@ core::Result<std::vector<std::vector<ScoredPoint>>> Collection::search_batch(
           core::Result<SearchHits> hits = searcher_.search(index_, {stacked, n, k, nullptr});
           if (!hits.is_ok()) return hits.status();
           deliver(hits.value());
+          // For the next requests (read without the lock).
+          side_by_side_.store(searcher_.searches_side_by_side(index_), std::memory_order_relaxed);
           return core::Status::ok();
-        });
+        },
+        side_by_side_.load(std::memory_order_relaxed));
     if (!status.is_ok()) return status;
     return out;
   }

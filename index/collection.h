@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <optional>
@@ -197,6 +198,9 @@ class Collection {
   Searcher& searcher_;
   FlatIndex index_;  // guarded by the collection lock
   SearchBatcher batcher_;
+  // What the searcher said after the last search: how many batches of this
+  // collection may run at once (SearchBatcher's runners).
+  std::atomic<size_t> side_by_side_{1};
   WriteJournal* journal_;  // optional
 
  public:

@@ -18,6 +18,23 @@ constexpr size_t kPartsPerThread = 4;
 CpuSearcher::CpuSearcher(core::ThreadPool& pool, size_t parallelism, kernels::Isa isa)
     : pool_(pool), parallelism_(parallelism == 0 ? pool.size() : parallelism), isa_(isa) {}
 
+size_t CpuSearcher::parts_for(size_t rows) const {
+  const size_t parts =
+      std::clamp<size_t>(rows / kMinRowsPerPart, 1, parallelism_ * kPartsPerThread);
+  // More parts than threads: a whole number of parts per thread, so that no
+  // thread idles while another does one more (3 parts on 2 threads took the
+  // time of 4).
+  if (parts <= parallelism_) return parts;
+  return (parts + parallelism_ - 1) / parallelism_ * parallelism_;
+}
+
+size_t CpuSearcher::searches_side_by_side(const FlatIndex& index) const {
+  // A search split into fewer parts than there are threads leaves the rest
+  // idle: that many more searches can run beside it (a small collection:
+  // one part, one thread per search).
+  return std::max<size_t>(1, parallelism_ / parts_for(index.row_count()));
+}
+
 core::Result<SearchHits> CpuSearcher::search(const FlatIndex& index, const SearchRequest& request) {
   if (request.k > kernels::kMaxTopK) {
     return core::invalid_argument("limit " + std::to_string(request.k) +
@@ -39,8 +56,7 @@ core::Result<SearchHits> CpuSearcher::search(const FlatIndex& index, const Searc
 
   const kernels::DistanceKind kind = distance_kind(index.metric());
   const bool higher = higher_is_better(index.metric());
-  const size_t parts =
-      std::clamp<size_t>(rows / kMinRowsPerPart, 1, parallelism_ * kPartsPerThread);
+  const size_t parts = parts_for(rows);
   const size_t rows_per_part = (rows + parts - 1) / parts;
 
   std::vector<std::vector<kernels::TopKCollector>> partial(

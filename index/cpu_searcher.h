@@ -18,8 +18,14 @@ class CpuSearcher final : public Searcher {
 
   std::string_view name() const override { return "cpu"; }
   core::Result<SearchHits> search(const FlatIndex& index, const SearchRequest& request) override;
+  // The pool's parallelism over the parts a search of `index` is split into
+  // (at least 1): a small collection's search runs on one thread, leaving the
+  // others to searches beside it.
+  size_t searches_side_by_side(const FlatIndex& index) const override;
 
  private:
+  // The row ranges a search of `rows` rows is split into.
+  size_t parts_for(size_t rows) const;
   core::ThreadPool& pool_;
   size_t parallelism_;
   kernels::Isa isa_;

@@ -107,12 +107,25 @@ core::Result<std::unique_ptr<PlacementSearcher>> PlacementSearcher::create(
   }
   return std::unique_ptr<PlacementSearcher>(new PlacementSearcher(
       cpu, std::make_unique<GpuSearcher>(std::move(runtimes), options.shard_block_rows), budget,
-      std::move(description)));
+      std::move(description), std::max<size_t>(1, options.device.max_concurrent_searches)));
 }
 
 PlacementSearcher::PlacementSearcher(Searcher& cpu, std::unique_ptr<GpuSearcher> gpu, size_t budget,
-                                     std::string description)
-    : cpu_(cpu), gpu_(std::move(gpu)), budget_(budget), description_(std::move(description)) {}
+                                     std::string description, size_t gpu_searches_at_once)
+    : cpu_(cpu),
+      gpu_(std::move(gpu)),
+      budget_(budget),
+      description_(std::move(description)),
+      gpu_searches_at_once_(gpu_searches_at_once) {}
+
+size_t PlacementSearcher::searches_side_by_side(const FlatIndex& index) const {
+  bool on_gpu = gpu_ != nullptr;
+  if (on_gpu) {
+    std::lock_guard lock(mutex_);
+    on_gpu = !cpu_only_.contains(index.instance_id());
+  }
+  return on_gpu && fits(index) ? gpu_searches_at_once_ : cpu_.searches_side_by_side(index);
+}
 
 bool PlacementSearcher::fits(const FlatIndex& index) const {
   // Counts the index's own mirror too: a rough, safe bound.

@@ -67,6 +67,9 @@ class PlacementSearcher final : public Searcher {
   std::string_view name() const override { return "placement"; }
   core::Result<SearchHits> search(const FlatIndex& index, const SearchRequest& request) override;
   void forget(const FlatIndex& index) override;
+  // On a GPU, the searches its runtime runs at once (each on its own stream);
+  // on the CPU what the CPU searcher says.
+  size_t searches_side_by_side(const FlatIndex& index) const override;
 
   bool gpu_available() const { return gpu_ != nullptr; }
   // One line for logs: "gpu 0: NVIDIA H200 (132 SMs, budget 120.0 GiB)" or
@@ -79,13 +82,14 @@ class PlacementSearcher final : public Searcher {
 
  private:
   PlacementSearcher(Searcher& cpu, std::unique_ptr<GpuSearcher> gpu, size_t budget,
-                    std::string description);
+                    std::string description, size_t gpu_searches_at_once = 1);
   bool fits(const FlatIndex& index) const;
 
   Searcher& cpu_;
   std::unique_ptr<GpuSearcher> gpu_;  // null: CPU only
   size_t budget_;
   std::string description_;
+  size_t gpu_searches_at_once_;
   mutable std::mutex mutex_;               // guards cpu_only_
   std::unordered_set<uint64_t> cpu_only_;  // FlatIndex::instance_id() after a failure
   std::atomic<uint64_t> gpu_searches_{0};

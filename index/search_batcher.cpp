@@ -5,7 +5,8 @@
 namespace vesta::index {
 
 core::Status SearchBatcher::submit(const float* queries, size_t n, size_t k, const Consume& consume,
-                                   const Run& run) {
+                                   const Run& run, size_t runners) {
+  runners = std::max<size_t>(runners, 1);
   const Member self{queries, n, k, &consume};
   std::unique_lock lock(mutex_);
   const bool batching = options_.max_batch > 1 && n < options_.max_batch;
@@ -23,16 +24,22 @@ core::Status SearchBatcher::submit(const float* queries, size_t n, size_t k, con
   auto batch = std::make_shared<Batch>();
   batch->members.push_back(self);
   batch->queries = n;
-  if (batching && running_ > 0) {
+  if (batching && (running_ > 0 || !waiting_.empty())) {
     // Something is being searched: let others join until it ends, the batch
     // fills, or the delay runs out.
     // Others join this batch from now on (the open one, if any, cannot take
     // this request, so it is left to its leader).
     open_ = batch;
+    waiting_.push_back(batch.get());
+    const auto full = [&] { return batch->queries >= options_.max_batch; };
     const auto deadline = std::chrono::steady_clock::now() + options_.max_delay;
-    idle_.wait_until(lock, deadline,
-                     [&] { return running_ == 0 || batch->queries >= options_.max_batch; });
+    idle_.wait_until(lock, deadline, [&] { return running_ == 0 || full(); });
+    // Then start once the searcher has room and the batches that waited
+    // longer have started; until then others may still join.
+    idle_.wait(lock, [&] { return running_ < runners && waiting_.front() == batch.get(); });
+    waiting_.pop_front();
     if (open_ == batch) open_ = nullptr;
+    idle_.notify_all();  // the next waiting leader may have room too
   }
   batch->closed = true;
   ++running_;
@@ -76,7 +83,9 @@ core::Status SearchBatcher::run_batch(Batch& batch, const Run& run) {
 
 size_t SearchBatcher::queued_requests() const {
   std::lock_guard lock(mutex_);
-  return open_ == nullptr ? 0 : open_->members.size();
+  size_t requests = 0;
+  for (const Batch* batch : waiting_) requests += batch->members.size();
+  return requests;
 }
 
 BatchingStats SearchBatcher::stats() const {

@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -31,11 +32,18 @@ struct BatchingStats {
 // call ("continuous batching"). A request that arrives while nothing of this
 // collection is being searched runs at once, alone: no added latency when the
 // load is light. A request that arrives while a search runs joins the open
-// batch; that batch's first request (its leader) waits until the running
-// search ends, the batch is full, or max_delay has passed since it arrived,
-// whichever is first, then runs the whole batch. So no request waits longer
-// than max_delay before its batch starts, and under load each searcher call
-// carries what arrived while the previous one ran.
+// batch; that batch's first request (its leader) gathers others until the
+// running searches end, the batch is full, or max_delay has passed since it
+// arrived, whichever is first. Then the batch starts as soon as fewer than
+// `runners` searches of the collection run (the searcher's
+// searches_side_by_side: 1 where one search takes every CPU thread) and the
+// batches that closed before it have started; while it waits for that, it
+// stays open to new requests until full. So a request waits at most max_delay
+// for others to join, and beyond that only for the collection's searcher to
+// have room: under load each searcher call carries what arrived while the
+// previous one ran, instead of a new call starting every max_delay beside it
+// (which, when a search takes longer than the delay, splits the load into
+// ever smaller batches that compete for the same threads).
 //
 // The leader runs `run` with every member's queries stacked and the largest k;
 // each member gets its own rows of the result, cut to its k. Because top-k is
@@ -56,12 +64,14 @@ class SearchBatcher {
 
   // Searches `n` queries (dim values each, prepared) for the best `k`, maybe
   // together with other callers' queries; `consume` receives this request's
-  // hits (rows cut to k) under the leader's lock. Returns the batch's status.
+  // hits (rows cut to k) under the leader's lock. `runners` (at least 1): how
+  // many batches of this collection may run at once. Returns the batch's
+  // status.
   core::Status submit(const float* queries, size_t n, size_t k, const Consume& consume,
-                      const Run& run);
+                      const Run& run, size_t runners = 1);
 
   BatchingStats stats() const;
-  // Requests in the batch now accepting members (waiting for their leader).
+  // Requests in batches that have not started yet.
   size_t queued_requests() const;
   const BatchingOptions& options() const { return options_; }
 
@@ -86,9 +96,10 @@ class SearchBatcher {
   size_t dim_;
   BatchingOptions options_;
   mutable std::mutex mutex_;
-  std::condition_variable idle_;  // a running batch ended, or the open one filled
-  std::shared_ptr<Batch> open_;   // accepting members; null when none
-  size_t running_ = 0;            // batches being searched now
+  std::condition_variable idle_;      // a running batch ended, or the open one filled
+  std::shared_ptr<Batch> open_;       // accepting members; null when none
+  std::deque<const Batch*> waiting_;  // leaders waiting to start, oldest first
+  size_t running_ = 0;                // batches being searched now
   BatchingStats stats_;
 };
 

@@ -34,6 +34,13 @@ class Searcher {
   virtual core::Result<SearchHits> search(const FlatIndex& index, const SearchRequest& request) = 0;
   // The index is going away: drop anything kept for it (device copies).
   virtual void forget(const FlatIndex& /*index*/) {}
+  // How many searches of `index` can run at once before they slow each
+  // other down: dynamic batching (SearchBatcher) starts no more batches of a
+  // collection than this at once; further requests wait for one to end,
+  // gathering into the next batch meanwhile. 1 (the default): one search uses
+  // the whole device or every thread, so concurrent requests gain most by
+  // sharing it. Called under the caller's shared collection lock.
+  virtual size_t searches_side_by_side(const FlatIndex& /*index*/) const { return 1; }
 };
 
 }  // namespace vesta::index

@@ -100,5 +100,24 @@ TEST(CpuSearcher, EmptyIndexAndKZeroGiveEmptyLists) {
   EXPECT_EQ(searcher.search(index, {q.data(), 2, 0, nullptr}).value(), SearchHits(2));
 }
 
+TEST(CpuSearcher, SmallIndexesLeaveThreadsForSearchesSideBySide) {
+  core::ThreadPool pool(4);
+  CpuSearcher searcher(pool);
+  FlatIndex index(2, Metric::kDot);
+  // Under 16,384 rows a search is one part on one thread: four fit at once.
+  EXPECT_EQ(searcher.searches_side_by_side(index), 4u);
+  for (uint64_t i = 0; i < 16384; ++i) {
+    index.upsert(PointId::number(i), std::vector<float>{1, static_cast<float>(i)}, nullptr);
+  }
+  EXPECT_EQ(searcher.searches_side_by_side(index), 2u);  // two parts
+  for (uint64_t i = 16384; i < 40000; ++i) {
+    index.upsert(PointId::number(i), std::vector<float>{1, static_cast<float>(i)}, nullptr);
+  }
+  EXPECT_EQ(searcher.searches_side_by_side(index), 1u);  // every thread per search
+  CpuSearcher one_thread(pool, 1);
+  FlatIndex small(2, Metric::kDot);
+  EXPECT_EQ(one_thread.searches_side_by_side(small), 1u);
+}
+
 }  // namespace
 }  // namespace vesta::index

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -21,19 +22,21 @@ namespace {
 using std::chrono::milliseconds;
 
 // A searcher stand-in that answers query i with one hit whose score is the
-// query's first value, records batch sizes, and can hold its first call until
-// released (so that others queue behind it).
+// query's first value, records batch sizes, and can hold its first `held`
+// calls until released (so that others queue behind them).
 class FakeRun {
  public:
-  explicit FakeRun(bool hold_first) : hold_(hold_first) {}
+  explicit FakeRun(bool hold_first, size_t held = 1) : hold_(hold_first), held_(held) {}
 
   core::Status operator()(const float* queries, size_t n, size_t k,
                           const std::function<void(const SearchHits&)>& deliver) {
     {
       std::unique_lock lock(mutex_);
+      ++running_;
+      most_running_ = std::max(most_running_, running_);
       sizes_.push_back(n);
       ks_.push_back(k);
-      const bool first = sizes_.size() == 1;
+      const bool first = sizes_.size() <= held_;
       started_.notify_all();
       if (first && hold_) released_.wait(lock, [&] { return !hold_; });
     }
@@ -42,6 +45,8 @@ class FakeRun {
       for (size_t j = 0; j < k; ++j) hits[i].push_back({queries[i] + static_cast<float>(j), j});
     }
     deliver(hits);
+    std::lock_guard lock(mutex_);
+    --running_;
     return core::Status::ok();
   }
 
@@ -62,18 +67,27 @@ class FakeRun {
     std::lock_guard lock(mutex_);
     return ks_;
   }
+  // The most calls that ran at the same time.
+  size_t most_running() {
+    std::lock_guard lock(mutex_);
+    return most_running_;
+  }
 
  private:
   std::mutex mutex_;
   std::condition_variable started_, released_;
   bool hold_;
+  size_t held_;
   std::vector<size_t> sizes_, ks_;
+  size_t running_ = 0;
+  size_t most_running_ = 0;
 };
 
 // Submits one request of `n` queries whose values are `base`, base+1, ...
 // (dim 1) with `k`, and checks that it got back exactly its own rows.
+// `runners`: batches that may run at once.
 void submit_and_check(SearchBatcher& batcher, FakeRun& run, float base, size_t n, size_t k,
-                      std::atomic<int>* wrong) {
+                      std::atomic<int>* wrong, size_t runners = 1) {
   std::vector<float> queries(n);
   for (size_t i = 0; i < n; ++i) queries[i] = base + static_cast<float>(i);
   std::vector<std::vector<kernels::Neighbor>> got;
@@ -86,7 +100,8 @@ void submit_and_check(SearchBatcher& batcher, FakeRun& run, float base, size_t n
       [&](const float* q, size_t count, size_t kk,
           const std::function<void(const SearchHits&)>& deliver) {
         return run(q, count, kk, deliver);
-      });
+      },
+      runners);
   if (!status.is_ok() || got.size() != n) {
     ++*wrong;
     return;
@@ -141,10 +156,44 @@ TEST(SearchBatcher, RequestsArrivingDuringASearchShareTheNextCallAndGetTheirOwnR
   EXPECT_EQ(stats.queries, 25u);
 }
 
-TEST(SearchBatcher, NoBatchExceedsTheMaximumAndNoRequestWaitsPastTheDelay) {
-  // The first search never ends by itself: queued requests must start anyway
-  // once the delay has passed, in batches of at most max_batch queries.
+// Waits (up to 20 s) until `requests` requests wait for their batches to start.
+void wait_queued(const SearchBatcher& batcher, size_t requests) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (batcher.queued_requests() < requests && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+}
+
+TEST(SearchBatcher, WithRoomForMoreSearchesNoRequestWaitsPastTheDelay) {
+  // The first search never ends by itself, and the searcher has room for
+  // more: queued requests must start anyway once the delay has passed, in
+  // batches of at most max_batch queries.
+  constexpr size_t kRunners = 16;
   SearchBatcher batcher(1, {.max_batch = 4, .max_delay = milliseconds(50)});
+  FakeRun run(/*hold_first=*/true);
+  std::atomic<int> wrong{0};
+  std::thread first([&] { submit_and_check(batcher, run, 0.0f, 1, 1, &wrong); });
+  run.wait_started(1);
+  std::vector<std::thread> others;
+  for (int t = 0; t < 10; ++t) {
+    others.emplace_back([&, t] {
+      submit_and_check(batcher, run, 10.0f * static_cast<float>(t + 1), 1, 1, &wrong, kRunners);
+    });
+  }
+  for (std::thread& t : others) t.join();  // all done while the first is still held
+  EXPECT_EQ(wrong.load(), 0);
+  run.release();
+  first.join();
+  for (size_t size : run.sizes()) EXPECT_LE(size, 4u);
+  EXPECT_EQ(batcher.stats().requests, 11u);
+}
+
+TEST(SearchBatcher, WithoutRoomQueuedRequestsWaitForTheSearchAndRunOneFullBatchAtATime) {
+  // One search at a time (a CPU search takes every thread): past the delay,
+  // queued requests keep gathering into full batches instead of starting
+  // beside the running search, then run one batch after another, oldest
+  // first.
+  SearchBatcher batcher(1, {.max_batch = 4, .max_delay = milliseconds(1)});
   FakeRun run(/*hold_first=*/true);
   std::atomic<int> wrong{0};
   std::thread first([&] { submit_and_check(batcher, run, 0.0f, 1, 1, &wrong); });
@@ -155,12 +204,44 @@ TEST(SearchBatcher, NoBatchExceedsTheMaximumAndNoRequestWaitsPastTheDelay) {
       submit_and_check(batcher, run, 10.0f * static_cast<float>(t + 1), 1, 1, &wrong);
     });
   }
-  for (std::thread& t : others) t.join();  // all done while the first is still held
-  EXPECT_EQ(wrong.load(), 0);
+  wait_queued(batcher, 10);
+  ASSERT_EQ(batcher.queued_requests(), 10u);
+  std::this_thread::sleep_for(milliseconds(50));  // 50 times the delay
+  EXPECT_EQ(run.sizes().size(), 1u) << "a batch started beside the running search";
   run.release();
   first.join();
-  for (size_t size : run.sizes()) EXPECT_LE(size, 4u);
-  EXPECT_EQ(batcher.stats().requests, 11u);
+  for (std::thread& t : others) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(run.sizes(), (std::vector<size_t>{1, 4, 4, 2}));
+  EXPECT_EQ(run.most_running(), 1u);
+  EXPECT_EQ(batcher.queued_requests(), 0u);
+}
+
+TEST(SearchBatcher, NoMoreBatchesRunAtOnceThanTheRunners) {
+  // Two at a time, and the first two calls held: with the first running, the
+  // next batch starts after the delay; the rest wait for one of the two.
+  SearchBatcher batcher(1, {.max_batch = 2, .max_delay = milliseconds(1)});
+  FakeRun run(/*hold_first=*/true, /*held=*/2);
+  std::atomic<int> wrong{0};
+  std::thread first([&] { submit_and_check(batcher, run, 0.0f, 1, 1, &wrong, 2); });
+  run.wait_started(1);
+  std::vector<std::thread> others;
+  for (int t = 0; t < 9; ++t) {
+    others.emplace_back([&, t] {
+      submit_and_check(batcher, run, 10.0f * static_cast<float>(t + 1), 1, 1, &wrong, 2);
+    });
+  }
+  run.wait_started(2);
+  wait_queued(batcher, 9 - run.sizes()[1]);
+  std::this_thread::sleep_for(milliseconds(50));  // 50 times the delay
+  EXPECT_EQ(run.sizes().size(), 2u) << "a third batch started beside two running ones";
+  run.release();
+  first.join();
+  for (std::thread& t : others) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(run.most_running(), 2u);
+  for (size_t size : run.sizes()) EXPECT_LE(size, 2u);
+  EXPECT_EQ(batcher.stats().requests, 10u);
 }
 
 TEST(SearchBatcher, ARequestAsLargeAsTheMaximumRunsAloneAndItsErrorIsReturned) {
