@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <optional>
 #include <random>
 #include <utility>
 
@@ -12,6 +13,7 @@
 #include "core/float16.h"
 #include "core/utc_time.h"
 #include "persistence/file_io.h"
+#include "persistence/mapped_file.h"
 #include "server/json_codec.h"
 #include "server/vector_body_parser.h"
 
@@ -95,7 +97,7 @@ struct ImportJobs::Job {
   ImportJobInfo info;  // mutex_
   ImportOptions options;
   uint64_t created = 0;  // order of creation
-  std::string body;      // loaded while queued or running
+  std::string body;      // without a directory: the body, while queued or running
   // Where to go on: NDJSON, the byte offset and number of the next line;
   // binary, the next row and the byte offset of its payload line.
   uint64_t next_offset = 0;
@@ -234,7 +236,7 @@ ImportJobInfo ImportJobs::info_of(const Job& job) const {
   return info;
 }
 
-core::Result<ImportJobInfo> ImportJobs::submit(const std::string& collection, std::string body,
+core::Result<ImportJobInfo> ImportJobs::submit(const std::string& collection, std::string_view body,
                                                const ImportOptions& options, bool* existing) {
   *existing = false;
   core::Result<std::shared_ptr<index::Collection>> target = registry_.get(collection);
@@ -277,11 +279,13 @@ core::Result<ImportJobInfo> ImportJobs::submit(const std::string& collection, st
   job->created = jobs_.empty() ? 1 : 0;
   for (const auto& [id, other] : jobs_) job->created = std::max(job->created, other->created + 1);
   if (!options_.dir.empty()) {
+    // The worker maps the file: the server holds no copy of the body.
     VESTA_RETURN_IF_ERROR(
         persistence::write_file_atomically(options_.dir / (i.id + ".body"), body));
     VESTA_RETURN_IF_ERROR(save(*job));
+  } else {
+    job->body = std::string(body);
   }
-  job->body = std::move(body);
   jobs_[i.id] = job;
   queue_.push_back(job);
   forget_old_jobs();
@@ -384,10 +388,13 @@ void ImportJobs::run(const std::shared_ptr<Job>& job) {
                  static_cast<unsigned long long>(job->info.points_skipped),
                  failure.empty() ? "" : ": ", failure.c_str());
   };
-  if (job->body.empty() && !options_.dir.empty()) {
-    core::Result<std::string> body = persistence::read_whole_file(options_.dir / (id + ".body"));
-    if (!body.is_ok()) return finish("failed", "its body is lost: " + body.status().message());
-    job->body = std::move(body).value();
+  // With a directory the body is its file, mapped (not read) for the run.
+  std::optional<persistence::MappedFile> mapped;
+  if (!options_.dir.empty()) {
+    core::Result<persistence::MappedFile> file =
+        persistence::MappedFile::open(options_.dir / (id + ".body"));
+    if (!file.is_ok()) return finish("failed", "its body is lost: " + file.status().message());
+    mapped.emplace(std::move(file).value());
   }
   {
     std::lock_guard lock(mutex_);
@@ -403,7 +410,7 @@ void ImportJobs::run(const std::shared_ptr<Job>& job) {
     return finish("failed", "collection '" + job->info.collection + "' no longer exists");
   }
   const size_t dim = collection.value()->config().dim;
-  const std::string_view body = job->body;
+  const std::string_view body = mapped ? mapped->bytes() : std::string_view(job->body);
   const bool binary = job->options.format == ImportOptions::Format::kBinary;
   BinaryImportHeader header;
   if (binary) {

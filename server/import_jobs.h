@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -81,7 +82,7 @@ class ImportJobs {
   // names its collection), checked enough to refuse what cannot be read at
   // all (a binary header). With an idempotency key that a job of the same
   // collection already has, that job instead (`*existing` = true).
-  core::Result<ImportJobInfo> submit(const std::string& collection, std::string body,
+  core::Result<ImportJobInfo> submit(const std::string& collection, std::string_view body,
                                      const ImportOptions& options, bool* existing);
   core::Result<ImportJobInfo> get(const std::string& id) const;
   std::vector<ImportJobInfo> list() const;  // newest first
