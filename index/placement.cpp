@@ -118,13 +118,15 @@ PlacementSearcher::PlacementSearcher(Searcher& cpu, std::unique_ptr<GpuSearcher>
       description_(std::move(description)),
       gpu_searches_at_once_(gpu_searches_at_once) {}
 
+bool PlacementSearcher::may_use_gpu(const FlatIndex& index) const {
+  if (gpu_ == nullptr) return false;
+  std::lock_guard lock(mutex_);
+  return !cpu_only_.contains(index.instance_id());
+}
+
 size_t PlacementSearcher::searches_side_by_side(const FlatIndex& index) const {
-  bool on_gpu = gpu_ != nullptr;
-  if (on_gpu) {
-    std::lock_guard lock(mutex_);
-    on_gpu = !cpu_only_.contains(index.instance_id());
-  }
-  return on_gpu && fits(index) ? gpu_searches_at_once_ : cpu_.searches_side_by_side(index);
+  return may_use_gpu(index) && fits(index) ? gpu_searches_at_once_
+                                           : cpu_.searches_side_by_side(index);
 }
 
 bool PlacementSearcher::fits(const FlatIndex& index) const {
@@ -138,11 +140,7 @@ core::Result<SearchHits> PlacementSearcher::search(const FlatIndex& index,
   while (bucket + 1 < kBatchSizeBuckets && (size_t{1} << bucket) < request.n_queries) ++bucket;
   ++batch_sizes_[bucket];
   queries_ += request.n_queries;
-  bool on_gpu = gpu_ != nullptr;
-  if (on_gpu) {
-    std::lock_guard lock(mutex_);
-    on_gpu = !cpu_only_.contains(index.instance_id());
-  }
+  bool on_gpu = may_use_gpu(index);
   if (on_gpu && !fits(index)) {
     gpu_->forget(index);  // gives its device memory back to the others
     on_gpu = false;

@@ -84,6 +84,8 @@ class PlacementSearcher final : public Searcher {
   PlacementSearcher(Searcher& cpu, std::unique_ptr<GpuSearcher> gpu, size_t budget,
                     std::string description, size_t gpu_searches_at_once = 1);
   bool fits(const FlatIndex& index) const;
+  // A GPU exists and has not failed this index.
+  bool may_use_gpu(const FlatIndex& index) const;
 
   Searcher& cpu_;
   std::unique_ptr<GpuSearcher> gpu_;  // null: CPU only
