@@ -42,7 +42,10 @@ std::string query_of(const Shape& shape) {
       return q;
     }
     case Kind::kUpsertEdge:
-      return "UNWIND $rows AS r MATCH (a:" + ws + " {id: r.s}) MATCH (b:" + ws +
+      // MERGE, not MATCH, of the ends: an end that is a point written through
+      // the points API (the request checks found it) has no node yet, and
+      // MATCH would drop the acknowledged edge without a word.
+      return "UNWIND $rows AS r MERGE (a:" + ws + " {id: r.s}) MERGE (b:" + ws +
              " {id: r.t}) MERGE (a)-[e:" + quoted(shape.detail) + "]->(b) SET e += r.props";
     case Kind::kDeleteEdge:
       return "UNWIND $rows AS r MATCH (a:" + ws + " {id: r.s})-[e" +

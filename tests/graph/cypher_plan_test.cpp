@@ -43,7 +43,7 @@ TEST(CypherPlan, OperationsOfOneShapeShareAStatementInOrder) {
   EXPECT_EQ(plan[1].query,
             "UNWIND $rows AS r MERGE (n:`ws` {id: r.id}) SET n += r.props SET n:`Q`:`P`");
   EXPECT_EQ(plan[2].query,
-            "UNWIND $rows AS r MATCH (a:`ws` {id: r.s}) MATCH (b:`ws` {id: r.t}) MERGE "
+            "UNWIND $rows AS r MERGE (a:`ws` {id: r.s}) MERGE (b:`ws` {id: r.t}) MERGE "
             "(a)-[e:`KNOWS`]->(b) SET e += r.props");
   EXPECT_EQ(rows(plan[2]), 2u);
   EXPECT_EQ(plan[0].operations + plan[1].operations + plan[2].operations, 5u);

@@ -256,6 +256,28 @@ TEST(GraphDelivery, ARefusedEntryBecomesADeadLetterAndTheRestIsDelivered) {
   EXPECT_EQ(f.engine().outbox().dead_letters().size(), 1u);
 }
 
+TEST(GraphDelivery, AnEdgeToAPointWrittenThroughThePointsApiGetsABareNode) {
+  // The request checks accept an end that is a point of the collection; the
+  // graph has no node for it, so the edge's delivery makes one (id only)
+  // rather than drop the acknowledged edge.
+  VESTA_SKIP_WITHOUT_GRAPH_PEER();
+  GraphFixture f(*env("VESTA_TEST_BOLT_URL"));
+  const std::string ws = unique_workspace("bare");
+  ASSERT_TRUE(f.collection().upsert({{core::PointId::number(900), {1, 2, 3, 4}, nullptr}}).is_ok());
+  const uint64_t seq = f.upsert(ws, {node(901, {{"v", 1}})},
+                                {{{"source", 901}, {"target", 900}, {"type", "REF"}},
+                                 {{"source", 900}, {"target", 900}, {"type", "SELF"}}});
+  f.dispatcher().start();
+  ASSERT_EQ(f.engine().outbox().wait_delivered(seq, 60s, nullptr), engine::Delivery::kDelivered)
+      << f.dispatcher().state().last_error.value_or("");
+  EXPECT_EQ(read("MATCH (a:`" + ws + "` {id: 901})-[e:REF]->(b:`" + ws +
+                 "` {id: 900}) RETURN a.v, b.v, count(e)"),
+            std::vector<std::string>{"1 null 1"});
+  EXPECT_EQ(read("MATCH (a:`" + ws + "` {id: 900})-[e:SELF]->(a) RETURN count(e)"),
+            std::vector<std::string>{"1"});
+  EXPECT_EQ(read("MATCH (n:`" + ws + "`) RETURN count(n)"), std::vector<std::string>{"2"});
+}
+
 TEST(GraphDelivery, TheWorkspaceLabelIsIndexedOnId) {
   VESTA_SKIP_WITHOUT_GRAPH_PEER();
   GraphFixture f(*env("VESTA_TEST_BOLT_URL"));
