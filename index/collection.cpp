@@ -432,7 +432,10 @@ core::Result<std::vector<std::vector<ScoredPoint>>> Collection::search_batch(
           side_by_side_.store(searcher_.searches_side_by_side(index_), std::memory_order_relaxed);
           return core::Status::ok();
         },
-        side_by_side_.load(std::memory_order_relaxed));
+        side_by_side_.load(std::memory_order_relaxed),
+        // A request waits for earlier searches no longer than for a lock.
+        std::chrono::steady_clock::now() + std::max<std::chrono::steady_clock::duration>(
+                                               params.lock.timeout, batcher_.options().max_delay));
     if (!status.is_ok()) return status;
     return out;
   }

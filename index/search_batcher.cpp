@@ -5,7 +5,8 @@
 namespace vesta::index {
 
 core::Status SearchBatcher::submit(const float* queries, size_t n, size_t k, const Consume& consume,
-                                   const Run& run, size_t runners) {
+                                   const Run& run, size_t runners,
+                                   std::chrono::steady_clock::time_point give_up) {
   runners = std::max<size_t>(runners, 1);
   const Member self{queries, n, k, &consume};
   std::unique_lock lock(mutex_);
@@ -36,7 +37,20 @@ core::Status SearchBatcher::submit(const float* queries, size_t n, size_t k, con
     idle_.wait_until(lock, deadline, [&] { return running_ == 0 || full(); });
     // Then start once the searcher has room and the batches that waited
     // longer have started; until then others may still join.
-    idle_.wait(lock, [&] { return running_ < runners && waiting_.front() == batch.get(); });
+    if (!idle_.wait_until(lock, give_up,
+                          [&] { return running_ < runners && waiting_.front() == batch.get(); })) {
+      // Waited as long as a lock may be waited for: the batch fails whole.
+      std::erase(waiting_, batch.get());
+      if (open_ == batch) open_ = nullptr;
+      batch->closed = true;
+      batch->status =
+          core::Status(core::StatusCode::kDeadlineExceeded,
+                       "timed out waiting for earlier searches of this collection to end");
+      batch->done = true;
+      batch->finished.notify_all();
+      idle_.notify_all();  // the next waiting leader may be first now
+      return batch->status;
+    }
     waiting_.pop_front();
     if (open_ == batch) open_ = nullptr;
     idle_.notify_all();  // the next waiting leader may have room too

@@ -65,10 +65,13 @@ class SearchBatcher {
   // Searches `n` queries (dim values each, prepared) for the best `k`, maybe
   // together with other callers' queries; `consume` receives this request's
   // hits (rows cut to k) under the leader's lock. `runners` (at least 1): how
-  // many batches of this collection may run at once. Returns the batch's
-  // status.
-  core::Status submit(const float* queries, size_t n, size_t k, const Consume& consume,
-                      const Run& run, size_t runners = 1);
+  // many batches of this collection may run at once. A batch still waiting
+  // for room at its leader's `give_up` fails whole with DeadlineExceeded.
+  // Returns the batch's status.
+  core::Status submit(
+      const float* queries, size_t n, size_t k, const Consume& consume, const Run& run,
+      size_t runners = 1,
+      std::chrono::steady_clock::time_point give_up = std::chrono::steady_clock::time_point::max());
 
   BatchingStats stats() const;
   // Requests in batches that have not started yet.

@@ -217,6 +217,42 @@ TEST(SearchBatcher, WithoutRoomQueuedRequestsWaitForTheSearchAndRunOneFullBatchA
   EXPECT_EQ(batcher.queued_requests(), 0u);
 }
 
+TEST(SearchBatcher, ABatchStillWaitingForRoomAtItsLeadersDeadlineFailsWhole) {
+  SearchBatcher batcher(1, {.max_batch = 8, .max_delay = milliseconds(1)});
+  FakeRun run(/*hold_first=*/true);
+  std::atomic<int> wrong{0};
+  std::thread first([&] { submit_and_check(batcher, run, 0.0f, 1, 1, &wrong); });
+  run.wait_started(1);
+  // A leader that gives up after 300 ms, and a member of its batch.
+  std::vector<float> queries{5.0f, 6.0f};
+  core::Status statuses[2];
+  const auto start = std::chrono::steady_clock::now();
+  auto submit = [&](int i, std::chrono::steady_clock::time_point give_up) {
+    statuses[i] = batcher.submit(
+        &queries[i], 1, 1, [](const SearchHits&, size_t) {},
+        [&](const float* q, size_t count, size_t kk,
+            const std::function<void(const SearchHits&)>& deliver) {
+          return run(q, count, kk, deliver);
+        },
+        1, give_up);
+  };
+  std::thread leader([&] { submit(0, start + milliseconds(300)); });
+  wait_queued(batcher, 1);
+  std::thread member([&] { submit(1, start + std::chrono::seconds(10)); });
+  leader.join();
+  member.join();
+  EXPECT_GE(std::chrono::steady_clock::now() - start, milliseconds(300));
+  EXPECT_EQ(statuses[0].code(), core::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(statuses[1].code(), core::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(batcher.queued_requests(), 0u);
+  EXPECT_EQ(run.sizes().size(), 1u);  // only the held search ran
+  // The batcher goes on: the next request runs once the first ends.
+  run.release();
+  first.join();
+  submit_and_check(batcher, run, 9.0f, 1, 1, &wrong);
+  EXPECT_EQ(wrong.load(), 0);
+}
+
 TEST(SearchBatcher, NoMoreBatchesRunAtOnceThanTheRunners) {
   // Two at a time, and the first two calls held: with the first running, the
   // next batch starts after the delay; the rest wait for one of the two.
