@@ -22,7 +22,7 @@ import neo4j
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "graph"))
-from neo4j_driver_interop import absorb_goodbye_quirk  # noqa: E402
+from falkordb_quirks import absorb_goodbye_quirk  # noqa: E402
 
 
 def read_all(driver, label):

@@ -10,11 +10,12 @@ Runs in the graph peer's virtual environment (tests/graph/requirements.txt).
 """
 
 import json
-import socket
 import sys
 import time
 
 import neo4j
+
+from falkordb_quirks import absorb_goodbye_quirk
 
 # What `write` creates: property values of every type the graph stores.
 NODES = [
@@ -27,22 +28,6 @@ EDGES = [
     {"source": "py-1", "target": "py-2", "props": {"weight": 0.75, "since": 1843}},
     {"source": "py-2", "target": "py-3", "props": {}},
 ]
-
-
-def absorb_goodbye_quirk(url):
-    """FalkorDB 4.16 leaves the first handshake after a GOODBYE unanswered
-    (docs/graph.md); the driver sends GOODBYE when it closes. Take that
-    connection ourselves and close it, so the next client is answered."""
-    host, port = url.split("://", 1)[1].rsplit(":", 1)
-    try:
-        with socket.create_connection((host, int(port)), timeout=1) as s:
-            s.sendall(bytes([0x60, 0x60, 0xB0, 0x17, 0, 3, 4, 5]) + bytes(12))
-            try:
-                s.recv(4)
-            except socket.timeout:
-                pass
-    except OSError:
-        pass
 
 
 def read(driver, label):

@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -24,6 +24,9 @@ import pytest
 from vesta_client import VestaClient
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "graph"))
+from falkordb_quirks import absorb_goodbye_quirk  # noqa: E402  (FalkorDB work-around, shared)
+
 BINARY = os.environ.get("VESTA_BINARY", os.path.join(ROOT, "build", "app", "vesta"))
 
 API_KEY = "client-read-write-key"
@@ -105,24 +108,6 @@ def bolt_url() -> str:
         pytest.skip("VESTA_TEST_BOLT_URL is not set: no graph test peer (scripts/test.sh starts "
                     "one with scripts/graph-test-peer.sh)")
     return url
-
-
-def absorb_goodbye_quirk(url: str) -> None:
-    """FalkorDB 4.16 leaves the first Bolt handshake after a client's GOODBYE
-    unanswered (docs/graph.md, "The graph test peer"); the neo4j driver and
-    vesta serve send GOODBYE when they close. Take that connection ourselves
-    and close it, so the next client is answered (as
-    tests/graph/neo4j_driver_interop.py does); harmless when none is due."""
-    host, port = url.split("://", 1)[1].rsplit(":", 1)
-    try:
-        with socket.create_connection((host, int(port)), timeout=1) as s:
-            s.sendall(bytes([0x60, 0x60, 0xB0, 0x17, 0, 3, 4, 5]) + bytes(12))
-            try:
-                s.recv(4)
-            except socket.timeout:
-                pass
-    except OSError:
-        pass
 
 
 @pytest.fixture(scope="session")
