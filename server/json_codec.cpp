@@ -58,6 +58,23 @@ core::Result<std::vector<float>> vector_from_json(const nlohmann::json& value,
     if (!out.empty()) std::memcpy(out.data(), bytes.data(), bytes.size());
     return out;
   }
+  if (value.is_object()) {
+    // Qdrant's named forms of the one vector a Vesta collection holds, whose
+    // name there is "": {"": [...]} and {"name": "", "vector": [...]}.
+    if (value.size() == 1 && value.contains(""))
+      return vector_from_json(value[""], field + "[\"\"]");
+    const auto name = value.find("name");
+    if (value.size() == 2 && name != value.end() && value.contains("vector") && name->is_string() &&
+        name->get_ref<const std::string&>().empty()) {
+      return vector_from_json(value["vector"], field + ".vector");
+    }
+    const std::string named = name != value.end() && name->is_string()
+                                  ? name->get<std::string>()
+                                  : (value.empty() ? std::string() : value.begin().key());
+    return core::invalid_argument(field + " names the vector \"" + named +
+                                  "\"; a Vesta collection holds one unnamed vector (named \"\" in "
+                                  "Qdrant's named forms)");
+  }
   if (!value.is_array()) {
     return core::invalid_argument(field + " must be an array of numbers, got " +
                                   std::string(value.type_name()));

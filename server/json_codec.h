@@ -24,7 +24,9 @@ core::Result<core::PointId> point_id_from_json(const nlohmann::json& value,
 nlohmann::json point_id_to_json(const core::PointId& id);
 
 // An array of numbers as float32; NaN/Inf/float16 range are checked later by
-// the collection, which knows the dimension. Also reads a packed vector.
+// the collection, which knows the dimension. Also reads a packed vector, and
+// Qdrant's named forms of a collection's one vector, whose name is "" there:
+// {"": [...]} and {"name": "", "vector": [...]} (any other name: 400).
 core::Result<std::vector<float>> vector_from_json(const nlohmann::json& value,
                                                   const std::string& field);
 

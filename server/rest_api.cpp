@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "index/mmr.h"
 #include "index/payload_filter.h"
 #include "kernels/cpu/top_k.h"
 #include "server/envelope.h"
@@ -79,13 +80,20 @@ core::Result<core::PointId> path_point_id(const std::string& text) {
 }
 
 // Parsed Qdrant search options shared by search and search/batch.
+// A nearest query's maximal-marginal-relevance reranking (Qdrant's "mmr").
+struct MmrOptions {
+  float diversity = 0.5f;  // 0: relevance only, 1: diversity only
+  size_t candidates = 0;   // the nearest points it picks from
+};
+
 struct SearchOptions {
   std::vector<float> vector;
-  index::SearchParams params;
+  index::SearchParams params;  // params.with_vector: whether the answer shows vectors
   size_t offset = 0;
   size_t limit = 10;
   std::optional<float> score_threshold;
   PayloadSelector payload = PayloadSelector::none();
+  std::optional<MmrOptions> mmr;
 };
 
 // The optional "with_payload" member of a request body.
@@ -106,8 +114,10 @@ core::Result<SearchOptions> search_options(const json& body, const std::string& 
   if (vector == body.end()) return core::invalid_argument(where + vector_key + " is required");
   std::string vector_where = where + vector_key;
   const json* vector_json = &*vector;
+  const json* mmr = nullptr;
   if (vector->is_object() && vector->contains("nearest")) {
     vector_json = &(*vector)["nearest"];
+    if (auto m = vector->find("mmr"); m != vector->end() && !m->is_null()) mmr = &*m;
     vector_where += ".nearest";
   }
   core::Result<std::vector<float>> v = vector_from_json(*vector_json, vector_where);
@@ -132,6 +142,29 @@ core::Result<SearchOptions> search_options(const json& body, const std::string& 
                                   std::to_string(o.limit + o.offset));
   }
   o.params.limit = o.limit + o.offset;
+  if (mmr != nullptr) {
+    const std::string mmr_where = where + vector_key + ".mmr.";
+    if (!mmr->is_object())
+      return core::invalid_argument(where + vector_key + ".mmr must be an object");
+    MmrOptions m;
+    if (auto d = mmr->find("diversity"); d != mmr->end() && !d->is_null()) {
+      if (!d->is_number() || d->get<double>() < 0.0 || d->get<double>() > 1.0) {
+        return core::invalid_argument(mmr_where + "diversity must be a number from 0 to 1, got " +
+                                      d->dump());
+      }
+      m.diversity = d->get<float>();
+    }
+    // Qdrant's default: the limit, which leaves MMR only the order to change.
+    core::Result<size_t> candidates = optional_count(*mmr, "candidates_limit", o.limit, mmr_where);
+    if (!candidates.is_ok()) return candidates.status();
+    m.candidates = std::max(candidates.value(), o.params.limit);
+    if (m.candidates > kernels::kMaxTopK) {
+      return core::invalid_argument(mmr_where + "candidates_limit must be at most " +
+                                    std::to_string(kernels::kMaxTopK) + ", got " +
+                                    std::to_string(m.candidates));
+    }
+    o.mmr = m;
+  }
   core::Result<bool> with_vector = optional_bool(body, "with_vector", false, where);
   if (!with_vector.is_ok()) return with_vector.status();
   o.params.with_vector = with_vector.value();
@@ -242,8 +275,13 @@ core::Result<std::vector<index::PointWrite>> points_from_json(const json& body,
   }
   core::Result<std::vector<core::PointId>> ids = ids_from_json(*batch, "ids");
   if (!ids.is_ok()) return core::invalid_argument("batch." + ids.status().message());
-  auto vectors = batch->find("vectors");
-  if (vectors == batch->end() || !vectors->is_array() || vectors->size() != ids.value().size()) {
+  const auto found = batch->find("vectors");
+  const json* vectors = found == batch->end() ? nullptr : &*found;
+  // Qdrant's named form {"": [[...], ...]} of the one vector.
+  if (vectors != nullptr && vectors->is_object() && vectors->size() == 1 && vectors->contains("")) {
+    vectors = &(*vectors)[""];
+  }
+  if (vectors == nullptr || !vectors->is_array() || vectors->size() != ids.value().size()) {
     return core::invalid_argument("batch.vectors must be an array with one vector per id (" +
                                   std::to_string(ids.value().size()) + ")");
   }
@@ -308,9 +346,40 @@ core::Result<json> scroll_json(index::Collection& collection, const json& body,
 // (`where`) it came from.
 core::Result<json> nearest_json(index::Collection& collection, const SearchOptions& options,
                                 const std::string& where) {
+  const index::Metric metric = collection.config().metric;
+  if (options.mmr) {
+    // The nearest candidates with their vectors (and within the threshold),
+    // reranked by maximal marginal relevance; scores stay the query's.
+    index::SearchParams params = options.params;
+    params.limit = options.mmr->candidates;
+    params.with_vector = true;
+    auto hits = collection.search(options.vector, params);
+    if (!hits.is_ok()) return core::Status(hits.status().code(), where + hits.status().message());
+    std::vector<index::ScoredPoint> candidates;
+    for (index::ScoredPoint& p : hits.value()) {
+      if (options.score_threshold &&
+          (index::higher_is_better(metric) ? p.score < *options.score_threshold
+                                           : p.score > *options.score_threshold)) {
+        break;  // best first
+      }
+      candidates.push_back(std::move(p));
+    }
+    std::vector<float> scores;
+    std::vector<std::vector<float>> vectors;
+    for (const index::ScoredPoint& p : candidates) {
+      scores.push_back(p.score);
+      vectors.push_back(p.vector);
+    }
+    std::vector<index::ScoredPoint> picked;
+    for (size_t i : index::select_mmr(scores, vectors, metric, options.mmr->diversity,
+                                      options.offset + options.limit)) {
+      picked.push_back(std::move(candidates[i]));
+    }
+    return hits_to_json(picked, options, metric);
+  }
   auto hits = collection.search(options.vector, options.params);
   if (!hits.is_ok()) return core::Status(hits.status().code(), where + hits.status().message());
-  return hits_to_json(hits.value(), options, collection.config().metric);
+  return hits_to_json(hits.value(), options, metric);
 }
 
 // Qdrant's search for one request: a list of hits.
@@ -322,10 +391,18 @@ core::Result<json> search_json(index::Collection& collection, const json& body,
 }
 
 // The query API's members Vesta does not support (400 naming the member).
+// `using` may name the one vector: "" (Qdrant's name for the default one).
 core::Status check_query_keys(const json& body, const std::string& where) {
-  for (const char* unsupported : {"prefetch", "using", "lookup_from"}) {
+  for (const char* unsupported : {"prefetch", "lookup_from"}) {
     if (body.contains(unsupported) && !body[unsupported].is_null()) {
       return core::invalid_argument(where + unsupported + " is not supported");
+    }
+  }
+  if (auto named = body.find("using"); named != body.end() && !named->is_null()) {
+    if (!named->is_string() || !named->get_ref<const std::string&>().empty()) {
+      return core::invalid_argument(
+          where + "using names the vector " + named->dump() +
+          "; a Vesta collection holds one unnamed vector (named \"\" in Qdrant's API)");
     }
   }
   return core::Status::ok();
@@ -412,7 +489,8 @@ core::Result<json> batched_nearest(index::Collection& collection, const json& bo
   };
   std::vector<size_t> shared;
   for (size_t k = 0; k < parsed.size(); ++k) {
-    if (!parsed[k].params.filter && parsed[k].vector.size() == collection.config().dim) {
+    if (!parsed[k].params.filter && !parsed[k].mmr &&
+        parsed[k].vector.size() == collection.config().dim) {
       shared.push_back(k);
     }
   }
@@ -872,8 +950,22 @@ void RestApi::add_routes() {
           return respond([&]() -> core::Result<json> {
             core::Result<json> body = object_body(req);
             if (!body.is_ok()) return body.status();
-            auto vectors = body.value().find("vectors");
-            if (vectors == body.value().end() || !vectors->is_object()) {
+            const auto found = body.value().find("vectors");
+            const json* vectors = found == body.value().end() ? nullptr : &*found;
+            // Qdrant's named form {"": {size, distance}}: "" is its default
+            // vector's name (LangChain creates collections so).
+            if (vectors != nullptr && vectors->is_object() && vectors->size() == 1 &&
+                vectors->contains("")) {
+              vectors = &(*vectors)[""];
+            }
+            if (vectors != nullptr && vectors->is_object() && !vectors->contains("size") &&
+                !vectors->empty() && vectors->begin().value().is_object()) {
+              return core::invalid_argument(
+                  "vectors names the vector \"" + vectors->begin().key() +
+                  "\"; a Vesta collection holds one unnamed vector (named \"\" in Qdrant's "
+                  "named form)");
+            }
+            if (vectors == nullptr || !vectors->is_object()) {
               return core::invalid_argument(
                   "vectors must be an object {\"size\": N, \"distance\": ...}");
             }

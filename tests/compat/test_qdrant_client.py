@@ -3,6 +3,7 @@ docs/api.md lists as supported must work through it unchanged."""
 
 import uuid
 
+import httpx
 import pytest
 from conftest import API_KEY, READ_ONLY_API_KEY
 from qdrant_client import QdrantClient, models
@@ -84,6 +85,75 @@ def test_query_points_nearest_with_filter(client):
     assert all(p.payload["even"] for p in result.points)
     scores = [p.score for p in result.points]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_the_default_vector_by_its_name_in_every_named_form(client, vesta_url):
+    # Qdrant names a collection's default vector "": LangChain and others
+    # create, write and query through that name.
+    client.create_collection("named", vectors_config={
+        "": models.VectorParams(size=DIM, distance=models.Distance.DOT)})
+    assert client.get_collection("named").config.params.vectors.size == DIM
+    client.upsert("named", points=[
+        models.PointStruct(id=1, vector={"": [1.0, 0.0, 0.0, 0.0]}, payload={"k": 1}),
+        models.PointStruct(id=2, vector=[0.0, 1.0, 0.0, 0.0])])
+    client.upsert("named", points=models.Batch(ids=[3], vectors={"": [[0.0, 0.0, 1.0, 0.0]]}))
+    assert client.count("named").count == 3
+    hits = client.query_points("named", query=[0.0, 0.0, 2.0, 0.0], using="", limit=1).points
+    assert [h.id for h in hits] == [3]
+    # The search API's NamedVector (qdrant-client 1.20 no longer sends it).
+    r = httpx.post(f"{vesta_url}/collections/named/points/search",
+                   json={"vector": {"name": "", "vector": [2.0, 0, 0, 0]}, "limit": 1})
+    assert [h["id"] for h in r.json()["result"]] == [1]
+    batch = client.query_batch_points("named", requests=[
+        models.QueryRequest(query=[0.0, 2.0, 0.0, 0.0], using="", limit=1)])
+    assert [h.id for h in batch[0].points] == [2]
+    # Any other name is refused, naming it.
+    for call in (
+        lambda: client.query_points("named", query=[1.0, 0, 0, 0], using="image"),
+        lambda: client.upsert("named", points=[
+            models.PointStruct(id=4, vector={"image": [1.0, 0, 0, 0]})]),
+        lambda: client.create_collection("two", vectors_config={
+            "image": models.VectorParams(size=DIM, distance=models.Distance.DOT)}),
+    ):
+        with pytest.raises(UnexpectedResponse) as err:
+            call()
+        assert err.value.status_code == 400
+        assert "image" in str(err.value.content)
+
+
+def test_query_points_with_maximal_marginal_relevance(client, vesta_url):
+    client.create_collection("mmr", vectors_config=models.VectorParams(
+        size=DIM, distance=models.Distance.COSINE))
+    client.upsert("mmr", points=[
+        models.PointStruct(id=1, vector=[1.0, 0.0, 0.0, 0.0]),
+        models.PointStruct(id=2, vector=[0.99, 0.05, 0.0, 0.0]),  # near 1
+        models.PointStruct(id=3, vector=[0.6, 0.8, 0.0, 0.0]),
+        models.PointStruct(id=4, vector=[0.0, 0.0, 1.0, 0.0])])
+    query = [0.9, 0.2, 0.4, 0.0]
+
+    def mmr(diversity, candidates, limit=2, **kw):
+        return client.query_points("mmr", query=models.NearestQuery(
+            nearest=query, mmr=models.Mmr(diversity=diversity, candidates_limit=candidates)),
+            limit=limit, **kw).points
+
+    assert [p.id for p in mmr(0.0, 4)] == [2, 1]  # relevance alone: the nearest
+    picked = mmr(0.5, 4)
+    assert [p.id for p in picked] == [2, 4]  # 4 differs most from 2
+    assert picked[1].score == pytest.approx(0.398, abs=2e-3)  # the query's score
+    assert [p.id for p in mmr(0.5, 3)] == [2, 3]  # 4 is not among the 3 nearest
+    assert [p.id for p in mmr(0.5, None)] == [2, 1]  # candidates = limit: order only
+    with_vectors = mmr(0.5, 4, with_vectors=True)
+    assert with_vectors[0].vector == pytest.approx([0.9987, 0.0504, 0.0, 0.0], abs=1e-3)
+    assert mmr(0.5, 4)[0].vector is None
+    assert [p.id for p in mmr(0.9, 4, score_threshold=0.5)] == [2, 3]  # 4 is below it
+    for mmr_json, field in (({"diversity": 1.5}, "query.mmr.diversity"),
+                            ({"candidates_limit": -1}, "query.mmr.candidates_limit"),
+                            ({"candidates_limit": 5000}, "query.mmr.candidates_limit"),
+                            ("many", "query.mmr")):
+        r = httpx.post(f"{vesta_url}/collections/mmr/points/query",
+                       json={"query": {"nearest": query, "mmr": mmr_json}, "limit": 2})
+        assert r.status_code == 400, r.text
+        assert field in r.json()["status"]["error"]
 
 
 def test_payload_index_create_info_filter_delete(client):

@@ -360,6 +360,19 @@ TEST_F(RestApiDataTest, QueryNearestAndWithoutQuery) {
                400, "prefetch is not supported");
   expect_error(call("POST", "/collections/docs/points/query", {{"query", {1, 0, 0}}}), 400,
                "expected 1 x 2");
+  // The one vector's Qdrant name "" is accepted; any other name is refused.
+  r = call("POST", "/collections/docs/points/query",
+           {{"query", {-1, 0}}, {"using", ""}, {"limit", 1}});
+  EXPECT_EQ(ids_of(r.json()["result"]["points"]), json::array({0}));
+  expect_error(
+      call("POST", "/collections/docs/points/query", {{"query", {1, 0}}, {"using", "img"}}), 400,
+      "using names the vector \"img\"");
+  expect_error(call("POST", "/collections/docs/points/search",
+                    {{"vector", {{"name", "img"}, {"vector", {1, 0}}}}}),
+               400, "vector names the vector \"img\"");
+  expect_error(call("POST", "/collections/docs/points/query",
+                    {{"query", {{"nearest", {1, 0}}, {"mmr", {{"diversity", -0.1}}}}}}),
+               400, "query.mmr.diversity must be a number from 0 to 1");
 }
 
 TEST_F(RestApiDataTest, ScrollPagesThroughEveryPointInIdOrder) {
