@@ -190,19 +190,19 @@ json scored_to_json(const index::ScoredPoint& p, const PayloadSelector& payload,
   return out;
 }
 
+// Whether `score` is worse than the request's score_threshold, if any.
+bool past_threshold(const SearchOptions& o, float score, index::Metric metric) {
+  if (!o.score_threshold) return false;
+  return index::higher_is_better(metric) ? score < *o.score_threshold : score > *o.score_threshold;
+}
+
 // Applies offset and score_threshold to one query's hits.
 json hits_to_json(const std::vector<index::ScoredPoint>& hits, const SearchOptions& o,
                   index::Metric metric) {
   json out = json::array();
   const size_t end = std::min(hits.size(), o.offset + o.limit);
   for (size_t i = o.offset; i < end; ++i) {
-    if (o.score_threshold) {
-      const bool lower_is_better = !index::higher_is_better(metric);
-      if (lower_is_better ? hits[i].score > *o.score_threshold
-                          : hits[i].score < *o.score_threshold) {
-        break;  // hits are sorted best first
-      }
-    }
+    if (past_threshold(o, hits[i].score, metric)) break;  // hits are sorted best first
     out.push_back(scored_to_json(hits[i], o.payload, o.params.with_vector));
   }
   return out;
@@ -357,11 +357,7 @@ core::Result<json> nearest_json(index::Collection& collection, const SearchOptio
     if (!hits.is_ok()) return core::Status(hits.status().code(), where + hits.status().message());
     std::vector<index::ScoredPoint> candidates;
     for (index::ScoredPoint& p : hits.value()) {
-      if (options.score_threshold &&
-          (index::higher_is_better(metric) ? p.score < *options.score_threshold
-                                           : p.score > *options.score_threshold)) {
-        break;  // best first
-      }
+      if (past_threshold(options, p.score, metric)) break;  // best first
       candidates.push_back(std::move(p));
     }
     std::vector<float> scores;
