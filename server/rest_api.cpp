@@ -79,13 +79,13 @@ core::Result<core::PointId> path_point_id(const std::string& text) {
   return core::PointId::from_text(text);
 }
 
-// Parsed Qdrant search options shared by search and search/batch.
 // A nearest query's maximal-marginal-relevance reranking (Qdrant's "mmr").
 struct MmrOptions {
   float diversity = 0.5f;  // 0: relevance only, 1: diversity only
   size_t candidates = 0;   // the nearest points it picks from
 };
 
+// Parsed Qdrant search options shared by search and search/batch.
 struct SearchOptions {
   std::vector<float> vector;
   index::SearchParams params;  // params.with_vector: whether the answer shows vectors
