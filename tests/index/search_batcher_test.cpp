@@ -111,6 +111,29 @@ void submit_and_check(SearchBatcher& batcher, FakeRun& run, float base, size_t n
   }
 }
 
+// Starts a one-query request (value 0) and waits until its search runs: with
+// a holding FakeRun, it keeps running until released.
+std::thread start_first(SearchBatcher& batcher, FakeRun& run, std::atomic<int>* wrong,
+                        size_t runners = 1) {
+  std::thread first([&batcher, &run, wrong, runners] {
+    submit_and_check(batcher, run, 0.0f, 1, 1, wrong, runners);
+  });
+  run.wait_started(1);
+  return first;
+}
+
+// Starts `count` one-query requests, of values 10, 20, ...
+std::vector<std::thread> start_others(SearchBatcher& batcher, FakeRun& run, int count,
+                                      std::atomic<int>* wrong, size_t runners = 1) {
+  std::vector<std::thread> others;
+  for (int t = 0; t < count; ++t) {
+    others.emplace_back([&batcher, &run, wrong, runners, t] {
+      submit_and_check(batcher, run, 10.0f * static_cast<float>(t + 1), 1, 1, wrong, runners);
+    });
+  }
+  return others;
+}
+
 TEST(SearchBatcher, ALoneRequestRunsAtOnceWithoutWaitingForTheDelay) {
   SearchBatcher batcher(1, {.max_batch = 64, .max_delay = std::chrono::seconds(30)});
   FakeRun run(false);
@@ -127,8 +150,7 @@ TEST(SearchBatcher, RequestsArrivingDuringASearchShareTheNextCallAndGetTheirOwnR
   SearchBatcher batcher(1, {.max_batch = 1000, .max_delay = std::chrono::seconds(30)});
   FakeRun run(/*hold_first=*/true);
   std::atomic<int> wrong{0};
-  std::thread first([&] { submit_and_check(batcher, run, 0.0f, 1, 1, &wrong); });
-  run.wait_started(1);  // the first search is running and held
+  std::thread first = start_first(batcher, run, &wrong);  // running and held
   std::vector<std::thread> others;
   for (int t = 0; t < 12; ++t) {
     others.emplace_back([&, t] {
@@ -172,14 +194,8 @@ TEST(SearchBatcher, WithRoomForMoreSearchesNoRequestWaitsPastTheDelay) {
   SearchBatcher batcher(1, {.max_batch = 4, .max_delay = milliseconds(50)});
   FakeRun run(/*hold_first=*/true);
   std::atomic<int> wrong{0};
-  std::thread first([&] { submit_and_check(batcher, run, 0.0f, 1, 1, &wrong); });
-  run.wait_started(1);
-  std::vector<std::thread> others;
-  for (int t = 0; t < 10; ++t) {
-    others.emplace_back([&, t] {
-      submit_and_check(batcher, run, 10.0f * static_cast<float>(t + 1), 1, 1, &wrong, kRunners);
-    });
-  }
+  std::thread first = start_first(batcher, run, &wrong, kRunners);
+  std::vector<std::thread> others = start_others(batcher, run, 10, &wrong, kRunners);
   for (std::thread& t : others) t.join();  // all done while the first is still held
   EXPECT_EQ(wrong.load(), 0);
   run.release();
@@ -196,14 +212,8 @@ TEST(SearchBatcher, WithoutRoomQueuedRequestsWaitForTheSearchAndRunOneFullBatchA
   SearchBatcher batcher(1, {.max_batch = 4, .max_delay = milliseconds(1)});
   FakeRun run(/*hold_first=*/true);
   std::atomic<int> wrong{0};
-  std::thread first([&] { submit_and_check(batcher, run, 0.0f, 1, 1, &wrong); });
-  run.wait_started(1);
-  std::vector<std::thread> others;
-  for (int t = 0; t < 10; ++t) {
-    others.emplace_back([&, t] {
-      submit_and_check(batcher, run, 10.0f * static_cast<float>(t + 1), 1, 1, &wrong);
-    });
-  }
+  std::thread first = start_first(batcher, run, &wrong);
+  std::vector<std::thread> others = start_others(batcher, run, 10, &wrong);
   wait_queued(batcher, 10);
   ASSERT_EQ(batcher.queued_requests(), 10u);
   std::this_thread::sleep_for(milliseconds(50));  // 50 times the delay
@@ -221,8 +231,7 @@ TEST(SearchBatcher, ABatchStillWaitingForRoomAtItsLeadersDeadlineFailsWhole) {
   SearchBatcher batcher(1, {.max_batch = 8, .max_delay = milliseconds(1)});
   FakeRun run(/*hold_first=*/true);
   std::atomic<int> wrong{0};
-  std::thread first([&] { submit_and_check(batcher, run, 0.0f, 1, 1, &wrong); });
-  run.wait_started(1);
+  std::thread first = start_first(batcher, run, &wrong);
   // A leader that gives up after 300 ms, and a member of its batch.
   std::vector<float> queries{5.0f, 6.0f};
   core::Status statuses[2];
@@ -259,14 +268,8 @@ TEST(SearchBatcher, NoMoreBatchesRunAtOnceThanTheRunners) {
   SearchBatcher batcher(1, {.max_batch = 2, .max_delay = milliseconds(1)});
   FakeRun run(/*hold_first=*/true, /*held=*/2);
   std::atomic<int> wrong{0};
-  std::thread first([&] { submit_and_check(batcher, run, 0.0f, 1, 1, &wrong, 2); });
-  run.wait_started(1);
-  std::vector<std::thread> others;
-  for (int t = 0; t < 9; ++t) {
-    others.emplace_back([&, t] {
-      submit_and_check(batcher, run, 10.0f * static_cast<float>(t + 1), 1, 1, &wrong, 2);
-    });
-  }
+  std::thread first = start_first(batcher, run, &wrong, 2);
+  std::vector<std::thread> others = start_others(batcher, run, 9, &wrong, 2);
   run.wait_started(2);
   wait_queued(batcher, 9 - run.sizes()[1]);
   std::this_thread::sleep_for(milliseconds(50));  // 50 times the delay

@@ -42,6 +42,24 @@ async def no_llm(prompt, **kwargs):
     raise AssertionError("the test calls no LLM")
 
 
+async def retrieval_context(rag):
+    """The naive and local retrieval contexts for the KG above (keywords
+    given, only the context asked for: no LLM is called)."""
+    naive = await rag.aquery("Who writes compilers?", param=QueryParam(
+        mode="naive", only_need_context=True, enable_rerank=False))
+    local = await rag.aquery("Alice", param=QueryParam(
+        mode="local", only_need_context=True, enable_rerank=False,
+        ll_keywords=["Alice engineer"], hl_keywords=["employment"]))
+    return naive, local
+
+
+def check_retrieval_context(naive, local):
+    assert "Alice writes compilers at Acme in Paris." in naive
+    assert "Bob bakes bread" not in naive  # below the cosine threshold
+    assert "Alice is an engineer who writes compilers" in local
+    assert "Alice works at Acme" in local
+
+
 def make_rag(url, working_dir, workspace):
     register_with_lightrag()
     return LightRAG(
@@ -65,11 +83,7 @@ def test_lightrag_inserts_queries_and_deletes_through_vesta(client, server, tmp_
             await rag.ainsert_custom_kg(KG)
             counts = {ns: client.count(f"lightrag_team_{ns}")
                       for ns in ("entities", "relationships", "chunks")}
-            naive = await rag.aquery("Who writes compilers?", param=QueryParam(
-                mode="naive", only_need_context=True, enable_rerank=False))
-            local = await rag.aquery("Alice", param=QueryParam(
-                mode="local", only_need_context=True, enable_rerank=False,
-                ll_keywords=["Alice engineer"], hl_keywords=["employment"]))
+            naive, local = await retrieval_context(rag)
             deleted = await rag.adelete_by_entity("Alice")
             alice = await rag.entities_vdb.get_by_id(compute_mdhash_id("Alice", prefix="ent-"))
             relations_left = client.count("lightrag_team_relationships")
@@ -81,10 +95,7 @@ def test_lightrag_inserts_queries_and_deletes_through_vesta(client, server, tmp_
 
     counts, naive, local, deleted, alice, relations_left, entities_left = asyncio.run(go())
     assert counts == {"entities": 3, "relationships": 1, "chunks": 2}
-    assert "Alice writes compilers at Acme in Paris." in naive
-    assert "Bob bakes bread" not in naive  # below the cosine threshold
-    assert "Alice is an engineer who writes compilers" in local
-    assert "Alice works at Acme" in local
+    check_retrieval_context(naive, local)
     assert deleted.status == "success"
     assert alice is None and relations_left == 0
     assert entities_left == ["Acme", "Bob"]
