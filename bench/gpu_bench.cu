@@ -5,6 +5,11 @@
 //
 //   vesta_gpu_bench [--rows 1000000,10000000] [--dim 768] [--k 10]
 //                   [--batches 1,4,16,64,256,1024,4096] [--reps 5] [--json FILE]
+//                   [--scratch-bytes N] [--select-threads 64|128|256]
+//                   [--select-blocks-per-sm N] [--append-rows N]
+//
+// --append-rows N also times appending N rows from host memory (the write
+// path's copy) against a plain cudaMemcpy of the same bytes.
 //
 // Rows are random float16 values made on the device. Each batch size is run
 // once to warm up, then --reps times; the median is reported. Without a
@@ -192,6 +197,45 @@ double gemm_only_seconds(cublasHandle_t handle, const __half* rows, size_t n_row
   return median(seconds);
 }
 
+// Appends from host memory, as a write does: how long until append() returns
+// (the rows staged, the copy running) and until a search has them, against
+// one plain cudaMemcpy of the same bytes from pageable memory.
+void measure_append(const std::shared_ptr<vesta::kernels::cuda::DeviceRuntime>& runtime,
+                    size_t rows, size_t dim, size_t stride) {
+  std::vector<uint16_t> host(rows * stride, 0x3C00);  // 1.0
+  const size_t bytes = host.size() * sizeof(uint16_t);
+  void* plain = nullptr;
+  check(cudaMalloc(&plain, bytes), "cudaMalloc");
+  using Clock = std::chrono::steady_clock;
+  auto ms = [](Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count() * 1e3;
+  };
+  std::vector<float> query(dim, 0.5f);
+  std::vector<std::vector<vesta::kernels::Neighbor>> hits;
+  for (int rep = 0; rep < 3; ++rep) {
+    const auto t0 = Clock::now();
+    check(cudaMemcpy(plain, host.data(), bytes, cudaMemcpyHostToDevice), "cudaMemcpy");
+    const auto t1 = Clock::now();
+    auto created =
+        DeviceFlatIndex::create(runtime, dim, stride, vesta::kernels::DistanceKind::kInnerProduct);
+    if (!created.is_ok()) die("create", created.status().message());
+    const auto t2 = Clock::now();  // append() includes the device allocation
+    const vesta::core::Status appended = created.value()->append(host.data(), rows);
+    if (!appended.is_ok()) die("append", appended.message());
+    const auto t3 = Clock::now();
+    const vesta::core::Status searched =
+        created.value()->search(query.data(), 1, 1, nullptr, &hits);
+    if (!searched.is_ok()) die("search", searched.message());
+    const auto t4 = Clock::now();
+    std::printf(
+        "append %zu rows (%.0f MiB) from host memory: plain cudaMemcpy %.1f ms (%.1f GB/s); "
+        "append() returned after %.1f ms, first search done after %.1f ms (%.1f GB/s)\n",
+        rows, static_cast<double>(bytes) / (1 << 20), ms(t0, t1), bytes / ms(t0, t1) / 1e6,
+        ms(t2, t3), ms(t2, t4), bytes / ms(t2, t4) / 1e6);
+  }
+  cudaFree(plain);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -201,6 +245,9 @@ int main(int argc, char** argv) {
   size_t k = 10;
   int reps = 5;
   size_t scratch = size_t{256} << 20;
+  uint32_t select_threads = 0;
+  uint32_t select_blocks = 0;
+  size_t append_rows = 0;
   std::string json_path;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -220,18 +267,27 @@ int main(int argc, char** argv) {
       reps = std::stoi(value());
     } else if (arg == "--scratch-bytes") {
       scratch = std::stoull(value());
+    } else if (arg == "--select-threads") {
+      select_threads = static_cast<uint32_t>(std::stoul(value()));
+    } else if (arg == "--append-rows") {
+      append_rows = std::stoull(value());
+    } else if (arg == "--select-blocks-per-sm") {
+      select_blocks = static_cast<uint32_t>(std::stoul(value()));
     } else if (arg == "--json") {
       json_path = value();
     } else {
       std::fprintf(stderr,
                    "usage: vesta_gpu_bench [--rows N,N] [--dim D] [--k K] [--batches B,B] "
-                   "[--reps R] [--scratch-bytes N] [--json FILE]\n");
+                   "[--reps R] [--scratch-bytes N] [--select-threads 64|128|256] "
+                   "[--select-blocks-per-sm N] [--append-rows N] [--json FILE]\n");
       return arg == "--help" ? 0 : 2;
     }
   }
 
   vesta::kernels::cuda::DeviceOptions options;
   options.scratch_bytes = scratch;
+  options.select_threads = select_threads;
+  options.select_blocks_per_multiprocessor = select_blocks;
   options.max_concurrent_searches = 1;
   auto runtime = vesta::kernels::cuda::open_device(options);
   if (!runtime.is_ok()) {
@@ -341,6 +397,7 @@ int main(int argc, char** argv) {
     cudaFree(gemm_rows);
   }
   cublasDestroy(handle);
+  if (append_rows > 0) measure_append(runtime.value(), append_rows, dim, stride);
   if (json != nullptr) {
     std::fprintf(json, "]}\n");
     std::fclose(json);

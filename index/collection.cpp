@@ -155,7 +155,9 @@ size_t Collection::apply_locked(CollectionWrite& write) {
       return c.index_.drop_payload_index(w.key) ? 1 : 0;
     }
   };
-  return std::visit(Apply{*this}, write);
+  const size_t touched = std::visit(Apply{*this}, write);
+  searcher_.index_changed(index_);
+  return touched;
 }
 
 core::Status Collection::upsert(std::vector<PointWrite> points, const core::LockOptions& lock) {
@@ -254,6 +256,7 @@ core::Status Collection::restore(CollectionSnapshot snapshot) {
   }
   // The rows, ids and payloads are taken over, not copied.
   index_.load(std::move(snapshot.ids), std::move(snapshot.rows), std::move(payloads));
+  searcher_.index_changed(index_);
   return core::Status::ok();
 }
 
@@ -266,7 +269,9 @@ core::Result<size_t> Collection::compact(const core::LockOptions& lock) {
   core::Result<core::CollectionLockGuard> guard =
       locks_.lock_collection_exclusive(config_.name, lock);
   if (!guard.is_ok()) return guard.status();
-  return index_.compact();
+  const size_t dropped = index_.compact();
+  searcher_.index_changed(index_);
+  return dropped;
 }
 
 core::Result<std::optional<StoredPoint>> Collection::get(const core::PointId& id,

@@ -60,6 +60,33 @@ void GpuSearcher::forget(const FlatIndex& index) {
   mirror->device.clear();
 }
 
+void GpuSearcher::index_changed(const FlatIndex& index) {
+  std::shared_ptr<Mirror> mirror;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = mirrors_.find(index.instance_id());
+    if (it == mirrors_.end()) return;
+    mirror = it->second;
+  }
+  std::unique_lock mirror_lock(mirror->mutex);
+  if (mirror->device.empty() || in_step(*mirror, index)) return;
+  // A failure leaves no mirror: the next search builds it again, and meets
+  // the failure itself if it persists (and the placement falls back).
+  if (!bring_up_to_date(*mirror, index).is_ok()) mirror->device.clear();
+}
+
+bool GpuSearcher::mirror_in_step(const FlatIndex& index) const {
+  std::shared_ptr<Mirror> mirror;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = mirrors_.find(index.instance_id());
+    if (it == mirrors_.end()) return false;
+    mirror = it->second;
+  }
+  std::shared_lock mirror_lock(mirror->mutex);
+  return in_step(*mirror, index);
+}
+
 bool GpuSearcher::in_step(const Mirror& mirror, const FlatIndex& index) {
   return !mirror.device.empty() && mirror.generation == index.generation() &&
          mirror.rows == index.row_count() &&

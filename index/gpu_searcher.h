@@ -14,8 +14,10 @@ namespace vesta::index {
 
 // Exhaustive search on CUDA devices. Keeps a device mirror of each index it
 // has searched (float16 rows, tombstone mask, norms for Euclid), brought up to
-// date at the start of each search from what changed on the host (appended
-// rows, rows rewritten in place, tombstones, compaction). With several
+// date from what changed on the host (appended rows, rows rewritten in place,
+// tombstones, compaction) as soon as the write tells it (index_changed: the
+// copy starts on the device's upload stream and the write goes on), or at the
+// start of the next search otherwise. With several
 // device runtimes, each mirror is sharded over them (index/shard_layout.h:
 // blocks of rows in turn), every shard is searched on its device at the same
 // time, and the shards' top-k lists are merged on the host. Distances come from
@@ -38,6 +40,13 @@ class GpuSearcher final : public Searcher {
   std::string_view name() const override { return "gpu"; }
   core::Result<SearchHits> search(const FlatIndex& index, const SearchRequest& request) override;
   void forget(const FlatIndex& index) override;
+  // Starts copying the change to the devices when `index` has a mirror (it
+  // was searched here before); an index never searched here is left alone.
+  void index_changed(const FlatIndex& index) override;
+
+  // Whether the mirror of `index` holds every change the host index has
+  // (false when there is none). For tests and diagnostics.
+  bool mirror_in_step(const FlatIndex& index) const;
 
   // Device memory held by the mirrors.
   size_t resident_bytes() const;

@@ -166,6 +166,18 @@ core::Result<SearchHits> PlacementSearcher::search(const FlatIndex& index,
   return cpu_.search(index, request);
 }
 
+void PlacementSearcher::index_changed(const FlatIndex& index) {
+  if (may_use_gpu(index)) {
+    // As a search would: an index grown past the budget leaves the device.
+    if (fits(index)) {
+      gpu_->index_changed(index);
+    } else {
+      gpu_->forget(index);
+    }
+  }
+  cpu_.index_changed(index);
+}
+
 void PlacementSearcher::forget(const FlatIndex& index) {
   if (gpu_ != nullptr) gpu_->forget(index);
   cpu_.forget(index);

@@ -67,6 +67,9 @@ class PlacementSearcher final : public Searcher {
   std::string_view name() const override { return "placement"; }
   core::Result<SearchHits> search(const FlatIndex& index, const SearchRequest& request) override;
   void forget(const FlatIndex& index) override;
+  // Passed to the GPU searcher while the index is served there; an index
+  // grown past the budget leaves the device, as at a search.
+  void index_changed(const FlatIndex& index) override;
   // On a GPU, the searches its runtime runs at once (each on its own stream);
   // on the CPU what the CPU searcher says.
   size_t searches_side_by_side(const FlatIndex& index) const override;

@@ -34,6 +34,13 @@ class Searcher {
   virtual core::Result<SearchHits> search(const FlatIndex& index, const SearchRequest& request) = 0;
   // The index is going away: drop anything kept for it (device copies).
   virtual void forget(const FlatIndex& /*index*/) {}
+  // `index` changed (a write applied, a compaction, a restore). Called under
+  // the caller's exclusive collection lock, so nothing searches it meanwhile.
+  // A searcher that keeps a copy of the index elsewhere may start bringing it
+  // up to date now rather than at the next search (the GPU searcher starts the
+  // copy on a stream and returns). Never fails the write: a problem shows at
+  // the next search.
+  virtual void index_changed(const FlatIndex& /*index*/) {}
   // How many searches of `index` can run at once before they slow each
   // other down: dynamic batching (SearchBatcher) starts no more batches of a
   // collection than this at once; further requests wait for one to end,

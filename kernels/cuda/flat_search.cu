@@ -21,10 +21,16 @@ namespace {
 constexpr size_t kMaxQueryChunk = 4096;
 // Row tiles are multiples of this (keeps GEMM operands aligned).
 constexpr size_t kTileAlign = 256;
-// A selection block scans at least this many rows of a tile.
-constexpr size_t kMinRowsPerSplit = 4096;
-// Blocks per multiprocessor the split count aims for.
+// A selection block scans at least this many rows of a tile per thread.
+constexpr size_t kMinRowsPerSplitThread = 16;
+// Blocks of 256 threads per multiprocessor the split count aims for, unless
+// the options say otherwise.
 constexpr size_t kBlocksPerMultiprocessor = 2;
+// Host rows reach the device through two pinned staging buffers of at most
+// this size (one is filled while the other's copy runs), and at least this
+// much is reserved at once.
+constexpr size_t kStageBytes = size_t{16} << 20;
+constexpr size_t kMinStageBytes = size_t{1} << 20;
 
 core::Status cublas_status(cublasStatus_t status, const char* call) {
   if (status == CUBLAS_STATUS_SUCCESS) return core::Status::ok();
@@ -159,8 +165,12 @@ __global__ void row_norms_kernel(const __half* rows, size_t first, size_t count,
   if (lane == 0) norms[first + warp] = sum;
 }
 
-// The shared-memory side of one selection block.
+// The shared-memory side of one selection block of `Threads` threads, which
+// offers Threads * kSelectPerThread elements per step.
+template <uint32_t Threads>
 struct BlockSelect {
+  static constexpr uint32_t kChunk = Threads * kSelectPerThread;
+
   Candidate* buffer;  // capacity entries
   SelectState* state;
   uint32_t* sorted_count;  // count when the buffer was last sorted
@@ -208,7 +218,7 @@ struct BlockSelect {
     __syncthreads();
   }
 
-  // Offers elements [0, n) of `source`, kSelectChunk per step; every thread of
+  // Offers elements [0, n) of `source`, kChunk per step; every thread of
   // the block calls this. Software-pipelined: the loads of the next chunk are
   // issued before the current one is examined, so memory latency overlaps the
   // threshold tests, votes and barriers.
@@ -217,13 +227,13 @@ struct BlockSelect {
     const unsigned lane = threadIdx.x & 31;
     if (n == 0) return;
     typename Source::Loaded next = source.load(0, n);
-    for (uint32_t base = 0; base < n; base += kSelectChunk) {
+    for (uint32_t base = 0; base < n; base += kChunk) {
       const typename Source::Loaded current = next;
-      if (n - base > kSelectChunk) next = source.load(base + kSelectChunk, n);
+      if (n - base > kChunk) next = source.load(base + kChunk, n);
       // Every thread reads the count before any warp appends to it: a warp
       // that read it after another's append could decide differently and
       // skip the barriers in sort().
-      const bool compact = needs_compaction(*state, k, kSelectChunk, capacity);
+      const bool compact = needs_compaction(*state, k, kChunk, capacity);
       __syncthreads();
       if (compact) sort();
       const SelectState snapshot = *state;  // the threshold holds for this chunk
@@ -265,11 +275,12 @@ struct BlockSelect {
   }
 };
 
-#define VESTA_BLOCK_SELECT_SHARED(name, k_, capacity_)    \
-  __shared__ Candidate name##_buffer[kMaxSelectCapacity]; \
-  __shared__ SelectState name##_state;                    \
-  __shared__ uint32_t name##_sorted;                      \
-  BlockSelect name { name##_buffer, &name##_state, &name##_sorted, (k_), (capacity_) }
+// The buffer is the kernel's dynamic shared memory: `capacity_` candidates.
+#define VESTA_BLOCK_SELECT_SHARED(name, threads_, k_, capacity_) \
+  extern __shared__ Candidate name##_buffer[];                   \
+  __shared__ SelectState name##_state;                           \
+  __shared__ uint32_t name##_sorted;                             \
+  BlockSelect<threads_> name { name##_buffer, &name##_state, &name##_sorted, (k_), (capacity_) }
 
 // One slice of a distance tile: element i is row `first_row + i`. Thread t
 // reads elements 4t .. 4t+3 of each chunk with one 16-byte load (the slice
@@ -330,7 +341,10 @@ struct TileSource {
 // `states` one SelectState per slot (zeroed before the first tile). Between
 // tiles the buffer is carried as it is, unsorted; on the last tile every block
 // (also one whose slice is empty) sorts and keeps its best k for the merge.
-__global__ void __launch_bounds__(kSelectThreads, 6)
+// Launched with `Threads` threads and capacity * sizeof(Candidate) bytes of
+// dynamic shared memory.
+template <uint32_t Threads>
+__global__ void __launch_bounds__(Threads, 6 * kSelectThreads / Threads)
     select_tile_kernel(const float* ip, size_t ldc, uint64_t tile_first, uint64_t tile_rows,
                        uint64_t slice_rows, const float* row_norms, const float* query_norms,
                        const uint64_t* tombstones, const uint64_t* allowed, uint32_t k,
@@ -342,7 +356,7 @@ __global__ void __launch_bounds__(kSelectThreads, 6)
       begin >= tile_rows ? 0 : (begin + slice_rows < tile_rows ? slice_rows : tile_rows - begin));
   if (n == 0 && !last_tile) return;  // uniform across the block
 
-  VESTA_BLOCK_SELECT_SHARED(select, k, capacity);
+  VESTA_BLOCK_SELECT_SHARED(select, Threads, k, capacity);
   Candidate* list = lists + slot * capacity;
   select.load(list, states[slot]);
   const TileSource source{ip + blockIdx.y * ldc + begin,
@@ -359,10 +373,10 @@ __global__ void __launch_bounds__(kSelectThreads, 6)
 // Element i of the merge: entry i % k of split i / k's sorted, kept list.
 // Thread t reads elements base + j * kSelectThreads + t.
 struct ListSource {
-  const Candidate* lists;     // splits lists, `capacity` apart
+  const Candidate* lists;     // splits lists, `stride` apart
   const SelectState* states;  // splits
   uint32_t k;
-  uint32_t capacity;
+  uint32_t stride;
 
   struct Loaded {
     Candidate candidates[kSelectPerThread];
@@ -378,7 +392,7 @@ struct ListSource {
       const uint32_t split = i / k;
       const uint32_t entry = i % k;
       if (entry >= states[split].count) continue;
-      loaded.candidates[j] = lists[static_cast<uint64_t>(split) * capacity + entry];
+      loaded.candidates[j] = lists[static_cast<uint64_t>(split) * stride + entry];
       loaded.live |= 1u << j;
     }
     return loaded;
@@ -392,14 +406,17 @@ struct ListSource {
   }
 };
 
-// Block q merges the `splits` kept lists of query q into out[q] (k entries).
-__global__ void merge_lists_kernel(const Candidate* lists, const SelectState* states,
-                                   uint32_t splits, uint32_t k, uint32_t capacity, Candidate* out,
-                                   uint32_t* out_counts) {
+// Block q merges the `splits` kept lists of query q (`stride` apart) into
+// out[q] (k entries). kSelectThreads threads, `capacity` candidates of dynamic
+// shared memory.
+__global__ void __launch_bounds__(kSelectThreads)
+    merge_lists_kernel(const Candidate* lists, const SelectState* states, uint32_t splits,
+                       uint32_t k, uint32_t stride, uint32_t capacity, Candidate* out,
+                       uint32_t* out_counts) {
   const uint64_t q = blockIdx.x;
-  VESTA_BLOCK_SELECT_SHARED(select, k, capacity);
+  VESTA_BLOCK_SELECT_SHARED(select, kSelectThreads, k, capacity);
   select.start_empty();
-  const ListSource source{lists + q * splits * capacity, states + q * splits, k, capacity};
+  const ListSource source{lists + q * splits * stride, states + q * splits, k, stride};
   select.offer(source, splits * k);
   select.finish();
   SelectState final_state;
@@ -435,6 +452,13 @@ class DeviceRuntime {
   explicit DeviceRuntime(DeviceOptions options) : options_(std::move(options)) {}
   ~DeviceRuntime() {
     if (cudaSetDevice(options_.device) != cudaSuccess) return;
+    if (upload_stream_ != nullptr) {
+      cudaStreamSynchronize(upload_stream_);
+      cudaStreamDestroy(upload_stream_);
+    }
+    for (Stage& stage : stages_) {
+      if (stage.copied != nullptr) cudaEventDestroy(stage.copied);
+    }
     for (SearchSlot& slot : slots_) {
       if (slot.blas != nullptr) cublasDestroy(slot.blas);
       for (cudaEvent_t event :
@@ -476,6 +500,40 @@ class DeviceRuntime {
       VESTA_CUBLAS_TRY(cublasCreate(&slot.blas));
       VESTA_CUBLAS_TRY(cublasSetStream(slot.blas, slot.stream));
     }
+    VESTA_CUDA_TRY(cudaStreamCreateWithFlags(&upload_stream_, cudaStreamNonBlocking));
+    for (Stage& stage : stages_) {
+      VESTA_CUDA_TRY(cudaEventCreateWithFlags(&stage.copied, cudaEventDisableTiming));
+    }
+    return core::Status::ok();
+  }
+
+  // Where every change of a device index is copied and computed (rows,
+  // norms, tombstones), in order; searches wait on an event recorded here.
+  cudaStream_t upload_stream() const { return upload_stream_; }
+
+  // Copies `bytes` of host memory to `device` on the upload stream and returns
+  // once the last piece is staged, not copied: pieces go through two pinned
+  // buffers in turn, so the next piece is staged while one is copied, and the
+  // host memory may change as soon as this returns. Uploads of several
+  // indexes take turns.
+  core::Status upload(void* device, const void* host, size_t bytes) {
+    std::lock_guard lock(upload_mutex_);
+    auto* to = static_cast<char*>(device);
+    const auto* from = static_cast<const char*>(host);
+    while (bytes > 0) {
+      const size_t piece = std::min(bytes, kStageBytes);
+      Stage& stage = stages_[next_stage_];
+      next_stage_ ^= 1u;
+      VESTA_CUDA_TRY(cudaEventSynchronize(stage.copied));  // its last piece has left
+      VESTA_RETURN_IF_ERROR(stage.buffer.reserve(std::max(piece, kMinStageBytes)));
+      std::memcpy(stage.buffer.as<char>(), from, piece);
+      VESTA_CUDA_TRY(cudaMemcpyAsync(to, stage.buffer.as<char>(), piece, cudaMemcpyHostToDevice,
+                                     upload_stream_));
+      VESTA_CUDA_TRY(cudaEventRecord(stage.copied, upload_stream_));
+      to += piece;
+      from += piece;
+      bytes -= piece;
+    }
     return core::Status::ok();
   }
 
@@ -503,11 +561,20 @@ class DeviceRuntime {
   }
 
  private:
+  struct Stage {
+    PinnedBuffer buffer;
+    cudaEvent_t copied = nullptr;  // recorded after the copy out of `buffer`
+  };
+
   DeviceOptions options_;
   DeviceFacts facts_;
   std::vector<SearchSlot> slots_;
   std::mutex mutex_;
   std::condition_variable freed_;
+  std::mutex upload_mutex_;  // guards stages_, next_stage_
+  cudaStream_t upload_stream_ = nullptr;
+  Stage stages_[2];
+  unsigned next_stage_ = 0;
 };
 
 namespace {
@@ -527,11 +594,38 @@ class SlotLease {
 
 size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
 
+// Threads of a tile selection block: what the options ask for, else 256.
+uint32_t select_threads(const DeviceOptions& options, size_t /*n_queries*/) {
+  switch (options.select_threads) {
+    case 64:
+    case 128:
+    case kSelectThreads: return options.select_threads;
+    default: return kSelectThreads;
+  }
+}
+
+// Every change (rows, norms, tombstones) is made on the runtime's upload
+// stream and ends with `changed_` recorded there; a search's streams wait on
+// that event, so a change returns as soon as its host memory is staged.
 class CudaFlatIndex final : public DeviceFlatIndex {
  public:
   CudaFlatIndex(std::shared_ptr<DeviceRuntime> runtime, size_t dim, size_t stride,
                 DistanceKind kind)
       : runtime_(std::move(runtime)), dim_(dim), stride_(stride), kind_(kind) {}
+  ~CudaFlatIndex() override {
+    if (cudaSetDevice(runtime_->options().device) != cudaSuccess) return;
+    // The buffers are freed next: no copy into them may still be running.
+    cudaStreamSynchronize(runtime_->upload_stream());
+    if (changed_ != nullptr) cudaEventDestroy(changed_);
+  }
+  CudaFlatIndex(const CudaFlatIndex&) = delete;
+  CudaFlatIndex& operator=(const CudaFlatIndex&) = delete;
+
+  core::Status init() {
+    VESTA_CUDA_TRY(cudaSetDevice(runtime_->options().device));
+    VESTA_CUDA_TRY(cudaEventCreateWithFlags(&changed_, cudaEventDisableTiming));
+    return core::Status::ok();
+  }
 
   size_t dim() const override { return dim_; }
   size_t rows() const override { return rows_; }
@@ -551,9 +645,10 @@ class CudaFlatIndex final : public DeviceFlatIndex {
       return core::invalid_argument("write_rows past the end of the device rows");
     }
     VESTA_CUDA_TRY(cudaSetDevice(runtime_->options().device));
-    VESTA_CUDA_TRY(cudaMemcpy(rows_buffer_.as<__half>() + first * stride_, host_rows,
-                              count * stride_ * sizeof(__half), cudaMemcpyHostToDevice));
-    return update_norms(first, count);
+    VESTA_RETURN_IF_ERROR(runtime_->upload(rows_buffer_.as<__half>() + first * stride_, host_rows,
+                                           count * stride_ * sizeof(__half)));
+    VESTA_RETURN_IF_ERROR(update_norms(first, count));
+    return mark_changed();
   }
 
   core::Status set_tombstones(const uint64_t* host_bits) override {
@@ -562,13 +657,16 @@ class CudaFlatIndex final : public DeviceFlatIndex {
     has_tombstones_ = false;
     for (size_t w = 0; w < words && !has_tombstones_; ++w) has_tombstones_ = host_bits[w] != 0;
     if (words == 0) return core::Status::ok();
-    VESTA_RETURN_IF_ERROR(tombstones_buffer_.reserve(words * sizeof(uint64_t)));
-    VESTA_CUDA_TRY(cudaMemcpy(tombstones_buffer_.as<uint64_t>(), host_bits,
-                              words * sizeof(uint64_t), cudaMemcpyHostToDevice));
-    return core::Status::ok();
+    VESTA_RETURN_IF_ERROR(grow(tombstones_buffer_, words * sizeof(uint64_t), 0));
+    VESTA_RETURN_IF_ERROR(
+        runtime_->upload(tombstones_buffer_.as<uint64_t>(), host_bits, words * sizeof(uint64_t)));
+    return mark_changed();
   }
 
   void clear() override {
+    if (cudaSetDevice(runtime_->options().device) == cudaSuccess) {
+      cudaStreamSynchronize(runtime_->upload_stream());
+    }
     rows_ = 0;
     capacity_rows_ = 0;
     has_tombstones_ = false;
@@ -583,6 +681,20 @@ class CudaFlatIndex final : public DeviceFlatIndex {
  private:
   bool l2() const { return kind_ == DistanceKind::kL2Squared; }
 
+  // Grows `buffer` (keeping its first `keep` bytes) once every copy into it
+  // has finished: growing moves it.
+  core::Status grow(DeviceBuffer& buffer, size_t bytes, size_t keep) {
+    if (bytes <= buffer.capacity()) return core::Status::ok();
+    VESTA_CUDA_TRY(cudaStreamSynchronize(runtime_->upload_stream()));
+    return buffer.reserve(bytes, keep);
+  }
+
+  core::Status mark_changed() {
+    VESTA_CUDA_TRY(cudaEventRecord(changed_, runtime_->upload_stream()));
+    changed_recorded_ = true;
+    return core::Status::ok();
+  }
+
   core::Status append_from(const void* source, size_t count, cudaMemcpyKind direction) {
     if (count == 0) return core::Status::ok();
     if (rows_ + count > kMaxDeviceRows) {
@@ -595,29 +707,37 @@ class CudaFlatIndex final : public DeviceFlatIndex {
       // Geometric growth: appends cost amortised O(1) copies.
       const size_t grown = std::max<size_t>({needed, capacity_rows_ + capacity_rows_ / 2, 1024});
       VESTA_RETURN_IF_ERROR(
-          rows_buffer_.reserve(grown * stride_ * sizeof(__half), rows_ * stride_ * sizeof(__half)));
+          grow(rows_buffer_, grown * stride_ * sizeof(__half), rows_ * stride_ * sizeof(__half)));
       if (l2()) {
         // Padded by 4: the selection reads norms four at a time.
         VESTA_RETURN_IF_ERROR(
-            norms_buffer_.reserve((grown + 4) * sizeof(float), rows_ * sizeof(float)));
+            grow(norms_buffer_, (grown + 4) * sizeof(float), rows_ * sizeof(float)));
       }
       capacity_rows_ = grown;
     }
-    VESTA_CUDA_TRY(cudaMemcpy(rows_buffer_.as<__half>() + rows_ * stride_, source,
-                              count * stride_ * sizeof(__half), direction));
+    __half* to = rows_buffer_.as<__half>() + rows_ * stride_;
+    const size_t bytes = count * stride_ * sizeof(__half);
+    if (direction == cudaMemcpyHostToDevice) {
+      VESTA_RETURN_IF_ERROR(runtime_->upload(to, source, bytes));
+    } else {
+      // The source is the caller's device memory, free to reuse on return.
+      VESTA_CUDA_TRY(cudaMemcpyAsync(to, source, bytes, direction, runtime_->upload_stream()));
+      VESTA_CUDA_TRY(cudaStreamSynchronize(runtime_->upload_stream()));
+    }
     const size_t first = rows_;
     rows_ = needed;
-    return update_norms(first, count);
+    VESTA_RETURN_IF_ERROR(update_norms(first, count));
+    return mark_changed();
   }
 
+  // Squared norms of rows [first, first + count), on the upload stream.
   core::Status update_norms(size_t first, size_t count) {
     if (!l2() || count == 0) return core::Status::ok();
     constexpr unsigned kThreads = 256;
     const size_t blocks = div_up(count * 32, kThreads);
-    row_norms_kernel<<<static_cast<unsigned>(blocks), kThreads>>>(
+    row_norms_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, runtime_->upload_stream()>>>(
         rows_buffer_.as<__half>(), first, count, stride_, dim_, norms_buffer_.as<float>());
     VESTA_CUDA_LAUNCHED("row_norms_kernel");
-    VESTA_CUDA_TRY(cudaDeviceSynchronize());
     return core::Status::ok();
   }
 
@@ -631,6 +751,8 @@ class CudaFlatIndex final : public DeviceFlatIndex {
   size_t rows_ = 0;
   size_t capacity_rows_ = 0;
   bool has_tombstones_ = false;
+  cudaEvent_t changed_ = nullptr;  // recorded after the last change
+  bool changed_recorded_ = false;
   DeviceBuffer rows_buffer_, norms_buffer_, tombstones_buffer_;
 };
 
@@ -649,6 +771,9 @@ core::Status CudaFlatIndex::search(const float* queries, size_t n_queries, size_
   VESTA_CUDA_TRY(cudaSetDevice(runtime_->options().device));
   SlotLease lease(*runtime_);
   SearchSlot& slot = lease.slot();
+  // Every change copied and computed before this search reads the rows. The
+  // selection stream is ordered after `slot.stream` by events (or is it).
+  if (changed_recorded_) VESTA_CUDA_TRY(cudaStreamWaitEvent(slot.stream, changed_, 0));
 
   const uint64_t* allowed_device = nullptr;
   if (allowed != nullptr) {
@@ -678,7 +803,10 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
   cudaStream_t stream = slot.stream;
   const DeviceOptions& options = runtime_->options();
   const uint32_t k32 = static_cast<uint32_t>(k);
-  const uint32_t capacity = select_capacity(k32, kSelectChunk);
+  const uint32_t threads = select_threads(options, nq);
+  // The tile selection's buffer and the merge's (which runs kSelectThreads).
+  const uint32_t capacity = select_capacity(k32, threads * kSelectPerThread);
+  const uint32_t merge_capacity = select_capacity(k32, kSelectChunk);
 
   // Queries: pinned copy, upload, convert to float16 (+ norms for L2).
   VESTA_RETURN_IF_ERROR(slot.host_queries.reserve(nq * dim_ * sizeof(float)));
@@ -705,10 +833,14 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
   const size_t budget_rows = std::max<size_t>(options.scratch_bytes / 2 / (nq * sizeof(float)), 1);
   size_t tile_rows = std::max(kTileAlign, budget_rows / kTileAlign * kTileAlign);
   tile_rows = std::min(tile_rows, rows_);
-  const size_t wanted_blocks =
-      kBlocksPerMultiprocessor * static_cast<size_t>(runtime_->facts().multiprocessors);
-  size_t splits = std::clamp<size_t>(div_up(wanted_blocks, nq), 1,
-                                     std::max<size_t>(1, tile_rows / kMinRowsPerSplit));
+  const size_t per_multiprocessor = options.select_blocks_per_multiprocessor != 0
+                                        ? options.select_blocks_per_multiprocessor
+                                        : kBlocksPerMultiprocessor;
+  const size_t wanted_blocks = per_multiprocessor * (kSelectThreads / threads) *
+                               static_cast<size_t>(runtime_->facts().multiprocessors);
+  size_t splits =
+      std::clamp<size_t>(div_up(wanted_blocks, nq), 1,
+                         std::max<size_t>(1, tile_rows / (kMinRowsPerSplitThread * threads)));
   // Slices start 16-byte aligned (TileSource reads four floats at once).
   const size_t slice_rows = div_up(div_up(tile_rows, splits), 4) * 4;
   splits = div_up(tile_rows, slice_rows);
@@ -749,17 +881,26 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
     }
     const bool last = tile_first + this_rows >= rows_;
     const dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(nq));
-    select_tile_kernel<<<grid, kSelectThreads, 0, select_stream>>>(
-        ip, ldc, tile_first, this_rows, slice_rows, l2() ? norms_buffer_.as<float>() : nullptr,
-        l2() ? slot.query_norms.as<float>() : nullptr,
-        has_tombstones_ ? tombstones_buffer_.as<uint64_t>() : nullptr, allowed_device, k32,
-        capacity, last, slot.lists.as<Candidate>(), slot.states.as<SelectState>());
+    const size_t shared = capacity * sizeof(Candidate);
+    auto launch = [&](auto kernel) {
+      kernel<<<grid, threads, shared, select_stream>>>(
+          ip, ldc, tile_first, this_rows, slice_rows, l2() ? norms_buffer_.as<float>() : nullptr,
+          l2() ? slot.query_norms.as<float>() : nullptr,
+          has_tombstones_ ? tombstones_buffer_.as<uint64_t>() : nullptr, allowed_device, k32,
+          capacity, last, slot.lists.as<Candidate>(), slot.states.as<SelectState>());
+    };
+    switch (threads) {
+      case 64: launch(select_tile_kernel<64>); break;
+      case 128: launch(select_tile_kernel<128>); break;
+      default: launch(select_tile_kernel<kSelectThreads>); break;
+    }
     VESTA_CUDA_LAUNCHED("select_tile_kernel");
     if (pipelined) VESTA_CUDA_TRY(cudaEventRecord(slot.select_done[b], select_stream));
   }
-  merge_lists_kernel<<<static_cast<unsigned>(nq), kSelectThreads, 0, select_stream>>>(
+  merge_lists_kernel<<<static_cast<unsigned>(nq), kSelectThreads,
+                       merge_capacity * sizeof(Candidate), select_stream>>>(
       slot.lists.as<Candidate>(), slot.states.as<SelectState>(), static_cast<uint32_t>(splits), k32,
-      capacity, result_out, result_counts);
+      capacity, merge_capacity, result_out, result_counts);
   VESTA_CUDA_LAUNCHED("merge_lists_kernel");
   VESTA_CUDA_TRY(cudaMemcpyAsync(slot.host_result.as<void>(), slot.result.as<void>(), result_bytes,
                                  cudaMemcpyDeviceToHost, select_stream));
@@ -798,8 +939,9 @@ core::Result<std::unique_ptr<DeviceFlatIndex>> DeviceFlatIndex::create(
   if (dim == 0 || stride < dim || stride % 8 != 0) {
     return core::invalid_argument("device rows need 0 < dim <= stride, stride a multiple of 8");
   }
-  return std::unique_ptr<DeviceFlatIndex>(
-      std::make_unique<CudaFlatIndex>(std::move(runtime), dim, stride, kind));
+  auto index = std::make_unique<CudaFlatIndex>(std::move(runtime), dim, stride, kind);
+  VESTA_RETURN_IF_ERROR(index->init());
+  return std::unique_ptr<DeviceFlatIndex>(std::move(index));
 }
 
 }  // namespace vesta::kernels::cuda

@@ -21,6 +21,12 @@ struct DeviceOptions {
   // Device scratch one search may use for its distance tile (queries x rows
   // float32); larger tiles mean fewer, larger matrix products.
   size_t scratch_bytes = size_t{256} << 20;
+  // Tuning of the selection (0 = the built-in choice): threads per block of
+  // the tile selection kernel (64, 128 or 256), and how many blocks of 256
+  // threads per multiprocessor a small batch's row tile is split for (more:
+  // shorter slices, longer merges).
+  uint32_t select_threads = 0;
+  uint32_t select_blocks_per_multiprocessor = 0;
   // Searches that may run at once on the device, each on its own stream with
   // its own scratch; more wait for a free one.
   size_t max_concurrent_searches = 4;
@@ -48,8 +54,12 @@ DeviceFacts device_facts(const DeviceRuntime& runtime);
 
 // The float16 rows of one index on one device: a mirror that the owner keeps in
 // step with the host copy (append, overwrite, tombstones). Row r here is row r
-// of the host index. Mutations must not run while a search of this mirror runs
-// (the owner serialises them); searches may run concurrently with each other.
+// of the host index. Changes are asynchronous: a call returns once its host
+// memory has been staged in pinned buffers (the caller may change or free it
+// then), the copy runs on the device runtime's upload stream, and a later
+// search waits for it on the device, not on the host. Mutations must not run
+// while a search of this mirror runs (the owner serialises them); searches may
+// run concurrently with each other.
 class DeviceFlatIndex {
  public:
   // `stride` = halves per host row (>= dim); `kind` = how rows are compared.
@@ -64,7 +74,8 @@ class DeviceFlatIndex {
 
   // Appends `count` rows of `stride` halves from host memory.
   virtual core::Status append(const uint16_t* host_rows, size_t count) = 0;
-  // Appends `count` rows already in device memory (stride halves each).
+  // Appends `count` rows already in device memory (stride halves each);
+  // returns once they are copied (the caller may reuse that memory).
   virtual core::Status append_device(const void* device_rows, size_t count) = 0;
   // Rewrites rows [first, first + count) from host memory.
   virtual core::Status write_rows(size_t first, const uint16_t* host_rows, size_t count) = 0;

@@ -136,6 +136,51 @@ TEST_F(CollectionTest, ManyDeletesTriggerCompactionWithoutLosingPoints) {
   EXPECT_FALSE(c.get(PointId::number(4998)).value().has_value());
 }
 
+// Searches on the CPU and records what the collection tells it of changes.
+class RecordingSearcher final : public Searcher {
+ public:
+  explicit RecordingSearcher(Searcher& inner) : inner_(inner) {}
+  std::string_view name() const override { return "recording"; }
+  core::Result<SearchHits> search(const FlatIndex& index, const SearchRequest& request) override {
+    return inner_.search(index, request);
+  }
+  void index_changed(const FlatIndex& index) override {
+    rows_seen.push_back(index.row_count());
+    live_seen.push_back(index.live_count());
+  }
+  std::vector<size_t> rows_seen;  // row_count() at each call
+  std::vector<size_t> live_seen;  // live_count() at each call
+
+ private:
+  Searcher& inner_;
+};
+
+TEST_F(CollectionTest, EveryChangeTellsTheSearcherAfterItApplied) {
+  RecordingSearcher recording(searcher_);
+  Collection c({"docs", 1, Metric::kDot}, locks_, recording);
+  std::vector<PointWrite> points;
+  for (uint64_t i = 0; i < 3000; ++i) points.push_back({PointId::number(i), {1.0f}, nullptr});
+  ASSERT_TRUE(c.upsert(std::move(points)).is_ok());
+  ASSERT_EQ(recording.rows_seen, (std::vector<size_t>{3000}));
+
+  ASSERT_EQ(c.remove(std::vector<PointId>{PointId::number(7)}).value(), 1u);
+  ASSERT_EQ(recording.live_seen.back(), 2999u);
+  ASSERT_EQ(c.update_payloads(std::vector<PointId>{PointId::number(8)},
+                              PayloadUpdate{PayloadUpdate::Kind::kSet, {{"t", 1}}, {}})
+                .value(),
+            1u);
+  EXPECT_EQ(recording.rows_seen.size(), 3u);
+  EXPECT_EQ(c.compact().value(), 1u);
+  ASSERT_EQ(recording.rows_seen.size(), 4u);
+  EXPECT_EQ(recording.rows_seen.back(), 2999u);  // told after the rows moved
+
+  CollectionSnapshot snapshot = c.snapshot().value();
+  RecordingSearcher fresh(searcher_);
+  Collection restored({"docs", 1, Metric::kDot}, locks_, fresh);
+  ASSERT_TRUE(restored.restore(std::move(snapshot)).is_ok());
+  EXPECT_EQ(fresh.rows_seen, (std::vector<size_t>{2999}));
+}
+
 TEST_F(CollectionTest, ConcurrentSearchesAndWritesSeeWholePoints) {
   // Each writer rewrites its own point with a vector whose two halves are
   // equal; a reader must never see a torn vector.

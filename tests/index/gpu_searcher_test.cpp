@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <memory>
@@ -13,6 +14,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "core/float16.h"
 #include "core/thread_pool.h"
@@ -28,9 +30,11 @@ using core::PointId;
 
 // A device runtime for the test, or the reason there is none.
 std::shared_ptr<kernels::cuda::DeviceRuntime> open_or_skip_reason(size_t scratch_bytes,
-                                                                  std::string* reason) {
+                                                                  std::string* reason,
+                                                                  uint32_t select_threads = 0) {
   kernels::cuda::DeviceOptions options;
   options.scratch_bytes = scratch_bytes;
+  options.select_threads = select_threads;
   core::Result<std::shared_ptr<kernels::cuda::DeviceRuntime>> runtime =
       kernels::cuda::open_device(options);
   if (!runtime.is_ok()) {
@@ -40,9 +44,9 @@ std::shared_ptr<kernels::cuda::DeviceRuntime> open_or_skip_reason(size_t scratch
   return std::move(runtime).value();
 }
 
-#define VESTA_OPEN_DEVICE_OR_SKIP(var, scratch)             \
-  std::string var##_reason;                                 \
-  auto var = open_or_skip_reason((scratch), &var##_reason); \
+#define VESTA_OPEN_DEVICE_OR_SKIP(var, scratch, ...)                                   \
+  std::string var##_reason;                                                            \
+  auto var = open_or_skip_reason((scratch), &var##_reason __VA_OPT__(, ) __VA_ARGS__); \
   if (var == nullptr) GTEST_SKIP() << var##_reason
 
 bool allowed_row(const uint64_t* allowed, uint64_t r) {
@@ -164,8 +168,12 @@ void compare_batches(GpuSearcher& gpu, CpuSearcher& cpu, const FlatIndex& index,
 }
 
 TEST(GpuSearcher, MatchesCpuAcrossDimsMetricsKBatchesMasksDeletesAppendsAndCompaction) {
-  for (size_t scratch : {size_t{1} << 20, size_t{256} << 20}) {
-    VESTA_OPEN_DEVICE_OR_SKIP(runtime, scratch);
+  // Small scratch (many tiles) with 64-thread selection blocks, then 4 MiB
+  // with 128 threads, then the default scratch and choice.
+  const std::pair<size_t, uint32_t> configs[] = {
+      {size_t{1} << 20, 64}, {size_t{4} << 20, 128}, {size_t{256} << 20, 0}};
+  for (const auto& [scratch, threads] : configs) {
+    VESTA_OPEN_DEVICE_OR_SKIP(runtime, scratch, threads);
     std::mt19937_64 rng(testing::test_seed("GpuSearcher.MatchesCpu"));
     core::ThreadPool pool(0);
     CpuSearcher cpu(pool);
@@ -173,7 +181,8 @@ TEST(GpuSearcher, MatchesCpuAcrossDimsMetricsKBatchesMasksDeletesAppendsAndCompa
     for (Metric metric : {Metric::kDot, Metric::kEuclid, Metric::kCosine}) {
       for (size_t dim : {1, 7, 130, 768}) {
         const std::string label = std::string(metric_name(metric)) + " dim=" + std::to_string(dim) +
-                                  " scratch=" + std::to_string(scratch);
+                                  " scratch=" + std::to_string(scratch) +
+                                  " threads=" + std::to_string(threads);
         FlatIndex index(dim, metric);
         const size_t n = 20011;
         const std::vector<float> rows = random_vectors(rng, n, dim);
@@ -291,6 +300,73 @@ TEST(GpuSearcher, ConcurrentBatchesOfOneIndexAgreeWithOneAtATime) {
   }
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(mismatches.load(), 0);
+}
+
+TEST(GpuSearcher, AWriteStartsTheDeviceCopyAndTheNextSearchSeesIt) {
+  VESTA_OPEN_DEVICE_OR_SKIP(runtime, size_t{16} << 20);
+  std::mt19937_64 rng(testing::test_seed("GpuSearcher.WriteStartsCopy"));
+  core::ThreadPool pool(0);
+  CpuSearcher cpu(pool);
+  GpuSearcher gpu(runtime);
+  const size_t dim = 768;
+  FlatIndex index(dim, Metric::kEuclid);
+  const std::vector<float> rows = random_vectors(rng, 1000, dim);
+  for (size_t i = 0; i < 1000; ++i) {
+    index.upsert(PointId::number(i), {rows.data() + i * dim, dim}, nullptr);
+  }
+  // Never searched here: a write leaves the device alone.
+  gpu.index_changed(index);
+  EXPECT_FALSE(gpu.mirror_in_step(index));
+  EXPECT_EQ(gpu.resident_bytes(), 0u);
+  compare_batches(gpu, cpu, index, rng, "first search");
+  EXPECT_TRUE(gpu.mirror_in_step(index));
+
+  // 30,000 rows of 768 float16 values (44 MiB, more than both staging
+  // buffers), overwrites in place and deletes; the write's hook copies them.
+  const std::vector<float> more = random_vectors(rng, 30000, dim);
+  for (size_t i = 0; i < 30000; ++i) {
+    index.upsert(PointId::number(1000 + i), {more.data() + i * dim, dim}, nullptr);
+  }
+  for (size_t i = 1; i < 1000; i += 7) {
+    index.upsert(PointId::number(i), {more.data() + i * dim, dim}, nullptr);
+  }
+  for (size_t i = 3; i < 31000; i += 13) index.remove(PointId::number(i));
+  EXPECT_FALSE(gpu.mirror_in_step(index));
+  gpu.index_changed(index);
+  EXPECT_TRUE(gpu.mirror_in_step(index));
+  compare_batches(gpu, cpu, index, rng, "after a write copied by its hook");
+}
+
+TEST(DeviceFlatIndex, HostRowsMayChangeAsSoonAsTheAppendReturns) {
+  VESTA_OPEN_DEVICE_OR_SKIP(runtime, size_t{16} << 20);
+  std::mt19937_64 rng(testing::test_seed("DeviceFlatIndex.HostRowsMayChange"));
+  const size_t dim = 64;
+  const size_t n = 300000;  // 37 MiB: three staged pieces
+  core::Result<std::unique_ptr<kernels::cuda::DeviceFlatIndex>> created =
+      kernels::cuda::DeviceFlatIndex::create(runtime, dim, dim, kernels::DistanceKind::kL2Squared);
+  ASSERT_TRUE(created.is_ok()) << created.status().to_string();
+  kernels::cuda::DeviceFlatIndex& device = *created.value();
+  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+  std::vector<uint16_t> host(n * dim);
+  for (uint16_t& h : host) h = core::float_to_half(value(rng));
+  const std::vector<uint16_t> kept = host;
+  ASSERT_TRUE(device.append(host.data(), n / 2).is_ok());
+  ASSERT_TRUE(device.append(host.data() + n / 2 * dim, n - n / 2).is_ok());
+  std::fill(host.begin(), host.end(), core::float_to_half(0.0f));  // before any search
+  // Each query is a stored row: its own row is at distance 0.
+  const std::vector<uint64_t> picks{0, 4097, n / 2 - 1, n / 2, n - 1};
+  std::vector<float> queries;
+  for (uint64_t r : picks) {
+    for (size_t i = 0; i < dim; ++i) queries.push_back(core::half_to_float(kept[r * dim + i]));
+  }
+  std::vector<std::vector<kernels::Neighbor>> hits;
+  ASSERT_TRUE(device.search(queries.data(), picks.size(), 1, nullptr, &hits).is_ok());
+  ASSERT_EQ(hits.size(), picks.size());
+  for (size_t q = 0; q < picks.size(); ++q) {
+    ASSERT_EQ(hits[q].size(), 1u);
+    EXPECT_EQ(hits[q][0].row, picks[q]);
+    EXPECT_NEAR(hits[q][0].score, 0.0f, 1e-3f);
+  }
 }
 
 // ---- placement ---------------------------------------------------------------
