@@ -5,8 +5,7 @@
 //
 //   vesta_gpu_bench [--rows 1000000,10000000] [--dim 768] [--k 10]
 //                   [--batches 1,4,16,64,256,1024,4096] [--reps 5] [--json FILE]
-//                   [--scratch-bytes N] [--select-threads 64|128|256]
-//                   [--select-blocks-per-sm N] [--append-rows N]
+//                   [--scratch-bytes N] [--append-rows N]
 //
 // --append-rows N also times appending N rows from host memory (the write
 // path's copy) against a plain cudaMemcpy of the same bytes.
@@ -245,8 +244,6 @@ int main(int argc, char** argv) {
   size_t k = 10;
   int reps = 5;
   size_t scratch = size_t{256} << 20;
-  uint32_t select_threads = 0;
-  uint32_t select_blocks = 0;
   size_t append_rows = 0;
   std::string json_path;
   for (int i = 1; i < argc; ++i) {
@@ -267,27 +264,20 @@ int main(int argc, char** argv) {
       reps = std::stoi(value());
     } else if (arg == "--scratch-bytes") {
       scratch = std::stoull(value());
-    } else if (arg == "--select-threads") {
-      select_threads = static_cast<uint32_t>(std::stoul(value()));
     } else if (arg == "--append-rows") {
       append_rows = std::stoull(value());
-    } else if (arg == "--select-blocks-per-sm") {
-      select_blocks = static_cast<uint32_t>(std::stoul(value()));
     } else if (arg == "--json") {
       json_path = value();
     } else {
       std::fprintf(stderr,
                    "usage: vesta_gpu_bench [--rows N,N] [--dim D] [--k K] [--batches B,B] "
-                   "[--reps R] [--scratch-bytes N] [--select-threads 64|128|256] "
-                   "[--select-blocks-per-sm N] [--append-rows N] [--json FILE]\n");
+                   "[--reps R] [--scratch-bytes N] [--append-rows N] [--json FILE]\n");
       return arg == "--help" ? 0 : 2;
     }
   }
 
   vesta::kernels::cuda::DeviceOptions options;
   options.scratch_bytes = scratch;
-  options.select_threads = select_threads;
-  options.select_blocks_per_multiprocessor = select_blocks;
   options.max_concurrent_searches = 1;
   auto runtime = vesta::kernels::cuda::open_device(options);
   if (!runtime.is_ok()) {

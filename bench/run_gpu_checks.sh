@@ -72,7 +72,8 @@ head -5 "$out/serve.log"
 grep -q "search on gpu" "$out/serve.log" || { echo "serve did not use the GPU"; status=1; }
 
 echo "== vesta_gpu_bench =="
-timeout 240 "$(find_bin vesta_gpu_bench)" --rows "$rows" --batches "$batches" --json "$out/gpu_bench.json" \
+timeout 240 "$(find_bin vesta_gpu_bench)" --rows "$rows" --batches "$batches" --append-rows 1000000 \
+  --json "$out/gpu_bench.json" \
   2>&1 | tee "$out/gpu_bench.txt"
 echo "== scratch size at large batches (1M rows) =="
 for scratch in 67108864 1073741824; do

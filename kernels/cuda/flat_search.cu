@@ -21,10 +21,9 @@ namespace {
 constexpr size_t kMaxQueryChunk = 4096;
 // Row tiles are multiples of this (keeps GEMM operands aligned).
 constexpr size_t kTileAlign = 256;
-// A selection block scans at least this many rows of a tile per thread.
-constexpr size_t kMinRowsPerSplitThread = 16;
-// Blocks of 256 threads per multiprocessor the split count aims for, unless
-// the options say otherwise.
+// A selection block scans at least this many rows of a tile.
+constexpr size_t kMinRowsPerSplit = 4096;
+// Blocks per multiprocessor the split count aims for.
 constexpr size_t kBlocksPerMultiprocessor = 2;
 // Host rows reach the device through two pinned staging buffers of at most
 // this size (one is filled while the other's copy runs), and at least this
@@ -165,12 +164,8 @@ __global__ void row_norms_kernel(const __half* rows, size_t first, size_t count,
   if (lane == 0) norms[first + warp] = sum;
 }
 
-// The shared-memory side of one selection block of `Threads` threads, which
-// offers Threads * kSelectPerThread elements per step.
-template <uint32_t Threads>
+// The shared-memory side of one selection block.
 struct BlockSelect {
-  static constexpr uint32_t kChunk = Threads * kSelectPerThread;
-
   Candidate* buffer;  // capacity entries
   SelectState* state;
   uint32_t* sorted_count;  // count when the buffer was last sorted
@@ -218,7 +213,7 @@ struct BlockSelect {
     __syncthreads();
   }
 
-  // Offers elements [0, n) of `source`, kChunk per step; every thread of
+  // Offers elements [0, n) of `source`, kSelectChunk per step; every thread of
   // the block calls this. Software-pipelined: the loads of the next chunk are
   // issued before the current one is examined, so memory latency overlaps the
   // threshold tests, votes and barriers.
@@ -227,13 +222,13 @@ struct BlockSelect {
     const unsigned lane = threadIdx.x & 31;
     if (n == 0) return;
     typename Source::Loaded next = source.load(0, n);
-    for (uint32_t base = 0; base < n; base += kChunk) {
+    for (uint32_t base = 0; base < n; base += kSelectChunk) {
       const typename Source::Loaded current = next;
-      if (n - base > kChunk) next = source.load(base + kChunk, n);
+      if (n - base > kSelectChunk) next = source.load(base + kSelectChunk, n);
       // Every thread reads the count before any warp appends to it: a warp
       // that read it after another's append could decide differently and
       // skip the barriers in sort().
-      const bool compact = needs_compaction(*state, k, kChunk, capacity);
+      const bool compact = needs_compaction(*state, k, kSelectChunk, capacity);
       __syncthreads();
       if (compact) sort();
       const SelectState snapshot = *state;  // the threshold holds for this chunk
@@ -275,12 +270,11 @@ struct BlockSelect {
   }
 };
 
-// The buffer is the kernel's dynamic shared memory: `capacity_` candidates.
-#define VESTA_BLOCK_SELECT_SHARED(name, threads_, k_, capacity_) \
-  extern __shared__ Candidate name##_buffer[];                   \
-  __shared__ SelectState name##_state;                           \
-  __shared__ uint32_t name##_sorted;                             \
-  BlockSelect<threads_> name { name##_buffer, &name##_state, &name##_sorted, (k_), (capacity_) }
+#define VESTA_BLOCK_SELECT_SHARED(name, k_, capacity_)    \
+  __shared__ Candidate name##_buffer[kMaxSelectCapacity]; \
+  __shared__ SelectState name##_state;                    \
+  __shared__ uint32_t name##_sorted;                      \
+  BlockSelect name { name##_buffer, &name##_state, &name##_sorted, (k_), (capacity_) }
 
 // One slice of a distance tile: element i is row `first_row + i`. Thread t
 // reads elements 4t .. 4t+3 of each chunk with one 16-byte load (the slice
@@ -341,10 +335,7 @@ struct TileSource {
 // `states` one SelectState per slot (zeroed before the first tile). Between
 // tiles the buffer is carried as it is, unsorted; on the last tile every block
 // (also one whose slice is empty) sorts and keeps its best k for the merge.
-// Launched with `Threads` threads and capacity * sizeof(Candidate) bytes of
-// dynamic shared memory.
-template <uint32_t Threads>
-__global__ void __launch_bounds__(Threads, 6 * kSelectThreads / Threads)
+__global__ void __launch_bounds__(kSelectThreads, 6)
     select_tile_kernel(const float* ip, size_t ldc, uint64_t tile_first, uint64_t tile_rows,
                        uint64_t slice_rows, const float* row_norms, const float* query_norms,
                        const uint64_t* tombstones, const uint64_t* allowed, uint32_t k,
@@ -356,7 +347,7 @@ __global__ void __launch_bounds__(Threads, 6 * kSelectThreads / Threads)
       begin >= tile_rows ? 0 : (begin + slice_rows < tile_rows ? slice_rows : tile_rows - begin));
   if (n == 0 && !last_tile) return;  // uniform across the block
 
-  VESTA_BLOCK_SELECT_SHARED(select, Threads, k, capacity);
+  VESTA_BLOCK_SELECT_SHARED(select, k, capacity);
   Candidate* list = lists + slot * capacity;
   select.load(list, states[slot]);
   const TileSource source{ip + blockIdx.y * ldc + begin,
@@ -373,10 +364,10 @@ __global__ void __launch_bounds__(Threads, 6 * kSelectThreads / Threads)
 // Element i of the merge: entry i % k of split i / k's sorted, kept list.
 // Thread t reads elements base + j * kSelectThreads + t.
 struct ListSource {
-  const Candidate* lists;     // splits lists, `stride` apart
+  const Candidate* lists;     // splits lists, `capacity` apart
   const SelectState* states;  // splits
   uint32_t k;
-  uint32_t stride;
+  uint32_t capacity;
 
   struct Loaded {
     Candidate candidates[kSelectPerThread];
@@ -392,7 +383,7 @@ struct ListSource {
       const uint32_t split = i / k;
       const uint32_t entry = i % k;
       if (entry >= states[split].count) continue;
-      loaded.candidates[j] = lists[static_cast<uint64_t>(split) * stride + entry];
+      loaded.candidates[j] = lists[static_cast<uint64_t>(split) * capacity + entry];
       loaded.live |= 1u << j;
     }
     return loaded;
@@ -406,17 +397,14 @@ struct ListSource {
   }
 };
 
-// Block q merges the `splits` kept lists of query q (`stride` apart) into
-// out[q] (k entries). kSelectThreads threads, `capacity` candidates of dynamic
-// shared memory.
-__global__ void __launch_bounds__(kSelectThreads)
-    merge_lists_kernel(const Candidate* lists, const SelectState* states, uint32_t splits,
-                       uint32_t k, uint32_t stride, uint32_t capacity, Candidate* out,
-                       uint32_t* out_counts) {
+// Block q merges the `splits` kept lists of query q into out[q] (k entries).
+__global__ void merge_lists_kernel(const Candidate* lists, const SelectState* states,
+                                   uint32_t splits, uint32_t k, uint32_t capacity, Candidate* out,
+                                   uint32_t* out_counts) {
   const uint64_t q = blockIdx.x;
-  VESTA_BLOCK_SELECT_SHARED(select, kSelectThreads, k, capacity);
+  VESTA_BLOCK_SELECT_SHARED(select, k, capacity);
   select.start_empty();
-  const ListSource source{lists + q * splits * stride, states + q * splits, k, stride};
+  const ListSource source{lists + q * splits * capacity, states + q * splits, k, capacity};
   select.offer(source, splits * k);
   select.finish();
   SelectState final_state;
@@ -593,16 +581,6 @@ class SlotLease {
 };
 
 size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
-
-// Threads of a tile selection block: what the options ask for, else 256.
-uint32_t select_threads(const DeviceOptions& options, size_t /*n_queries*/) {
-  switch (options.select_threads) {
-    case 64:
-    case 128:
-    case kSelectThreads: return options.select_threads;
-    default: return kSelectThreads;
-  }
-}
 
 // Every change (rows, norms, tombstones) is made on the runtime's upload
 // stream and ends with `changed_` recorded there; a search's streams wait on
@@ -803,10 +781,7 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
   cudaStream_t stream = slot.stream;
   const DeviceOptions& options = runtime_->options();
   const uint32_t k32 = static_cast<uint32_t>(k);
-  const uint32_t threads = select_threads(options, nq);
-  // The tile selection's buffer and the merge's (which runs kSelectThreads).
-  const uint32_t capacity = select_capacity(k32, threads * kSelectPerThread);
-  const uint32_t merge_capacity = select_capacity(k32, kSelectChunk);
+  const uint32_t capacity = select_capacity(k32, kSelectChunk);
 
   // Queries: pinned copy, upload, convert to float16 (+ norms for L2).
   VESTA_RETURN_IF_ERROR(slot.host_queries.reserve(nq * dim_ * sizeof(float)));
@@ -833,14 +808,10 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
   const size_t budget_rows = std::max<size_t>(options.scratch_bytes / 2 / (nq * sizeof(float)), 1);
   size_t tile_rows = std::max(kTileAlign, budget_rows / kTileAlign * kTileAlign);
   tile_rows = std::min(tile_rows, rows_);
-  const size_t per_multiprocessor = options.select_blocks_per_multiprocessor != 0
-                                        ? options.select_blocks_per_multiprocessor
-                                        : kBlocksPerMultiprocessor;
-  const size_t wanted_blocks = per_multiprocessor * (kSelectThreads / threads) *
-                               static_cast<size_t>(runtime_->facts().multiprocessors);
-  size_t splits =
-      std::clamp<size_t>(div_up(wanted_blocks, nq), 1,
-                         std::max<size_t>(1, tile_rows / (kMinRowsPerSplitThread * threads)));
+  const size_t wanted_blocks =
+      kBlocksPerMultiprocessor * static_cast<size_t>(runtime_->facts().multiprocessors);
+  size_t splits = std::clamp<size_t>(div_up(wanted_blocks, nq), 1,
+                                     std::max<size_t>(1, tile_rows / kMinRowsPerSplit));
   // Slices start 16-byte aligned (TileSource reads four floats at once).
   const size_t slice_rows = div_up(div_up(tile_rows, splits), 4) * 4;
   splits = div_up(tile_rows, slice_rows);
@@ -881,26 +852,17 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
     }
     const bool last = tile_first + this_rows >= rows_;
     const dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(nq));
-    const size_t shared = capacity * sizeof(Candidate);
-    auto launch = [&](auto kernel) {
-      kernel<<<grid, threads, shared, select_stream>>>(
-          ip, ldc, tile_first, this_rows, slice_rows, l2() ? norms_buffer_.as<float>() : nullptr,
-          l2() ? slot.query_norms.as<float>() : nullptr,
-          has_tombstones_ ? tombstones_buffer_.as<uint64_t>() : nullptr, allowed_device, k32,
-          capacity, last, slot.lists.as<Candidate>(), slot.states.as<SelectState>());
-    };
-    switch (threads) {
-      case 64: launch(select_tile_kernel<64>); break;
-      case 128: launch(select_tile_kernel<128>); break;
-      default: launch(select_tile_kernel<kSelectThreads>); break;
-    }
+    select_tile_kernel<<<grid, kSelectThreads, 0, select_stream>>>(
+        ip, ldc, tile_first, this_rows, slice_rows, l2() ? norms_buffer_.as<float>() : nullptr,
+        l2() ? slot.query_norms.as<float>() : nullptr,
+        has_tombstones_ ? tombstones_buffer_.as<uint64_t>() : nullptr, allowed_device, k32,
+        capacity, last, slot.lists.as<Candidate>(), slot.states.as<SelectState>());
     VESTA_CUDA_LAUNCHED("select_tile_kernel");
     if (pipelined) VESTA_CUDA_TRY(cudaEventRecord(slot.select_done[b], select_stream));
   }
-  merge_lists_kernel<<<static_cast<unsigned>(nq), kSelectThreads,
-                       merge_capacity * sizeof(Candidate), select_stream>>>(
+  merge_lists_kernel<<<static_cast<unsigned>(nq), kSelectThreads, 0, select_stream>>>(
       slot.lists.as<Candidate>(), slot.states.as<SelectState>(), static_cast<uint32_t>(splits), k32,
-      capacity, merge_capacity, result_out, result_counts);
+      capacity, result_out, result_counts);
   VESTA_CUDA_LAUNCHED("merge_lists_kernel");
   VESTA_CUDA_TRY(cudaMemcpyAsync(slot.host_result.as<void>(), slot.result.as<void>(), result_bytes,
                                  cudaMemcpyDeviceToHost, select_stream));

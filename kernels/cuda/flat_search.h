@@ -21,12 +21,6 @@ struct DeviceOptions {
   // Device scratch one search may use for its distance tile (queries x rows
   // float32); larger tiles mean fewer, larger matrix products.
   size_t scratch_bytes = size_t{256} << 20;
-  // Tuning of the selection (0 = the built-in choice): threads per block of
-  // the tile selection kernel (64, 128 or 256), and how many blocks of 256
-  // threads per multiprocessor a small batch's row tile is split for (more:
-  // shorter slices, longer merges).
-  uint32_t select_threads = 0;
-  uint32_t select_blocks_per_multiprocessor = 0;
   // Searches that may run at once on the device, each on its own stream with
   // its own scratch; more wait for a free one.
   size_t max_concurrent_searches = 4;

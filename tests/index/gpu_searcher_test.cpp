@@ -14,7 +14,6 @@
 #include <set>
 #include <string>
 #include <thread>
-#include <utility>
 
 #include "core/float16.h"
 #include "core/thread_pool.h"
@@ -30,11 +29,9 @@ using core::PointId;
 
 // A device runtime for the test, or the reason there is none.
 std::shared_ptr<kernels::cuda::DeviceRuntime> open_or_skip_reason(size_t scratch_bytes,
-                                                                  std::string* reason,
-                                                                  uint32_t select_threads = 0) {
+                                                                  std::string* reason) {
   kernels::cuda::DeviceOptions options;
   options.scratch_bytes = scratch_bytes;
-  options.select_threads = select_threads;
   core::Result<std::shared_ptr<kernels::cuda::DeviceRuntime>> runtime =
       kernels::cuda::open_device(options);
   if (!runtime.is_ok()) {
@@ -44,9 +41,9 @@ std::shared_ptr<kernels::cuda::DeviceRuntime> open_or_skip_reason(size_t scratch
   return std::move(runtime).value();
 }
 
-#define VESTA_OPEN_DEVICE_OR_SKIP(var, scratch, ...)                                   \
-  std::string var##_reason;                                                            \
-  auto var = open_or_skip_reason((scratch), &var##_reason __VA_OPT__(, ) __VA_ARGS__); \
+#define VESTA_OPEN_DEVICE_OR_SKIP(var, scratch)             \
+  std::string var##_reason;                                 \
+  auto var = open_or_skip_reason((scratch), &var##_reason); \
   if (var == nullptr) GTEST_SKIP() << var##_reason
 
 bool allowed_row(const uint64_t* allowed, uint64_t r) {
@@ -168,12 +165,8 @@ void compare_batches(GpuSearcher& gpu, CpuSearcher& cpu, const FlatIndex& index,
 }
 
 TEST(GpuSearcher, MatchesCpuAcrossDimsMetricsKBatchesMasksDeletesAppendsAndCompaction) {
-  // Small scratch (many tiles) with 64-thread selection blocks, then 4 MiB
-  // with 128 threads, then the default scratch and choice.
-  const std::pair<size_t, uint32_t> configs[] = {
-      {size_t{1} << 20, 64}, {size_t{4} << 20, 128}, {size_t{256} << 20, 0}};
-  for (const auto& [scratch, threads] : configs) {
-    VESTA_OPEN_DEVICE_OR_SKIP(runtime, scratch, threads);
+  for (size_t scratch : {size_t{1} << 20, size_t{256} << 20}) {
+    VESTA_OPEN_DEVICE_OR_SKIP(runtime, scratch);
     std::mt19937_64 rng(testing::test_seed("GpuSearcher.MatchesCpu"));
     core::ThreadPool pool(0);
     CpuSearcher cpu(pool);
@@ -181,8 +174,7 @@ TEST(GpuSearcher, MatchesCpuAcrossDimsMetricsKBatchesMasksDeletesAppendsAndCompa
     for (Metric metric : {Metric::kDot, Metric::kEuclid, Metric::kCosine}) {
       for (size_t dim : {1, 7, 130, 768}) {
         const std::string label = std::string(metric_name(metric)) + " dim=" + std::to_string(dim) +
-                                  " scratch=" + std::to_string(scratch) +
-                                  " threads=" + std::to_string(threads);
+                                  " scratch=" + std::to_string(scratch);
         FlatIndex index(dim, metric);
         const size_t n = 20011;
         const std::vector<float> rows = random_vectors(rng, n, dim);

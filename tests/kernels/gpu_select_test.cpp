@@ -119,64 +119,58 @@ TEST(GpuSelect, MatchesFullSortWithTiesAndMasks) {
 // last tile, then merges the splits' lists.
 TEST(GpuSelect, TilesCarriedAcrossAndSplitsMergedMatchOnePass) {
   std::mt19937_64 rng(testing::test_seed("GpuSelect.TilesAndSplits"));
-  // Tile blocks of 64 threads (chunks of 256) and of 256 threads; the merge
-  // always runs 256.
-  for (uint32_t chunk : {256u, kSelectChunk}) {
-    for (uint32_t k : {1u, 7u, 64u, 1024u}) {
-      for (int distinct : {2, 1 << 24}) {
-        const size_t n = 30011;
-        const std::vector<float> keys = random_keys(rng, n, distinct);
-        std::vector<bool> masked(n);
-        std::bernoulli_distribution masked_dist(0.2);
-        std::vector<Candidate> admitted;
-        for (size_t r = 0; r < n; ++r) {
-          masked[r] = masked_dist(rng);
-          if (!masked[r]) admitted.push_back({keys[r], static_cast<uint32_t>(r)});
-        }
-        const size_t tile_rows = 4096;
-        const size_t splits = 3;
-        const size_t slice = (tile_rows + splits - 1) / splits;
-        std::vector<Selection> per_split(splits, Selection(k, chunk));
-        for (size_t tile = 0; tile < n; tile += tile_rows) {
-          const size_t rows = std::min(tile_rows, n - tile);
-          const bool last = tile + rows >= n;
-          for (size_t s = 0; s < splits; ++s) {
-            const size_t begin = s * slice;
-            if (begin >= rows && !last) continue;
-            // A new block per tile: it starts from the buffer as it was left.
-            Selection& carried = per_split[s];
-            Selection block(k, chunk);
-            std::copy(carried.buffer.begin(), carried.buffer.begin() + carried.state.count,
-                      block.buffer.begin());
-            block.state = carried.state;
-            block.offer(keys, masked, tile + begin,
-                        begin >= rows ? 0 : std::min(slice, rows - begin), last);
-            carried = block;
-          }
-        }
-        // Merge: the splits' lists one after another, as merge_lists_kernel reads them.
-        std::vector<Candidate> lists;
-        for (const Selection& s : per_split) {
-          std::vector<Candidate> kept = s.kept();
-          kept.resize(k, worst_candidate());  // unused slots; masked by count below
-          lists.insert(lists.end(), kept.begin(), kept.end());
-        }
-        Selection merged(k, kSelectChunk);
-        host_select(
-            [&](uint64_t i, Candidate* out) {
-              const size_t split = i / k;
-              if (i % k >= per_split[split].state.count) return false;
-              *out = lists[i];
-              return true;
-            },
-            lists.size(), k, kSelectChunk, merged.buffer.data(), merged.state);
-        const std::vector<Candidate> want = full_sort(admitted, k);
-        const std::vector<Candidate> got = merged.kept();
-        ASSERT_EQ(got.size(), want.size());
-        for (size_t i = 0; i < want.size(); ++i) {
-          ASSERT_TRUE(got[i] == want[i]) << "chunk " << chunk << " k " << k << " rank " << i;
+  for (uint32_t k : {1u, 7u, 64u, 1024u}) {
+    for (int distinct : {2, 1 << 24}) {
+      const size_t n = 30011;
+      const std::vector<float> keys = random_keys(rng, n, distinct);
+      std::vector<bool> masked(n);
+      std::bernoulli_distribution masked_dist(0.2);
+      std::vector<Candidate> admitted;
+      for (size_t r = 0; r < n; ++r) {
+        masked[r] = masked_dist(rng);
+        if (!masked[r]) admitted.push_back({keys[r], static_cast<uint32_t>(r)});
+      }
+      const size_t tile_rows = 4096;
+      const size_t splits = 3;
+      const size_t slice = (tile_rows + splits - 1) / splits;
+      std::vector<Selection> per_split(splits, Selection(k, kSelectChunk));
+      for (size_t tile = 0; tile < n; tile += tile_rows) {
+        const size_t rows = std::min(tile_rows, n - tile);
+        const bool last = tile + rows >= n;
+        for (size_t s = 0; s < splits; ++s) {
+          const size_t begin = s * slice;
+          if (begin >= rows && !last) continue;
+          // A new block per tile: it starts from the buffer as it was left.
+          Selection& carried = per_split[s];
+          Selection block(k, kSelectChunk);
+          std::copy(carried.buffer.begin(), carried.buffer.begin() + carried.state.count,
+                    block.buffer.begin());
+          block.state = carried.state;
+          block.offer(keys, masked, tile + begin, begin >= rows ? 0 : std::min(slice, rows - begin),
+                      last);
+          carried = block;
         }
       }
+      // Merge: the splits' lists one after another, as merge_lists_kernel reads them.
+      std::vector<Candidate> lists;
+      for (const Selection& s : per_split) {
+        std::vector<Candidate> kept = s.kept();
+        kept.resize(k, worst_candidate());  // unused slots; masked by count below
+        lists.insert(lists.end(), kept.begin(), kept.end());
+      }
+      Selection merged(k, kSelectChunk);
+      host_select(
+          [&](uint64_t i, Candidate* out) {
+            const size_t split = i / k;
+            if (i % k >= per_split[split].state.count) return false;
+            *out = lists[i];
+            return true;
+          },
+          lists.size(), k, kSelectChunk, merged.buffer.data(), merged.state);
+      const std::vector<Candidate> want = full_sort(admitted, k);
+      const std::vector<Candidate> got = merged.kept();
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < want.size(); ++i) ASSERT_TRUE(got[i] == want[i]) << k << " " << i;
     }
   }
 }
