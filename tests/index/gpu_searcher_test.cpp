@@ -135,6 +135,18 @@ std::vector<float> random_vectors(std::mt19937_64& rng, size_t n, size_t dim) {
   return v;
 }
 
+// Upserts n random points with ids first_id, first_id + 1, ...; returns their
+// vectors.
+std::vector<float> upsert_random(FlatIndex& index, std::mt19937_64& rng, uint64_t first_id,
+                                 size_t n) {
+  const size_t dim = index.dim();
+  std::vector<float> rows = random_vectors(rng, n, dim);
+  for (size_t i = 0; i < n; ++i) {
+    index.upsert(PointId::number(first_id + i), {rows.data() + i * dim, dim}, nullptr);
+  }
+  return rows;
+}
+
 struct Case {
   size_t k;
   size_t nq;
@@ -177,18 +189,12 @@ TEST(GpuSearcher, MatchesCpuAcrossDimsMetricsKBatchesMasksDeletesAppendsAndCompa
                                   " scratch=" + std::to_string(scratch);
         FlatIndex index(dim, metric);
         const size_t n = 20011;
-        const std::vector<float> rows = random_vectors(rng, n, dim);
-        for (size_t i = 0; i < n; ++i) {
-          index.upsert(PointId::number(i), {rows.data() + i * dim, dim}, nullptr);
-        }
+        upsert_random(index, rng, 0, n);
         for (size_t i = 0; i < n; i += 5) index.remove(PointId::number(i));
         compare_batches(gpu, cpu, index, rng, label);
 
         // Appends, overwrites in place and more deletes: the mirror follows.
-        const std::vector<float> more = random_vectors(rng, 3001, dim);
-        for (size_t i = 0; i < 3001; ++i) {
-          index.upsert(PointId::number(n + i), {more.data() + i * dim, dim}, nullptr);
-        }
+        const std::vector<float> more = upsert_random(index, rng, n, 3001);
         for (size_t i = 1; i < n; i += 97) {
           index.upsert(PointId::number(i), {more.data() + (i % 3001) * dim, dim}, nullptr);
         }
@@ -223,16 +229,10 @@ TEST(GpuSearcher, ShardedOverSeveralDevicesMatchesCpu) {
                                   " shards=" + std::to_string(shards);
         FlatIndex index(dim, metric);
         const size_t n = 5011;
-        const std::vector<float> rows = random_vectors(rng, n, dim);
-        for (size_t i = 0; i < n; ++i) {
-          index.upsert(PointId::number(i), {rows.data() + i * dim, dim}, nullptr);
-        }
+        upsert_random(index, rng, 0, n);
         for (size_t i = 0; i < n; i += 5) index.remove(PointId::number(i));
         compare_batches(gpu, cpu, index, rng, label);
-        const std::vector<float> more = random_vectors(rng, 777, dim);
-        for (size_t i = 0; i < 777; ++i) {
-          index.upsert(PointId::number(n + i), {more.data() + i * dim, dim}, nullptr);
-        }
+        const std::vector<float> more = upsert_random(index, rng, n, 777);
         for (size_t i = 1; i < n; i += 97) {
           index.upsert(PointId::number(i), {more.data() + (i % 777) * dim, dim}, nullptr);
         }
@@ -272,10 +272,7 @@ TEST(GpuSearcher, ConcurrentBatchesOfOneIndexAgreeWithOneAtATime) {
   GpuSearcher gpu(runtime);
   const size_t dim = 96;
   FlatIndex index(dim, Metric::kEuclid);
-  const std::vector<float> rows = random_vectors(rng, 50000, dim);
-  for (size_t i = 0; i < 50000; ++i) {
-    index.upsert(PointId::number(i), {rows.data() + i * dim, dim}, nullptr);
-  }
+  upsert_random(index, rng, 0, 50000);
   const size_t nq = 50;
   const std::vector<float> queries = random_vectors(rng, nq, dim);
   core::Result<SearchHits> alone = gpu.search(index, {queries.data(), nq, 20, nullptr});
@@ -302,10 +299,7 @@ TEST(GpuSearcher, AWriteStartsTheDeviceCopyAndTheNextSearchSeesIt) {
   GpuSearcher gpu(runtime);
   const size_t dim = 768;
   FlatIndex index(dim, Metric::kEuclid);
-  const std::vector<float> rows = random_vectors(rng, 1000, dim);
-  for (size_t i = 0; i < 1000; ++i) {
-    index.upsert(PointId::number(i), {rows.data() + i * dim, dim}, nullptr);
-  }
+  upsert_random(index, rng, 0, 1000);
   // Never searched here: a write leaves the device alone.
   gpu.index_changed(index);
   EXPECT_FALSE(gpu.mirror_in_step(index));
@@ -315,10 +309,7 @@ TEST(GpuSearcher, AWriteStartsTheDeviceCopyAndTheNextSearchSeesIt) {
 
   // 30,000 rows of 768 float16 values (44 MiB, more than both staging
   // buffers), overwrites in place and deletes; the write's hook copies them.
-  const std::vector<float> more = random_vectors(rng, 30000, dim);
-  for (size_t i = 0; i < 30000; ++i) {
-    index.upsert(PointId::number(1000 + i), {more.data() + i * dim, dim}, nullptr);
-  }
+  const std::vector<float> more = upsert_random(index, rng, 1000, 30000);
   for (size_t i = 1; i < 1000; i += 7) {
     index.upsert(PointId::number(i), {more.data() + i * dim, dim}, nullptr);
   }
@@ -365,10 +356,7 @@ TEST(DeviceFlatIndex, HostRowsMayChangeAsSoonAsTheAppendReturns) {
 
 FlatIndex small_index(std::mt19937_64& rng) {
   FlatIndex index(16, Metric::kDot);
-  const std::vector<float> rows = random_vectors(rng, 500, 16);
-  for (size_t i = 0; i < 500; ++i) {
-    index.upsert(PointId::number(i), {rows.data() + i * 16, 16}, nullptr);
-  }
+  upsert_random(index, rng, 0, 500);
   return index;
 }
 
