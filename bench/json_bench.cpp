@@ -151,7 +151,7 @@ std::string make_body(Kind kind, Digits digits) {
 size_t read_vectors(Kind kind, const json& body, benchmark::State& state) {
   size_t floats = 0;
   auto vector = [&](const json& value, const std::string& field) {
-    auto v = server::vector_from_json(value, field);
+    auto v = server::vector_from_json(value, field, "");
     if (!v.is_ok()) {
       state.SkipWithError(v.status().message().c_str());
       return;

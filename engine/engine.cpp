@@ -29,10 +29,13 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 std::string encode_catalog(const index::Catalog& catalog) {
   json collections = json::array();
   for (const index::CollectionConfig& c : catalog.collections) {
-    collections.push_back({{"name", c.name},
-                           {"size", c.dim},
-                           {"distance", index::metric_name(c.metric)},
-                           {"incarnation", c.incarnation}});
+    json entry = {{"name", c.name},
+                  {"size", c.dim},
+                  {"distance", index::metric_name(c.metric)},
+                  {"incarnation", c.incarnation}};
+    // Only when named: catalogs of unnamed vectors read as before.
+    if (!c.vector_name.empty()) entry["vector_name"] = c.vector_name;
+    collections.push_back(std::move(entry));
   }
   json aliases = json::array();
   for (const index::Alias& a : catalog.aliases) {
@@ -61,7 +64,8 @@ core::Result<index::Catalog> decode_catalog(const std::string& text) {
       const std::optional<index::Metric> metric = index::parse_metric(distance);
       if (!metric) return core::internal_error("catalog: unknown distance '" + distance + "'");
       catalog.collections.push_back({c.at("name").get<std::string>(), c.at("size").get<size_t>(),
-                                     *metric, c.at("incarnation").get<uint64_t>()});
+                                     *metric, c.at("incarnation").get<uint64_t>(),
+                                     c.value("vector_name", std::string())});
     }
     for (const json& a : doc.at("aliases")) {
       catalog.aliases.push_back(
@@ -81,6 +85,7 @@ persistence::SnapshotContents to_contents(const index::CollectionConfig& config,
   c.metric = std::string(index::metric_name(config.metric));
   c.incarnation = config.incarnation;
   c.wal_sequence = snapshot.journal_sequence;
+  c.vector_name = config.vector_name;
   c.ids = std::move(snapshot.ids);
   c.rows = std::move(snapshot.rows);
   c.payloads = std::move(snapshot.payloads);
@@ -750,7 +755,8 @@ core::Status Engine::recover_from_snapshot(const std::string& collection, std::s
     core::Result<bool> dropped = registry_.drop(name);
     if (!dropped.is_ok()) return dropped.status();
   }
-  VESTA_RETURN_IF_ERROR(registry_.create({name, contents.value().dim, *metric}));
+  VESTA_RETURN_IF_ERROR(
+      registry_.create({name, contents.value().dim, *metric, 0, contents.value().vector_name}));
   core::Result<std::shared_ptr<index::Collection>> created = registry_.get(name);
   if (!created.is_ok()) return created.status();
   const index::CollectionConfig config = created.value()->config();

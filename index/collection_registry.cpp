@@ -23,6 +23,9 @@ core::Status CollectionRegistry::validate_name(const std::string& name, std::str
 
 core::Status CollectionRegistry::create(CollectionConfig config) {
   VESTA_RETURN_IF_ERROR(validate_name(config.name));
+  if (!config.vector_name.empty()) {
+    VESTA_RETURN_IF_ERROR(validate_name(config.vector_name, "the vector's name"));
+  }
   if (config.dim == 0 || config.dim > kMaxDim) {
     return core::invalid_argument("vectors.size must be from 1 to " + std::to_string(kMaxDim) +
                                   ", got " + std::to_string(config.dim));

@@ -26,6 +26,9 @@ struct CollectionConfig {
   // creates a new number, so that writes logged for a dropped collection
   // never replay into a later one of the same name. 0 outside a registry.
   uint64_t incarnation = 0;
+  // The name of the collection's one vector in Qdrant's named forms; "" (the
+  // default): unnamed. Requests may name it, and answers name it.
+  std::string vector_name{};
 };
 
 // One point to insert or overwrite.

@@ -169,14 +169,15 @@ core::Result<std::string> encode_snapshot(const SnapshotContents& c,
   const size_t per_chunk = std::max<size_t>(1, options.chunk_points);
   std::string out(kMagic, 4);
   append_u32(out, kSnapshotFormatVersion);
-  const std::string header = nlohmann::json{
-      {"collection", c.collection},
-      {"dim", c.dim},
-      {"metric", c.metric},
-      {"incarnation", c.incarnation},
-      {"wal_sequence", c.wal_sequence},
-      {"payload_indexes", c.payload_indexes},
-      {"points", points}}.dump();
+  nlohmann::json header_json = {{"collection", c.collection},
+                                {"dim", c.dim},
+                                {"metric", c.metric},
+                                {"incarnation", c.incarnation},
+                                {"wal_sequence", c.wal_sequence},
+                                {"payload_indexes", c.payload_indexes},
+                                {"points", points}};
+  if (!c.vector_name.empty()) header_json["vector_name"] = c.vector_name;
+  const std::string header = header_json.dump();
   append_u32(out, static_cast<uint32_t>(header.size()));
   out += header;
   append_u32(out, crc32_of(header));
@@ -259,6 +260,7 @@ core::Result<SnapshotContents> decode_snapshot(std::string_view in) {
     c.metric = header.at("metric").get<std::string>();
     c.incarnation = header.at("incarnation").get<uint64_t>();
     c.wal_sequence = header.at("wal_sequence").get<uint64_t>();
+    c.vector_name = header.value("vector_name", std::string());
     c.payload_indexes = header.at("payload_indexes").get<std::map<std::string, std::string>>();
     points = header.at("points").get<uint64_t>();
   } catch (const nlohmann::json::exception& e) {

@@ -22,6 +22,7 @@ struct SnapshotContents {
   std::string metric;         // "Cosine", "Dot" or "Euclid"
   uint64_t incarnation = 0;   // which life of the collection's name
   uint64_t wal_sequence = 0;  // the last WAL record the snapshot includes
+  std::string vector_name;    // the vector's name in Qdrant's named forms; "" unnamed
   // Payload indexes: field key -> schema name ("keyword", "integer", "float").
   std::map<std::string, std::string> payload_indexes;
   std::vector<core::PointId> ids;     // one per point
@@ -44,7 +45,8 @@ struct SnapshotOptions {
 //   per point, '\n'-separated), 9 end (no bytes; its `points` is the total).
 // Rows, ids and payloads come in that order for each group of chunk_points
 // points. The header JSON holds collection, dim, metric, incarnation,
-// wal_sequence, payload_indexes and points.
+// wal_sequence, payload_indexes and points, and vector_name when the vector is
+// named (absent: unnamed, as in snapshots written before names were kept).
 inline constexpr uint32_t kSnapshotFormatVersion = 1;
 
 core::Result<std::string> encode_snapshot(const SnapshotContents& contents,

@@ -68,7 +68,8 @@ uint64_t count_points(std::string_view body) {
 
 // One NDJSON line as a point (the upsert route's fields).
 core::Result<index::PointWrite> point_from_line(const VectorBodyParser& parser,
-                                                const std::string& line, size_t dim) {
+                                                const std::string& line, size_t dim,
+                                                const std::string& vector_name) {
   core::Result<json> parsed = parser.parse(line);
   if (!parsed.is_ok()) return parsed.status();
   const json& p = parsed.value();
@@ -77,7 +78,7 @@ core::Result<index::PointWrite> point_from_line(const VectorBodyParser& parser,
   if (!p.contains("vector")) return core::invalid_argument("vector is required");
   core::Result<core::PointId> id = point_id_from_json(p["id"], "id");
   if (!id.is_ok()) return id.status();
-  core::Result<std::vector<float>> v = vector_from_json(p["vector"], "vector");
+  core::Result<std::vector<float>> v = vector_from_json(p["vector"], "vector", vector_name);
   if (!v.is_ok()) return v.status();
   if (v.value().size() != dim) {
     return core::invalid_argument("vector has " + std::to_string(v.value().size()) +
@@ -410,6 +411,7 @@ void ImportJobs::run(const std::shared_ptr<Job>& job) {
     return finish("failed", "collection '" + job->info.collection + "' no longer exists");
   }
   const size_t dim = collection.value()->config().dim;
+  const std::string vector_name = collection.value()->config().vector_name;
   const std::string_view body = mapped ? mapped->bytes() : std::string_view(job->body);
   const bool binary = job->options.format == ImportOptions::Format::kBinary;
   BinaryImportHeader header;
@@ -495,7 +497,7 @@ void ImportJobs::run(const std::shared_ptr<Job>& job) {
         offset = stop + 1;
         ++line;
         if (blank(text)) continue;
-        core::Result<index::PointWrite> point = point_from_line(parser, text, dim);
+        core::Result<index::PointWrite> point = point_from_line(parser, text, dim, vector_name);
         if (!point.is_ok()) {
           bad.push_back(
               {this_line, "line " + std::to_string(this_line) + ": " + point.status().message()});

@@ -47,8 +47,26 @@ nlohmann::json packed_vector_json(std::span<const float> values) {
       kPackedVectorSubtype);
 }
 
+core::Status unknown_vector_name(const std::string& field, const std::string& named,
+                                 const std::string& vector_name) {
+  if (vector_name.empty()) {
+    return core::invalid_argument(field + " names the vector \"" + named +
+                                  "\"; this collection holds one unnamed vector (named \"\" in "
+                                  "Qdrant's named forms)");
+  }
+  return core::invalid_argument(field + " names the vector \"" + named +
+                                "\"; this collection's one vector is named \"" + vector_name +
+                                "\"");
+}
+
+nlohmann::json vector_to_json(const std::vector<float>& vector, const std::string& vector_name) {
+  if (vector_name.empty()) return nlohmann::json(vector);
+  return nlohmann::json{{vector_name, vector}};
+}
+
 core::Result<std::vector<float>> vector_from_json(const nlohmann::json& value,
-                                                  const std::string& field) {
+                                                  const std::string& field,
+                                                  const std::string& vector_name) {
   if (value.is_binary()) {
     const nlohmann::json::binary_t& bytes = value.get_binary();
     VESTA_CHECK(bytes.has_subtype() && bytes.subtype() == kPackedVectorSubtype &&
@@ -59,21 +77,20 @@ core::Result<std::vector<float>> vector_from_json(const nlohmann::json& value,
     return out;
   }
   if (value.is_object()) {
-    // Qdrant's named forms of the one vector a Vesta collection holds, whose
-    // name there is "": {"": [...]} and {"name": "", "vector": [...]}.
-    if (value.size() == 1 && value.contains(""))
-      return vector_from_json(value[""], field + "[\"\"]");
+    // Qdrant's named forms of the collection's one vector:
+    // {"<name>": [...]} and {"name": "<name>", "vector": [...]}.
+    if (value.size() == 1 && value.contains(vector_name)) {
+      return vector_from_json(value[vector_name], field + "[\"" + vector_name + "\"]", vector_name);
+    }
     const auto name = value.find("name");
     if (value.size() == 2 && name != value.end() && value.contains("vector") && name->is_string() &&
-        name->get_ref<const std::string&>().empty()) {
-      return vector_from_json(value["vector"], field + ".vector");
+        name->get_ref<const std::string&>() == vector_name) {
+      return vector_from_json(value["vector"], field + ".vector", vector_name);
     }
     const std::string named = name != value.end() && name->is_string()
                                   ? name->get<std::string>()
                                   : (value.empty() ? std::string() : value.begin().key());
-    return core::invalid_argument(field + " names the vector \"" + named +
-                                  "\"; a Vesta collection holds one unnamed vector (named \"\" in "
-                                  "Qdrant's named forms)");
+    return unknown_vector_name(field, named, vector_name);
   }
   if (!value.is_array()) {
     return core::invalid_argument(field + " must be an array of numbers, got " +

@@ -25,10 +25,20 @@ nlohmann::json point_id_to_json(const core::PointId& id);
 
 // An array of numbers as float32; NaN/Inf/float16 range are checked later by
 // the collection, which knows the dimension. Also reads a packed vector, and
-// Qdrant's named forms of a collection's one vector, whose name is "" there:
-// {"": [...]} and {"name": "", "vector": [...]} (any other name: 400).
+// Qdrant's named forms of a collection's one vector, `vector_name` ("" when
+// the collection's vector is unnamed): {"<name>": [...]} and
+// {"name": "<name>", "vector": [...]} (any other name: 400).
 core::Result<std::vector<float>> vector_from_json(const nlohmann::json& value,
-                                                  const std::string& field);
+                                                  const std::string& field,
+                                                  const std::string& vector_name);
+
+// The 400 for a request naming a vector the collection does not have.
+core::Status unknown_vector_name(const std::string& field, const std::string& named,
+                                 const std::string& vector_name);
+
+// A vector as an answer shows it: the array, or {"<name>": [...]} when the
+// collection's vector is named.
+nlohmann::json vector_to_json(const std::vector<float>& vector, const std::string& vector_name);
 
 // A packed vector: float32 values carried in a JSON DOM as a binary value of
 // subtype kPackedVectorSubtype, in host byte order. VectorBodyParser makes

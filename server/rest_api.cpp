@@ -105,9 +105,11 @@ core::Result<PayloadSelector> payload_selector_from(const json& body, const std:
 }
 
 // `vector_key` names the member holding the query vector ("vector" for search,
-// "query" for the query API, where it may also be {"nearest": [...]}).
+// "query" for the query API, where it may also be {"nearest": [...]});
+// `vector_name` is the collection's name for its vector.
 core::Result<SearchOptions> search_options(const json& body, const std::string& where,
                                            const RequestLimits& limits,
+                                           const std::string& vector_name,
                                            const char* vector_key = "vector") {
   SearchOptions o;
   auto vector = body.find(vector_key);
@@ -120,7 +122,7 @@ core::Result<SearchOptions> search_options(const json& body, const std::string& 
     if (auto m = vector->find("mmr"); m != vector->end() && !m->is_null()) mmr = &*m;
     vector_where += ".nearest";
   }
-  core::Result<std::vector<float>> v = vector_from_json(*vector_json, vector_where);
+  core::Result<std::vector<float>> v = vector_from_json(*vector_json, vector_where, vector_name);
   if (!v.is_ok()) return v.status();
   o.vector = std::move(v).value();
   // Qdrant's default of 10, unless the server allows fewer.
@@ -183,10 +185,11 @@ core::Result<SearchOptions> search_options(const json& body, const std::string& 
   return o;
 }
 
-json scored_to_json(const index::ScoredPoint& p, const PayloadSelector& payload, bool with_vector) {
+json scored_to_json(const index::ScoredPoint& p, const PayloadSelector& payload, bool with_vector,
+                    const std::string& vector_name) {
   json out = {{"id", point_id_to_json(p.id)}, {"version", 0}, {"score", p.score}};
   out["payload"] = payload.apply(p.payload);
-  out["vector"] = with_vector ? json(p.vector) : json();
+  out["vector"] = with_vector ? vector_to_json(p.vector, vector_name) : json();
   return out;
 }
 
@@ -198,20 +201,21 @@ bool past_threshold(const SearchOptions& o, float score, index::Metric metric) {
 
 // Applies offset and score_threshold to one query's hits.
 json hits_to_json(const std::vector<index::ScoredPoint>& hits, const SearchOptions& o,
-                  index::Metric metric) {
+                  const index::CollectionConfig& config) {
   json out = json::array();
   const size_t end = std::min(hits.size(), o.offset + o.limit);
   for (size_t i = o.offset; i < end; ++i) {
-    if (past_threshold(o, hits[i].score, metric)) break;  // hits are sorted best first
-    out.push_back(scored_to_json(hits[i], o.payload, o.params.with_vector));
+    if (past_threshold(o, hits[i].score, config.metric)) break;  // hits are sorted best first
+    out.push_back(scored_to_json(hits[i], o.payload, o.params.with_vector, config.vector_name));
   }
   return out;
 }
 
-json stored_to_json(const index::StoredPoint& p, const PayloadSelector& payload, bool with_vector) {
+json stored_to_json(const index::StoredPoint& p, const PayloadSelector& payload, bool with_vector,
+                    const std::string& vector_name) {
   json out = {{"id", point_id_to_json(p.id)}};
   out["payload"] = payload.apply(p.payload);
-  out["vector"] = with_vector ? json(p.vector) : json();
+  out["vector"] = with_vector ? vector_to_json(p.vector, vector_name) : json();
   return out;
 }
 
@@ -241,9 +245,11 @@ core::Status check_batch_size(size_t count, const char* field, const RequestLimi
               ", the server's --max-batch-points); split it into several requests"};
 }
 
-// Points in Qdrant's list form {"points": [...]} or batch form {"batch": {...}}.
+// Points in Qdrant's list form {"points": [...]} or batch form {"batch": {...}};
+// `vector_name` is the collection's name for its vector.
 core::Result<std::vector<index::PointWrite>> points_from_json(const json& body,
-                                                              const RequestLimits& limits) {
+                                                              const RequestLimits& limits,
+                                                              const std::string& vector_name) {
   std::vector<index::PointWrite> out;
   if (auto points = body.find("points"); points != body.end()) {
     if (!points->is_array()) return core::invalid_argument("points must be an array");
@@ -256,7 +262,8 @@ core::Result<std::vector<index::PointWrite>> points_from_json(const json& body,
       if (!p.contains("vector")) return core::invalid_argument(where + ".vector is required");
       core::Result<core::PointId> id = point_id_from_json(p["id"], where + ".id");
       if (!id.is_ok()) return id.status();
-      core::Result<std::vector<float>> v = vector_from_json(p["vector"], where + ".vector");
+      core::Result<std::vector<float>> v =
+          vector_from_json(p["vector"], where + ".vector", vector_name);
       if (!v.is_ok()) return v.status();
       json payload = p.value("payload", json());
       if (!payload.is_null() && !payload.is_object()) {
@@ -277,9 +284,13 @@ core::Result<std::vector<index::PointWrite>> points_from_json(const json& body,
   if (!ids.is_ok()) return core::invalid_argument("batch." + ids.status().message());
   const auto found = batch->find("vectors");
   const json* vectors = found == batch->end() ? nullptr : &*found;
-  // Qdrant's named form {"": [[...], ...]} of the one vector.
-  if (vectors != nullptr && vectors->is_object() && vectors->size() == 1 && vectors->contains("")) {
-    vectors = &(*vectors)[""];
+  // Qdrant's named form {"<name>": [[...], ...]} of the one vector.
+  if (vectors != nullptr && vectors->is_object()) {
+    if (vectors->size() != 1 || !vectors->contains(vector_name)) {
+      return unknown_vector_name(
+          "batch.vectors", vectors->empty() ? std::string() : vectors->begin().key(), vector_name);
+    }
+    vectors = &(*vectors)[vector_name];
   }
   if (vectors == nullptr || !vectors->is_array() || vectors->size() != ids.value().size()) {
     return core::invalid_argument("batch.vectors must be an array with one vector per id (" +
@@ -291,7 +302,7 @@ core::Result<std::vector<index::PointWrite>> points_from_json(const json& body,
   }
   for (size_t i = 0; i < ids.value().size(); ++i) {
     const std::string where = "batch.vectors[" + std::to_string(i) + "]";
-    core::Result<std::vector<float>> v = vector_from_json((*vectors)[i], where);
+    core::Result<std::vector<float>> v = vector_from_json((*vectors)[i], where, vector_name);
     if (!v.is_ok()) return v.status();
     json payload = payloads.is_null() ? json() : payloads[i];
     if (!payload.is_null() && !payload.is_object()) {
@@ -334,7 +345,8 @@ core::Result<json> scroll_json(index::Collection& collection, const json& body,
   if (!page.is_ok()) return page.status();
   json points = json::array();
   for (const index::StoredPoint& point : page.value().points) {
-    points.push_back(stored_to_json(point, payload.value(), with_vector.value()));
+    points.push_back(stored_to_json(point, payload.value(), with_vector.value(),
+                                    collection.config().vector_name));
   }
   return json{
       {"points", points},
@@ -371,34 +383,38 @@ core::Result<json> nearest_json(index::Collection& collection, const SearchOptio
                                       options.offset + options.limit)) {
       picked.push_back(std::move(candidates[i]));
     }
-    return hits_to_json(picked, options, metric);
+    return hits_to_json(picked, options, collection.config());
   }
   auto hits = collection.search(options.vector, options.params);
   if (!hits.is_ok()) return core::Status(hits.status().code(), where + hits.status().message());
-  return hits_to_json(hits.value(), options, metric);
+  return hits_to_json(hits.value(), options, collection.config());
 }
 
 // Qdrant's search for one request: a list of hits.
 core::Result<json> search_json(index::Collection& collection, const json& body,
                                const std::string& where, const RequestLimits& limits) {
-  auto options = search_options(body, where, limits);
+  auto options = search_options(body, where, limits, collection.config().vector_name);
   if (!options.is_ok()) return options.status();
   return nearest_json(collection, options.value(), where);
 }
 
 // The query API's members Vesta does not support (400 naming the member).
-// `using` may name the one vector: "" (Qdrant's name for the default one).
-core::Status check_query_keys(const json& body, const std::string& where) {
+// `using` may name the collection's one vector (`vector_name`; "" when it is
+// unnamed, as Qdrant's default vector is).
+core::Status check_query_keys(const json& body, const std::string& where,
+                              const std::string& vector_name) {
   for (const char* unsupported : {"prefetch", "lookup_from"}) {
     if (body.contains(unsupported) && !body[unsupported].is_null()) {
       return core::invalid_argument(where + unsupported + " is not supported");
     }
   }
   if (auto named = body.find("using"); named != body.end() && !named->is_null()) {
-    if (!named->is_string() || !named->get_ref<const std::string&>().empty()) {
-      return core::invalid_argument(
-          where + "using names the vector " + named->dump() +
-          "; a Vesta collection holds one unnamed vector (named \"\" in Qdrant's API)");
+    if (!named->is_string()) {
+      return core::invalid_argument(where + "using must be a string, got " +
+                                    std::string(named->type_name()));
+    }
+    if (named->get_ref<const std::string&>() != vector_name) {
+      return unknown_vector_name(where + "using", named->get<std::string>(), vector_name);
     }
   }
   return core::Status::ok();
@@ -408,14 +424,14 @@ core::Status check_query_keys(const json& body, const std::string& where) {
 // given, else points in id order. Returns {"points": [...]}.
 core::Result<json> query_json(index::Collection& collection, const json& body,
                               const std::string& where, const RequestLimits& limits) {
-  VESTA_RETURN_IF_ERROR(check_query_keys(body, where));
+  VESTA_RETURN_IF_ERROR(check_query_keys(body, where, collection.config().vector_name));
   if (!body.contains("query") || body["query"].is_null()) {
     // Qdrant's query defaults to no payload, unlike its scroll.
     core::Result<json> page = scroll_json(collection, body, PayloadSelector::none(), where, limits);
     if (!page.is_ok()) return page;
     return json{{"points", page.value()["points"]}};
   }
-  auto options = search_options(body, where, limits, "query");
+  auto options = search_options(body, where, limits, collection.config().vector_name, "query");
   if (!options.is_ok()) return options.status();
   core::Result<json> points = nearest_json(collection, options.value(), where);
   if (!points.is_ok()) return points;
@@ -469,9 +485,10 @@ core::Result<json> batched_nearest(index::Collection& collection, const json& bo
                     if (query_api && (!e.contains("query") || e["query"].is_null())) {
                       return query_json(collection, e, where, limits);
                     }
-                    if (query_api) VESTA_RETURN_IF_ERROR(check_query_keys(e, where));
-                    core::Result<SearchOptions> o =
-                        search_options(e, where, limits, query_api ? "query" : "vector");
+                    const std::string& vector_name = collection.config().vector_name;
+                    if (query_api) VESTA_RETURN_IF_ERROR(check_query_keys(e, where, vector_name));
+                    core::Result<SearchOptions> o = search_options(e, where, limits, vector_name,
+                                                                   query_api ? "query" : "vector");
                     if (!o.is_ok()) return o.status();
                     parsed.push_back(std::move(o).value());
                     wheres.push_back(where);
@@ -507,8 +524,7 @@ core::Result<json> batched_nearest(index::Collection& collection, const json& bo
     auto hits = collection.search_batch(stacked, shared.size(), params);
     if (hits.is_ok()) {
       for (size_t j = 0; j < shared.size(); ++j) {
-        place(shared[j],
-              hits_to_json(hits.value()[j], parsed[shared[j]], collection.config().metric));
+        place(shared[j], hits_to_json(hits.value()[j], parsed[shared[j]], collection.config()));
         done[shared[j]] = true;
       }
     }
@@ -528,7 +544,7 @@ json completed_operation() { return json{{"operation_id", 0}, {"status", "comple
 
 core::Result<json> upsert_json(index::Collection& collection, const json& body,
                                const RequestLimits& limits) {
-  auto points = points_from_json(body, limits);
+  auto points = points_from_json(body, limits, collection.config().vector_name);
   if (!points.is_ok()) return points.status();
   VESTA_RETURN_IF_ERROR(collection.upsert(std::move(points).value()));
   return completed_operation();
@@ -557,7 +573,7 @@ core::Result<json> point_json(index::Collection& collection, const std::string& 
   auto point = collection.get(id.value());
   if (!point.is_ok()) return point.status();
   if (!point.value()) return core::not_found("point " + id_text + " does not exist");
-  return stored_to_json(*point.value(), payload, with_vector);
+  return stored_to_json(*point.value(), payload, with_vector, collection.config().vector_name);
 }
 
 // Points by "ids"; missing ids are skipped.
@@ -573,7 +589,8 @@ core::Result<json> retrieve_json(index::Collection& collection, const json& body
     auto point = collection.get(id);
     if (!point.is_ok()) return point.status();
     if (point.value()) {
-      out.push_back(stored_to_json(*point.value(), payload.value(), with_vector.value()));
+      out.push_back(stored_to_json(*point.value(), payload.value(), with_vector.value(),
+                                   collection.config().vector_name));
     }
   }
   return out;
@@ -623,24 +640,24 @@ core::Result<json> collection_info_json(index::Collection& collection) {
                            {"params", nullptr},
                            {"points", info.points}};
   }
-  return json{
-      {"status", "green"},
-      {"optimizer_status", "ok"},
-      {"points_count", count.value()},
-      {"indexed_vectors_count", count.value()},
-      {"segments_count", 1},
-      {"config",
-       {{"params",
-         {{"vectors", {{"size", config.dim}, {"distance", index::metric_name(config.metric)}}}}},
-        // Vesta searches exhaustively: no HNSW graph (m = 0). The
-        // optimizer values are its compaction policy.
-        {"hnsw_config", {{"m", 0}, {"ef_construct", 0}, {"full_scan_threshold", 0}}},
-        {"optimizer_config",
-         {{"deleted_threshold", 0.25},
-          {"vacuum_min_vector_number", 1024},
-          {"default_segment_number", 1},
-          {"flush_interval_sec", 0}}}}},
-      {"payload_schema", payload_schema}};
+  json vectors = {{"size", config.dim}, {"distance", index::metric_name(config.metric)}};
+  if (!config.vector_name.empty()) vectors = json{{config.vector_name, vectors}};
+  return json{{"status", "green"},
+              {"optimizer_status", "ok"},
+              {"points_count", count.value()},
+              {"indexed_vectors_count", count.value()},
+              {"segments_count", 1},
+              {"config",
+               {{"params", {{"vectors", vectors}}},
+                // Vesta searches exhaustively: no HNSW graph (m = 0). The
+                // optimizer values are its compaction policy.
+                {"hnsw_config", {{"m", 0}, {"ef_construct", 0}, {"full_scan_threshold", 0}}},
+                {"optimizer_config",
+                 {{"deleted_threshold", 0.25},
+                  {"vacuum_min_vector_number", 1024},
+                  {"default_segment_number", 1},
+                  {"flush_interval_sec", 0}}}}},
+              {"payload_schema", payload_schema}};
 }
 
 // PUT /collections/{name}/index: {"field_name": "a.b", "field_schema":
@@ -948,18 +965,23 @@ void RestApi::add_routes() {
             if (!body.is_ok()) return body.status();
             const auto found = body.value().find("vectors");
             const json* vectors = found == body.value().end() ? nullptr : &*found;
-            // Qdrant's named form {"": {size, distance}}: "" is its default
-            // vector's name (LangChain creates collections so).
-            if (vectors != nullptr && vectors->is_object() && vectors->size() == 1 &&
-                vectors->contains("")) {
-              vectors = &(*vectors)[""];
-            }
+            // Qdrant's named form {"<name>": {size, distance}} of the one
+            // vector; "" is its default vector's name (LangChain creates
+            // collections so) and leaves the vector unnamed.
+            std::string vector_name;
             if (vectors != nullptr && vectors->is_object() && !vectors->contains("size") &&
                 !vectors->empty() && vectors->begin().value().is_object()) {
-              return core::invalid_argument(
-                  "vectors names the vector \"" + vectors->begin().key() +
-                  "\"; a Vesta collection holds one unnamed vector (named \"\" in Qdrant's "
-                  "named form)");
+              if (vectors->size() != 1) {
+                std::string names;
+                for (const auto& [key, value] : vectors->items()) {
+                  names += (names.empty() ? "\"" : ", \"") + key + "\"";
+                }
+                return core::invalid_argument("vectors names " + std::to_string(vectors->size()) +
+                                              " vectors (" + names +
+                                              "); a Vesta collection holds one vector");
+              }
+              vector_name = vectors->begin().key();
+              vectors = &vectors->begin().value();
             }
             if (vectors == nullptr || !vectors->is_object()) {
               return core::invalid_argument(
@@ -983,7 +1005,8 @@ void RestApi::add_routes() {
               return core::invalid_argument("vectors.distance '" + distance->get<std::string>() +
                                             "' is not supported; use Cosine, Dot or Euclid");
             }
-            VESTA_RETURN_IF_ERROR(registry.create({p.at("name"), size.value(), *metric}));
+            VESTA_RETURN_IF_ERROR(
+                registry.create({p.at("name"), size.value(), *metric, 0, vector_name}));
             return json(true);
           });
         });

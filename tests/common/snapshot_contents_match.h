@@ -15,6 +15,7 @@ inline void expect_same_snapshot(const persistence::SnapshotContents& a,
   EXPECT_EQ(a.metric, b.metric);
   EXPECT_EQ(a.incarnation, b.incarnation);
   EXPECT_EQ(a.wal_sequence, b.wal_sequence);
+  EXPECT_EQ(a.vector_name, b.vector_name);
   EXPECT_EQ(a.payload_indexes, b.payload_indexes);
   EXPECT_EQ(a.ids, b.ids);
   EXPECT_EQ(a.rows, b.rows);

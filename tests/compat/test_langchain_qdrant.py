@@ -2,7 +2,8 @@
 requirements.txt) against a running Vesta, unchanged: it creates collections
 with Qdrant's named form of the default vector ("" ), writes and queries
 through that name, filters on metadata, deletes and fetches by id, and runs
-maximal marginal relevance on the server (query API "mmr")."""
+maximal marginal relevance on the server (query API "mmr"); with
+vector_name=..., the same through a named vector."""
 
 import uuid
 
@@ -105,3 +106,23 @@ def test_from_existing_collection(store, vesta_url):
     again = QdrantVectorStore.from_existing_collection(embedding=TableEmbeddings(),
                                                        collection_name="lc", url=vesta_url)
     assert again.similarity_search("birds sing", k=1)[0].page_content == "birds sing"
+
+
+def test_a_named_vector_store_round_trip(vesta_url, client):
+    # QdrantVectorStore(vector_name=...) names the collection's vector and
+    # writes, searches and reopens the store through that name.
+    texts = list(VECTORS)
+    store = QdrantVectorStore.from_texts(texts, TableEmbeddings(), url=vesta_url,
+                                         collection_name="lc_named", vector_name="dense",
+                                         force_recreate=True)
+    vectors = client.get_collection("lc_named").config.params.vectors
+    assert set(vectors) == {"dense"} and vectors["dense"].size == 4
+    hits = store.similarity_search_with_score("dogs bark", k=1)
+    assert [d.page_content for d, _ in hits] == ["dogs bark"]
+    mmr = store.max_marginal_relevance_search("a cat?", k=2, fetch_k=4, lambda_mult=0.3)
+    assert [d.page_content for d in mmr][0] == "cats purr loudly"
+    # Opening the existing collection checks its vector's name and size.
+    again = QdrantVectorStore.from_existing_collection(
+        embedding=TableEmbeddings(), collection_name="lc_named", url=vesta_url,
+        vector_name="dense")
+    assert [d.page_content for d in again.similarity_search("birds sing", k=1)] == ["birds sing"]

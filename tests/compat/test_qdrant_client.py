@@ -1,6 +1,7 @@
 """The official qdrant-client against a running Vesta: the operations that
 docs/api.md lists as supported must work through it unchanged."""
 
+import json
 import uuid
 
 import httpx
@@ -107,18 +108,58 @@ def test_the_default_vector_by_its_name_in_every_named_form(client, vesta_url):
     batch = client.query_batch_points("named", requests=[
         models.QueryRequest(query=[0.0, 2.0, 0.0, 0.0], using="", limit=1)])
     assert [h.id for h in batch[0].points] == [2]
-    # Any other name is refused, naming it.
+    # Any other name is refused, naming it; so is a second vector.
     for call in (
         lambda: client.query_points("named", query=[1.0, 0, 0, 0], using="image"),
         lambda: client.upsert("named", points=[
             models.PointStruct(id=4, vector={"image": [1.0, 0, 0, 0]})]),
         lambda: client.create_collection("two", vectors_config={
-            "image": models.VectorParams(size=DIM, distance=models.Distance.DOT)}),
+            "image": models.VectorParams(size=DIM, distance=models.Distance.DOT),
+            "text": models.VectorParams(size=DIM, distance=models.Distance.DOT)}),
     ):
         with pytest.raises(UnexpectedResponse) as err:
             call()
         assert err.value.status_code == 400
         assert "image" in str(err.value.content)
+
+
+def test_a_collection_whose_one_vector_is_named(client, vesta_url):
+    # Qdrant's named vectors, one per collection: created, written, queried,
+    # retrieved and described by that name.
+    client.create_collection("pics", vectors_config={
+        "image": models.VectorParams(size=DIM, distance=models.Distance.DOT)})
+    vectors = client.get_collection("pics").config.params.vectors
+    assert isinstance(vectors, dict) and vectors["image"].size == DIM
+    assert vectors["image"].distance == models.Distance.DOT
+    client.upsert("pics", points=[
+        models.PointStruct(id=1, vector={"image": [1.0, 0.0, 0.0, 0.0]}, payload={"k": 1}),
+        models.PointStruct(id=2, vector={"image": [0.0, 1.0, 0.0, 0.0]})])
+    client.upsert("pics", points=models.Batch(ids=[3], vectors={"image": [[0.0, 0.0, 1.0, 0.0]]}))
+    hits = client.query_points("pics", query=[0.0, 0.0, 2.0, 0.0], using="image", limit=1,
+                               with_vectors=True).points
+    assert [h.id for h in hits] == [3]
+    assert hits[0].vector == {"image": [0.0, 0.0, 1.0, 0.0]}
+    batch = client.query_batch_points("pics", requests=[
+        models.QueryRequest(query=[0.0, 2.0, 0.0, 0.0], using="image", limit=1)])
+    assert [h.id for h in batch[0].points] == [2]
+    records = client.retrieve("pics", ids=[1], with_vectors=True)
+    assert records[0].vector == {"image": [1.0, 0.0, 0.0, 0.0]}
+    page, _ = client.scroll("pics", limit=1, with_vectors=True)
+    assert page[0].vector == {"image": [1.0, 0.0, 0.0, 0.0]}
+    r = httpx.post(f"{vesta_url}/collections/pics/points/search",
+                   json={"vector": {"name": "image", "vector": [2.0, 0, 0, 0]}, "limit": 1})
+    assert [h["id"] for h in r.json()["result"]] == [1]
+    # The default vector's name "" and any other are refused, naming both.
+    for call in (
+        lambda: client.query_points("pics", query=[1.0, 0, 0, 0], using="text"),
+        lambda: client.query_points("pics", query=[1.0, 0, 0, 0], using=""),
+        lambda: client.upsert("pics", points=[
+            models.PointStruct(id=4, vector={"text": [1.0, 0, 0, 0]})]),
+    ):
+        with pytest.raises(UnexpectedResponse) as err:
+            call()
+        assert err.value.status_code == 400
+        assert 'is named "image"' in json.loads(err.value.content)["status"]["error"]
 
 
 def test_query_points_with_maximal_marginal_relevance(client, vesta_url):

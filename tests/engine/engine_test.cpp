@@ -199,7 +199,7 @@ TEST_P(EngineOnStore, EveryKindOfWriteSurvivesARestart) {
   std::unique_ptr<Durable> store = open("kinds");
   Durable& d = *store;
   ASSERT_TRUE(d.registry().create({"docs", 8, index::Metric::kCosine}).is_ok());
-  ASSERT_TRUE(d.registry().create({"other", 3, index::Metric::kEuclid}).is_ok());
+  ASSERT_TRUE(d.registry().create({"other", 3, index::Metric::kEuclid, 0, "image"}).is_ok());
   index::Collection& docs = d.collection("docs");
   ASSERT_TRUE(docs.upsert(points(0, 100, 8)).is_ok());
   ASSERT_TRUE(docs.upsert(points(50, 10, 8)).is_ok());  // overwrites
@@ -228,6 +228,23 @@ TEST_P(EngineOnStore, EveryKindOfWriteSurvivesARestart) {
   EXPECT_EQ(d.collection("other").count().value(), 1u);
   EXPECT_EQ(d.registry().aliases(), (std::vector<index::Alias>{{"live", "docs"}}));
   EXPECT_EQ(d.collection("other").config().metric, index::Metric::kEuclid);
+  EXPECT_EQ(d.collection("other").config().vector_name, "image");
+  EXPECT_EQ(d.collection("docs").config().vector_name, "");
+
+  // A snapshot of a collection with a named vector recovers it named (the
+  // snapshot API; not while shared).
+  if (GetParam() == Backend::kPostgresShared) return;
+  persistence::SnapshotContents named;
+  named.collection = "other";
+  named.dim = 3;
+  named.metric = "Euclid";
+  named.vector_name = "image";
+  core::Result<std::string> bytes = persistence::encode_snapshot(named);
+  ASSERT_TRUE(bytes.is_ok());
+  ASSERT_TRUE(d.engine().recover_from_snapshot("third", bytes.value()).is_ok());
+  EXPECT_EQ(d.collection("third").config().vector_name, "image");
+  d.reopen();
+  EXPECT_EQ(d.collection("third").config().vector_name, "image");
 }
 
 // The payloads a collection holds, as payload_table() shows them.

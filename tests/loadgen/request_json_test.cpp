@@ -38,7 +38,7 @@ void expect_reads_back(const std::string& text, const std::vector<float>& want) 
     core::Result<json> parsed = fast ? reader.parse(body) : server::parse_json_body(body);
     ASSERT_TRUE(parsed.is_ok()) << parsed.status().message();
     core::Result<std::vector<float>> got =
-        server::vector_from_json(parsed.value()["vector"], "vector");
+        server::vector_from_json(parsed.value()["vector"], "vector", "");
     ASSERT_TRUE(got.is_ok()) << got.status().message();
     ASSERT_EQ(got.value().size(), want.size());
     for (size_t i = 0; i < want.size(); ++i) {

@@ -18,6 +18,7 @@ SnapshotContents random_contents(std::mt19937_64& rng, size_t points, uint32_t d
   c.metric = "Cosine";
   c.incarnation = rng();
   c.wal_sequence = rng();
+  c.vector_name = points % 2 == 1 ? "image" : "";  // named and unnamed vectors
   c.payload_indexes = {{"city", "keyword"}, {"a.b", "float"}};
   for (size_t i = 0; i < points; ++i) {
     switch (i % 3) {

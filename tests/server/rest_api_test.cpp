@@ -148,6 +148,77 @@ TEST_F(RestApiTest, UpsertListAndBatchFormsThenRetrieve) {
   EXPECT_EQ(many[1]["vector"], json({1.0, 1.0, 1.0}));
 }
 
+TEST_F(RestApiTest, ANamedVectorIsKeptShownAndReachedByItsName) {
+  // Qdrant's named form of one vector: {"image": {size, distance}}.
+  auto r = call("PUT", "/collections/pics",
+                {{"vectors", {{"image", {{"size", 2}, {"distance", "Dot"}}}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(call("GET", "/collections/pics").json()["result"]["config"]["params"]["vectors"],
+            json({{"image", {{"size", 2}, {"distance", "Dot"}}}}));
+  r = call("PUT", "/collections/pics/points",
+           {{"points",
+             {{{"id", 1}, {"vector", {{"image", {1, 0}}}}},
+              // The unnamed form reaches the one vector too.
+              {{"id", 2}, {"vector", {0, 1}}}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  r = call("PUT", "/collections/pics/points",
+           {{"batch", {{"ids", {3}}, {"vectors", {{"image", {{-1, 0}}}}}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+
+  auto ids_of = [](const json& hits) {
+    json ids = json::array();
+    for (const json& h : hits) ids.push_back(h["id"]);
+    return ids;
+  };
+  r = call(
+      "POST", "/collections/pics/points/search",
+      {{"vector", {{"name", "image"}, {"vector", {1, 0}}}}, {"limit", 1}, {"with_vector", true}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(ids_of(r.json()["result"]), json::array({1}));
+  EXPECT_EQ(r.json()["result"][0]["vector"], json({{"image", {1.0, 0.0}}}));
+  r = call("POST", "/collections/pics/points/search", {{"vector", {0, 1}}, {"limit", 1}});
+  EXPECT_EQ(ids_of(r.json()["result"]), json::array({2}));
+  r = call("POST", "/collections/pics/points/query",
+           {{"query", {-1, 0}}, {"using", "image"}, {"limit", 1}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(ids_of(r.json()["result"]["points"]), json::array({3}));
+  EXPECT_EQ(call("GET", "/collections/pics/points/3").json()["result"]["vector"],
+            json({{"image", {-1.0, 0.0}}}));
+  r = call("POST", "/collections/pics/points/scroll", {{"limit", 1}, {"with_vector", true}});
+  EXPECT_EQ(r.json()["result"]["points"][0]["vector"], json({{"image", {1.0, 0.0}}}));
+
+  // Other names, "" included, are refused naming both.
+  const std::string other =
+      "names the vector \"text\"; this collection's one vector is named "
+      "\"image\"";
+  expect_error(call("PUT", "/collections/pics/points",
+                    {{"points", {{{"id", 4}, {"vector", {{"text", {1, 0}}}}}}}}),
+               400, "points[0].vector " + other);
+  expect_error(call("PUT", "/collections/pics/points",
+                    {{"batch", {{"ids", {4}}, {"vectors", {{"text", {{1, 0}}}}}}}}),
+               400, "batch.vectors " + other);
+  expect_error(
+      call("POST", "/collections/pics/points/query", {{"query", {1, 0}}, {"using", "text"}}), 400,
+      "using " + other);
+  expect_error(call("POST", "/collections/pics/points/query", {{"query", {1, 0}}, {"using", ""}}),
+               400, "using names the vector \"\"");
+  expect_error(call("POST", "/collections/pics/points/search",
+                    {{"vector", {{"name", "text"}, {"vector", {1, 0}}}}}),
+               400, "vector " + other);
+
+  // One vector per collection; a name follows the collection names' rules.
+  expect_error(call("PUT", "/collections/two",
+                    {{"vectors",
+                      {{"image", {{"size", 2}, {"distance", "Dot"}}},
+                       {"text", {{"size", 2}, {"distance", "Dot"}}}}}}),
+               400, "vectors names 2 vectors (\"image\", \"text\")");
+  expect_error(
+      call("PUT", "/collections/odd", {{"vectors", {{"a b", {{"size", 2}, {"distance", "Dot"}}}}}}),
+      400, "may only contain");
+  EXPECT_FALSE(registry_.exists("two"));
+  EXPECT_FALSE(registry_.exists("odd"));
+}
+
 TEST_F(RestApiTest, UpsertRejectsBadPointsNamingTheField) {
   create("docs", 3, "Dot");
   const std::string url = "/collections/docs/points";

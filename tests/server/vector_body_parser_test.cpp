@@ -74,8 +74,8 @@ void expect_equivalent(const json& reference, const json& fast, const std::strin
   if (fast.is_binary()) {
     ++*packed;
     ASSERT_TRUE(reference.is_array()) << where << ": packed, but the reference is " << reference;
-    core::Result<std::vector<float>> want = vector_from_json(reference, where);
-    core::Result<std::vector<float>> got = vector_from_json(fast, where);
+    core::Result<std::vector<float>> want = vector_from_json(reference, where, "");
+    core::Result<std::vector<float>> got = vector_from_json(fast, where, "");
     ASSERT_TRUE(want.is_ok()) << where << ": packed, but the reference says "
                               << want.status().message();
     ASSERT_TRUE(got.is_ok());

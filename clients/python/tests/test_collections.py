@@ -3,6 +3,7 @@
 
 import threading
 
+import httpx
 import pytest
 
 from vesta_client import (
@@ -30,6 +31,20 @@ def test_create_get_list_exists_delete(client):
     assert client.delete_collection("euc") is True
     assert not client.collection_exists("euc")
     assert client.delete_collection("euc") is False
+
+
+def test_a_collection_whose_vector_is_named_reads_as_any_other(client, server):
+    # Created through Qdrant's named form by another client: the info names
+    # the vector, and points come back with plain vectors.
+    response = httpx.put(f"{server.url}/collections/pics", json={
+        "vectors": {"image": {"size": 2, "distance": "Dot"}}})
+    assert response.status_code == 200, response.text
+    info = client.get_collection("pics")
+    assert (info.vector_name, info.dim, info.distance) == ("image", 2, Distance.DOT)
+    client.upsert("pics", [Point(1, [1.0, 0.0]), Point(2, [0.0, 1.0])])
+    assert client.retrieve("pics", [1], with_vector=True)[0].vector == [1.0, 0.0]
+    hits = client.search("pics", [0.0, 3.0], limit=1, with_vector=True)
+    assert [(h.id, h.vector) for h in hits] == [(2, [0.0, 1.0])]
 
 
 def test_points_count_follows_upserts(client):

@@ -61,6 +61,14 @@ def point_id_json(point_id: PointId) -> int | str:
                     f"got {type(point_id).__name__}")
 
 
+def _answer_vector(value: Any) -> list[float] | None:
+    """A vector in an answer: the array, or {name: array} from a collection
+    whose one vector is named."""
+    if isinstance(value, Mapping) and len(value) == 1:
+        return next(iter(value.values()))
+    return value
+
+
 def vector_json(vector: Any) -> list[float]:
     """A vector (a sequence of numbers or a 1-D numpy array) as a JSON list."""
     if hasattr(vector, "tolist"):
@@ -180,7 +188,8 @@ class Record:
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> Record:
-        return cls(id=value["id"], payload=value.get("payload"), vector=value.get("vector"))
+        return cls(id=value["id"], payload=value.get("payload"),
+                   vector=_answer_vector(value.get("vector")))
 
 
 @dataclass(frozen=True)
@@ -195,7 +204,7 @@ class ScoredPoint:
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> ScoredPoint:
         return cls(id=value["id"], score=value["score"], payload=value.get("payload"),
-                   vector=value.get("vector"))
+                   vector=_answer_vector(value.get("vector")))
 
 
 @dataclass(frozen=True)
@@ -255,7 +264,8 @@ class PayloadIndexInfo:
 @dataclass(frozen=True)
 class CollectionInfo:
     """`GET /collections/{name}`: `dim` and `distance` of its vectors, the live
-    `points_count`, the payload indexes by field; `raw` is the whole answer."""
+    `points_count`, the payload indexes by field; `raw` is the whole answer;
+    `vector_name` is the vector's name when it was created named, else ""."""
 
     status: str
     points_count: int
@@ -263,16 +273,20 @@ class CollectionInfo:
     distance: Distance
     payload_schema: dict[str, PayloadIndexInfo]
     raw: dict[str, Any] = field(repr=False, compare=False)
+    vector_name: str = ""
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> CollectionInfo:
         vectors = value["config"]["params"]["vectors"]
+        vector_name = ""
+        if "size" not in vectors and len(vectors) == 1:
+            vector_name, vectors = next(iter(vectors.items()))
         schema = {name: PayloadIndexInfo(data_type=info.get("data_type", ""),
                                          points=info.get("points", 0))
                   for name, info in (value.get("payload_schema") or {}).items()}
         return cls(status=value.get("status", ""), points_count=value.get("points_count", 0),
                    dim=vectors["size"], distance=Distance(vectors["distance"]),
-                   payload_schema=schema, raw=dict(value))
+                   payload_schema=schema, raw=dict(value), vector_name=vector_name)
 
 
 # ---------------------------------------------------------------- aliases
