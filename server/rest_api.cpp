@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <functional>
 #include <optional>
 #include <string_view>
@@ -104,13 +105,98 @@ core::Result<PayloadSelector> payload_selector_from(const json& body, const std:
   return PayloadSelector::parse(*it, where + "with_payload", fallback);
 }
 
+// A vector input of the query API: a vector in any form vector_from_json
+// reads, or the id of a stored point (a number or a string), whose vector it
+// stands for; such ids are added to `examples`. 404 when the point does not
+// exist.
+core::Result<std::vector<float>> query_vector_input(const json& value, const std::string& where,
+                                                    index::Collection& collection,
+                                                    std::vector<core::PointId>* examples) {
+  if (!value.is_number() && !value.is_string()) {
+    return vector_from_json(value, where, collection.config().vector_name);
+  }
+  core::Result<core::PointId> id = point_id_from_json(value, where);
+  if (!id.is_ok()) return id.status();
+  auto point = collection.get(id.value());
+  if (!point.is_ok()) return point.status();
+  if (!point.value()) {
+    return core::not_found(where + ": no point with id " + id.value().to_string());
+  }
+  examples->push_back(id.value());
+  return std::move(point.value()->vector);
+}
+
+// Qdrant's recommendation query {"positive": [...], "negative": [...],
+// "strategy": "average_vector"}: each example an id or a vector; the query is
+// avg(positive) + avg(positive) - avg(negative), or avg(positive) without
+// negatives (vectors given as such are normalised first for Cosine, as stored
+// ones are).
+core::Result<std::vector<float>> recommend_vector(const json& value, const std::string& where,
+                                                  index::Collection& collection,
+                                                  std::vector<core::PointId>* examples) {
+  if (!value.is_object()) return core::invalid_argument(where + " must be an object");
+  if (auto s = value.find("strategy"); s != value.end() && !s->is_null()) {
+    if (!s->is_string() || s->get_ref<const std::string&>() != "average_vector") {
+      return core::invalid_argument(where + ".strategy " + s->dump() +
+                                    " is not supported; use \"average_vector\"");
+    }
+  }
+  const size_t dim = collection.config().dim;
+  auto average = [&](const char* key, std::vector<float>* out) -> core::Result<size_t> {
+    auto list = value.find(key);
+    if (list == value.end() || list->is_null()) return size_t{0};
+    const std::string list_where = where + "." + key;
+    if (!list->is_array()) return core::invalid_argument(list_where + " must be an array");
+    out->assign(dim, 0.0f);
+    for (size_t i = 0; i < list->size(); ++i) {
+      const std::string item_where = list_where + "[" + std::to_string(i) + "]";
+      const bool stored = (*list)[i].is_number() || (*list)[i].is_string();
+      core::Result<std::vector<float>> v =
+          query_vector_input((*list)[i], item_where, collection, examples);
+      if (!v.is_ok()) return v.status();
+      std::vector<float>& x = v.value();
+      if (x.size() != dim) {
+        return core::invalid_argument(item_where + " has " + std::to_string(x.size()) +
+                                      " values, the collection's size is " + std::to_string(dim));
+      }
+      if (!stored && collection.config().metric == index::Metric::kCosine) {
+        double norm = 0.0;
+        for (float f : x) norm += static_cast<double>(f) * f;
+        if (norm > 0.0) {
+          for (float& f : x) f = static_cast<float>(f / std::sqrt(norm));
+        }
+      }
+      for (size_t d = 0; d < dim; ++d) (*out)[d] += x[d];
+    }
+    for (float& f : *out) f /= static_cast<float>(std::max<size_t>(1, list->size()));
+    return list->size();
+  };
+  std::vector<float> positive;
+  std::vector<float> negative;
+  core::Result<size_t> positives = average("positive", &positive);
+  if (!positives.is_ok()) return positives.status();
+  core::Result<size_t> negatives = average("negative", &negative);
+  if (!negatives.is_ok()) return negatives.status();
+  if (positives.value() == 0) {
+    return core::invalid_argument(where +
+                                  ".positive needs at least one example (strategy average_vector)");
+  }
+  if (negatives.value() > 0) {
+    for (size_t d = 0; d < dim; ++d) positive[d] = 2.0f * positive[d] - negative[d];
+  }
+  return positive;
+}
+
 // `vector_key` names the member holding the query vector ("vector" for search,
-// "query" for the query API, where it may also be {"nearest": [...]});
-// `vector_name` is the collection's name for its vector.
+// "query" for the query API, where it may also be {"nearest": ...} or
+// {"recommend": {...}}); `vector_name` is the collection's name for its
+// vector. With `collection` (the query API), a vector input may be a point id
+// and the points so named are left out of the answer, as in Qdrant.
 core::Result<SearchOptions> search_options(const json& body, const std::string& where,
                                            const RequestLimits& limits,
                                            const std::string& vector_name,
-                                           const char* vector_key = "vector") {
+                                           const char* vector_key = "vector",
+                                           index::Collection* collection = nullptr) {
   SearchOptions o;
   auto vector = body.find(vector_key);
   if (vector == body.end()) return core::invalid_argument(where + vector_key + " is required");
@@ -122,7 +208,26 @@ core::Result<SearchOptions> search_options(const json& body, const std::string& 
     if (auto m = vector->find("mmr"); m != vector->end() && !m->is_null()) mmr = &*m;
     vector_where += ".nearest";
   }
-  core::Result<std::vector<float>> v = vector_from_json(*vector_json, vector_where, vector_name);
+  std::vector<core::PointId> examples;
+  core::Result<std::vector<float>> v = [&]() -> core::Result<std::vector<float>> {
+    if (collection == nullptr) return vector_from_json(*vector_json, vector_where, vector_name);
+    if (vector_json->is_object() && vector_json->size() == 1) {
+      const std::string& kind = vector_json->begin().key();
+      if (kind == "recommend") {
+        return recommend_vector((*vector_json)["recommend"], vector_where + ".recommend",
+                                *collection, &examples);
+      }
+      for (const char* other :
+           {"discover", "context", "order_by", "fusion", "rrf", "formula", "sample"}) {
+        if (kind == other) {
+          return core::invalid_argument(vector_where + "." + kind +
+                                        " is not supported; Vesta answers nearest and recommend "
+                                        "queries");
+        }
+      }
+    }
+    return query_vector_input(*vector_json, vector_where, *collection, &examples);
+  }();
   if (!v.is_ok()) return v.status();
   o.vector = std::move(v).value();
   // Qdrant's default of 10, unless the server allows fewer.
@@ -178,6 +283,14 @@ core::Result<SearchOptions> search_options(const json& body, const std::string& 
   core::Result<index::PointFilter> filter = filter_from(body, where, limits, &o.params.indexable);
   if (!filter.is_ok()) return filter.status();
   o.params.filter = std::move(filter).value();
+  if (!examples.empty()) {
+    // The points the query named by id are not among its answers (Qdrant).
+    o.params.filter = [inner = std::move(o.params.filter), examples = std::move(examples)](
+                          const core::PointId& id, const json& payload) {
+      if (std::find(examples.begin(), examples.end(), id) != examples.end()) return false;
+      return !inner || inner(id, payload);
+    };
+  }
   if (auto t = body.find("score_threshold"); t != body.end() && !t->is_null()) {
     if (!t->is_number()) return core::invalid_argument(where + "score_threshold must be a number");
     o.score_threshold = t->get<float>();
@@ -431,7 +544,8 @@ core::Result<json> query_json(index::Collection& collection, const json& body,
     if (!page.is_ok()) return page;
     return json{{"points", page.value()["points"]}};
   }
-  auto options = search_options(body, where, limits, collection.config().vector_name, "query");
+  auto options =
+      search_options(body, where, limits, collection.config().vector_name, "query", &collection);
   if (!options.is_ok()) return options.status();
   core::Result<json> points = nearest_json(collection, options.value(), where);
   if (!points.is_ok()) return points;
@@ -487,8 +601,9 @@ core::Result<json> batched_nearest(index::Collection& collection, const json& bo
                     }
                     const std::string& vector_name = collection.config().vector_name;
                     if (query_api) VESTA_RETURN_IF_ERROR(check_query_keys(e, where, vector_name));
-                    core::Result<SearchOptions> o = search_options(e, where, limits, vector_name,
-                                                                   query_api ? "query" : "vector");
+                    core::Result<SearchOptions> o = search_options(
+                        e, where, limits, vector_name, query_api ? "query" : "vector",
+                        query_api ? &collection : nullptr);
                     if (!o.is_ok()) return o.status();
                     parsed.push_back(std::move(o).value());
                     wheres.push_back(where);

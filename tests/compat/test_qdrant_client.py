@@ -162,6 +162,36 @@ def test_a_collection_whose_one_vector_is_named(client, vesta_url):
         assert 'is named "image"' in json.loads(err.value.content)["status"]["error"]
 
 
+def test_query_by_point_id_and_recommendations(client):
+    # Search by a stored point's vector, and Qdrant's recommendation query
+    # (average_vector); the example points are never answers.
+    client.create_collection("reco", vectors_config=models.VectorParams(
+        size=DIM, distance=models.Distance.DOT))
+    client.upsert("reco", points=[
+        models.PointStruct(id=i, vector=[float(i), 1.0, 0.0, 0.0]) for i in range(10)])
+    hits = client.query_points("reco", query=9, limit=2).points
+    assert [h.id for h in hits] == [8, 7]
+    hits = client.query_points("reco", query=models.NearestQuery(nearest=9), limit=1).points
+    assert [h.id for h in hits] == [8]
+    hits = client.query_points("reco", query=models.RecommendQuery(
+        recommend=models.RecommendInput(positive=[5])), limit=2).points
+    assert [h.id for h in hits] == [9, 8]
+    hits = client.query_points("reco", query=models.RecommendQuery(
+        recommend=models.RecommendInput(positive=[5], negative=[[20.0, 0.0, 0.0, 0.0]],
+                                        strategy=models.RecommendStrategy.AVERAGE_VECTOR)),
+        limit=2).points
+    assert [h.id for h in hits] == [0, 1]
+    with pytest.raises(UnexpectedResponse) as err:
+        client.query_points("reco", query=77)
+    assert err.value.status_code == 404
+    with pytest.raises(UnexpectedResponse) as err:
+        client.query_points("reco", query=models.RecommendQuery(
+            recommend=models.RecommendInput(positive=[5],
+                                            strategy=models.RecommendStrategy.BEST_SCORE)))
+    assert err.value.status_code == 400
+    assert "best_score" in json.loads(err.value.content)["status"]["error"]
+
+
 def test_query_points_with_maximal_marginal_relevance(client, vesta_url):
     client.create_collection("mmr", vectors_config=models.VectorParams(
         size=DIM, distance=models.Distance.COSINE))

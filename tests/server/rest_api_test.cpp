@@ -446,6 +446,61 @@ TEST_F(RestApiDataTest, QueryNearestAndWithoutQuery) {
                400, "query.mmr.diversity must be a number from 0 to 1");
 }
 
+TEST_F(RestApiDataTest, QueryByPointIdAndRecommendationLeaveTheirExamplesOut) {
+  // Point i is (i, 1) under Dot: nearest to point 9's vector are 9, 8, 7, ...;
+  // 9 itself is not an answer.
+  auto r = call("POST", "/collections/docs/points/query", {{"query", 9}, {"limit", 2}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(ids_of(r.json()["result"]["points"]), json({8, 7}));
+  const json even = {{"must", {{{"key", "even"}, {"match", {{"value", true}}}}}}};
+  r = call("POST", "/collections/docs/points/query",
+           {{"query", {{"nearest", 9}}}, {"limit", 2}, {"filter", even}});
+  EXPECT_EQ(ids_of(r.json()["result"]["points"]), json({8, 6}));
+  r = call("POST", "/collections/docs/points/query/batch",
+           {{"searches", {{{"query", 9}, {"limit", 1}}, {{"query", {1, 0}}, {"limit", 1}}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(ids_of(r.json()["result"][0]["points"]), json({8}));
+  EXPECT_EQ(ids_of(r.json()["result"][1]["points"]), json({9}));
+
+  // average_vector: 2 avg(positive) - avg(negative). Positive point 5 alone
+  // points at large i; a negative example (20, 0) turns it to (-10, 2).
+  r = call("POST", "/collections/docs/points/query",
+           {{"query", {{"recommend", {{"positive", {5}}}}}}, {"limit", 2}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(ids_of(r.json()["result"]["points"]), json({9, 8}));
+  r = call("POST", "/collections/docs/points/query",
+           {{"query",
+             {{"recommend",
+               {{"positive", {5}}, {"negative", {{20, 0}}}, {"strategy", "average_vector"}}}}},
+            {"limit", 2}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(ids_of(r.json()["result"]["points"]), json({0, 1}));
+  r = call("POST", "/collections/docs/points/query",
+           {{"query", {{"recommend", {{"positive", {9, 8}}, {"negative", {0}}}}}}, {"limit", 3}});
+  EXPECT_EQ(ids_of(r.json()["result"]["points"]), json({7, 6, 5}));
+
+  expect_error(call("POST", "/collections/docs/points/query", {{"query", 77}}), 404,
+               "query: no point with id 77");
+  expect_error(call("POST", "/collections/docs/points/query",
+                    {{"query", {{"recommend", {{"positive", {1}}, {"strategy", "best_score"}}}}}}),
+               400, "query.recommend.strategy \"best_score\" is not supported");
+  expect_error(call("POST", "/collections/docs/points/query",
+                    {{"query", {{"recommend", {{"negative", {1}}}}}}}),
+               400, "query.recommend.positive needs at least one example");
+  expect_error(call("POST", "/collections/docs/points/query",
+                    {{"query", {{"recommend", {{"positive", {{1, 2, 3}}}}}}}}),
+               400, "query.recommend.positive[0] has 3 values, the collection's size is 2");
+  expect_error(call("POST", "/collections/docs/points/query",
+                    {{"query", {{"recommend", {{"positive", {1, 55}}}}}}}),
+               404, "query.recommend.positive[1]: no point with id 55");
+  expect_error(
+      call("POST", "/collections/docs/points/query", {{"query", {{"discover", {{"target", 1}}}}}}),
+      400, "query.discover is not supported");
+  // The search API takes vectors only.
+  expect_error(call("POST", "/collections/docs/points/search", {{"vector", 9}}), 400,
+               "vector must be an array of numbers");
+}
+
 TEST_F(RestApiDataTest, ScrollPagesThroughEveryPointInIdOrder) {
   json seen = json::array();
   json offset = nullptr;
