@@ -74,6 +74,16 @@ void collect(const json& node, const std::vector<std::string>& path, size_t dept
   if (it != node.end()) collect(*it, path, depth + 1, out);
 }
 
+}  // namespace
+
+std::vector<const json*> payload_values(const json& payload, const std::vector<std::string>& path) {
+  std::vector<const json*> out;
+  collect(payload, path, 0, &out);
+  return out;
+}
+
+namespace {
+
 bool same_value(const json& stored, const json& wanted) {
   if (wanted.is_string()) return stored.is_string() && stored == wanted;
   if (wanted.is_boolean()) return stored.is_boolean() && stored == wanted;

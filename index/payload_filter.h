@@ -37,6 +37,10 @@ struct IndexableCondition {
 
 // A payload key split on '.', "[]" steps dropped (arrays are flattened).
 std::vector<std::string> split_payload_key(const std::string& key);
+// Every value of `payload` at `path` (split_payload_key), arrays flattened at
+// each step, as filters read them.
+std::vector<const nlohmann::json*> payload_values(const nlohmann::json& payload,
+                                                  const std::vector<std::string>& path);
 // Every value at `path` in `payload`, arrays flattened at each step.
 void collect_payload_values(const nlohmann::json& payload, const std::vector<std::string>& path,
                             std::vector<const nlohmann::json*>* out);

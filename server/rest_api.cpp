@@ -579,6 +579,94 @@ core::Result<json> each_search(
   return out;
 }
 
+// Qdrant's query groups: the best `limit` groups of points that share a value
+// of the payload key `group_by` (a point with several values there is in each
+// of their groups), each with its best `group_size` points, best group first.
+// The search reads ever more of the nearest points (4 times more each round)
+// until the groups are full, the collection has no more, or 1024 were read.
+core::Result<json> query_groups_json(index::Collection& collection, const json& body,
+                                     const RequestLimits& limits) {
+  VESTA_RETURN_IF_ERROR(check_query_keys(body, "", collection.config().vector_name));
+  if (auto lookup = body.find("with_lookup"); lookup != body.end() && !lookup->is_null()) {
+    return core::invalid_argument("with_lookup is not supported");
+  }
+  auto group_by = body.find("group_by");
+  if (group_by == body.end() || !group_by->is_string() ||
+      group_by->get_ref<const std::string&>().empty()) {
+    return core::invalid_argument("group_by is required: a payload key");
+  }
+  const std::vector<std::string> path =
+      index::split_payload_key(group_by->get_ref<const std::string&>());
+  core::Result<size_t> group_size = optional_count(body, "group_size", 3, "");
+  if (!group_size.is_ok()) return group_size.status();
+  core::Result<size_t> groups_wanted =
+      optional_count(body, "limit", std::min<size_t>(10, limits.max_limit), "");
+  if (!groups_wanted.is_ok()) return groups_wanted.status();
+  if (group_size.value() == 0 || groups_wanted.value() == 0) {
+    return core::invalid_argument("limit and group_size must be at least 1");
+  }
+  if (groups_wanted.value() > limits.max_limit || group_size.value() > limits.max_limit) {
+    return core::invalid_argument("limit and group_size must be at most " +
+                                  std::to_string(limits.max_limit) + " (the server's --max-limit)");
+  }
+  if (!body.contains("query") || body["query"].is_null()) {
+    return core::invalid_argument("query is required");
+  }
+  // The search options of the query itself; limit and offset are the groups'.
+  json search = body;
+  for (const char* key : {"limit", "offset", "group_by", "group_size"}) search.erase(key);
+  core::Result<SearchOptions> parsed =
+      search_options(search, "", limits, collection.config().vector_name, "query", &collection);
+  if (!parsed.is_ok()) return parsed.status();
+  const SearchOptions& o = parsed.value();
+  if (o.mmr) return core::invalid_argument("query.mmr is not supported with groups");
+  index::SearchParams params = o.params;
+  params.with_payload = true;  // the groups are read from it
+  const size_t wanted = groups_wanted.value() * group_size.value();
+  size_t read = std::min(kernels::kMaxTopK, std::max<size_t>(64, 2 * wanted));
+  struct Group {
+    json id;
+    json hits = json::array();
+  };
+  for (;;) {
+    params.limit = read;
+    auto hits = collection.search(o.vector, params);
+    if (!hits.is_ok()) return hits.status();
+    std::vector<Group> groups;
+    size_t filled = 0;
+    for (const index::ScoredPoint& p : hits.value()) {
+      if (past_threshold(o, p.score, collection.config().metric)) break;
+      std::vector<json> ids;
+      for (const json* v : index::payload_values(p.payload, path)) {
+        if ((v->is_string() || v->is_number_integer()) &&
+            std::find(ids.begin(), ids.end(), *v) == ids.end()) {
+          ids.push_back(*v);
+        }
+      }
+      for (const json& id : ids) {
+        auto g = std::find_if(groups.begin(), groups.end(),
+                              [&](const Group& group) { return group.id == id; });
+        if (g == groups.end()) {
+          if (groups.size() == groups_wanted.value()) continue;
+          groups.push_back({id});
+          g = groups.end() - 1;
+        }
+        if (g->hits.size() == group_size.value()) continue;
+        g->hits.push_back(
+            scored_to_json(p, o.payload, o.params.with_vector, collection.config().vector_name));
+        if (g->hits.size() == group_size.value()) ++filled;
+      }
+    }
+    const bool complete = filled == groups_wanted.value();
+    if (complete || hits.value().size() < read || read == kernels::kMaxTopK) {
+      json out = json::array();
+      for (Group& g : groups) out.push_back({{"id", std::move(g.id)}, {"hits", std::move(g.hits)}});
+      return json{{"groups", std::move(out)}};
+    }
+    read = std::min(kernels::kMaxTopK, read * 4);
+  }
+}
+
 // The batch routes (search/batch, query/batch): every entry is parsed first
 // (errors name the entry), then the unfiltered nearest-vector entries run as
 // one Collection::search_batch call — one pass over the rows for all of them —
@@ -1235,6 +1323,15 @@ void RestApi::add_routes() {
           [](const CollectionRequest& q) { return query_json(q.collection, q.body, "", q.limits); },
           vectors(kQueryVectors)),
       RouteAccess::kRead);
+
+  r.add("POST", "/collections/{name}/points/query/groups",
+        with_collection(
+            registry, limits, BodyUse::kRequired,
+            [](const CollectionRequest& q) {
+              return query_groups_json(q.collection, q.body, q.limits);
+            },
+            vectors(kQueryVectors)),
+        RouteAccess::kRead);
 
   r.add("POST", "/collections/{name}/points/query/batch",
         with_collection(

@@ -192,6 +192,20 @@ def test_query_by_point_id_and_recommendations(client):
     assert "best_score" in json.loads(err.value.content)["status"]["error"]
 
 
+def test_query_points_groups(client):
+    # Chunks of documents grouped by their document, best document first.
+    client.create_collection("chunks", vectors_config=models.VectorParams(
+        size=DIM, distance=models.Distance.DOT))
+    client.upsert("chunks", points=[
+        models.PointStruct(id=i, vector=[float(i), 1.0, 0.0, 0.0],
+                           payload={"doc": f"d{i % 3}", "n": i}) for i in range(10)])
+    result = client.query_points_groups("chunks", query=[1.0, 0.0, 0.0, 0.0], group_by="doc",
+                                        limit=2, group_size=2, with_payload=["n"])
+    assert [(g.id, [h.id for h in g.hits]) for g in result.groups] == [
+        ("d0", [9, 6]), ("d2", [8, 5])]
+    assert result.groups[0].hits[0].payload == {"n": 9}
+
+
 def test_query_points_with_maximal_marginal_relevance(client, vesta_url):
     client.create_collection("mmr", vectors_config=models.VectorParams(
         size=DIM, distance=models.Distance.COSINE))

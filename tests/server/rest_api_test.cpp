@@ -501,6 +501,55 @@ TEST_F(RestApiDataTest, QueryByPointIdAndRecommendationLeaveTheirExamplesOut) {
                "vector must be an array of numbers");
 }
 
+TEST_F(RestApiDataTest, QueryGroupsByAPayloadKey) {
+  // Under (1, 0) the order is 9, 8, ..., 0; point i's tags are ["t<i % 3>"].
+  auto groups_of = [](const json& result) {
+    json out = json::array();
+    for (const json& g : result["groups"]) {
+      json ids = json::array();
+      for (const json& h : g["hits"]) ids.push_back(h["id"]);
+      out.push_back({g["id"], ids});
+    }
+    return out;
+  };
+  auto r = call("POST", "/collections/docs/points/query/groups",
+                {{"query", {1, 0}}, {"group_by", "tags"}, {"limit", 2}, {"group_size", 2}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(groups_of(r.json()["result"]).dump(), R"([["t0",[9,6]],["t2",[8,5]]])");
+  // Integer values group too; with a filter and payload selection.
+  const json even = {{"must", {{{"key", "even"}, {"match", {{"value", true}}}}}}};
+  r = call("POST", "/collections/docs/points/query/groups",
+           {{"query", {1, 0}},
+            {"group_by", "n"},
+            {"limit", 3},
+            {"filter", even},
+            {"with_payload", {"n"}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(groups_of(r.json()["result"]).dump(), "[[8,[8]],[6,[6]],[4,[4]]]");
+  EXPECT_EQ(r.json()["result"]["groups"][0]["hits"][0]["payload"], json({{"n", 8}}));
+  // By a point id: that point is left out; groups fill up from the rest.
+  r = call("POST", "/collections/docs/points/query/groups",
+           {{"query", 9}, {"group_by", "tags"}, {"group_size", 4}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(groups_of(r.json()["result"]).dump(),
+            R"([["t2",[8,5,2]],["t1",[7,4,1]],["t0",[6,3,0]]])");
+  // Booleans and missing keys make no group.
+  r = call("POST", "/collections/docs/points/query/groups",
+           {{"query", {1, 0}}, {"group_by", "even"}});
+  EXPECT_EQ(r.json()["result"]["groups"], json::array());
+
+  expect_error(call("POST", "/collections/docs/points/query/groups", {{"query", {1, 0}}}), 400,
+               "group_by is required");
+  expect_error(call("POST", "/collections/docs/points/query/groups",
+                    {{"query", {1, 0}}, {"group_by", "tags"}, {"group_size", 0}}),
+               400, "group_size must be at least 1");
+  expect_error(call("POST", "/collections/docs/points/query/groups",
+                    {{"query", {1, 0}}, {"group_by", "tags"}, {"with_lookup", "other"}}),
+               400, "with_lookup is not supported");
+  expect_error(call("POST", "/collections/docs/points/query/groups", {{"group_by", "tags"}}), 400,
+               "query is required");
+}
+
 TEST_F(RestApiDataTest, ScrollPagesThroughEveryPointInIdOrder) {
   json seen = json::array();
   json offset = nullptr;
