@@ -162,13 +162,20 @@ def test_a_collection_whose_one_vector_is_named(client, vesta_url):
         assert 'is named "image"' in json.loads(err.value.content)["status"]["error"]
 
 
+def points_on_a_line(client, name, payload=lambda i: None):
+    """Collection `name` (Dot) with points 0..9 at (i, 1, 0, 0): under the
+    query (1, 0, 0, 0) they rank 9, 8, ..., 0."""
+    client.create_collection(name, vectors_config=models.VectorParams(
+        size=DIM, distance=models.Distance.DOT))
+    client.upsert(name, points=[
+        models.PointStruct(id=i, vector=[float(i), 1.0, 0.0, 0.0], payload=payload(i))
+        for i in range(10)])
+
+
 def test_query_by_point_id_and_recommendations(client):
     # Search by a stored point's vector, and Qdrant's recommendation query
     # (average_vector); the example points are never answers.
-    client.create_collection("reco", vectors_config=models.VectorParams(
-        size=DIM, distance=models.Distance.DOT))
-    client.upsert("reco", points=[
-        models.PointStruct(id=i, vector=[float(i), 1.0, 0.0, 0.0]) for i in range(10)])
+    points_on_a_line(client, "reco")
     hits = client.query_points("reco", query=9, limit=2).points
     assert [h.id for h in hits] == [8, 7]
     hits = client.query_points("reco", query=models.NearestQuery(nearest=9), limit=1).points
@@ -194,11 +201,7 @@ def test_query_by_point_id_and_recommendations(client):
 
 def test_query_points_groups(client):
     # Chunks of documents grouped by their document, best document first.
-    client.create_collection("chunks", vectors_config=models.VectorParams(
-        size=DIM, distance=models.Distance.DOT))
-    client.upsert("chunks", points=[
-        models.PointStruct(id=i, vector=[float(i), 1.0, 0.0, 0.0],
-                           payload={"doc": f"d{i % 3}", "n": i}) for i in range(10)])
+    points_on_a_line(client, "chunks", payload=lambda i: {"doc": f"d{i % 3}", "n": i})
     result = client.query_points_groups("chunks", query=[1.0, 0.0, 0.0, 0.0], group_by="doc",
                                         limit=2, group_size=2, with_payload=["n"])
     assert [(g.id, [h.id for h in g.hits]) for g in result.groups] == [
