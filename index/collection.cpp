@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <string>
 #include <variant>
 
@@ -393,14 +392,7 @@ core::Result<std::vector<std::vector<ScoredPoint>>> Collection::search_batch(
   for (size_t q = 0; q < n_queries; ++q) {
     std::span<float> v(prepared.data() + q * dim, dim);
     VESTA_RETURN_IF_ERROR(index_.validate_vector(v, "query " + std::to_string(q)));
-    if (config_.metric == Metric::kCosine) {
-      double norm_sq = 0.0;
-      for (float x : v) norm_sq += static_cast<double>(x) * x;
-      if (norm_sq > 0.0) {
-        const double scale = 1.0 / std::sqrt(norm_sq);
-        for (float& x : v) x = static_cast<float>(x * scale);
-      }
-    }
+    if (config_.metric == Metric::kCosine) normalise(v);
   }
 
   std::vector<std::vector<ScoredPoint>> out(n_queries);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <iterator>
 #include <string>
 
@@ -39,14 +38,9 @@ void FlatIndex::write_row(uint64_t row, std::span<const float> vector) {
   VESTA_CHECK(vector.size() == dim_) << "vector of " << vector.size() << " values, dim " << dim_;
   std::span<uint16_t> out(rows_.data() + row * stride_, dim_);
   if (metric_ == Metric::kCosine) {
-    double norm_sq = 0.0;
-    for (float v : vector) norm_sq += static_cast<double>(v) * v;
     // A zero vector stays zero (its cosine with anything scores 0).
-    const double scale = norm_sq > 0.0 ? 1.0 / std::sqrt(norm_sq) : 0.0;
-    std::vector<float> unit(vector.size());
-    for (size_t i = 0; i < vector.size(); ++i) {
-      unit[i] = static_cast<float>(vector[i] * scale);
-    }
+    std::vector<float> unit(vector.begin(), vector.end());
+    normalise(unit);
     core::floats_to_halves(unit, out);
   } else {
     core::floats_to_halves(vector, out);

@@ -26,4 +26,12 @@ float score_from_distance(Metric metric, float distance) {
   return metric == Metric::kEuclid ? std::sqrt(std::max(distance, 0.0f)) : distance;
 }
 
+void normalise(std::span<float> v) {
+  double norm_sq = 0.0;
+  for (float x : v) norm_sq += static_cast<double>(x) * x;
+  if (norm_sq <= 0.0) return;
+  const double scale = 1.0 / std::sqrt(norm_sq);
+  for (float& x : v) x = static_cast<float>(x * scale);
+}
+
 }  // namespace vesta::index

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string_view>
 
 #include "kernels/cpu/distance.h"
@@ -26,5 +27,9 @@ inline bool higher_is_better(Metric metric) { return metric != Metric::kEuclid; 
 
 // The user-facing score of a kernel distance (sqrt for Euclid).
 float score_from_distance(Metric metric, float distance);
+
+// Scales `v` to unit length, as Cosine stores vectors and queries them; a
+// zero vector stays zero.
+void normalise(std::span<float> v);
 
 }  // namespace vesta::index
