@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
-#include <cmath>
 #include <functional>
 #include <optional>
 #include <string_view>
@@ -159,13 +158,7 @@ core::Result<std::vector<float>> recommend_vector(const json& value, const std::
         return core::invalid_argument(item_where + " has " + std::to_string(x.size()) +
                                       " values, the collection's size is " + std::to_string(dim));
       }
-      if (!stored && collection.config().metric == index::Metric::kCosine) {
-        double norm = 0.0;
-        for (float f : x) norm += static_cast<double>(f) * f;
-        if (norm > 0.0) {
-          for (float& f : x) f = static_cast<float>(f / std::sqrt(norm));
-        }
-      }
+      if (!stored && collection.config().metric == index::Metric::kCosine) index::normalise(x);
       for (size_t d = 0; d < dim; ++d) (*out)[d] += x[d];
     }
     for (float& f : *out) f /= static_cast<float>(std::max<size_t>(1, list->size()));
@@ -187,16 +180,16 @@ core::Result<std::vector<float>> recommend_vector(const json& value, const std::
   return positive;
 }
 
-// `vector_key` names the member holding the query vector ("vector" for search,
-// "query" for the query API, where it may also be {"nearest": ...} or
-// {"recommend": {...}}); `vector_name` is the collection's name for its
-// vector. With `collection` (the query API), a vector input may be a point id
-// and the points so named are left out of the answer, as in Qdrant.
+// The options of one search of `collection`. `query_api` chooses the member
+// holding the query vector: "vector" for the search API; "query" for the query
+// API, where it may also be {"nearest": ...} or {"recommend": {...}} and a
+// vector input may be a point id (the points so named are left out of the
+// answer, as in Qdrant).
 core::Result<SearchOptions> search_options(const json& body, const std::string& where,
                                            const RequestLimits& limits,
-                                           const std::string& vector_name,
-                                           const char* vector_key = "vector",
-                                           index::Collection* collection = nullptr) {
+                                           index::Collection& collection, bool query_api = false) {
+  const char* vector_key = query_api ? "query" : "vector";
+  const std::string& vector_name = collection.config().vector_name;
   SearchOptions o;
   auto vector = body.find(vector_key);
   if (vector == body.end()) return core::invalid_argument(where + vector_key + " is required");
@@ -210,12 +203,12 @@ core::Result<SearchOptions> search_options(const json& body, const std::string& 
   }
   std::vector<core::PointId> examples;
   core::Result<std::vector<float>> v = [&]() -> core::Result<std::vector<float>> {
-    if (collection == nullptr) return vector_from_json(*vector_json, vector_where, vector_name);
+    if (!query_api) return vector_from_json(*vector_json, vector_where, vector_name);
     if (vector_json->is_object() && vector_json->size() == 1) {
       const std::string& kind = vector_json->begin().key();
       if (kind == "recommend") {
         return recommend_vector((*vector_json)["recommend"], vector_where + ".recommend",
-                                *collection, &examples);
+                                collection, &examples);
       }
       for (const char* other :
            {"discover", "context", "order_by", "fusion", "rrf", "formula", "sample"}) {
@@ -226,7 +219,7 @@ core::Result<SearchOptions> search_options(const json& body, const std::string& 
         }
       }
     }
-    return query_vector_input(*vector_json, vector_where, *collection, &examples);
+    return query_vector_input(*vector_json, vector_where, collection, &examples);
   }();
   if (!v.is_ok()) return v.status();
   o.vector = std::move(v).value();
@@ -506,7 +499,7 @@ core::Result<json> nearest_json(index::Collection& collection, const SearchOptio
 // Qdrant's search for one request: a list of hits.
 core::Result<json> search_json(index::Collection& collection, const json& body,
                                const std::string& where, const RequestLimits& limits) {
-  auto options = search_options(body, where, limits, collection.config().vector_name);
+  auto options = search_options(body, where, limits, collection);
   if (!options.is_ok()) return options.status();
   return nearest_json(collection, options.value(), where);
 }
@@ -544,8 +537,7 @@ core::Result<json> query_json(index::Collection& collection, const json& body,
     if (!page.is_ok()) return page;
     return json{{"points", page.value()["points"]}};
   }
-  auto options =
-      search_options(body, where, limits, collection.config().vector_name, "query", &collection);
+  auto options = search_options(body, where, limits, collection, /*query_api=*/true);
   if (!options.is_ok()) return options.status();
   core::Result<json> points = nearest_json(collection, options.value(), where);
   if (!points.is_ok()) return points;
@@ -616,7 +608,7 @@ core::Result<json> query_groups_json(index::Collection& collection, const json& 
   json search = body;
   for (const char* key : {"limit", "offset", "group_by", "group_size"}) search.erase(key);
   core::Result<SearchOptions> parsed =
-      search_options(search, "", limits, collection.config().vector_name, "query", &collection);
+      search_options(search, "", limits, collection, /*query_api=*/true);
   if (!parsed.is_ok()) return parsed.status();
   const SearchOptions& o = parsed.value();
   if (o.mmr) return core::invalid_argument("query.mmr is not supported with groups");
@@ -680,24 +672,23 @@ core::Result<json> batched_nearest(index::Collection& collection, const json& bo
   std::vector<std::string> wheres;
   std::vector<size_t> slots;
   size_t entry = 0;
-  core::Result<json> out =
-      each_search(body, limits, query_api ? "query requests" : "search requests",
-                  [&](const json& e, const std::string& where) -> core::Result<json> {
-                    const size_t slot = entry++;
-                    if (query_api && (!e.contains("query") || e["query"].is_null())) {
-                      return query_json(collection, e, where, limits);
-                    }
-                    const std::string& vector_name = collection.config().vector_name;
-                    if (query_api) VESTA_RETURN_IF_ERROR(check_query_keys(e, where, vector_name));
-                    core::Result<SearchOptions> o = search_options(
-                        e, where, limits, vector_name, query_api ? "query" : "vector",
-                        query_api ? &collection : nullptr);
-                    if (!o.is_ok()) return o.status();
-                    parsed.push_back(std::move(o).value());
-                    wheres.push_back(where);
-                    slots.push_back(slot);
-                    return json(nullptr);  // filled in below
-                  });
+  core::Result<json> out = each_search(
+      body, limits, query_api ? "query requests" : "search requests",
+      [&](const json& e, const std::string& where) -> core::Result<json> {
+        const size_t slot = entry++;
+        if (query_api && (!e.contains("query") || e["query"].is_null())) {
+          return query_json(collection, e, where, limits);
+        }
+        if (query_api) {
+          VESTA_RETURN_IF_ERROR(check_query_keys(e, where, collection.config().vector_name));
+        }
+        core::Result<SearchOptions> o = search_options(e, where, limits, collection, query_api);
+        if (!o.is_ok()) return o.status();
+        parsed.push_back(std::move(o).value());
+        wheres.push_back(where);
+        slots.push_back(slot);
+        return json(nullptr);  // filled in below
+      });
   if (!out.is_ok()) return out;
   json& results = out.value();
   auto place = [&](size_t k, json hits) {
