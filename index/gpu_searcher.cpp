@@ -60,14 +60,15 @@ void GpuSearcher::forget(const FlatIndex& index) {
   mirror->device.clear();
 }
 
+std::shared_ptr<GpuSearcher::Mirror> GpuSearcher::existing_mirror(const FlatIndex& index) const {
+  std::lock_guard lock(mutex_);
+  auto it = mirrors_.find(index.instance_id());
+  return it == mirrors_.end() ? nullptr : it->second;
+}
+
 void GpuSearcher::index_changed(const FlatIndex& index) {
-  std::shared_ptr<Mirror> mirror;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = mirrors_.find(index.instance_id());
-    if (it == mirrors_.end()) return;
-    mirror = it->second;
-  }
+  std::shared_ptr<Mirror> mirror = existing_mirror(index);
+  if (mirror == nullptr) return;
   std::unique_lock mirror_lock(mirror->mutex);
   if (mirror->device.empty() || in_step(*mirror, index)) return;
   // A failure leaves no mirror: the next search builds it again, and meets
@@ -76,13 +77,8 @@ void GpuSearcher::index_changed(const FlatIndex& index) {
 }
 
 bool GpuSearcher::mirror_in_step(const FlatIndex& index) const {
-  std::shared_ptr<Mirror> mirror;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = mirrors_.find(index.instance_id());
-    if (it == mirrors_.end()) return false;
-    mirror = it->second;
-  }
+  std::shared_ptr<Mirror> mirror = existing_mirror(index);
+  if (mirror == nullptr) return false;
   std::shared_lock mirror_lock(mirror->mutex);
   return in_step(*mirror, index);
 }

@@ -64,7 +64,8 @@ class GpuSearcher final : public Searcher {
     uint64_t tombstone_version = 0;
   };
 
-  std::shared_ptr<Mirror> mirror_for(const FlatIndex& index);
+  std::shared_ptr<Mirror> mirror_for(const FlatIndex& index);             // made when absent
+  std::shared_ptr<Mirror> existing_mirror(const FlatIndex& index) const;  // null when absent
   static bool in_step(const Mirror& mirror, const FlatIndex& index);
   core::Status bring_up_to_date(Mirror& mirror, const FlatIndex& index);
 
