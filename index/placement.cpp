@@ -124,6 +124,13 @@ bool PlacementSearcher::may_use_gpu(const FlatIndex& index) const {
   return !cpu_only_.contains(index.instance_id());
 }
 
+bool PlacementSearcher::stays_on_gpu(const FlatIndex& index) {
+  if (!may_use_gpu(index)) return false;
+  if (fits(index)) return true;
+  gpu_->forget(index);  // an index grown past the budget gives its device memory back
+  return false;
+}
+
 size_t PlacementSearcher::searches_side_by_side(const FlatIndex& index) const {
   return may_use_gpu(index) && fits(index) ? gpu_searches_at_once_
                                            : cpu_.searches_side_by_side(index);
@@ -140,12 +147,7 @@ core::Result<SearchHits> PlacementSearcher::search(const FlatIndex& index,
   while (bucket + 1 < kBatchSizeBuckets && (size_t{1} << bucket) < request.n_queries) ++bucket;
   ++batch_sizes_[bucket];
   queries_ += request.n_queries;
-  bool on_gpu = may_use_gpu(index);
-  if (on_gpu && !fits(index)) {
-    gpu_->forget(index);  // gives its device memory back to the others
-    on_gpu = false;
-  }
-  if (on_gpu) {
+  if (stays_on_gpu(index)) {
     core::Result<SearchHits> hits = gpu_->search(index, request);
     if (hits.is_ok() || hits.status().code() == core::StatusCode::kInvalidArgument) {
       ++gpu_searches_;
@@ -167,14 +169,7 @@ core::Result<SearchHits> PlacementSearcher::search(const FlatIndex& index,
 }
 
 void PlacementSearcher::index_changed(const FlatIndex& index) {
-  if (may_use_gpu(index)) {
-    // As a search would: an index grown past the budget leaves the device.
-    if (fits(index)) {
-      gpu_->index_changed(index);
-    } else {
-      gpu_->forget(index);
-    }
-  }
+  if (stays_on_gpu(index)) gpu_->index_changed(index);
   cpu_.index_changed(index);
 }
 

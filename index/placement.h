@@ -89,6 +89,9 @@ class PlacementSearcher final : public Searcher {
   bool fits(const FlatIndex& index) const;
   // A GPU exists and has not failed this index.
   bool may_use_gpu(const FlatIndex& index) const;
+  // may_use_gpu and the index fits the budget; one that no longer fits is
+  // forgotten on the device (searches and writes both ask this).
+  bool stays_on_gpu(const FlatIndex& index);
 
   Searcher& cpu_;
   std::unique_ptr<GpuSearcher> gpu_;  // null: CPU only
