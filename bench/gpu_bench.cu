@@ -5,10 +5,15 @@
 //
 //   vesta_gpu_bench [--rows 1000000,10000000] [--dim 768] [--k 10]
 //                   [--batches 1,4,16,64,256,1024,4096] [--reps 5] [--json FILE]
-//                   [--scratch-bytes N] [--append-rows N]
+//                   [--scratch-bytes N] [--append-rows N] [--block-select]
+//                   [--concurrent N] [--trace]
 //
 // --append-rows N also times appending N rows from host memory (the write
-// path's copy) against a plain cudaMemcpy of the same bytes.
+// path's copy) against a plain cudaMemcpy of the same bytes. --block-select
+// selects with whole thread blocks where warps would (the earlier way), for
+// comparison. --concurrent N also runs N threads searching the same index at
+// once (N device search slots, as a server's concurrent batches) and reports
+// their combined rate. --trace prints each search's phase times to stderr.
 //
 // Rows are random float16 values made on the device. Each batch size is run
 // once to warm up, then --reps times; the median is reported. Without a
@@ -19,11 +24,13 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kernels/cpu/distance.h"
@@ -246,6 +253,9 @@ int main(int argc, char** argv) {
   size_t scratch = size_t{256} << 20;
   size_t append_rows = 0;
   std::string json_path;
+  bool block_select = false;
+  bool trace = false;
+  size_t concurrent = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     auto value = [&]() -> const char* {
@@ -266,19 +276,28 @@ int main(int argc, char** argv) {
       scratch = std::stoull(value());
     } else if (arg == "--append-rows") {
       append_rows = std::stoull(value());
+    } else if (arg == "--block-select") {
+      block_select = true;
+    } else if (arg == "--trace") {
+      trace = true;
+    } else if (arg == "--concurrent") {
+      concurrent = std::max<size_t>(1, std::stoull(value()));
     } else if (arg == "--json") {
       json_path = value();
     } else {
       std::fprintf(stderr,
                    "usage: vesta_gpu_bench [--rows N,N] [--dim D] [--k K] [--batches B,B] "
-                   "[--reps R] [--scratch-bytes N] [--append-rows N] [--json FILE]\n");
+                   "[--reps R] [--scratch-bytes N] [--append-rows N] [--block-select] "
+                   "[--concurrent N] [--trace] [--json FILE]\n");
       return arg == "--help" ? 0 : 2;
     }
   }
 
   vesta::kernels::cuda::DeviceOptions options;
   options.scratch_bytes = scratch;
-  options.max_concurrent_searches = 1;
+  options.max_concurrent_searches = concurrent;
+  options.block_select = block_select;
+  options.trace = trace;
   auto runtime = vesta::kernels::cuda::open_device(options);
   if (!runtime.is_ok()) {
     std::printf("vesta_gpu_bench: NOT RUN - no usable CUDA device (%s)\n",
@@ -352,6 +371,29 @@ int main(int argc, char** argv) {
         if (rep > 0) seconds.push_back(std::chrono::duration<double>(stop - start).count());
       }
       const double t = median(seconds);
+      // N threads at once, each as many searches as --reps (after one each to warm up).
+      double concurrent_t = 0;
+      if (concurrent > 1) {
+        std::vector<std::thread> threads;
+        std::atomic<bool> failed{false};
+        auto run = [&](int searches) {
+          std::vector<std::vector<vesta::kernels::Neighbor>> own;
+          for (int i = 0; i < searches; ++i) {
+            if (!index->search(queries.data(), batch, k, nullptr, &own).is_ok()) failed = true;
+          }
+        };
+        for (size_t c = 0; c < concurrent; ++c) threads.emplace_back(run, 1);
+        for (std::thread& thread : threads) thread.join();
+        threads.clear();
+        const int per_thread = std::max(reps, 4);
+        const auto start = std::chrono::steady_clock::now();
+        for (size_t c = 0; c < concurrent; ++c) threads.emplace_back(run, per_thread);
+        for (std::thread& thread : threads) thread.join();
+        const auto stop = std::chrono::steady_clock::now();
+        if (failed) die("search", "a concurrent search failed");
+        concurrent_t = std::chrono::duration<double>(stop - start).count() /
+                       static_cast<double>(concurrent * static_cast<size_t>(per_thread));
+      }
       // The GEMM-only time, with the tile size the search picks.
       const size_t tile_rows = std::min(
           rows,
@@ -375,6 +417,14 @@ int main(int argc, char** argv) {
           rows, batch, t * 1e3, static_cast<double>(batch) / t, row_bytes / t / 1e9,
           100.0 * row_bytes / t / copy_bps, flops / t / 1e12, 100.0 * flops / t / tensor_flops,
           gemm_t * 1e3, swapped_t * 1e3);
+      if (concurrent > 1) {
+        std::printf(
+            "| %zu | %zu, %zu at once | %.3f | %.0f | %.0f GB/s | %.1f | %.1f TFLOP/s | "
+            "%.1f | | |\n",
+            rows, batch, concurrent, concurrent_t * 1e3, static_cast<double>(batch) / concurrent_t,
+            row_bytes / concurrent_t / 1e9, 100.0 * row_bytes / concurrent_t / copy_bps,
+            flops / concurrent_t / 1e12, 100.0 * flops / concurrent_t / tensor_flops);
+      }
       std::fflush(stdout);
       if (json != nullptr) {
         std::fprintf(json,

@@ -3,7 +3,9 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -173,8 +175,12 @@ struct BlockSelect {
   uint32_t capacity;
 
   __device__ void sort() {
-    const uint32_t n = sort_size(state->count);  // <= capacity
-    for (uint32_t i = state->count + threadIdx.x; i < n; i += blockDim.x) {
+    // Every thread reads the state before the barriers below; only thread 0
+    // writes it, after them (a read of it there, even one the compiler hoists
+    // out of thread 0's branch, would race with that write).
+    SelectState kept = *state;
+    const uint32_t n = sort_size(kept.count);  // <= capacity
+    for (uint32_t i = kept.count + threadIdx.x; i < n; i += blockDim.x) {
       buffer[i] = worst_candidate();
     }
     __syncthreads();
@@ -187,8 +193,9 @@ struct BlockSelect {
       }
     }
     if (threadIdx.x == 0) {
-      after_sort(*state, buffer, k);
-      *sorted_count = state->count;
+      after_sort(kept, buffer, k);
+      *state = kept;
+      *sorted_count = kept.count;
     }
     __syncthreads();
   }
@@ -330,6 +337,178 @@ struct TileSource {
   }
 };
 
+// ---- warp queues (k <= kWarpQueueMaxK; see select.h) ---------------------------
+
+// What one lane loaded of one chunk: its kSelectPerThread elements.
+struct WarpLoaded {
+  Candidate candidates[kSelectPerThread];
+  uint32_t live;  // bit j: element j exists and is not masked out
+};
+
+__device__ __forceinline__ Candidate shfl_candidate(Candidate c, int lane) {
+  return Candidate{__shfl_sync(0xffffffffu, c.key, lane), __shfl_sync(0xffffffffu, c.row, lane)};
+}
+
+// A warp's queue: lane j holds the j-th best candidate seen (worst_candidate()
+// while fewer were seen); `threshold` (entry k - 1) is the same in every lane.
+struct WarpQueue {
+  Candidate mine;
+  Candidate threshold;
+
+  __device__ void start(Candidate carried, uint32_t k) {
+    mine = carried;
+    threshold = shfl_candidate(mine, static_cast<int>(k - 1));
+  }
+
+  // Inserts `x` (better than the threshold, the same in every lane) in order.
+  __device__ void insert(Candidate x, unsigned lane, uint32_t k) {
+    // The lanes holding better entries are a prefix: x goes after them.
+    const unsigned pos = __popc(__ballot_sync(0xffffffffu, better(mine, x)));
+    const Candidate up{__shfl_up_sync(0xffffffffu, mine.key, 1),
+                       __shfl_up_sync(0xffffffffu, mine.row, 1)};
+    if (lane > pos) mine = up;
+    if (lane == pos) mine = x;
+    threshold = shfl_candidate(mine, static_cast<int>(k - 1));
+  }
+
+  // Offers element j of every lane's `loaded`, in lane order.
+  __device__ void offer_element(const WarpLoaded& loaded, uint32_t j, unsigned lane, uint32_t k) {
+    const Candidate mine_j = loaded.candidates[j];
+    unsigned pending =
+        __ballot_sync(0xffffffffu, ((loaded.live >> j) & 1u) != 0 && better(mine_j, threshold));
+    while (pending != 0) {
+      const int from = __ffs(pending) - 1;
+      pending &= pending - 1;
+      const Candidate x = shfl_candidate(mine_j, from);
+      if (better(x, threshold)) insert(x, lane, k);
+    }
+  }
+};
+
+// One warp's pass over its chunks of [0, n) (chunks warp, warp + kSelectWarps,
+// ...). The loads of kWarpUnroll chunks are issued before any is examined.
+constexpr uint32_t kWarpUnroll = 4;
+template <typename Source>
+__device__ void queue_offer(const Source& source, uint32_t n, uint32_t k, WarpQueue& queue) {
+  const unsigned lane = threadIdx.x & 31;
+  const uint32_t warp = threadIdx.x >> 5;
+  constexpr uint32_t kStep = kSelectWarps * kWarpChunk;
+  for (uint32_t base = warp * kWarpChunk; base < n; base += kStep * kWarpUnroll) {
+    WarpLoaded loaded[kWarpUnroll];
+#pragma unroll
+    for (uint32_t u = 0; u < kWarpUnroll; ++u) loaded[u] = source.load(base + u * kStep, n, lane);
+#pragma unroll
+    for (uint32_t u = 0; u < kWarpUnroll; ++u) {
+      bool pass = false;
+#pragma unroll
+      for (uint32_t j = 0; j < kSelectPerThread; ++j) {
+        pass = pass || (((loaded[u].live >> j) & 1u) != 0 &&
+                        may_admit(queue.threshold, loaded[u].candidates[j].key));
+      }
+      if (!__any_sync(0xffffffffu, pass)) continue;
+#pragma unroll
+      for (uint32_t j = 0; j < kSelectPerThread; ++j) queue.offer_element(loaded[u], j, lane, k);
+    }
+  }
+}
+
+// The block's end: warp 0 takes the first k entries of warps 1, 2, ... (in
+// that order) into its queue; returns, in warp 0, how many of its first k
+// lanes hold a candidate. `exchange` holds kSelectThreads candidates.
+__device__ uint32_t merge_queues(WarpQueue& queue, uint32_t k, Candidate* exchange) {
+  const unsigned lane = threadIdx.x & 31;
+  exchange[threadIdx.x] = queue.mine;
+  __syncthreads();
+  if (threadIdx.x >= 32) return 0;
+  for (uint32_t w = 1; w < kSelectWarps; ++w) {
+    for (uint32_t j = 0; j < k; ++j) {
+      const Candidate x = exchange[w * 32 + j];  // the same in every lane
+      if (better(x, queue.threshold)) queue.insert(x, lane, k);
+    }
+  }
+  return __popc(__ballot_sync(0xffffffffu, lane < k && queue.mine.row != kNoRow));
+}
+
+// A row tile's slice for one warp: lane l reads elements 4l .. 4l + 3 of a
+// chunk with one 16-byte load (as TileSource).
+struct TileWarpSource {
+  const float* ip;
+  uint32_t first_row;
+  const float* row_norms;  // squared L2 only
+  float query_norm;
+  const uint64_t* tombstones;  // optional
+  const uint64_t* allowed;     // optional
+
+  __device__ WarpLoaded load(uint32_t base, uint32_t n, unsigned lane) const {
+    WarpLoaded loaded;
+    loaded.live = 0;
+    const uint32_t i = base + 4 * lane;
+    if (i >= n) return loaded;
+    const float4 dot = *reinterpret_cast<const float4*>(ip + i);
+    const uint32_t row = first_row + i;  // a multiple of 4: one bitmap word
+    float4 key = dot;
+    if (row_norms != nullptr) {
+      const float4 norm = *reinterpret_cast<const float4*>(row_norms + row);
+      key.x = -fmaxf(query_norm + norm.x - 2.0f * dot.x, 0.0f);
+      key.y = -fmaxf(query_norm + norm.y - 2.0f * dot.y, 0.0f);
+      key.z = -fmaxf(query_norm + norm.z - 2.0f * dot.z, 0.0f);
+      key.w = -fmaxf(query_norm + norm.w - 2.0f * dot.w, 0.0f);
+    }
+    uint32_t live = 0xFu;
+    if (tombstones != nullptr) live &= ~static_cast<uint32_t>(tombstones[row >> 6] >> (row & 63));
+    if (allowed != nullptr) live &= static_cast<uint32_t>(allowed[row >> 6] >> (row & 63));
+    const uint32_t left = n - i;
+    if (left < 4) live &= (1u << left) - 1u;
+    loaded.live = live & 0xFu;
+    loaded.candidates[0] = Candidate{key.x, row};
+    loaded.candidates[1] = Candidate{key.y, row + 1};
+    loaded.candidates[2] = Candidate{key.z, row + 2};
+    loaded.candidates[3] = Candidate{key.w, row + 3};
+    return loaded;
+  }
+};
+
+// Block (split s, query q), k <= kWarpQueueMaxK: as select_tile_kernel, with
+// warp queues. Slot (q, s) keeps kSelectWarps * 32 candidates in `lists`:
+// between tiles warp w's queue (lane j at w * 32 + j), after the last tile the
+// block's best k at the start; states[slot].count is 0 before the first tile
+// (no queues carried yet), 1 between tiles, and the number kept at the end.
+__global__ void __launch_bounds__(kSelectThreads)
+    select_tile_queues_kernel(const float* ip, size_t ldc, uint64_t tile_first, uint64_t tile_rows,
+                              uint64_t slice_rows, const float* row_norms, const float* query_norms,
+                              const uint64_t* tombstones, const uint64_t* allowed, uint32_t k,
+                              bool last_tile, Candidate* lists, SelectState* states) {
+  const uint32_t splits = gridDim.x;
+  const uint64_t slot = static_cast<uint64_t>(blockIdx.y) * splits + blockIdx.x;
+  const uint64_t begin = static_cast<uint64_t>(blockIdx.x) * slice_rows;
+  const uint32_t n = static_cast<uint32_t>(
+      begin >= tile_rows ? 0 : (begin + slice_rows < tile_rows ? slice_rows : tile_rows - begin));
+  if (n == 0 && !last_tile) return;  // uniform across the block
+
+  Candidate* list = lists + slot * kSelectThreads;
+  const bool carried = states[slot].count != 0;
+  __syncthreads();  // every thread has read the state before it is written below
+  WarpQueue queue;
+  queue.start(carried ? list[threadIdx.x] : worst_candidate(), k);
+  const TileWarpSource source{ip + blockIdx.y * ldc + begin,
+                              static_cast<uint32_t>(tile_first + begin),
+                              row_norms,
+                              query_norms != nullptr ? query_norms[blockIdx.y] : 0.0f,
+                              tombstones,
+                              allowed};
+  queue_offer(source, n, k, queue);
+  if (!last_tile) {
+    list[threadIdx.x] = queue.mine;
+    if (threadIdx.x == 0) states[slot].count = 1;
+    return;
+  }
+  __shared__ Candidate exchange[kSelectThreads];
+  const uint32_t kept = merge_queues(queue, k, exchange);
+  if (threadIdx.x >= 32) return;
+  if (threadIdx.x < k) list[threadIdx.x] = queue.mine;
+  if (threadIdx.x == 0) states[slot].count = kept;
+}
+
 // Block (split s, query q) scans its slice of a row tile and continues the
 // selection of slot (q, s): `lists` holds `capacity` candidates per slot and
 // `states` one SelectState per slot (zeroed before the first tile). Between
@@ -412,6 +591,48 @@ __global__ void merge_lists_kernel(const Candidate* lists, const SelectState* st
   if (threadIdx.x == 0) out_counts[q] = final_state.count;
 }
 
+// Element i of the warp-queue merge: entry i % k of split i / k's kept list
+// (kSelectThreads entries apart; its count in states[split]).
+struct ListWarpSource {
+  const Candidate* lists;
+  const SelectState* states;
+  uint32_t k;
+
+  __device__ WarpLoaded load(uint32_t base, uint32_t n, unsigned lane) const {
+    WarpLoaded loaded;
+    loaded.live = 0;
+#pragma unroll
+    for (uint32_t j = 0; j < kSelectPerThread; ++j) {
+      loaded.candidates[j] = worst_candidate();
+      const uint32_t i = base + 4 * lane + j;
+      if (i >= n) continue;
+      const uint32_t split = i / k;
+      const uint32_t entry = i % k;
+      if (entry >= states[split].count) continue;
+      loaded.candidates[j] = lists[static_cast<uint64_t>(split) * kSelectThreads + entry];
+      loaded.live |= 1u << j;
+    }
+    return loaded;
+  }
+};
+
+// Block q merges the `splits` kept lists of query q (k <= kWarpQueueMaxK) with
+// warp queues, as select_tile_queues_kernel left them.
+__global__ void __launch_bounds__(kSelectThreads)
+    merge_lists_queues_kernel(const Candidate* lists, const SelectState* states, uint32_t splits,
+                              uint32_t k, Candidate* out, uint32_t* out_counts) {
+  const uint64_t q = blockIdx.x;
+  WarpQueue queue;
+  queue.start(worst_candidate(), k);
+  const ListWarpSource source{lists + q * splits * kSelectThreads, states + q * splits, k};
+  queue_offer(source, splits * k, k, queue);
+  __shared__ Candidate exchange[kSelectThreads];
+  const uint32_t kept = merge_queues(queue, k, exchange);
+  if (threadIdx.x >= 32) return;
+  if (threadIdx.x < k) out[q * k + threadIdx.x] = queue.mine;
+  if (threadIdx.x == 0) out_counts[q] = kept;
+}
+
 // ---- runtime -------------------------------------------------------------------
 
 // One search's stream, cuBLAS handle and scratch.
@@ -430,6 +651,8 @@ struct SearchSlot {
   DeviceBuffer queries_f32, queries_f16, query_norms, allowed, lists, states, result;
   DeviceBuffer ip[2];
   PinnedBuffer host_queries, host_result;
+  // DeviceOptions::trace: timing events at the phase boundaries.
+  cudaEvent_t trace[6] = {};
   bool busy = false;
 };
 
@@ -451,6 +674,9 @@ class DeviceRuntime {
       if (slot.blas != nullptr) cublasDestroy(slot.blas);
       for (cudaEvent_t event :
            {slot.gemm_done[0], slot.gemm_done[1], slot.select_done[0], slot.select_done[1]}) {
+        if (event != nullptr) cudaEventDestroy(event);
+      }
+      for (cudaEvent_t event : slot.trace) {
         if (event != nullptr) cudaEventDestroy(event);
       }
       if (slot.stream != nullptr) cudaStreamDestroy(slot.stream);
@@ -484,6 +710,9 @@ class DeviceRuntime {
       for (cudaEvent_t* event :
            {&slot.gemm_done[0], &slot.gemm_done[1], &slot.select_done[0], &slot.select_done[1]}) {
         VESTA_CUDA_TRY(cudaEventCreateWithFlags(event, cudaEventDisableTiming));
+      }
+      if (options_.trace) {
+        for (cudaEvent_t& event : slot.trace) VESTA_CUDA_TRY(cudaEventCreate(&event));
       }
       VESTA_CUBLAS_TRY(cublasCreate(&slot.blas));
       VESTA_CUBLAS_TRY(cublasSetStream(slot.blas, slot.stream));
@@ -780,8 +1009,12 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
                                          uint32_t* out_counts) {
   cudaStream_t stream = slot.stream;
   const DeviceOptions& options = runtime_->options();
+  const auto host_start = std::chrono::steady_clock::now();
+  if (options.trace) VESTA_CUDA_TRY(cudaEventRecord(slot.trace[0], stream));
   const uint32_t k32 = static_cast<uint32_t>(k);
-  const uint32_t capacity = select_capacity(k32, kSelectChunk);
+  // Small k: a queue per warp (select.h); else the block selects as one.
+  const bool warps = uses_warp_queues(k32) && !options.block_select;
+  const uint32_t capacity = warps ? kSelectThreads : select_capacity(k32, kSelectChunk);
 
   // Queries: pinned copy, upload, convert to float16 (+ norms for L2).
   VESTA_RETURN_IF_ERROR(slot.host_queries.reserve(nq * dim_ * sizeof(float)));
@@ -802,6 +1035,7 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
       slot.queries_f32.as<float>(), dim_, stride_, slot.queries_f16.as<__half>(),
       l2() ? slot.query_norms.as<float>() : nullptr, result_flag);
   VESTA_CUDA_LAUNCHED("convert_queries_kernel");
+  if (options.trace) VESTA_CUDA_TRY(cudaEventRecord(slot.trace[1], stream));
 
   // Row tiles sized by the scratch budget (two distance buffers); splits so
   // that small batches still fill the device.
@@ -824,9 +1058,9 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
     VESTA_RETURN_IF_ERROR(slot.ip[b].reserve(div_up(tile_rows, 4) * 4 * nq * sizeof(float)));
   }
   VESTA_RETURN_IF_ERROR(slot.lists.reserve(nq * splits * capacity * sizeof(Candidate)));
-  VESTA_RETURN_IF_ERROR(slot.states.reserve(nq * splits * sizeof(SelectState)));
-  VESTA_CUDA_TRY(
-      cudaMemsetAsync(slot.states.as<SelectState>(), 0, nq * splits * sizeof(SelectState), stream));
+  const size_t states_bytes = nq * splits * sizeof(SelectState);
+  VESTA_RETURN_IF_ERROR(slot.states.reserve(states_bytes));
+  VESTA_CUDA_TRY(cudaMemsetAsync(slot.states.as<SelectState>(), 0, states_bytes, stream));
 
   const float alpha = 1.0f;
   const float beta = 0.0f;
@@ -852,22 +1086,66 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
     }
     const bool last = tile_first + this_rows >= rows_;
     const dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(nq));
-    select_tile_kernel<<<grid, kSelectThreads, 0, select_stream>>>(
-        ip, ldc, tile_first, this_rows, slice_rows, l2() ? norms_buffer_.as<float>() : nullptr,
-        l2() ? slot.query_norms.as<float>() : nullptr,
-        has_tombstones_ ? tombstones_buffer_.as<uint64_t>() : nullptr, allowed_device, k32,
-        capacity, last, slot.lists.as<Candidate>(), slot.states.as<SelectState>());
-    VESTA_CUDA_LAUNCHED("select_tile_kernel");
+    const float* row_norms = l2() ? norms_buffer_.as<float>() : nullptr;
+    const float* query_norms = l2() ? slot.query_norms.as<float>() : nullptr;
+    const uint64_t* tombstones = has_tombstones_ ? tombstones_buffer_.as<uint64_t>() : nullptr;
+    if (warps) {
+      select_tile_queues_kernel<<<grid, kSelectThreads, 0, select_stream>>>(
+          ip, ldc, tile_first, this_rows, slice_rows, row_norms, query_norms, tombstones,
+          allowed_device, k32, last, slot.lists.as<Candidate>(), slot.states.as<SelectState>());
+      VESTA_CUDA_LAUNCHED("select_tile_queues_kernel");
+    } else {
+      select_tile_kernel<<<grid, kSelectThreads, 0, select_stream>>>(
+          ip, ldc, tile_first, this_rows, slice_rows, row_norms, query_norms, tombstones,
+          allowed_device, k32, capacity, last, slot.lists.as<Candidate>(),
+          slot.states.as<SelectState>());
+      VESTA_CUDA_LAUNCHED("select_tile_kernel");
+    }
     if (pipelined) VESTA_CUDA_TRY(cudaEventRecord(slot.select_done[b], select_stream));
+    if (options.trace && last) {
+      VESTA_CUDA_TRY(cudaEventRecord(slot.trace[2], stream));
+      VESTA_CUDA_TRY(cudaEventRecord(slot.trace[3], select_stream));
+    }
   }
-  merge_lists_kernel<<<static_cast<unsigned>(nq), kSelectThreads, 0, select_stream>>>(
-      slot.lists.as<Candidate>(), slot.states.as<SelectState>(), static_cast<uint32_t>(splits), k32,
-      capacity, result_out, result_counts);
-  VESTA_CUDA_LAUNCHED("merge_lists_kernel");
+  if (warps) {
+    merge_lists_queues_kernel<<<static_cast<unsigned>(nq), kSelectThreads, 0, select_stream>>>(
+        slot.lists.as<Candidate>(), slot.states.as<SelectState>(), static_cast<uint32_t>(splits),
+        k32, result_out, result_counts);
+    VESTA_CUDA_LAUNCHED("merge_lists_queues_kernel");
+  } else {
+    merge_lists_kernel<<<static_cast<unsigned>(nq), kSelectThreads, 0, select_stream>>>(
+        slot.lists.as<Candidate>(), slot.states.as<SelectState>(), static_cast<uint32_t>(splits),
+        k32, capacity, result_out, result_counts);
+    VESTA_CUDA_LAUNCHED("merge_lists_kernel");
+  }
+  if (options.trace) VESTA_CUDA_TRY(cudaEventRecord(slot.trace[4], select_stream));
   VESTA_CUDA_TRY(cudaMemcpyAsync(slot.host_result.as<void>(), slot.result.as<void>(), result_bytes,
                                  cudaMemcpyDeviceToHost, select_stream));
+  if (options.trace) VESTA_CUDA_TRY(cudaEventRecord(slot.trace[5], select_stream));
+  const auto host_enqueued = std::chrono::steady_clock::now();
   VESTA_CUDA_TRY(cudaStreamSynchronize(select_stream));
   if (pipelined) VESTA_CUDA_TRY(cudaStreamSynchronize(stream));
+  if (options.trace) {
+    const auto host_done = std::chrono::steady_clock::now();
+    float ms[5] = {};
+    // trace[2] (last GEMM) is on the other stream: the selection's tail is
+    // measured from it.
+    VESTA_CUDA_TRY(cudaEventElapsedTime(&ms[0], slot.trace[0], slot.trace[1]));
+    VESTA_CUDA_TRY(cudaEventElapsedTime(&ms[1], slot.trace[1], slot.trace[2]));
+    VESTA_CUDA_TRY(cudaEventElapsedTime(&ms[2], slot.trace[2], slot.trace[3]));
+    VESTA_CUDA_TRY(cudaEventElapsedTime(&ms[3], slot.trace[3], slot.trace[4]));
+    VESTA_CUDA_TRY(cudaEventElapsedTime(&ms[4], slot.trace[4], slot.trace[5]));
+    auto us = [&](auto a, auto b) {
+      return std::chrono::duration<double, std::micro>(b - a).count();
+    };
+    std::fprintf(stderr,
+                 "vesta trace: nq %zu k %zu rows %zu tiles %zu splits %zu %s | host: enqueue %.1f "
+                 "us, wall %.1f us | device: queries %.1f, GEMMs %.1f, selection after the "
+                 "last GEMM %.1f, merge %.1f, download %.1f us\n",
+                 nq, k, rows_, div_up(rows_, tile_rows), splits, warps ? "warps" : "blocks",
+                 us(host_start, host_enqueued), us(host_start, host_done), ms[0] * 1e3, ms[1] * 1e3,
+                 ms[2] * 1e3, ms[3] * 1e3, ms[4] * 1e3);
+  }
   const Candidate* host_out = slot.host_result.as<Candidate>();
   const uint32_t* host_counts = reinterpret_cast<const uint32_t*>(host_out + nq * k);
   if (*reinterpret_cast<const int*>(host_counts + nq) != 0) {

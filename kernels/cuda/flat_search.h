@@ -24,6 +24,12 @@ struct DeviceOptions {
   // Searches that may run at once on the device, each on its own stream with
   // its own scratch; more wait for a free one.
   size_t max_concurrent_searches = 4;
+  // Selection by whole thread blocks even where k is small enough for each
+  // warp to select on its own (the faster default); for comparisons.
+  bool block_select = false;
+  // Diagnostics: every search prints its phase times (device events and host
+  // clock) to stderr. Costs a little; for benchmarks.
+  bool trace = false;
   // Fault injection for tests: every search fails as a CUDA error would
   // (Unavailable), so the fallback to the CPU can be tested on a real device.
   bool inject_search_failure = false;

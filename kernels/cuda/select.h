@@ -118,6 +118,55 @@ VESTA_HD void after_sort(SelectState& state, const Candidate* buffer, uint32_t k
   }
 }
 
+// ---- warp queues ----------------------------------------------------------------
+//
+// For k <= kWarpQueueMaxK a block does not select as one: each of its
+// kSelectWarps warps keeps a queue of the best 32 candidates it has seen,
+// sorted best first, one per lane (lane j holds the j-th best), in registers:
+// no shared memory, no sort and no block-wide barrier while it scans. A
+// candidate is admitted when it is better than the queue's k-th entry (the
+// threshold); admitting it is one ordered insertion (the lanes behind it shift
+// down by one, the 32nd falls off). Warp w reads chunks w, w + kSelectWarps,
+// w + 2 * kSelectWarps, ... of the block's input (chunk c = elements
+// [c * kWarpChunk, (c + 1) * kWarpChunk), lane l reading elements 4l .. 4l + 3).
+// A chunk whose keys all fall below the threshold's key costs one vote; in the
+// others element j of every lane is offered in lane order, then element j + 1.
+// Queues are carried from one row tile to the next; at the end warp 0 offers
+// the first k entries of warps 1, 2, ... to its own queue in that order, and
+// its first k entries are the block's best k.
+inline constexpr uint32_t kSelectWarps = kSelectThreads / 32;
+inline constexpr uint32_t kWarpChunk = 32 * kSelectPerThread;
+inline constexpr uint32_t kWarpQueueMaxK = 32;
+
+VESTA_HD bool uses_warp_queues(uint32_t k) { return k >= 1 && k <= kWarpQueueMaxK; }
+
+// Whether a key could be admitted past `threshold` (the exact test, ties by
+// row, comes after).
+VESTA_HD bool may_admit(Candidate threshold, float key) { return key >= threshold.key; }
+
+// One warp's queue as the host keeps it: entry j is lane j's.
+struct HostWarpQueue {
+  Candidate entry[32];
+  HostWarpQueue() {
+    for (Candidate& c : entry) c = worst_candidate();
+  }
+  // Offers one candidate, as the device does (admitted only if better than
+  // entry k - 1).
+  void offer(Candidate x, uint32_t k) {
+    if (!better(x, entry[k - 1])) return;
+    uint32_t pos = 0;
+    while (pos < 32 && better(entry[pos], x)) ++pos;
+    for (uint32_t j = 31; j > pos; --j) entry[j] = entry[j - 1];
+    entry[pos] = x;
+  }
+  // How many of the first k entries hold a candidate.
+  uint32_t kept(uint32_t k) const {
+    uint32_t count = 0;
+    while (count < k && entry[count].row != kNoRow) ++count;
+    return count;
+  }
+};
+
 // ---- host driver ------------------------------------------------------------
 
 // Sorts buffer[0, count) best first as a block would: padding up to
@@ -159,6 +208,40 @@ void host_select(Source&& source, uint64_t n, uint32_t k, uint32_t chunk, Candid
   if (finish) {
     host_sort_buffer(buffer, state.count, capacity);
     after_sort(state, buffer, k);
+  }
+}
+
+// One warp of a block, on the host, by the device's steps: warp `warp` of
+// `warps` over its chunks of [0, n) (see "warp queues" above), continuing
+// `queue` (fresh, or carried from an earlier tile).
+template <typename Source>
+void host_queue_offer(Source&& source, uint64_t n, uint32_t k, uint32_t warp, uint32_t warps,
+                      HostWarpQueue& queue) {
+  for (uint64_t base = uint64_t{warp} * kWarpChunk; base < n;
+       base += uint64_t{warps} * kWarpChunk) {
+    Candidate loaded[kWarpChunk];
+    bool live[kWarpChunk];
+    bool any = false;
+    const Candidate threshold = queue.entry[k - 1];
+    for (uint32_t t = 0; t < kWarpChunk; ++t) {
+      live[t] = base + t < n && source(base + t, &loaded[t]);
+      any = any || (live[t] && may_admit(threshold, loaded[t].key));
+    }
+    if (!any) continue;
+    for (uint32_t j = 0; j < kSelectPerThread; ++j) {
+      for (uint32_t lane = 0; lane < 32; ++lane) {
+        const uint32_t t = lane * kSelectPerThread + j;
+        if (live[t]) queue.offer(loaded[t], k);
+      }
+    }
+  }
+}
+
+// The block's end: warp 0's queue takes the first k entries of every other
+// warp's, in warp order; its first kept(k) entries are the block's best.
+inline void host_merge_queues(HostWarpQueue* queues, uint32_t warps, uint32_t k) {
+  for (uint32_t w = 1; w < warps; ++w) {
+    for (uint32_t j = 0; j < k; ++j) queues[0].offer(queues[w].entry[j], k);
   }
 }
 

@@ -29,9 +29,11 @@ using core::PointId;
 
 // A device runtime for the test, or the reason there is none.
 std::shared_ptr<kernels::cuda::DeviceRuntime> open_or_skip_reason(size_t scratch_bytes,
-                                                                  std::string* reason) {
+                                                                  std::string* reason,
+                                                                  bool block_select = false) {
   kernels::cuda::DeviceOptions options;
   options.scratch_bytes = scratch_bytes;
+  options.block_select = block_select;
   core::Result<std::shared_ptr<kernels::cuda::DeviceRuntime>> runtime =
       kernels::cuda::open_device(options);
   if (!runtime.is_ok()) {
@@ -155,8 +157,8 @@ struct Case {
 
 void compare_batches(GpuSearcher& gpu, CpuSearcher& cpu, const FlatIndex& index,
                      std::mt19937_64& rng, const std::string& label) {
-  const Case cases[] = {
-      {1, 1, false}, {10, 3, true}, {100, 64, false}, {1024, 37, true}, {16, 700, false}};
+  const Case cases[] = {{1, 1, false},  {10, 3, true},    {100, 64, false}, {32, 5, true},
+                        {33, 4, false}, {1024, 37, true}, {16, 700, false}};
   for (const Case& c : cases) {
     const std::vector<float> queries = random_vectors(rng, c.nq, index.dim());
     std::vector<uint64_t> allowed((index.row_count() + 63) / 64, 0);
@@ -177,8 +179,18 @@ void compare_batches(GpuSearcher& gpu, CpuSearcher& cpu, const FlatIndex& index,
 }
 
 TEST(GpuSearcher, MatchesCpuAcrossDimsMetricsKBatchesMasksDeletesAppendsAndCompaction) {
-  for (size_t scratch : {size_t{1} << 20, size_t{256} << 20}) {
-    VESTA_OPEN_DEVICE_OR_SKIP(runtime, scratch);
+  // Small and large scratch (many row tiles or one); warp queues (k <= 32)
+  // and, forced for every k, the block selection.
+  struct Setup {
+    size_t scratch;
+    bool block_select;
+  };
+  for (const Setup setup : {Setup{size_t{1} << 20, false}, Setup{size_t{256} << 20, false},
+                            Setup{size_t{1} << 20, true}}) {
+    const size_t scratch = setup.scratch;
+    std::string runtime_reason;
+    auto runtime = open_or_skip_reason(scratch, &runtime_reason, setup.block_select);
+    if (runtime == nullptr) GTEST_SKIP() << runtime_reason;
     std::mt19937_64 rng(testing::test_seed("GpuSearcher.MatchesCpu"));
     core::ThreadPool pool(0);
     CpuSearcher cpu(pool);
@@ -186,7 +198,8 @@ TEST(GpuSearcher, MatchesCpuAcrossDimsMetricsKBatchesMasksDeletesAppendsAndCompa
     for (Metric metric : {Metric::kDot, Metric::kEuclid, Metric::kCosine}) {
       for (size_t dim : {1, 7, 130, 768}) {
         const std::string label = std::string(metric_name(metric)) + " dim=" + std::to_string(dim) +
-                                  " scratch=" + std::to_string(scratch);
+                                  " scratch=" + std::to_string(scratch) +
+                                  (setup.block_select ? " block-select" : "");
         FlatIndex index(dim, metric);
         const size_t n = 20011;
         upsert_random(index, rng, 0, n);

@@ -175,6 +175,96 @@ TEST(GpuSelect, TilesCarriedAcrossAndSplitsMergedMatchOnePass) {
   }
 }
 
+// The warp queues (k <= kWarpQueueMaxK): in every block each warp keeps its
+// queue over its own chunks and carries it from tile to tile; on the last tile
+// warp 0 takes in the other warps' entries; then the splits' lists are merged
+// by the same warp queues, as merge_lists_queues_kernel does.
+// One block: every warp over `n` elements of `source`, then (with `last`) the
+// block's merge into `out`.
+template <typename Source>
+void run_block_of_queues(Source&& source, uint64_t n, uint32_t k,
+                         std::vector<HostWarpQueue>& queues, bool last,
+                         std::vector<Candidate>* out) {
+  for (uint32_t w = 0; w < kSelectWarps; ++w) {
+    host_queue_offer(source, n, k, w, kSelectWarps, queues[w]);
+  }
+  if (!last) return;
+  host_merge_queues(queues.data(), kSelectWarps, k);
+  const uint32_t kept = queues[0].kept(k);
+  out->assign(queues[0].entry, queues[0].entry + kept);
+}
+
+TEST(GpuSelect, WarpQueuesCarriedAcrossTilesThenBlocksAndSplitsMergedMatchOnePass) {
+  std::mt19937_64 rng(testing::test_seed("GpuSelect.WarpQueues"));
+  EXPECT_TRUE(uses_warp_queues(1));
+  EXPECT_TRUE(uses_warp_queues(kWarpQueueMaxK));
+  EXPECT_FALSE(uses_warp_queues(kWarpQueueMaxK + 1));
+  EXPECT_FALSE(uses_warp_queues(0));
+  for (size_t n : {size_t{3}, size_t{300}, size_t{5000}, size_t{30011}}) {
+    for (uint32_t k : {1u, 7u, 10u, 31u, 32u}) {
+      for (int distinct : {1, 2, 1 << 24}) {
+        for (double mask_rate : {0.0, 0.2, 0.99}) {
+          const std::vector<float> keys = random_keys(rng, n, distinct);
+          std::vector<bool> masked(n);
+          std::bernoulli_distribution masked_dist(mask_rate);
+          // Rows numbered backwards half the time: ties at the threshold then
+          // arrive with smaller rows than the threshold's, which must win.
+          const bool backwards = rng() % 2 == 0;
+          auto row_of = [&](size_t position) {
+            return static_cast<uint32_t>(backwards ? n - 1 - position : position);
+          };
+          std::vector<Candidate> admitted;
+          for (size_t r = 0; r < n; ++r) {
+            masked[r] = masked_dist(rng);
+            if (!masked[r]) admitted.push_back({keys[r], row_of(r)});
+          }
+          const size_t tile_rows = 4096;
+          const size_t splits = 3;
+          const size_t slice = (tile_rows + splits - 1) / splits;
+          std::vector<std::vector<HostWarpQueue>> per_split(
+              splits, std::vector<HostWarpQueue>(kSelectWarps));
+          std::vector<std::vector<Candidate>> kept(splits);
+          for (size_t tile = 0; tile < n; tile += tile_rows) {
+            const size_t rows = std::min(tile_rows, n - tile);
+            const bool last = tile + rows >= n;
+            for (size_t s = 0; s < splits; ++s) {
+              const size_t begin = s * slice;
+              const size_t count = begin >= rows ? 0 : std::min(slice, rows - begin);
+              if (count == 0 && !last) continue;
+              const size_t first = tile + begin;
+              run_block_of_queues(
+                  [&](uint64_t i, Candidate* out) {
+                    const size_t position = first + i;
+                    if (masked[position]) return false;
+                    *out = Candidate{keys[position], row_of(position)};
+                    return true;
+                  },
+                  count, k, per_split[s], last, &kept[s]);
+            }
+          }
+          std::vector<HostWarpQueue> merging(kSelectWarps);
+          std::vector<Candidate> got;
+          run_block_of_queues(
+              [&](uint64_t i, Candidate* out) {
+                const std::vector<Candidate>& list = kept[i / k];
+                if (i % k >= list.size()) return false;
+                *out = list[i % k];
+                return true;
+              },
+              splits * k, k, merging, true, &got);
+          const std::vector<Candidate> want = full_sort(admitted, k);
+          ASSERT_EQ(got.size(), want.size()) << "n " << n << " k " << k;
+          for (size_t i = 0; i < want.size(); ++i) {
+            ASSERT_TRUE(got[i] == want[i])
+                << "n " << n << " k " << k << " distinct " << distinct << " mask " << mask_rate
+                << " rank " << i << ": row " << got[i].row << " vs " << want[i].row;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(GpuSelect, KeysOfLowerIsBetterDistancesRoundTrip) {
   for (float d : {0.0f, 1.5f, -2.25f, 1e30f}) {
     EXPECT_EQ(distance_of_key(key_of_distance(d, true), true), d);
