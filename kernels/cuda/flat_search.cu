@@ -349,47 +349,26 @@ __device__ __forceinline__ Candidate shfl_candidate(Candidate c, int lane) {
   return Candidate{__shfl_sync(0xffffffffu, c.key, lane), __shfl_sync(0xffffffffu, c.row, lane)};
 }
 
-// A warp's queue of 32 * R candidates: entry e (the e-th best seen, or
-// worst_candidate() while fewer were seen) is mine[e / 32] of lane e % 32;
-// `threshold` (entry k - 1) is the same in every lane.
-template <uint32_t R>
+// A warp's queue: lane j holds the j-th best candidate seen (worst_candidate()
+// while fewer were seen); `threshold` (entry k - 1) is the same in every lane.
 struct WarpQueue {
-  Candidate mine[R];
+  Candidate mine;
   Candidate threshold;
 
-  __device__ void update_threshold(uint32_t k) {
-    const uint32_t e = k - 1;
-#pragma unroll
-    for (uint32_t r = 0; r < R; ++r) {
-      const Candidate c = shfl_candidate(mine[r], static_cast<int>(e % 32));
-      if (r == e / 32) threshold = c;
-    }
+  __device__ void start(Candidate carried, uint32_t k) {
+    mine = carried;
+    threshold = shfl_candidate(mine, static_cast<int>(k - 1));
   }
 
   // Inserts `x` (better than the threshold, the same in every lane) in order.
   __device__ void insert(Candidate x, unsigned lane, uint32_t k) {
-    // The entries better than x are a prefix: x goes after them.
-    uint32_t pos = 0;
-#pragma unroll
-    for (uint32_t r = 0; r < R; ++r) pos += __popc(__ballot_sync(0xffffffffu, better(mine[r], x)));
-    // Entry e > pos takes entry e - 1: lane l - 1's, or lane 31's of the
-    // register before for lane 0. Every shuffle reads the old entries.
-    Candidate previous[R];
-    Candidate last[R];
-#pragma unroll
-    for (uint32_t r = 0; r < R; ++r) {
-      previous[r] = Candidate{__shfl_up_sync(0xffffffffu, mine[r].key, 1),
-                              __shfl_up_sync(0xffffffffu, mine[r].row, 1)};
-      last[r] = shfl_candidate(mine[r], 31);
-    }
-#pragma unroll
-    for (uint32_t r = 0; r < R; ++r) {
-      const uint32_t e = r * 32 + lane;
-      if (lane == 0 && r > 0) previous[r] = last[r - 1];
-      if (e > pos) mine[r] = previous[r];
-      if (e == pos) mine[r] = x;
-    }
-    update_threshold(k);
+    // The lanes holding better entries are a prefix: x goes after them.
+    const unsigned pos = __popc(__ballot_sync(0xffffffffu, better(mine, x)));
+    const Candidate up{__shfl_up_sync(0xffffffffu, mine.key, 1),
+                       __shfl_up_sync(0xffffffffu, mine.row, 1)};
+    if (lane > pos) mine = up;
+    if (lane == pos) mine = x;
+    threshold = shfl_candidate(mine, static_cast<int>(k - 1));
   }
 
   // Offers element j of every lane's `loaded`, in lane order.
@@ -409,8 +388,8 @@ struct WarpQueue {
 // One warp's pass over its chunks of [0, n) (chunks warp, warp + kSelectWarps,
 // ...). The loads of kWarpUnroll chunks are issued before any is examined.
 constexpr uint32_t kWarpUnroll = 4;
-template <uint32_t R, typename Source>
-__device__ void queue_offer(const Source& source, uint32_t n, uint32_t k, WarpQueue<R>& queue) {
+template <typename Source>
+__device__ void queue_offer(const Source& source, uint32_t n, uint32_t k, WarpQueue& queue) {
   const unsigned lane = threadIdx.x & 31;
   const uint32_t warp = threadIdx.x >> 5;
   constexpr uint32_t kStep = kSelectWarps * kWarpChunk;
@@ -433,46 +412,21 @@ __device__ void queue_offer(const Source& source, uint32_t n, uint32_t k, WarpQu
   }
 }
 
-// Where a block's carried queues, or its final best k, live: `lists` holds
-// kSelectThreads * R candidates per slot, warp w's entry e at w * 32 * R + e.
-template <uint32_t R>
-__device__ Candidate* queue_slot(Candidate* lists, uint64_t slot) {
-  return lists + slot * (kSelectThreads * R);
-}
-
 // The block's end: warp 0 takes the first k entries of warps 1, 2, ... (in
 // that order) into its queue; returns, in warp 0, how many of its first k
-// entries hold a candidate. `exchange` holds kSelectThreads * R candidates.
-template <uint32_t R>
-__device__ uint32_t merge_queues(WarpQueue<R>& queue, uint32_t k, Candidate* exchange) {
+// lanes hold a candidate. `exchange` holds kSelectThreads candidates.
+__device__ uint32_t merge_queues(WarpQueue& queue, uint32_t k, Candidate* exchange) {
   const unsigned lane = threadIdx.x & 31;
-  const uint32_t warp = threadIdx.x >> 5;
-#pragma unroll
-  for (uint32_t r = 0; r < R; ++r) exchange[warp * 32 * R + r * 32 + lane] = queue.mine[r];
+  exchange[threadIdx.x] = queue.mine;
   __syncthreads();
-  if (warp != 0) return 0;
+  if (threadIdx.x >= 32) return 0;
   for (uint32_t w = 1; w < kSelectWarps; ++w) {
     for (uint32_t j = 0; j < k; ++j) {
-      const Candidate x = exchange[w * 32 * R + j];  // the same in every lane
+      const Candidate x = exchange[w * 32 + j];  // the same in every lane
       if (better(x, queue.threshold)) queue.insert(x, lane, k);
     }
   }
-  uint32_t kept = 0;
-#pragma unroll
-  for (uint32_t r = 0; r < R; ++r) {
-    kept += __popc(__ballot_sync(0xffffffffu, r * 32 + lane < k && queue.mine[r].row != kNoRow));
-  }
-  return kept;
-}
-
-// Stores warp 0's first k entries at `out` (warp 0 only).
-template <uint32_t R>
-__device__ void store_best(const WarpQueue<R>& queue, uint32_t k, Candidate* out) {
-  const unsigned lane = threadIdx.x & 31;
-#pragma unroll
-  for (uint32_t r = 0; r < R; ++r) {
-    if (r * 32 + lane < k) out[r * 32 + lane] = queue.mine[r];
-  }
+  return __popc(__ballot_sync(0xffffffffu, lane < k && queue.mine.row != kNoRow));
 }
 
 // A row tile's slice for one warp: lane l reads elements 4l .. 4l + 3 of a
@@ -515,12 +469,10 @@ struct TileWarpSource {
 };
 
 // Block (split s, query q), k <= kWarpQueueMaxK: as select_tile_kernel, with
-// warp queues of 32 * R entries. Slot (q, s) keeps kSelectThreads * R
-// candidates in `lists` (queue_slot): between tiles the warps' queues, after
-// the last tile the block's best k at the start; states[slot].count is 0
-// before the first tile (no queues carried yet), 1 between tiles, and the
-// number kept at the end.
-template <uint32_t R>
+// warp queues. Slot (q, s) keeps kSelectWarps * 32 candidates in `lists`:
+// between tiles warp w's queue (lane j at w * 32 + j), after the last tile the
+// block's best k at the start; states[slot].count is 0 before the first tile
+// (no queues carried yet), 1 between tiles, and the number kept at the end.
 __global__ void __launch_bounds__(kSelectThreads)
     select_tile_queues_kernel(const float* ip, size_t ldc, uint64_t tile_first, uint64_t tile_rows,
                               uint64_t slice_rows, const float* row_norms, const float* query_norms,
@@ -533,18 +485,11 @@ __global__ void __launch_bounds__(kSelectThreads)
       begin >= tile_rows ? 0 : (begin + slice_rows < tile_rows ? slice_rows : tile_rows - begin));
   if (n == 0 && !last_tile) return;  // uniform across the block
 
-  const unsigned lane = threadIdx.x & 31;
-  const uint32_t warp = threadIdx.x >> 5;
-  Candidate* list = queue_slot<R>(lists, slot);
-  Candidate* carried = list + warp * 32 * R;
-  const bool has_carried = states[slot].count != 0;
+  Candidate* list = lists + slot * kSelectThreads;
+  const bool carried = states[slot].count != 0;
   __syncthreads();  // every thread has read the state before it is written below
-  WarpQueue<R> queue;
-#pragma unroll
-  for (uint32_t r = 0; r < R; ++r) {
-    queue.mine[r] = has_carried ? carried[r * 32 + lane] : worst_candidate();
-  }
-  queue.update_threshold(k);
+  WarpQueue queue;
+  queue.start(carried ? list[threadIdx.x] : worst_candidate(), k);
   const TileWarpSource source{ip + blockIdx.y * ldc + begin,
                               static_cast<uint32_t>(tile_first + begin),
                               row_norms,
@@ -553,16 +498,15 @@ __global__ void __launch_bounds__(kSelectThreads)
                               allowed};
   queue_offer(source, n, k, queue);
   if (!last_tile) {
-#pragma unroll
-    for (uint32_t r = 0; r < R; ++r) carried[r * 32 + lane] = queue.mine[r];
+    list[threadIdx.x] = queue.mine;
     if (threadIdx.x == 0) states[slot].count = 1;
     return;
   }
-  __shared__ Candidate exchange[kSelectThreads * R];
+  __shared__ Candidate exchange[kSelectThreads];
   const uint32_t kept = merge_queues(queue, k, exchange);
-  if (warp != 0) return;
-  store_best(queue, k, list);
-  if (lane == 0) states[slot].count = kept;
+  if (threadIdx.x >= 32) return;
+  if (threadIdx.x < k) list[threadIdx.x] = queue.mine;
+  if (threadIdx.x == 0) states[slot].count = kept;
 }
 
 // Block (split s, query q) scans its slice of a row tile and continues the
@@ -648,12 +592,11 @@ __global__ void merge_lists_kernel(const Candidate* lists, const SelectState* st
 }
 
 // Element i of the warp-queue merge: entry i % k of split i / k's kept list
-// (`stride` entries apart; its count in states[split]).
+// (kSelectThreads entries apart; its count in states[split]).
 struct ListWarpSource {
   const Candidate* lists;
   const SelectState* states;
   uint32_t k;
-  uint32_t stride;
 
   __device__ WarpLoaded load(uint32_t base, uint32_t n, unsigned lane) const {
     WarpLoaded loaded;
@@ -666,7 +609,7 @@ struct ListWarpSource {
       const uint32_t split = i / k;
       const uint32_t entry = i % k;
       if (entry >= states[split].count) continue;
-      loaded.candidates[j] = lists[static_cast<uint64_t>(split) * stride + entry];
+      loaded.candidates[j] = lists[static_cast<uint64_t>(split) * kSelectThreads + entry];
       loaded.live |= 1u << j;
     }
     return loaded;
@@ -674,72 +617,20 @@ struct ListWarpSource {
 };
 
 // Block q merges the `splits` kept lists of query q (k <= kWarpQueueMaxK) with
-// warp queues of 32 * R entries, as select_tile_queues_kernel left them.
-template <uint32_t R>
+// warp queues, as select_tile_queues_kernel left them.
 __global__ void __launch_bounds__(kSelectThreads)
     merge_lists_queues_kernel(const Candidate* lists, const SelectState* states, uint32_t splits,
                               uint32_t k, Candidate* out, uint32_t* out_counts) {
   const uint64_t q = blockIdx.x;
-  WarpQueue<R> queue;
-#pragma unroll
-  for (uint32_t r = 0; r < R; ++r) queue.mine[r] = worst_candidate();
-  queue.update_threshold(k);
-  const ListWarpSource source{lists + q * splits * (kSelectThreads * R), states + q * splits, k,
-                              kSelectThreads * R};
+  WarpQueue queue;
+  queue.start(worst_candidate(), k);
+  const ListWarpSource source{lists + q * splits * kSelectThreads, states + q * splits, k};
   queue_offer(source, splits * k, k, queue);
-  __shared__ Candidate exchange[kSelectThreads * R];
+  __shared__ Candidate exchange[kSelectThreads];
   const uint32_t kept = merge_queues(queue, k, exchange);
   if (threadIdx.x >= 32) return;
-  store_best(queue, k, out + q * k);
+  if (threadIdx.x < k) out[q * k + threadIdx.x] = queue.mine;
   if (threadIdx.x == 0) out_counts[q] = kept;
-}
-
-// Launches the warp-queue selection of one tile, or the merge, for k.
-core::Status launch_select_queues(dim3 grid, cudaStream_t stream, const float* ip, size_t ldc,
-                                  uint64_t tile_first, uint64_t tile_rows, uint64_t slice_rows,
-                                  const float* row_norms, const float* query_norms,
-                                  const uint64_t* tombstones, const uint64_t* allowed, uint32_t k,
-                                  bool last_tile, Candidate* lists, SelectState* states) {
-  switch (queue_registers(k)) {
-    case 1:
-      select_tile_queues_kernel<1><<<grid, kSelectThreads, 0, stream>>>(
-          ip, ldc, tile_first, tile_rows, slice_rows, row_norms, query_norms, tombstones, allowed,
-          k, last_tile, lists, states);
-      break;
-    case 2:
-      select_tile_queues_kernel<2><<<grid, kSelectThreads, 0, stream>>>(
-          ip, ldc, tile_first, tile_rows, slice_rows, row_norms, query_norms, tombstones, allowed,
-          k, last_tile, lists, states);
-      break;
-    default:
-      select_tile_queues_kernel<4><<<grid, kSelectThreads, 0, stream>>>(
-          ip, ldc, tile_first, tile_rows, slice_rows, row_norms, query_norms, tombstones, allowed,
-          k, last_tile, lists, states);
-      break;
-  }
-  VESTA_CUDA_LAUNCHED("select_tile_queues_kernel");
-  return core::Status::ok();
-}
-
-core::Status launch_merge_queues(unsigned blocks, cudaStream_t stream, const Candidate* lists,
-                                 const SelectState* states, uint32_t splits, uint32_t k,
-                                 Candidate* out, uint32_t* out_counts) {
-  switch (queue_registers(k)) {
-    case 1:
-      merge_lists_queues_kernel<1>
-          <<<blocks, kSelectThreads, 0, stream>>>(lists, states, splits, k, out, out_counts);
-      break;
-    case 2:
-      merge_lists_queues_kernel<2>
-          <<<blocks, kSelectThreads, 0, stream>>>(lists, states, splits, k, out, out_counts);
-      break;
-    default:
-      merge_lists_queues_kernel<4>
-          <<<blocks, kSelectThreads, 0, stream>>>(lists, states, splits, k, out, out_counts);
-      break;
-  }
-  VESTA_CUDA_LAUNCHED("merge_lists_queues_kernel");
-  return core::Status::ok();
 }
 
 // ---- runtime -------------------------------------------------------------------
@@ -1123,8 +1014,7 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
   const uint32_t k32 = static_cast<uint32_t>(k);
   // Small k: a queue per warp (select.h); else the block selects as one.
   const bool warps = uses_warp_queues(k32) && !options.block_select;
-  const uint32_t capacity =
-      warps ? kSelectThreads * queue_registers(k32) : select_capacity(k32, kSelectChunk);
+  const uint32_t capacity = warps ? kSelectThreads : select_capacity(k32, kSelectChunk);
 
   // Queries: pinned copy, upload, convert to float16 (+ norms for L2).
   VESTA_RETURN_IF_ERROR(slot.host_queries.reserve(nq * dim_ * sizeof(float)));
@@ -1200,10 +1090,10 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
     const float* query_norms = l2() ? slot.query_norms.as<float>() : nullptr;
     const uint64_t* tombstones = has_tombstones_ ? tombstones_buffer_.as<uint64_t>() : nullptr;
     if (warps) {
-      VESTA_RETURN_IF_ERROR(
-          launch_select_queues(grid, select_stream, ip, ldc, tile_first, this_rows, slice_rows,
-                               row_norms, query_norms, tombstones, allowed_device, k32, last,
-                               slot.lists.as<Candidate>(), slot.states.as<SelectState>()));
+      select_tile_queues_kernel<<<grid, kSelectThreads, 0, select_stream>>>(
+          ip, ldc, tile_first, this_rows, slice_rows, row_norms, query_norms, tombstones,
+          allowed_device, k32, last, slot.lists.as<Candidate>(), slot.states.as<SelectState>());
+      VESTA_CUDA_LAUNCHED("select_tile_queues_kernel");
     } else {
       select_tile_kernel<<<grid, kSelectThreads, 0, select_stream>>>(
           ip, ldc, tile_first, this_rows, slice_rows, row_norms, query_norms, tombstones,
@@ -1218,10 +1108,10 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
     }
   }
   if (warps) {
-    VESTA_RETURN_IF_ERROR(
-        launch_merge_queues(static_cast<unsigned>(nq), select_stream, slot.lists.as<Candidate>(),
-                            slot.states.as<SelectState>(), static_cast<uint32_t>(splits), k32,
-                            result_out, result_counts));
+    merge_lists_queues_kernel<<<static_cast<unsigned>(nq), kSelectThreads, 0, select_stream>>>(
+        slot.lists.as<Candidate>(), slot.states.as<SelectState>(), static_cast<uint32_t>(splits),
+        k32, result_out, result_counts);
+    VESTA_CUDA_LAUNCHED("merge_lists_queues_kernel");
   } else {
     merge_lists_kernel<<<static_cast<unsigned>(nq), kSelectThreads, 0, select_stream>>>(
         slot.lists.as<Candidate>(), slot.states.as<SelectState>(), static_cast<uint32_t>(splits),

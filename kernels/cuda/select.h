@@ -121,40 +121,33 @@ VESTA_HD void after_sort(SelectState& state, const Candidate* buffer, uint32_t k
 // ---- warp queues ----------------------------------------------------------------
 //
 // For k <= kWarpQueueMaxK a block does not select as one: each of its
-// kSelectWarps warps keeps a queue of the best 32 * r candidates it has seen
-// (r = queue_registers(k): 1, 2 or 4), sorted best first, in registers: entry
-// e is held by lane e % 32 in its register e / 32. No shared memory, no sort
-// and no block-wide barrier while it scans. A candidate is admitted when it is
-// better than the queue's k-th entry (the threshold); admitting it is one
-// ordered insertion (the entries behind it shift down by one, the last falls
-// off). Warp w reads chunks w, w + kSelectWarps, w + 2 * kSelectWarps, ... of
-// the block's input (chunk c = elements [c * kWarpChunk, (c + 1) * kWarpChunk),
-// lane l reading elements 4l .. 4l + 3). A chunk whose keys all fall below the
-// threshold's key costs one vote; in the others element j of every lane is
-// offered in lane order, then element j + 1. Queues are carried from one row
-// tile to the next; at the end warp 0 offers the first k entries of warps 1,
-// 2, ... to its own queue in that order, and its first k entries are the
-// block's best k.
+// kSelectWarps warps keeps a queue of the best 32 candidates it has seen,
+// sorted best first, one per lane (lane j holds the j-th best), in registers:
+// no shared memory, no sort and no block-wide barrier while it scans. A
+// candidate is admitted when it is better than the queue's k-th entry (the
+// threshold); admitting it is one ordered insertion (the lanes behind it shift
+// down by one, the 32nd falls off). Warp w reads chunks w, w + kSelectWarps,
+// w + 2 * kSelectWarps, ... of the block's input (chunk c = elements
+// [c * kWarpChunk, (c + 1) * kWarpChunk), lane l reading elements 4l .. 4l + 3).
+// A chunk whose keys all fall below the threshold's key costs one vote; in the
+// others element j of every lane is offered in lane order, then element j + 1.
+// Queues are carried from one row tile to the next; at the end warp 0 offers
+// the first k entries of warps 1, 2, ... to its own queue in that order, and
+// its first k entries are the block's best k.
 inline constexpr uint32_t kSelectWarps = kSelectThreads / 32;
 inline constexpr uint32_t kWarpChunk = 32 * kSelectPerThread;
-inline constexpr uint32_t kWarpQueueMaxK = 128;
-inline constexpr uint32_t kMaxQueueRegisters = kWarpQueueMaxK / 32;
+inline constexpr uint32_t kWarpQueueMaxK = 32;
 
 VESTA_HD bool uses_warp_queues(uint32_t k) { return k >= 1 && k <= kWarpQueueMaxK; }
-
-// Registers per lane of a queue for k: 1, 2 or 4 (a power of two, so that
-// kernels are instantiated three times).
-VESTA_HD uint32_t queue_registers(uint32_t k) { return k <= 32 ? 1 : k <= 64 ? 2 : 4; }
 
 // Whether a key could be admitted past `threshold` (the exact test, ties by
 // row, comes after).
 VESTA_HD bool may_admit(Candidate threshold, float key) { return key >= threshold.key; }
 
-// One warp's queue as the host keeps it: entry e as the device orders them.
+// One warp's queue as the host keeps it: entry j is lane j's.
 struct HostWarpQueue {
-  uint32_t size;  // 32 * queue_registers(k)
-  Candidate entry[32 * kMaxQueueRegisters];
-  explicit HostWarpQueue(uint32_t k) : size(32 * queue_registers(k)) {
+  Candidate entry[32];
+  HostWarpQueue() {
     for (Candidate& c : entry) c = worst_candidate();
   }
   // Offers one candidate, as the device does (admitted only if better than
@@ -162,8 +155,8 @@ struct HostWarpQueue {
   void offer(Candidate x, uint32_t k) {
     if (!better(x, entry[k - 1])) return;
     uint32_t pos = 0;
-    while (pos < size && better(entry[pos], x)) ++pos;
-    for (uint32_t j = size - 1; j > pos; --j) entry[j] = entry[j - 1];
+    while (pos < 32 && better(entry[pos], x)) ++pos;
+    for (uint32_t j = 31; j > pos; --j) entry[j] = entry[j - 1];
     entry[pos] = x;
   }
   // How many of the first k entries hold a candidate.

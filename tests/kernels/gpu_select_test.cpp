@@ -200,13 +200,8 @@ TEST(GpuSelect, WarpQueuesCarriedAcrossTilesThenBlocksAndSplitsMergedMatchOnePas
   EXPECT_TRUE(uses_warp_queues(kWarpQueueMaxK));
   EXPECT_FALSE(uses_warp_queues(kWarpQueueMaxK + 1));
   EXPECT_FALSE(uses_warp_queues(0));
-  EXPECT_EQ(queue_registers(32), 1u);
-  EXPECT_EQ(queue_registers(33), 2u);
-  EXPECT_EQ(queue_registers(64), 2u);
-  EXPECT_EQ(queue_registers(65), 4u);
-  EXPECT_EQ(queue_registers(kWarpQueueMaxK), kMaxQueueRegisters);
   for (size_t n : {size_t{3}, size_t{300}, size_t{5000}, size_t{30011}}) {
-    for (uint32_t k : {1u, 7u, 10u, 31u, 32u, 33u, 60u, 64u, 65u, 100u, 128u}) {
+    for (uint32_t k : {1u, 7u, 10u, 31u, 32u}) {
       for (int distinct : {1, 2, 1 << 24}) {
         for (double mask_rate : {0.0, 0.2, 0.99}) {
           const std::vector<float> keys = random_keys(rng, n, distinct);
@@ -227,7 +222,7 @@ TEST(GpuSelect, WarpQueuesCarriedAcrossTilesThenBlocksAndSplitsMergedMatchOnePas
           const size_t splits = 3;
           const size_t slice = (tile_rows + splits - 1) / splits;
           std::vector<std::vector<HostWarpQueue>> per_split(
-              splits, std::vector<HostWarpQueue>(kSelectWarps, HostWarpQueue(k)));
+              splits, std::vector<HostWarpQueue>(kSelectWarps));
           std::vector<std::vector<Candidate>> kept(splits);
           for (size_t tile = 0; tile < n; tile += tile_rows) {
             const size_t rows = std::min(tile_rows, n - tile);
@@ -247,7 +242,7 @@ TEST(GpuSelect, WarpQueuesCarriedAcrossTilesThenBlocksAndSplitsMergedMatchOnePas
                   count, k, per_split[s], last, &kept[s]);
             }
           }
-          std::vector<HostWarpQueue> merging(kSelectWarps, HostWarpQueue(k));
+          std::vector<HostWarpQueue> merging(kSelectWarps);
           std::vector<Candidate> got;
           run_block_of_queues(
               [&](uint64_t i, Candidate* out) {
