@@ -73,13 +73,11 @@ grep -q "search on gpu" "$out/serve.log" || { echo "serve did not use the GPU"; 
 
 echo "== vesta_gpu_bench =="
 timeout 240 "$(find_bin vesta_gpu_bench)" --rows "$rows" --batches "$batches" --append-rows 1000000 \
-  --json "$out/gpu_bench.json" \
+  --concurrent 4 --json "$out/gpu_bench.json" \
   2>&1 | tee "$out/gpu_bench.txt"
-echo "== scratch size at large batches (1M rows) =="
-for scratch in 67108864 1073741824; do
-  timeout 60 "$(find_bin vesta_gpu_bench)" --rows 1000000 --batches 1024,4096 \
-    --scratch-bytes $scratch 2>&1 | tail -3 | sed "s/^/scratch $scratch /"
-done
+echo "== block selection instead of warp queues, for comparison (1M rows) =="
+timeout 60 "$(find_bin vesta_gpu_bench)" --rows 1000000 --batches "$batches" --block-select \
+  2>&1 | grep '^|' | tee "$out/gpu_bench_block_select.txt"
 echo "== PyTorch peer =="
 PYTHONUNBUFFERED=1 timeout 150 python3 bench/gpu_torch_peer.py --rows "$rows" --batches "$batches" \
   --json "$out/torch_peer.json" 2>&1 | tee "$out/torch_peer.txt"

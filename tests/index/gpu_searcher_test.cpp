@@ -54,29 +54,32 @@ bool allowed_row(const uint64_t* allowed, uint64_t r) {
 
 // The exact kernel distance (float64) of a float32 query and a stored row, and
 // a bound on how far the GPU's may be from it: the query is rounded to float16
-// (relative 2^-11 per value), products accumulate in float32, and Euclid is
-// computed as |q|^2 + |r|^2 - 2 q.r.
+// (by at most 2^-11 of a value, or 2^-25 below float16's smallest normal,
+// 2^-14, where its spacing is 2^-24), products accumulate in float32, and
+// Euclid is computed as |q|^2 + |r|^2 - 2 q.r.
 struct Exact {
   double distance;
   double bound;
 };
 Exact exact(const FlatIndex& index, const float* query, uint64_t row) {
   const std::vector<float> r = index.row_vector(row);
-  double ip = 0, abs_ip = 0, l2 = 0, drift = 0, qn = 0, rn = 0;
+  double ip = 0, abs_ip = 0, l2 = 0, ip_rounding = 0, l2_rounding = 0, qn = 0, rn = 0;
   for (size_t i = 0; i < index.dim(); ++i) {
     const double q = query[i];
+    const double rounding = std::max(std::ldexp(std::fabs(q), -11), std::ldexp(1.0, -25));
     ip += q * r[i];
     abs_ip += std::fabs(q * r[i]);
     l2 += (q - r[i]) * (q - r[i]);
-    drift += std::fabs(q) * std::fabs(q - r[i]);
+    ip_rounding += rounding * std::fabs(r[i]);
+    l2_rounding += rounding * std::fabs(q - r[i]);
     qn += q * q;
     rn += static_cast<double>(r[i]) * r[i];
   }
   const double d = static_cast<double>(index.dim());
   if (index.metric() == Metric::kEuclid) {
-    return {l2, std::ldexp(drift, -10) + std::ldexp(qn + rn + 2 * abs_ip, -20) * (1 + d / 64)};
+    return {l2, 2 * l2_rounding + std::ldexp(qn + rn + 2 * abs_ip, -20) * (1 + d / 64)};
   }
-  return {ip, std::ldexp(abs_ip, -10) + std::ldexp(abs_ip, -23) * d};
+  return {ip, 2 * ip_rounding + std::ldexp(abs_ip, -23) * d};
 }
 
 // GPU hits against CPU hits for one batch: same counts; every GPU hit live,
