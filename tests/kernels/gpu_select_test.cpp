@@ -23,6 +23,22 @@ std::vector<Candidate> full_sort(std::vector<Candidate> all, size_t k) {
   return all;
 }
 
+// A selection's result against the reference, entry by entry.
+::testing::AssertionResult same_candidates(const std::vector<Candidate>& got,
+                                           const std::vector<Candidate>& want) {
+  if (got.size() != want.size()) {
+    return ::testing::AssertionFailure() << got.size() << " kept, " << want.size() << " expected";
+  }
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (!(got[i] == want[i])) {
+      return ::testing::AssertionFailure()
+             << "rank " << i << ": row " << got[i].row << " key " << got[i].key << " vs row "
+             << want[i].row << " key " << want[i].key;
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
 // Keys drawn from `distinct` values (ties everywhere when small).
 std::vector<float> random_keys(std::mt19937_64& rng, size_t n, int distinct) {
   std::uniform_int_distribution<int> pick(0, distinct - 1);
@@ -101,12 +117,8 @@ TEST(GpuSelect, MatchesFullSortWithTiesAndMasks) {
             selection.offer(keys, masked, 0, n);
             const std::vector<Candidate> got = selection.kept();
             const std::vector<Candidate> want = full_sort(admitted, k);
-            ASSERT_EQ(got.size(), want.size()) << "n " << n << " k " << k;
-            for (size_t i = 0; i < want.size(); ++i) {
-              ASSERT_TRUE(got[i] == want[i])
-                  << "n " << n << " k " << k << " threads " << threads << " distinct " << distinct
-                  << " rank " << i << ": row " << got[i].row << " vs " << want[i].row;
-            }
+            ASSERT_TRUE(same_candidates(got, want))
+                << "n " << n << " k " << k << " threads " << threads << " distinct " << distinct;
           }
         }
       }
@@ -169,8 +181,7 @@ TEST(GpuSelect, TilesCarriedAcrossAndSplitsMergedMatchOnePass) {
           lists.size(), k, kSelectChunk, merged.buffer.data(), merged.state);
       const std::vector<Candidate> want = full_sort(admitted, k);
       const std::vector<Candidate> got = merged.kept();
-      ASSERT_EQ(got.size(), want.size());
-      for (size_t i = 0; i < want.size(); ++i) ASSERT_TRUE(got[i] == want[i]) << k << " " << i;
+      ASSERT_TRUE(same_candidates(got, want)) << "k " << k << " distinct " << distinct;
     }
   }
 }
@@ -253,12 +264,8 @@ TEST(GpuSelect, WarpQueuesCarriedAcrossTilesThenBlocksAndSplitsMergedMatchOnePas
               },
               splits * k, k, merging, true, &got);
           const std::vector<Candidate> want = full_sort(admitted, k);
-          ASSERT_EQ(got.size(), want.size()) << "n " << n << " k " << k;
-          for (size_t i = 0; i < want.size(); ++i) {
-            ASSERT_TRUE(got[i] == want[i])
-                << "n " << n << " k " << k << " distinct " << distinct << " mask " << mask_rate
-                << " rank " << i << ": row " << got[i].row << " vs " << want[i].row;
-          }
+          ASSERT_TRUE(same_candidates(got, want))
+              << "n " << n << " k " << k << " distinct " << distinct << " mask " << mask_rate;
         }
       }
     }
