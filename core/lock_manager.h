@@ -14,21 +14,10 @@
 #include <utility>
 #include <vector>
 
+#include "core/cancellation.h"
 #include "core/status.h"
 
 namespace vesta::core {
-
-// A flag a caller sets to abandon its lock waits (for example when the client
-// of a request has gone away). Thread-safe: any thread may cancel while others
-// wait. Once set it stays set.
-class CancellationToken {
- public:
-  void cancel() { cancelled_.store(true, std::memory_order_release); }
-  bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
-
- private:
-  std::atomic<bool> cancelled_{false};
-};
 
 // Longer timeouts are cut to this, so that a deadline never overflows the clock;
 // a year stands for "wait as long as it takes".

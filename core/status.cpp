@@ -29,8 +29,8 @@ int http_status_for(StatusCode code) {
     case StatusCode::kConflict: return 409;
     case StatusCode::kPayloadTooLarge: return 413;
     case StatusCode::kUnprocessable: return 422;
+    case StatusCode::kCancelled: return 499;  // "client closed request", as nginx logs it
     case StatusCode::kDeadlineExceeded:
-    case StatusCode::kCancelled:
     case StatusCode::kUnavailable:
     case StatusCode::kResourceExhausted: return 503;
     case StatusCode::kInternal: return 500;

@@ -20,7 +20,7 @@ enum class StatusCode {
   kPayloadTooLarge,    // 413
   kUnprocessable,      // 422: well-formed but semantically wrong
   kDeadlineExceeded,   // 503 (a lock or queue wait timed out)
-  kCancelled,          // 503 (the caller gave up)
+  kCancelled,          // 499: the caller gave up (its client went away)
   kUnavailable,        // 503: a dependency is down; retry later
   kResourceExhausted,  // 503: out of memory or capacity
   kInternal,           // 500: a bug or an unexpected failure

@@ -430,9 +430,11 @@ core::Result<std::vector<std::vector<ScoredPoint>>> Collection::search_batch(
           return core::Status::ok();
         },
         side_by_side_.load(std::memory_order_relaxed),
-        // A request waits for earlier searches no longer than for a lock.
+        // A request waits for earlier searches no longer than for a lock, and
+        // gives up as a lock wait would when cancelled.
         std::chrono::steady_clock::now() + std::max<std::chrono::steady_clock::duration>(
-                                               params.lock.timeout, batcher_.options().max_delay));
+                                               params.lock.timeout, batcher_.options().max_delay),
+        params.lock.cancel);
     if (!status.is_ok()) return status;
     return out;
   }

@@ -39,7 +39,9 @@ struct SearchParams {
   std::vector<IndexableCondition> indexable;
   bool with_payload = false;
   bool with_vector = false;
-  core::LockOptions lock;  // how long to wait for the collection lock
+  // How long to wait for the collection lock, and the request's cancellation
+  // (which also ends a wait for its batch).
+  core::LockOptions lock;
 };
 
 struct ScoredPoint {

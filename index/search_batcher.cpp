@@ -3,10 +3,36 @@
 #include <algorithm>
 
 namespace vesta::index {
+namespace {
+
+// With a cancellation token, waits wake this often to look at it.
+constexpr std::chrono::milliseconds kCancelPoll{5};
+
+core::Status cancelled_status() {
+  return {core::StatusCode::kCancelled,
+          "cancelled (the client went away) while waiting for earlier searches of this "
+          "collection"};
+}
+
+}  // namespace
+
+template <typename Ready, typename Cancelled>
+bool SearchBatcher::wait(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
+                         std::chrono::steady_clock::time_point until,
+                         const core::CancellationToken* cancel, Ready ready, Cancelled cancelled) {
+  if (cancel == nullptr) return cv.wait_until(lock, until, ready);
+  for (;;) {
+    if (ready() || cancelled()) return true;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= until) return false;
+    cv.wait_until(lock, until - now > kCancelPoll ? now + kCancelPoll : until);
+  }
+}
 
 core::Status SearchBatcher::submit(const float* queries, size_t n, size_t k, const Consume& consume,
                                    const Run& run, size_t runners,
-                                   std::chrono::steady_clock::time_point give_up) {
+                                   std::chrono::steady_clock::time_point give_up,
+                                   const core::CancellationToken* cancel) {
   runners = std::max<size_t>(runners, 1);
   const Member self{queries, n, k, &consume};
   std::unique_lock lock(mutex_);
@@ -17,7 +43,16 @@ core::Status SearchBatcher::submit(const float* queries, size_t n, size_t k, con
     batch->members.push_back(self);
     batch->queries += n;
     if (batch->queries >= options_.max_batch) idle_.notify_all();
-    batch->finished.wait(lock, [&] { return batch->done; });
+    // Until the leader closes the batch this request may still leave it.
+    const auto leaves = [&] { return cancel != nullptr && cancel->cancelled() && !batch->closed; };
+    wait(
+        batch->finished, lock, std::chrono::steady_clock::time_point::max(), cancel,
+        [&] { return batch->done; }, leaves);
+    if (!batch->done && leaves()) {
+      std::erase_if(batch->members, [&](const Member& m) { return m.consume == &consume; });
+      batch->queries -= n;
+      return cancelled_status();
+    }
     return batch->status;
   }
 
@@ -33,19 +68,29 @@ core::Status SearchBatcher::submit(const float* queries, size_t n, size_t k, con
     open_ = batch;
     waiting_.push_back(batch.get());
     const auto full = [&] { return batch->queries >= options_.max_batch; };
+    // A cancelled leader drops its batch only while no one else is in it.
+    const auto alone_and_cancelled = [&] {
+      return cancel != nullptr && cancel->cancelled() && batch->members.size() == 1;
+    };
     const auto deadline = std::chrono::steady_clock::now() + options_.max_delay;
-    idle_.wait_until(lock, deadline, [&] { return running_ == 0 || full(); });
+    wait(
+        idle_, lock, deadline, cancel, [&] { return running_ == 0 || full(); },
+        alone_and_cancelled);
     // Then start once the searcher has room and the batches that waited
     // longer have started; until then others may still join.
-    if (!idle_.wait_until(lock, give_up,
-                          [&] { return running_ < runners && waiting_.front() == batch.get(); })) {
-      // Waited as long as a lock may be waited for: the batch fails whole.
+    const auto has_room = [&] { return running_ < runners && waiting_.front() == batch.get(); };
+    wait(idle_, lock, give_up, cancel, has_room, alone_and_cancelled);
+    if (!has_room()) {
+      // Waited as long as a lock may be waited for, or cancelled with no one
+      // else in it: the batch fails whole.
       std::erase(waiting_, batch.get());
       if (open_ == batch) open_ = nullptr;
       batch->closed = true;
-      batch->status =
-          core::Status(core::StatusCode::kDeadlineExceeded,
-                       "timed out waiting for earlier searches of this collection to end");
+      batch->status = alone_and_cancelled()
+                          ? cancelled_status()
+                          : core::Status(core::StatusCode::kDeadlineExceeded,
+                                         "timed out waiting for earlier searches of this "
+                                         "collection to end");
       batch->done = true;
       batch->finished.notify_all();
       idle_.notify_all();  // the next waiting leader may be first now

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <vector>
 
+#include "core/cancellation.h"
 #include "core/status.h"
 #include "index/searcher.h"
 
@@ -67,11 +68,15 @@ class SearchBatcher {
   // hits (rows cut to k) under the leader's lock. `runners` (at least 1): how
   // many batches of this collection may run at once. A batch still waiting
   // for room at its leader's `give_up` fails whole with DeadlineExceeded.
-  // Returns the batch's status.
+  // Once `cancel` (optional) is cancelled, a request that waits in a batch
+  // not started yet leaves it (its queries are not searched), and a leader
+  // whose batch holds no one else drops it; both return kCancelled. (A leader
+  // with others in its batch runs it for them.) Returns the batch's status.
   core::Status submit(
       const float* queries, size_t n, size_t k, const Consume& consume, const Run& run,
       size_t runners = 1,
-      std::chrono::steady_clock::time_point give_up = std::chrono::steady_clock::time_point::max());
+      std::chrono::steady_clock::time_point give_up = std::chrono::steady_clock::time_point::max(),
+      const core::CancellationToken* cancel = nullptr);
 
   BatchingStats stats() const;
   // Requests in batches that have not started yet.
@@ -95,6 +100,13 @@ class SearchBatcher {
   };
 
   core::Status run_batch(Batch& batch, const Run& run);
+  // Waits on `cv` until `ready()` or `until`; with `cancel`, wakes every
+  // kCancelPoll to look at it and also returns once `cancelled()` holds.
+  // Returns ready() || cancelled() at the end.
+  template <typename Ready, typename Cancelled>
+  static bool wait(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
+                   std::chrono::steady_clock::time_point until,
+                   const core::CancellationToken* cancel, Ready ready, Cancelled cancelled);
 
   size_t dim_;
   BatchingOptions options_;

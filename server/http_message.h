@@ -1,7 +1,10 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
+
+#include "core/cancellation.h"
 
 namespace vesta::server {
 
@@ -13,6 +16,10 @@ struct HttpRequest {
   std::string query;   // target after '?', may be empty
   std::map<std::string, std::string> headers;
   std::string body;
+  // Cancelled by the HTTP server when the client goes away while the request
+  // is handled (its connection closed); null for requests made in-process.
+  // Searches give up their waits for a lock or a batch when it is cancelled.
+  std::shared_ptr<const core::CancellationToken> cancel = nullptr;
 };
 
 struct HttpResponse {

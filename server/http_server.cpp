@@ -14,10 +14,13 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <functional>
 #include <list>
@@ -200,6 +203,8 @@ class HttpServer::Impl::Session : public SessionBase,
       request.headers[name] = std::string(field.value());
     }
     request.body = std::move(req.body());
+    cancel_ = std::make_shared<core::CancellationToken>();
+    request.cancel = cancel_;
     const bool keep_alive = req.keep_alive() && !closing_ && !server_.stopping();
     const unsigned version = req.version();
     // The handler runs on the handler pool, so that a slow one (a search
@@ -212,9 +217,45 @@ class HttpServer::Impl::Session : public SessionBase,
                 net::post(self->stream_.get_executor(),
                           [self, response = std::move(response), version, keep_alive,
                            guard = std::move(guard)]() mutable {
+                            self->stop_watching();
                             self->write(std::move(response), version, keep_alive);
                           });
               });
+    watch_for_disconnect();
+  }
+
+  // While the handler runs, the socket is watched for the client going away:
+  // end of stream (it closed the connection) or an error cancels the
+  // request's token, so that its waits for locks and batches give up. Bytes
+  // from the client (a pipelined request, a TLS alert) end the watch without
+  // a verdict. A client that only shuts down its sending side reads as gone.
+  void watch_for_disconnect() {
+    watching_ = true;
+    auto& socket = beast::get_lowest_layer(stream_).socket();
+    socket.async_wait(Tcp::socket::wait_read, [self = this->shared_from_this(),
+                                               token = cancel_](beast::error_code ec) {
+      if (!self->watching_ || token != self->cancel_) return;  // answered meanwhile
+      if (ec) {
+        if (ec != net::error::operation_aborted) token->cancel();
+        self->watching_ = false;
+        return;
+      }
+      char byte = 0;
+      const ssize_t got = ::recv(beast::get_lowest_layer(self->stream_).socket().native_handle(),
+                                 &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        return self->watch_for_disconnect();  // woken without data: watch on
+      }
+      if (got <= 0) token->cancel();
+      self->watching_ = false;
+    });
+  }
+
+  void stop_watching() {
+    if (!watching_) return;
+    watching_ = false;
+    beast::error_code ignored;
+    beast::get_lowest_layer(stream_).socket().cancel(ignored);
   }
 
   static std::shared_ptr<http::response<http::string_body>> make_response(HttpResponse response,
@@ -282,6 +323,8 @@ class HttpServer::Impl::Session : public SessionBase,
   std::optional<http::request_parser<http::string_body>> parser_;
   bool busy_ = false;
   bool closing_ = false;
+  std::shared_ptr<core::CancellationToken> cancel_;  // the request being handled
+  bool watching_ = false;                            // watch_for_disconnect() runs
   std::array<char, 16384> drain_buffer_{};
 };
 

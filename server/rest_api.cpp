@@ -184,13 +184,16 @@ core::Result<std::vector<float>> recommend_vector(const json& value, const std::
 // holding the query vector: "vector" for the search API; "query" for the query
 // API, where it may also be {"nearest": ...} or {"recommend": {...}} and a
 // vector input may be a point id (the points so named are left out of the
-// answer, as in Qdrant).
+// answer, as in Qdrant). `cancel` (the request's, optional) ends the search's
+// waits once its client has gone away.
 core::Result<SearchOptions> search_options(const json& body, const std::string& where,
                                            const RequestLimits& limits,
-                                           index::Collection& collection, bool query_api = false) {
+                                           index::Collection& collection, bool query_api,
+                                           const core::CancellationToken* cancel) {
   const char* vector_key = query_api ? "query" : "vector";
   const std::string& vector_name = collection.config().vector_name;
   SearchOptions o;
+  o.params.lock.cancel = cancel;
   auto vector = body.find(vector_key);
   if (vector == body.end()) return core::invalid_argument(where + vector_key + " is required");
   std::string vector_where = where + vector_key;
@@ -498,8 +501,9 @@ core::Result<json> nearest_json(index::Collection& collection, const SearchOptio
 
 // Qdrant's search for one request: a list of hits.
 core::Result<json> search_json(index::Collection& collection, const json& body,
-                               const std::string& where, const RequestLimits& limits) {
-  auto options = search_options(body, where, limits, collection);
+                               const std::string& where, const RequestLimits& limits,
+                               const core::CancellationToken* cancel) {
+  auto options = search_options(body, where, limits, collection, /*query_api=*/false, cancel);
   if (!options.is_ok()) return options.status();
   return nearest_json(collection, options.value(), where);
 }
@@ -529,7 +533,8 @@ core::Status check_query_keys(const json& body, const std::string& where,
 // Qdrant's query API for one request: nearest-vector search when "query" is
 // given, else points in id order. Returns {"points": [...]}.
 core::Result<json> query_json(index::Collection& collection, const json& body,
-                              const std::string& where, const RequestLimits& limits) {
+                              const std::string& where, const RequestLimits& limits,
+                              const core::CancellationToken* cancel) {
   VESTA_RETURN_IF_ERROR(check_query_keys(body, where, collection.config().vector_name));
   if (!body.contains("query") || body["query"].is_null()) {
     // Qdrant's query defaults to no payload, unlike its scroll.
@@ -537,7 +542,7 @@ core::Result<json> query_json(index::Collection& collection, const json& body,
     if (!page.is_ok()) return page;
     return json{{"points", page.value()["points"]}};
   }
-  auto options = search_options(body, where, limits, collection, /*query_api=*/true);
+  auto options = search_options(body, where, limits, collection, /*query_api=*/true, cancel);
   if (!options.is_ok()) return options.status();
   core::Result<json> points = nearest_json(collection, options.value(), where);
   if (!points.is_ok()) return points;
@@ -577,7 +582,8 @@ core::Result<json> each_search(
 // The search reads ever more of the nearest points (4 times more each round)
 // until the groups are full, the collection has no more, or 1024 were read.
 core::Result<json> query_groups_json(index::Collection& collection, const json& body,
-                                     const RequestLimits& limits) {
+                                     const RequestLimits& limits,
+                                     const core::CancellationToken* cancel) {
   VESTA_RETURN_IF_ERROR(check_query_keys(body, "", collection.config().vector_name));
   if (auto lookup = body.find("with_lookup"); lookup != body.end() && !lookup->is_null()) {
     return core::invalid_argument("with_lookup is not supported");
@@ -608,7 +614,7 @@ core::Result<json> query_groups_json(index::Collection& collection, const json& 
   json search = body;
   for (const char* key : {"limit", "offset", "group_by", "group_size"}) search.erase(key);
   core::Result<SearchOptions> parsed =
-      search_options(search, "", limits, collection, /*query_api=*/true);
+      search_options(search, "", limits, collection, /*query_api=*/true, cancel);
   if (!parsed.is_ok()) return parsed.status();
   const SearchOptions& o = parsed.value();
   if (o.mmr) return core::invalid_argument("query.mmr is not supported with groups");
@@ -667,7 +673,8 @@ core::Result<json> query_groups_json(index::Collection& collection, const json& 
 // Should the shared call fail, the entries run one by one, so that an error
 // still names its entry.
 core::Result<json> batched_nearest(index::Collection& collection, const json& body,
-                                   const RequestLimits& limits, bool query_api) {
+                                   const RequestLimits& limits, bool query_api,
+                                   const core::CancellationToken* cancel) {
   std::vector<SearchOptions> parsed;
   std::vector<std::string> wheres;
   std::vector<size_t> slots;
@@ -677,12 +684,13 @@ core::Result<json> batched_nearest(index::Collection& collection, const json& bo
       [&](const json& e, const std::string& where) -> core::Result<json> {
         const size_t slot = entry++;
         if (query_api && (!e.contains("query") || e["query"].is_null())) {
-          return query_json(collection, e, where, limits);
+          return query_json(collection, e, where, limits, cancel);
         }
         if (query_api) {
           VESTA_RETURN_IF_ERROR(check_query_keys(e, where, collection.config().vector_name));
         }
-        core::Result<SearchOptions> o = search_options(e, where, limits, collection, query_api);
+        core::Result<SearchOptions> o =
+            search_options(e, where, limits, collection, query_api, cancel);
         if (!o.is_ok()) return o.status();
         parsed.push_back(std::move(o).value());
         wheres.push_back(where);
@@ -708,6 +716,7 @@ core::Result<json> batched_nearest(index::Collection& collection, const json& bo
     stacked.reserve(shared.size() * dim);
     index::SearchParams params;
     params.limit = 0;
+    params.lock.cancel = cancel;
     for (size_t k : shared) {
       const SearchOptions& o = parsed[k];
       stacked.insert(stacked.end(), o.vector.begin(), o.vector.end());
@@ -716,6 +725,9 @@ core::Result<json> batched_nearest(index::Collection& collection, const json& bo
       params.with_vector = params.with_vector || o.params.with_vector;
     }
     auto hits = collection.search_batch(stacked, shared.size(), params);
+    if (!hits.is_ok() && hits.status().code() == core::StatusCode::kCancelled) {
+      return hits.status();  // the client is gone: no entry runs alone
+    }
     if (hits.is_ok()) {
       for (size_t j = 0; j < shared.size(); ++j) {
         place(shared[j], hits_to_json(hits.value()[j], parsed[shared[j]], collection.config()));
@@ -1056,6 +1068,7 @@ HttpResponse raw_search(index::CollectionRegistry& registry, const RequestLimits
     if (request.value().rows > 0) {
       index::SearchParams search;
       search.limit = request.value().k;
+      search.lock.cancel = req.cancel.get();
       auto found = c.search_batch(request.value().queries, request.value().rows, search);
       if (!found.is_ok()) return found.status();
       hits = std::move(found).value();
@@ -1268,7 +1281,7 @@ void RestApi::add_routes() {
         with_collection(
             registry, limits, BodyUse::kRequired,
             [](const CollectionRequest& q) {
-              return search_json(q.collection, q.body, "", q.limits);
+              return search_json(q.collection, q.body, "", q.limits, q.request.cancel.get());
             },
             vectors(kSearchVectors)),
         RouteAccess::kRead);
@@ -1277,7 +1290,7 @@ void RestApi::add_routes() {
         with_collection(
             registry, limits, BodyUse::kRequired,
             [](const CollectionRequest& q) {
-              return batched_nearest(q.collection, q.body, q.limits, false);
+              return batched_nearest(q.collection, q.body, q.limits, false, q.request.cancel.get());
             },
             vectors(kSearchBatchVectors)),
         RouteAccess::kRead);
@@ -1307,19 +1320,20 @@ void RestApi::add_routes() {
                         }),
         RouteAccess::kRead);
 
-  r.add(
-      "POST", "/collections/{name}/points/query",
-      with_collection(
-          registry, limits, BodyUse::kRequired,
-          [](const CollectionRequest& q) { return query_json(q.collection, q.body, "", q.limits); },
-          vectors(kQueryVectors)),
-      RouteAccess::kRead);
+  r.add("POST", "/collections/{name}/points/query",
+        with_collection(
+            registry, limits, BodyUse::kRequired,
+            [](const CollectionRequest& q) {
+              return query_json(q.collection, q.body, "", q.limits, q.request.cancel.get());
+            },
+            vectors(kQueryVectors)),
+        RouteAccess::kRead);
 
   r.add("POST", "/collections/{name}/points/query/groups",
         with_collection(
             registry, limits, BodyUse::kRequired,
             [](const CollectionRequest& q) {
-              return query_groups_json(q.collection, q.body, q.limits);
+              return query_groups_json(q.collection, q.body, q.limits, q.request.cancel.get());
             },
             vectors(kQueryVectors)),
         RouteAccess::kRead);
@@ -1328,7 +1342,7 @@ void RestApi::add_routes() {
         with_collection(
             registry, limits, BodyUse::kRequired,
             [](const CollectionRequest& q) {
-              return batched_nearest(q.collection, q.body, q.limits, true);
+              return batched_nearest(q.collection, q.body, q.limits, true, q.request.cancel.get());
             },
             vectors(kQueryBatchVectors)),
         RouteAccess::kRead);

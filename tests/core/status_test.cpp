@@ -16,6 +16,7 @@ TEST(Status, CodesMapToHttpStatuses) {
   EXPECT_EQ(http_status_for(StatusCode::kInternal), 500);
   EXPECT_EQ(http_status_for(StatusCode::kUnavailable), 503);
   EXPECT_EQ(http_status_for(StatusCode::kDeadlineExceeded), 503);
+  EXPECT_EQ(http_status_for(StatusCode::kCancelled), 499);
   EXPECT_EQ(http_status_for(StatusCode::kResourceExhausted), 503);
 }
 

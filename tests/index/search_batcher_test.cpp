@@ -262,6 +262,77 @@ TEST(SearchBatcher, ABatchStillWaitingForRoomAtItsLeadersDeadlineFailsWhole) {
   EXPECT_EQ(wrong.load(), 0);
 }
 
+TEST(SearchBatcher, CancelledRequestsLeaveTheirBatchBeforeItStartsAndALoneLeaderDropsIt) {
+  // Its client gone, a request waiting in a batch that has not started
+  // leaves it: its queries are not searched. A leader still alone in its
+  // batch drops it; one with others in it runs it for them.
+  SearchBatcher batcher(1, {.max_batch = 8, .max_delay = milliseconds(1)});
+  FakeRun run(/*hold_first=*/true);
+  std::atomic<int> wrong{0};
+  std::thread first = start_first(batcher, run, &wrong);
+  std::vector<float> queries{5.0f, 6.0f, 7.0f};
+  core::CancellationToken tokens[3];
+  core::Status statuses[3];
+  bool consumed[3] = {false, false, false};
+  auto submit = [&](int i) {
+    statuses[i] = batcher.submit(
+        &queries[i], 1, 1, [&consumed, i](const SearchHits&, size_t) { consumed[i] = true; },
+        [&](const float* q, size_t count, size_t kk,
+            const std::function<void(const SearchHits&)>& deliver) {
+          return run(q, count, kk, deliver);
+        },
+        1, std::chrono::steady_clock::time_point::max(), &tokens[i]);
+  };
+  // A leader and two members queue behind the held search; member 1 goes.
+  std::thread leader([&] { submit(0); });
+  wait_queued(batcher, 1);
+  std::thread member1([&] { submit(1); });
+  std::thread member2([&] { submit(2); });
+  wait_queued(batcher, 3);
+  tokens[1].cancel();
+  member1.join();  // returns while the held search still runs
+  EXPECT_EQ(statuses[1].code(), core::StatusCode::kCancelled);
+  EXPECT_EQ(core::http_status_for(statuses[1].code()), 499);
+  EXPECT_EQ(batcher.queued_requests(), 2u);
+  // The leader's client goes too, but member 2 is still in its batch.
+  tokens[0].cancel();
+  std::this_thread::sleep_for(milliseconds(30));
+  EXPECT_EQ(batcher.queued_requests(), 2u) << "a leader with others in its batch dropped it";
+  run.release();
+  first.join();
+  leader.join();
+  member2.join();
+  EXPECT_TRUE(statuses[0].is_ok());
+  EXPECT_TRUE(statuses[2].is_ok());
+  EXPECT_FALSE(consumed[1]);
+  EXPECT_TRUE(consumed[0] && consumed[2]);
+  EXPECT_EQ(run.sizes(), (std::vector<size_t>{1, 2}));  // member 1's query was not searched
+
+  // A lone leader queued behind a held search drops its batch when cancelled.
+  FakeRun held(/*hold_first=*/true);
+  std::thread again = start_first(batcher, held, &wrong);
+  core::CancellationToken alone;
+  core::Status alone_status;
+  std::thread lone([&] {
+    alone_status = batcher.submit(
+        &queries[0], 1, 1, [](const SearchHits&, size_t) {},
+        [&](const float* q, size_t count, size_t kk,
+            const std::function<void(const SearchHits&)>& deliver) {
+          return held(q, count, kk, deliver);
+        },
+        1, std::chrono::steady_clock::time_point::max(), &alone);
+  });
+  wait_queued(batcher, 1);
+  alone.cancel();
+  lone.join();
+  EXPECT_EQ(alone_status.code(), core::StatusCode::kCancelled);
+  EXPECT_EQ(batcher.queued_requests(), 0u);
+  held.release();
+  again.join();
+  EXPECT_EQ(held.sizes().size(), 1u);
+  EXPECT_EQ(wrong.load(), 0);
+}
+
 TEST(SearchBatcher, NoMoreBatchesRunAtOnceThanTheRunners) {
   // Two at a time, and the first two calls held: with the first running, the
   // next batch starts after the delay; the rest wait for one of the two.

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <thread>
 
 #include "core/thread_pool.h"
@@ -339,6 +340,42 @@ class RestApiDataTest : public RestApiTest {
     return ids;
   }
 };
+
+TEST_F(RestApiDataTest, ASearchWhoseClientWentAwayStopsWaitingForTheCollection) {
+  // A writer holds the collection; a client sends searches and closes its
+  // connection without waiting. The server sees it go and ends the searches'
+  // waits (LockManager counts them as cancelled) long before the lock's 30 s
+  // timeout; the server then answers others as before.
+  core::Result<core::CollectionLockGuard> locked = locks_.lock_collection_exclusive("docs");
+  ASSERT_TRUE(locked.is_ok());
+  std::optional<core::CollectionLockGuard> writer(std::move(locked).value());
+  const uint64_t cancelled_before = locks_.stats().cancellations;
+  for (const char* route : {"/collections/docs/points/search", "/collections/docs/points/query"}) {
+    const std::string body = std::string(route).ends_with("search")
+                                 ? R"({"vector": [1, 1], "limit": 3})"
+                                 : R"({"query": [1, 1], "limit": 3})";
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::socket socket(ioc);
+    socket.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
+                                                  server_->port()));
+    const std::string request = std::string("POST ") + route +
+                                " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                                "application/json\r\nContent-Length: " +
+                                std::to_string(body.size()) + "\r\n\r\n" + body;
+    boost::asio::write(socket, boost::asio::buffer(request));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the search waits now
+    socket.close();
+  }
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (locks_.stats().cancellations < cancelled_before + 2 &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(locks_.stats().cancellations, cancelled_before + 2);
+  writer.reset();
+  auto r = call("POST", "/collections/docs/points/search", {{"vector", {1, 1}}, {"limit", 3}});
+  EXPECT_EQ(r.status, 200) << r.body;
+}
 
 TEST_F(RestApiDataTest, SearchWithFilters) {
   const json even = {{"must", {{{"key", "even"}, {"match", {{"value", true}}}}}}};
