@@ -125,18 +125,21 @@ core::Result<std::vector<float>> query_vector_input(const json& value, const std
   return std::move(point.value()->vector);
 }
 
-// Qdrant's recommendation query {"positive": [...], "negative": [...],
-// "strategy": "average_vector"}: each example an id or a vector; the query is
+// Qdrant's recommendation {"positive": [...], "negative": [...], "strategy":
+// "average_vector"}: each example an id or a vector; the query is
 // avg(positive) + avg(positive) - avg(negative), or avg(positive) without
 // negatives (vectors given as such are normalised first for Cosine, as stored
-// ones are).
-core::Result<std::vector<float>> recommend_vector(const json& value, const std::string& where,
+// ones are). `prefix` names its members in errors ("query.recommend.", or ""
+// where the recommendation is the request body itself).
+core::Result<std::vector<float>> recommend_vector(const json& value, const std::string& prefix,
                                                   index::Collection& collection,
                                                   std::vector<core::PointId>* examples) {
-  if (!value.is_object()) return core::invalid_argument(where + " must be an object");
+  if (!value.is_object()) {
+    return core::invalid_argument(prefix.substr(0, prefix.size() - 1) + " must be an object");
+  }
   if (auto s = value.find("strategy"); s != value.end() && !s->is_null()) {
     if (!s->is_string() || s->get_ref<const std::string&>() != "average_vector") {
-      return core::invalid_argument(where + ".strategy " + s->dump() +
+      return core::invalid_argument(prefix + "strategy " + s->dump() +
                                     " is not supported; use \"average_vector\"");
     }
   }
@@ -144,7 +147,7 @@ core::Result<std::vector<float>> recommend_vector(const json& value, const std::
   auto average = [&](const char* key, std::vector<float>* out) -> core::Result<size_t> {
     auto list = value.find(key);
     if (list == value.end() || list->is_null()) return size_t{0};
-    const std::string list_where = where + "." + key;
+    const std::string list_where = prefix + key;
     if (!list->is_array()) return core::invalid_argument(list_where + " must be an array");
     out->assign(dim, 0.0f);
     for (size_t i = 0; i < list->size(); ++i) {
@@ -171,8 +174,8 @@ core::Result<std::vector<float>> recommend_vector(const json& value, const std::
   core::Result<size_t> negatives = average("negative", &negative);
   if (!negatives.is_ok()) return negatives.status();
   if (positives.value() == 0) {
-    return core::invalid_argument(where +
-                                  ".positive needs at least one example (strategy average_vector)");
+    return core::invalid_argument(prefix +
+                                  "positive needs at least one example (strategy average_vector)");
   }
   if (negatives.value() > 0) {
     for (size_t d = 0; d < dim; ++d) positive[d] = 2.0f * positive[d] - negative[d];
@@ -180,37 +183,48 @@ core::Result<std::vector<float>> recommend_vector(const json& value, const std::
   return positive;
 }
 
-// The options of one search of `collection`. `query_api` chooses the member
-// holding the query vector: "vector" for the search API; "query" for the query
-// API, where it may also be {"nearest": ...} or {"recommend": {...}} and a
-// vector input may be a point id (the points so named are left out of the
-// answer, as in Qdrant). `cancel` (the request's, optional) ends the search's
-// waits once its client has gone away.
+// Where a search's vector comes from: the "vector" member (the search API),
+// the "query" member (the query API: a vector, a point id, {"nearest": ...} or
+// {"recommend": {...}}), or the body itself as a recommendation (the legacy
+// recommend API).
+enum class QueryInput { kVector, kQuery, kRecommendation };
+
+// The options of one search of `collection`, its vector taken from `input`.
+// Points named by id in the query are left out of the answer, as in Qdrant.
+// `cancel` (the request's, optional) ends the search's waits once its client
+// has gone away.
 core::Result<SearchOptions> search_options(const json& body, const std::string& where,
                                            const RequestLimits& limits,
-                                           index::Collection& collection, bool query_api,
+                                           index::Collection& collection, QueryInput input,
                                            const core::CancellationToken* cancel) {
-  const char* vector_key = query_api ? "query" : "vector";
+  const char* vector_key = input == QueryInput::kVector ? "vector" : "query";
   const std::string& vector_name = collection.config().vector_name;
   SearchOptions o;
   o.params.lock.cancel = cancel;
   auto vector = body.find(vector_key);
-  if (vector == body.end()) return core::invalid_argument(where + vector_key + " is required");
+  if (input != QueryInput::kRecommendation && vector == body.end()) {
+    return core::invalid_argument(where + vector_key + " is required");
+  }
   std::string vector_where = where + vector_key;
-  const json* vector_json = &*vector;
+  const json* vector_json = input == QueryInput::kRecommendation ? &body : &*vector;
   const json* mmr = nullptr;
-  if (vector->is_object() && vector->contains("nearest")) {
+  if (input != QueryInput::kRecommendation && vector->is_object() && vector->contains("nearest")) {
     vector_json = &(*vector)["nearest"];
     if (auto m = vector->find("mmr"); m != vector->end() && !m->is_null()) mmr = &*m;
     vector_where += ".nearest";
   }
   std::vector<core::PointId> examples;
   core::Result<std::vector<float>> v = [&]() -> core::Result<std::vector<float>> {
-    if (!query_api) return vector_from_json(*vector_json, vector_where, vector_name);
+    if (input == QueryInput::kVector) {
+      return vector_from_json(*vector_json, vector_where, vector_name);
+    }
+    if (input == QueryInput::kRecommendation) {
+      return recommend_vector(body, where, collection, &examples);
+    }
     if (vector_json->is_object() && vector_json->size() == 1) {
       const std::string& kind = vector_json->begin().key();
       if (kind == "recommend") {
-        return recommend_vector((*vector_json)["recommend"], vector_where + ".recommend",
+        return recommend_vector((*vector_json)["recommend"], vector_where + ".recommend.",
                                 collection, &examples);
       }
       for (const char* other :
@@ -503,7 +517,7 @@ core::Result<json> nearest_json(index::Collection& collection, const SearchOptio
 core::Result<json> search_json(index::Collection& collection, const json& body,
                                const std::string& where, const RequestLimits& limits,
                                const core::CancellationToken* cancel) {
-  auto options = search_options(body, where, limits, collection, /*query_api=*/false, cancel);
+  auto options = search_options(body, where, limits, collection, QueryInput::kVector, cancel);
   if (!options.is_ok()) return options.status();
   return nearest_json(collection, options.value(), where);
 }
@@ -542,11 +556,24 @@ core::Result<json> query_json(index::Collection& collection, const json& body,
     if (!page.is_ok()) return page;
     return json{{"points", page.value()["points"]}};
   }
-  auto options = search_options(body, where, limits, collection, /*query_api=*/true, cancel);
+  auto options = search_options(body, where, limits, collection, QueryInput::kQuery, cancel);
   if (!options.is_ok()) return options.status();
   core::Result<json> points = nearest_json(collection, options.value(), where);
   if (!points.is_ok()) return points;
   return json{{"points", std::move(points).value()}};
+}
+
+// Qdrant's legacy recommend API for one request: the body is the
+// recommendation ({"positive", "negative", "strategy"}) with the search
+// options; answers a list of hits, as the search API does.
+core::Result<json> recommend_json(index::Collection& collection, const json& body,
+                                  const std::string& where, const RequestLimits& limits,
+                                  const core::CancellationToken* cancel) {
+  VESTA_RETURN_IF_ERROR(check_query_keys(body, where, collection.config().vector_name));
+  auto options =
+      search_options(body, where, limits, collection, QueryInput::kRecommendation, cancel);
+  if (!options.is_ok()) return options.status();
+  return nearest_json(collection, options.value(), where);
 }
 
 // The "searches" array of a batch route, each entry (an object) answered by
@@ -614,7 +641,7 @@ core::Result<json> query_groups_json(index::Collection& collection, const json& 
   json search = body;
   for (const char* key : {"limit", "offset", "group_by", "group_size"}) search.erase(key);
   core::Result<SearchOptions> parsed =
-      search_options(search, "", limits, collection, /*query_api=*/true, cancel);
+      search_options(search, "", limits, collection, QueryInput::kQuery, cancel);
   if (!parsed.is_ok()) return parsed.status();
   const SearchOptions& o = parsed.value();
   if (o.mmr) return core::invalid_argument("query.mmr is not supported with groups");
@@ -690,7 +717,8 @@ core::Result<json> batched_nearest(index::Collection& collection, const json& bo
           VESTA_RETURN_IF_ERROR(check_query_keys(e, where, collection.config().vector_name));
         }
         core::Result<SearchOptions> o =
-            search_options(e, where, limits, collection, query_api, cancel);
+            search_options(e, where, limits, collection,
+                           query_api ? QueryInput::kQuery : QueryInput::kVector, cancel);
         if (!o.is_ok()) return o.status();
         parsed.push_back(std::move(o).value());
         wheres.push_back(where);
@@ -1284,6 +1312,26 @@ void RestApi::add_routes() {
               return search_json(q.collection, q.body, "", q.limits, q.request.cancel.get());
             },
             vectors(kSearchVectors)),
+        RouteAccess::kRead);
+
+  r.add("POST", "/collections/{name}/points/recommend",
+        with_collection(registry, limits, BodyUse::kRequired,
+                        [](const CollectionRequest& q) {
+                          return recommend_json(q.collection, q.body, "", q.limits,
+                                                q.request.cancel.get());
+                        }),
+        RouteAccess::kRead);
+
+  r.add("POST", "/collections/{name}/points/recommend/batch",
+        with_collection(registry, limits, BodyUse::kRequired,
+                        [](const CollectionRequest& q) {
+                          return each_search(q.body, q.limits, "recommend requests",
+                                             [&](const json& e, const std::string& where) {
+                                               return recommend_json(q.collection, e, where,
+                                                                     q.limits,
+                                                                     q.request.cancel.get());
+                                             });
+                        }),
         RouteAccess::kRead);
 
   r.add("POST", "/collections/{name}/points/search/batch",

@@ -538,6 +538,47 @@ TEST_F(RestApiDataTest, QueryByPointIdAndRecommendationLeaveTheirExamplesOut) {
                "vector must be an array of numbers");
 }
 
+TEST_F(RestApiDataTest, LegacyRecommendRoutesAnswerAsTheQueryApisRecommendation) {
+  // POST /points/recommend: the body is the recommendation, the answer a list
+  // of hits (as /points/search), the examples left out.
+  auto r = call("POST", "/collections/docs/points/recommend",
+                {{"positive", {5}}, {"negative", {{20, 0}}}, {"limit", 2}, {"with_payload", true}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(ids_of(r.json()["result"]), json({0, 1}));
+  EXPECT_EQ(r.json()["result"][0]["payload"]["n"], 0);
+  auto q =
+      call("POST", "/collections/docs/points/query",
+           {{"query", {{"recommend", {{"positive", {9, 8}}, {"negative", {0}}}}}}, {"limit", 3}});
+  r = call("POST", "/collections/docs/points/recommend",
+           {{"positive", {9, 8}}, {"negative", {0}}, {"limit", 3}});
+  EXPECT_EQ(ids_of(r.json()["result"]), ids_of(q.json()["result"]["points"]));
+  const json even = {{"must", {{{"key", "even"}, {"match", {{"value", true}}}}}}};
+  r = call("POST", "/collections/docs/points/recommend",
+           {{"positive", {9}}, {"filter", even}, {"limit", 2}, {"using", ""}});
+  EXPECT_EQ(ids_of(r.json()["result"]), json({8, 6}));
+  r = call("POST", "/collections/docs/points/recommend/batch",
+           {{"searches", {{{"positive", {9}}, {"limit", 1}}, {{"positive", {0}}, {"limit", 1}}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(ids_of(r.json()["result"][0]), json({8}));
+  // Point 0 is (0, 1): every point scores 1, and the tie goes to the smallest
+  // id other than 0 itself.
+  EXPECT_EQ(ids_of(r.json()["result"][1]), json({1}));
+
+  expect_error(call("POST", "/collections/docs/points/recommend", {{"negative", {1}}}), 400,
+               "positive needs at least one example");
+  expect_error(call("POST", "/collections/docs/points/recommend",
+                    {{"positive", {1}}, {"strategy", "best_score"}}),
+               400, "strategy \"best_score\" is not supported");
+  expect_error(call("POST", "/collections/docs/points/recommend", {{"positive", {1, 55}}}), 404,
+               "positive[1]: no point with id 55");
+  expect_error(call("POST", "/collections/docs/points/recommend",
+                    {{"positive", {1}}, {"lookup_from", {{"collection", "other"}}}}),
+               400, "lookup_from is not supported");
+  expect_error(call("POST", "/collections/docs/points/recommend/batch",
+                    {{"searches", {{{"positive", {1}}}, {{"positive", {{1, 2, 3}}}}}}}),
+               400, "searches[1].positive[0] has 3 values");
+}
+
 TEST_F(RestApiDataTest, QueryGroupsByAPayloadKey) {
   // Under (1, 0) the order is 9, 8, ..., 0; point i's tags are ["t<i % 3>"].
   auto groups_of = [](const json& result) {
