@@ -1,6 +1,10 @@
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 
 namespace vesta::core {
 
@@ -16,5 +20,32 @@ class CancellationToken {
  private:
   std::atomic<bool> cancelled_{false};
 };
+
+// With a cancellation token, waits wake this often to look at it.
+inline constexpr std::chrono::milliseconds kCancelPollInterval{2};
+
+enum class WaitEnd { kReady, kTimedOut, kCancelled };
+
+// Waits on `cv` (with `lock` held) until `ready()`, `until`, or — only when
+// `token` is given — `cancelled()` (the caller's test: the token, and
+// whatever else must hold for it to give up), waking every
+// kCancelPollInterval to look. ready() is asked first each time, so what
+// became ready by the deadline counts as ready.
+template <typename Ready, typename Cancelled>
+WaitEnd wait_cancellable(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
+                         std::chrono::steady_clock::time_point until,
+                         const CancellationToken* token, Ready ready, Cancelled cancelled) {
+  if (token == nullptr && until == std::chrono::steady_clock::time_point::max()) {
+    cv.wait(lock, ready);
+    return WaitEnd::kReady;
+  }
+  for (;;) {
+    if (ready()) return WaitEnd::kReady;
+    if (token != nullptr && cancelled()) return WaitEnd::kCancelled;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= until) return WaitEnd::kTimedOut;
+    cv.wait_until(lock, token != nullptr ? std::min(until, now + kCancelPollInterval) : until);
+  }
+}
 
 }  // namespace vesta::core

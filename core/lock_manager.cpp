@@ -9,9 +9,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// With a cancellation token, waits wake this often to look at it.
-constexpr std::chrono::milliseconds kCancelPollInterval{2};
-
 Clock::time_point deadline_after(Clock::time_point now, std::chrono::milliseconds timeout) {
   return now + std::min<std::chrono::milliseconds>(timeout, kLongestLockTimeout);
 }
@@ -120,23 +117,14 @@ LockManager::WaitOutcome LockManager::wait(std::unique_lock<std::mutex>& lock,
     ++stats_.waits;
   }
   const CancellationToken* cancel = request.options.cancel;
-  WaitOutcome outcome = WaitOutcome::kReady;
-  Clock::time_point now = start;
-  for (;;) {
-    if (cancel != nullptr && cancel->cancelled()) {
-      outcome = WaitOutcome::kCancelled;
-      break;
-    }
-    if (now >= request.deadline) {
-      outcome = WaitOutcome::kTimedOut;
-      break;
-    }
-    cv.wait_until(lock, cancel != nullptr ? std::min(request.deadline, now + kCancelPollInterval)
-                                          : request.deadline);
-    now = Clock::now();
-    // Checked before the deadline: a lock that became free is taken, even late.
-    if (ready()) break;
-  }
+  // A lock that became free is taken, even late: wait_cancellable asks
+  // ready() before the deadline.
+  const WaitEnd end = wait_cancellable(cv, lock, request.deadline, cancel, ready,
+                                       [&] { return cancel->cancelled(); });
+  const WaitOutcome outcome = end == WaitEnd::kReady       ? WaitOutcome::kReady
+                              : end == WaitEnd::kCancelled ? WaitOutcome::kCancelled
+                                                           : WaitOutcome::kTimedOut;
+  const Clock::time_point now = Clock::now();
   stats_.wait_ns += static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(now - start).count());
   if (outcome == WaitOutcome::kTimedOut) ++stats_.timeouts;

@@ -5,9 +5,6 @@
 namespace vesta::index {
 namespace {
 
-// With a cancellation token, waits wake this often to look at it.
-constexpr std::chrono::milliseconds kCancelPoll{5};
-
 core::Status cancelled_status() {
   return {core::StatusCode::kCancelled,
           "cancelled (the client went away) while waiting for earlier searches of this "
@@ -15,19 +12,6 @@ core::Status cancelled_status() {
 }
 
 }  // namespace
-
-template <typename Ready, typename Cancelled>
-bool SearchBatcher::wait(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
-                         std::chrono::steady_clock::time_point until,
-                         const core::CancellationToken* cancel, Ready ready, Cancelled cancelled) {
-  if (cancel == nullptr) return cv.wait_until(lock, until, ready);
-  for (;;) {
-    if (ready() || cancelled()) return true;
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= until) return false;
-    cv.wait_until(lock, until - now > kCancelPoll ? now + kCancelPoll : until);
-  }
-}
 
 core::Status SearchBatcher::submit(const float* queries, size_t n, size_t k, const Consume& consume,
                                    const Run& run, size_t runners,
@@ -45,7 +29,7 @@ core::Status SearchBatcher::submit(const float* queries, size_t n, size_t k, con
     if (batch->queries >= options_.max_batch) idle_.notify_all();
     // Until the leader closes the batch this request may still leave it.
     const auto leaves = [&] { return cancel != nullptr && cancel->cancelled() && !batch->closed; };
-    wait(
+    core::wait_cancellable(
         batch->finished, lock, std::chrono::steady_clock::time_point::max(), cancel,
         [&] { return batch->done; }, leaves);
     if (!batch->done && leaves()) {
@@ -73,13 +57,13 @@ core::Status SearchBatcher::submit(const float* queries, size_t n, size_t k, con
       return cancel != nullptr && cancel->cancelled() && batch->members.size() == 1;
     };
     const auto deadline = std::chrono::steady_clock::now() + options_.max_delay;
-    wait(
+    core::wait_cancellable(
         idle_, lock, deadline, cancel, [&] { return running_ == 0 || full(); },
         alone_and_cancelled);
     // Then start once the searcher has room and the batches that waited
     // longer have started; until then others may still join.
     const auto has_room = [&] { return running_ < runners && waiting_.front() == batch.get(); };
-    wait(idle_, lock, give_up, cancel, has_room, alone_and_cancelled);
+    core::wait_cancellable(idle_, lock, give_up, cancel, has_room, alone_and_cancelled);
     if (!has_room()) {
       // Waited as long as a lock may be waited for, or cancelled with no one
       // else in it: the batch fails whole.

@@ -100,13 +100,6 @@ class SearchBatcher {
   };
 
   core::Status run_batch(Batch& batch, const Run& run);
-  // Waits on `cv` until `ready()` or `until`; with `cancel`, wakes every
-  // kCancelPoll to look at it and also returns once `cancelled()` holds.
-  // Returns ready() || cancelled() at the end.
-  template <typename Ready, typename Cancelled>
-  static bool wait(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
-                   std::chrono::steady_clock::time_point until,
-                   const core::CancellationToken* cancel, Ready ready, Cancelled cancelled);
 
   size_t dim_;
   BatchingOptions options_;
