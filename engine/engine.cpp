@@ -560,11 +560,16 @@ core::Status Engine::snapshot_collection(const std::string& name, uint64_t incar
   }
   {
     std::lock_guard lock(mutex_);
-    tracked_[name].dirty = false;  // a write from here on marks it again
+    Tracked& tracked = tracked_[name];
+    tracked.dirty = false;  // a write from here on marks it again
+    tracked.saving = true;
   }
   auto mark_dirty = [&] {
     std::lock_guard lock(mutex_);
-    if (auto it = tracked_.find(name); it != tracked_.end()) it->second.dirty = true;
+    if (auto it = tracked_.find(name); it != tracked_.end()) {
+      it->second.dirty = true;
+      it->second.saving = false;
+    }
     ++stats_.snapshot_failures;
   };
   core::Result<index::CollectionSnapshot> snapshot = collection.value()->snapshot();
@@ -579,9 +584,9 @@ core::Status Engine::snapshot_collection(const std::string& name, uint64_t incar
     return keep_after.status();
   }
   std::lock_guard lock(mutex_);
-  if (auto it = tracked_.find(name);
-      it != tracked_.end() && it->second.incarnation == incarnation) {
-    it->second.keep_after = keep_after.value();
+  if (auto it = tracked_.find(name); it != tracked_.end()) {
+    it->second.saving = false;
+    if (it->second.incarnation == incarnation) it->second.keep_after = keep_after.value();
   }
   ++stats_.snapshots_written;
   return core::Status::ok();
@@ -791,7 +796,12 @@ core::Status Engine::recover_from_snapshot(const std::string& collection, std::s
 
 EngineStats Engine::stats() const {
   std::lock_guard lock(mutex_);
-  return stats_;
+  EngineStats stats = stats_;
+  stats.collections_awaiting_snapshot =
+      static_cast<uint64_t>(std::count_if(tracked_.begin(), tracked_.end(), [](const auto& entry) {
+        return entry.second.dirty || entry.second.saving;
+      }));
+  return stats;
 }
 
 void Engine::snapshot_loop() {

@@ -64,6 +64,9 @@ struct EngineStats {
   uint64_t snapshot_rounds = 0;
   uint64_t snapshots_written = 0;
   uint64_t snapshot_failures = 0;
+  // Collections changed since their newest snapshot, or being snapshotted: a
+  // restart replays their log records. Only a leader's rounds bring it down.
+  uint64_t collections_awaiting_snapshot = 0;
 };
 
 // The collections of a process made durable through a Store: the
@@ -171,7 +174,8 @@ class Engine final : public index::WriteJournal {
     // The log must be kept after this sequence for the collection to be
     // recovered (its older kept snapshot, or where it began).
     uint64_t keep_after = 0;
-    bool dirty = true;  // changed since its last snapshot (or none yet)
+    bool dirty = true;    // changed since its last snapshot (or none yet)
+    bool saving = false;  // its snapshot is being taken and saved
   };
 
   persistence::Store& store_;

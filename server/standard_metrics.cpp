@@ -122,6 +122,12 @@ void register_engine_metrics(Metrics& metrics, const engine::Engine& engine) {
                          "Snapshot rounds (each followed by a log truncation).");
     append_sample(out, "vesta_snapshot_rounds_total", {},
                   static_cast<double>(stats.snapshot_rounds));
+    append_metric_header(out, "vesta_collections_awaiting_snapshot", "gauge",
+                         "Collections changed since their newest snapshot (or being "
+                         "snapshotted): a restart replays their log records. Only the leader's "
+                         "snapshot rounds bring it down.");
+    append_sample(out, "vesta_collections_awaiting_snapshot", {},
+                  static_cast<double>(stats.collections_awaiting_snapshot));
     append_metric_header(out, "vesta_snapshot_failures_total", "counter",
                          "Collection snapshots that failed (retried next round).");
     append_sample(out, "vesta_snapshot_failures_total", {},

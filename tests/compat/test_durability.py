@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 
 import httpx
@@ -75,6 +76,23 @@ class Server:
     def stop(self):
         self.proc.terminate()
         assert self.proc.wait(timeout=30) == 0
+
+
+def metric(server, name):
+    with urllib.request.urlopen(server.url + "/metrics", timeout=10) as response:
+        text = response.read().decode()
+    match = re.search(rf"^{name} ([0-9.e+]+)$", text, re.M)
+    assert match, f"{name} missing from /metrics"
+    return float(match.group(1))
+
+
+def eventually(predicate, within=10.0):
+    deadline = time.time() + within
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()
 
 
 def vector_of(i):
@@ -446,7 +464,11 @@ def test_postgres_restarted_and_crashed_under_load_loses_nothing_acknowledged():
             # covers every write, the refused ones too, so the restart replays
             # no log record: a write that failed holds snapshots back only until
             # the store has made it void, not for the rest of the process.
-            time.sleep(3)
+            # (Waited for, not slept for: a round can take seconds on a loaded
+            # machine.)
+            assert eventually(
+                lambda: metric(server, "vesta_collections_awaiting_snapshot") == 0, within=60), (
+                "no snapshot round covered the last writes within 60 s")
             server.stop()  # no hang on the way out after the outages
             restarted = Server(data_dir, *args)
             servers.append(restarted)

@@ -10,14 +10,13 @@ every acknowledged write."""
 import re
 import threading
 import time
-import urllib.request
 import uuid
 
 import numpy as np
 import pytest
 from qdrant_client import QdrantClient, models
 
-from test_durability import POSTGRES_URL, Server, needs_postgres
+from test_durability import POSTGRES_URL, Server, eventually, metric, needs_postgres
 
 pytestmark = needs_postgres
 
@@ -28,23 +27,6 @@ STATED_DELAY_S = 1.0  # docs/architecture.md, `vesta serve --help`
 def shared_server(tmp_path, name, workspace, *extra):
     return Server(tmp_path / name, "--postgres", POSTGRES_URL, "--postgres-workspace", workspace,
                   "--postgres-mode", "shared", *extra)
-
-
-def metric(server, name):
-    with urllib.request.urlopen(server.url + "/metrics", timeout=10) as response:
-        text = response.read().decode()
-    match = re.search(rf"^{name} ([0-9.e+]+)$", text, re.M)
-    assert match, f"{name} missing from /metrics"
-    return float(match.group(1))
-
-
-def eventually(predicate, within=10.0):
-    deadline = time.time() + within
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 def vector_of(i):

@@ -343,10 +343,13 @@ TEST_P(EngineOnStore, SnapshotsTruncateTheLogAndRecoveryReplaysOnlyWhatFollows) 
     ASSERT_TRUE(d.collection("docs").upsert(points(b * 10, 10, 16)).is_ok());
   }
   const size_t log_before = d.log_size();
+  EXPECT_EQ(d.engine().stats().collections_awaiting_snapshot, 1u);
   ASSERT_TRUE(d.engine().snapshot_all().is_ok());
+  EXPECT_EQ(d.engine().stats().collections_awaiting_snapshot, 0u);
   ASSERT_TRUE(d.collection("docs").upsert(points(1000, 5, 16)).is_ok());
   ASSERT_TRUE(d.engine().snapshot_all().is_ok());  // the second: the first's log can go
   ASSERT_TRUE(d.collection("docs").upsert(points(2000, 5, 16)).is_ok());
+  EXPECT_EQ(d.engine().stats().collections_awaiting_snapshot, 1u);  // the metric's promise:
   EXPECT_LT(d.log_size(), log_before);
   const auto before = contents(d.collection("docs"));
 
@@ -355,6 +358,7 @@ TEST_P(EngineOnStore, SnapshotsTruncateTheLogAndRecoveryReplaysOnlyWhatFollows) 
   EXPECT_EQ(d.report().points_loaded, 205u);
   EXPECT_EQ(d.report().records_replayed, 1u);  // only the upsert after the last snapshot
   EXPECT_EQ(contents(d.collection("docs")), before);
+  EXPECT_EQ(d.engine().stats().collections_awaiting_snapshot, 1u);  // replayed, not snapshotted
 }
 
 TEST_P(EngineOnStore, ADamagedNewestSnapshotFallsBackToTheOlderOneAndTheLog) {
@@ -465,6 +469,8 @@ TEST(Engine, AWriteThatFailedWhilePostgresWasGoneStopsHoldingSnapshotsBack) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     ASSERT_TRUE(d.engine().snapshot_all().is_ok());
+    // The failed write holds nothing back.
+    EXPECT_EQ(d.engine().stats().collections_awaiting_snapshot, 0u);
     const auto before = contents(d.collection("docs"));
     ASSERT_EQ(before.size(), 20u);  // the failed batch was not applied
 
