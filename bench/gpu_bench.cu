@@ -6,7 +6,7 @@
 //   vesta_gpu_bench [--rows 1000000,10000000] [--dim 768] [--k 10]
 //                   [--batches 1,4,16,64,256,1024,4096] [--reps 5] [--json FILE]
 //                   [--scratch-bytes N] [--append-rows N] [--block-select]
-//                   [--concurrent N] [--trace]
+//                   [--concurrent N] [--trace] [--graphs]
 //
 // --append-rows N also times appending N rows from host memory (the write
 // path's copy) against a plain cudaMemcpy of the same bytes. --block-select
@@ -14,6 +14,8 @@
 // comparison. --concurrent N also runs N threads searching the same index at
 // once (N device search slots, as a server's concurrent batches) and reports
 // their combined rate. --trace prints each search's phase times to stderr.
+// --graphs replays one-tile searches from CUDA graphs (DeviceOptions::graphs);
+// the warm-up search runs plain, the first timed one captures, the rest replay.
 //
 // Rows are random float16 values made on the device. Each batch size is run
 // once to warm up, then --reps times; the median is reported. Without a
@@ -255,6 +257,7 @@ int main(int argc, char** argv) {
   std::string json_path;
   bool block_select = false;
   bool trace = false;
+  bool graphs = false;
   size_t concurrent = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -280,6 +283,8 @@ int main(int argc, char** argv) {
       block_select = true;
     } else if (arg == "--trace") {
       trace = true;
+    } else if (arg == "--graphs") {
+      graphs = true;
     } else if (arg == "--concurrent") {
       concurrent = std::max<size_t>(1, std::stoull(value()));
     } else if (arg == "--json") {
@@ -288,7 +293,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr,
                    "usage: vesta_gpu_bench [--rows N,N] [--dim D] [--k K] [--batches B,B] "
                    "[--reps R] [--scratch-bytes N] [--append-rows N] [--block-select] "
-                   "[--concurrent N] [--trace] [--json FILE]\n");
+                   "[--concurrent N] [--trace] [--graphs] [--json FILE]\n");
       return arg == "--help" ? 0 : 2;
     }
   }
@@ -298,6 +303,7 @@ int main(int argc, char** argv) {
   options.max_concurrent_searches = concurrent;
   options.block_select = block_select;
   options.trace = trace;
+  options.graphs = graphs;
   auto runtime = vesta::kernels::cuda::open_device(options);
   if (!runtime.is_ok()) {
     std::printf("vesta_gpu_bench: NOT RUN - no usable CUDA device (%s)\n",
@@ -438,6 +444,13 @@ int main(int argc, char** argv) {
   }
   cublasDestroy(handle);
   if (append_rows > 0) measure_append(runtime.value(), append_rows, dim, stride);
+  if (graphs) {
+    const auto counts = vesta::kernels::cuda::graph_counts(*runtime.value());
+    std::printf("CUDA graphs: %llu shapes captured, %llu searches replayed, %llu captures failed\n",
+                static_cast<unsigned long long>(counts.captured),
+                static_cast<unsigned long long>(counts.replayed),
+                static_cast<unsigned long long>(counts.failed));
+  }
   if (json != nullptr) {
     std::fprintf(json, "]}\n");
     std::fclose(json);

@@ -26,7 +26,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --f
 status=0
 echo "== GPU selection on the host and GPU tests =="
 "$(find_bin kernels_tests)" --gtest_filter='GpuSelect*' --gtest_brief=1 2>&1 | tail -3 || status=1
-timeout 200 "$(find_bin index_tests)" --gtest_filter='Gpu*:Placement*' 2>&1 | tee "$out/gpu_tests.log" | \
+timeout 200 "$(find_bin index_tests)" --gtest_filter='Gpu*:Device*:Placement*' 2>&1 | tee "$out/gpu_tests.log" | \
   grep -E '^\[ *(OK|FAILED|SKIPPED|PASSED|gpu) ' | sort | uniq -c | sort -rn | head -40
 grep -q "FAILED" "$out/gpu_tests.log" && status=1
 grep -q "PASSED" "$out/gpu_tests.log" || { echo "GPU tests did not finish"; status=1; }
@@ -78,6 +78,12 @@ timeout 240 "$(find_bin vesta_gpu_bench)" --rows "$rows" --batches "$batches" --
 echo "== block selection instead of warp queues, for comparison (1M rows) =="
 timeout 60 "$(find_bin vesta_gpu_bench)" --rows 1000000 --batches "$batches" --block-select \
   2>&1 | grep '^|' | tee "$out/gpu_bench_block_select.txt"
+echo "== small batches replayed from CUDA graphs, against plain in the same run (1M rows) =="
+for mode in plain graphs; do
+  flag=""; [[ $mode == graphs ]] && flag="--graphs"
+  timeout 60 "$(find_bin vesta_gpu_bench)" --rows 1000000 --batches 1,4,16,64 --reps 9 $flag \
+    2>&1 | grep -E '^\||^CUDA graphs' | sed "s/^/$mode /" | tee -a "$out/gpu_bench_graphs.txt"
+done
 echo "== PyTorch peer =="
 PYTHONUNBUFFERED=1 timeout 150 python3 bench/gpu_torch_peer.py --rows "$rows" --batches "$batches" \
   --json "$out/torch_peer.json" 2>&1 | tee "$out/torch_peer.txt"

@@ -635,6 +635,53 @@ __global__ void __launch_bounds__(kSelectThreads)
 
 // ---- runtime -------------------------------------------------------------------
 
+// Everything the device work of one query chunk reads: its operations and
+// their arguments are a function of the plan alone (and of the slot that runs
+// it), so a chunk whose plan equals one captured in a CUDA graph on the same
+// slot replays that graph instead of enqueuing each operation again.
+struct ChunkPlan {
+  size_t nq = 0;
+  uint32_t k = 0;
+  size_t dim = 0;
+  size_t stride = 0;
+  size_t rows = 0;
+  size_t tile_rows = 0;
+  size_t splits = 0;
+  size_t slice_rows = 0;
+  bool warps = true;      // warp queues, else the block selection
+  uint32_t capacity = 0;  // of each split's kept list
+  // Device memory: the index's, then the slot's scratch.
+  const __half* row_data = nullptr;
+  const float* row_norms = nullptr;  // L2 only
+  const uint64_t* tombstones = nullptr;
+  const uint64_t* allowed = nullptr;
+  const float* host_queries = nullptr;  // pinned
+  float* queries_f32 = nullptr;
+  __half* queries_f16 = nullptr;
+  float* query_norms = nullptr;  // L2 only
+  float* ip[2] = {nullptr, nullptr};
+  Candidate* lists = nullptr;
+  SelectState* states = nullptr;
+  void* result = nullptr;  // candidates, counts, the out-of-range flag
+  void* host_result = nullptr;
+  size_t result_bytes = 0;
+
+  bool pipelined() const { return tile_rows < rows; }
+  bool operator==(const ChunkPlan&) const = default;
+};
+
+// A chunk's device work captured once and replayed.
+struct CapturedChunk {
+  ChunkPlan plan;
+  cudaGraphExec_t exec = nullptr;
+};
+
+// Graphs kept per slot (the least recently captured goes first), and the
+// cuBLAS workspace each slot's handle is given (what cuBLAS recommends for
+// Hopper; without one, every capture would allocate its own).
+constexpr size_t kGraphsPerSlot = 8;
+constexpr size_t kBlasWorkspaceBytes = size_t{32} << 20;
+
 // One search's stream, cuBLAS handle and scratch.
 // Row tiles alternate between two distance buffers, so that the matrix
 // product of tile t + 1 (on `stream`, compute-bound) runs while the selection
@@ -653,6 +700,13 @@ struct SearchSlot {
   PinnedBuffer host_queries, host_result;
   // DeviceOptions::trace: timing events at the phase boundaries.
   cudaEvent_t trace[6] = {};
+  DeviceBuffer blas_workspace;
+  // DeviceOptions::graphs: chunks captured on this slot, the plan of the last
+  // chunk run (a plan is captured when it comes twice in a row), and whether
+  // capture failed here once (the slot then enqueues as without graphs).
+  std::vector<CapturedChunk> graphs;
+  ChunkPlan last_plan;
+  bool graphs_failed = false;
   bool busy = false;
 };
 
@@ -671,6 +725,7 @@ class DeviceRuntime {
       if (stage.copied != nullptr) cudaEventDestroy(stage.copied);
     }
     for (SearchSlot& slot : slots_) {
+      for (CapturedChunk& captured : slot.graphs) cudaGraphExecDestroy(captured.exec);
       if (slot.blas != nullptr) cublasDestroy(slot.blas);
       for (cudaEvent_t event :
            {slot.gemm_done[0], slot.gemm_done[1], slot.select_done[0], slot.select_done[1]}) {
@@ -716,6 +771,9 @@ class DeviceRuntime {
       }
       VESTA_CUBLAS_TRY(cublasCreate(&slot.blas));
       VESTA_CUBLAS_TRY(cublasSetStream(slot.blas, slot.stream));
+      VESTA_RETURN_IF_ERROR(slot.blas_workspace.reserve(kBlasWorkspaceBytes));
+      VESTA_CUBLAS_TRY(
+          cublasSetWorkspace(slot.blas, slot.blas_workspace.as<void>(), kBlasWorkspaceBytes));
     }
     VESTA_CUDA_TRY(cudaStreamCreateWithFlags(&upload_stream_, cudaStreamNonBlocking));
     for (Stage& stage : stages_) {
@@ -757,6 +815,17 @@ class DeviceRuntime {
   const DeviceOptions& options() const { return options_; }
   const DeviceFacts& facts() const { return facts_; }
 
+  void count_graphs(uint64_t captured, uint64_t replayed, uint64_t failed) {
+    std::lock_guard lock(mutex_);
+    graph_counts_.captured += captured;
+    graph_counts_.replayed += replayed;
+    graph_counts_.failed += failed;
+  }
+  GraphCounts graph_counts() const {
+    std::lock_guard lock(mutex_);
+    return graph_counts_;
+  }
+
   SearchSlot& acquire() {
     std::unique_lock lock(mutex_);
     for (;;) {
@@ -786,7 +855,8 @@ class DeviceRuntime {
   DeviceOptions options_;
   DeviceFacts facts_;
   std::vector<SearchSlot> slots_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;  // guards the slots' busy flags and graph_counts_
+  GraphCounts graph_counts_;
   std::condition_variable freed_;
   std::mutex upload_mutex_;  // guards stages_, next_stage_
   cudaStream_t upload_stream_ = nullptr;
@@ -950,6 +1020,12 @@ class CudaFlatIndex final : public DeviceFlatIndex {
 
   core::Status search_chunk(SearchSlot& slot, const float* queries, size_t nq, size_t k,
                             const uint64_t* allowed_device, Neighbor* out, uint32_t* out_counts);
+  // The device work of `plan` on the slot's streams, each operation enqueued
+  // (with the phase events where `trace`).
+  core::Status enqueue_chunk(SearchSlot& slot, const ChunkPlan& plan, bool trace);
+  // The same work from a CUDA graph: replayed where one of the slot's
+  // matches, captured where the plan came twice in a row, else enqueued.
+  core::Status run_captured(SearchSlot& slot, const ChunkPlan& plan);
 
   std::shared_ptr<DeviceRuntime> runtime_;
   size_t dim_;
@@ -1007,124 +1083,71 @@ core::Status CudaFlatIndex::search(const float* queries, size_t n_queries, size_
 core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries, size_t nq,
                                          size_t k, const uint64_t* allowed_device, Neighbor* out,
                                          uint32_t* out_counts) {
-  cudaStream_t stream = slot.stream;
   const DeviceOptions& options = runtime_->options();
   const auto host_start = std::chrono::steady_clock::now();
-  if (options.trace) VESTA_CUDA_TRY(cudaEventRecord(slot.trace[0], stream));
-  const uint32_t k32 = static_cast<uint32_t>(k);
+  ChunkPlan plan;
+  plan.nq = nq;
+  plan.k = static_cast<uint32_t>(k);
+  plan.dim = dim_;
+  plan.stride = stride_;
+  plan.rows = rows_;
   // Small k: a queue per warp (select.h); else the block selects as one.
-  const bool warps = uses_warp_queues(k32) && !options.block_select;
-  const uint32_t capacity = warps ? kSelectThreads : select_capacity(k32, kSelectChunk);
+  plan.warps = uses_warp_queues(plan.k) && !options.block_select;
+  plan.capacity = plan.warps ? kSelectThreads : select_capacity(plan.k, kSelectChunk);
 
-  // Queries: pinned copy, upload, convert to float16 (+ norms for L2).
+  // Row tiles sized by the scratch budget (two distance buffers); splits so
+  // that small batches still fill the device.
+  const size_t budget_rows = std::max<size_t>(options.scratch_bytes / 2 / (nq * sizeof(float)), 1);
+  plan.tile_rows = std::min(std::max(kTileAlign, budget_rows / kTileAlign * kTileAlign), rows_);
+  const size_t wanted_blocks =
+      kBlocksPerMultiprocessor * static_cast<size_t>(runtime_->facts().multiprocessors);
+  const size_t splits = std::clamp<size_t>(div_up(wanted_blocks, nq), 1,
+                                           std::max<size_t>(1, plan.tile_rows / kMinRowsPerSplit));
+  // Slices start 16-byte aligned (TileSource reads four floats at once).
+  plan.slice_rows = div_up(div_up(plan.tile_rows, splits), 4) * 4;
+  plan.splits = div_up(plan.tile_rows, plan.slice_rows);
+
+  // Queries: pinned copy (uploaded and converted to float16 on the device,
+  // with norms for L2).
   VESTA_RETURN_IF_ERROR(slot.host_queries.reserve(nq * dim_ * sizeof(float)));
   std::memcpy(slot.host_queries.as<float>(), queries, nq * dim_ * sizeof(float));
   VESTA_RETURN_IF_ERROR(slot.queries_f32.reserve(nq * dim_ * sizeof(float)));
   VESTA_RETURN_IF_ERROR(slot.queries_f16.reserve(nq * stride_ * sizeof(__half)));
   VESTA_RETURN_IF_ERROR(slot.query_norms.reserve(nq * sizeof(float)));
-  const size_t result_bytes = nq * k * sizeof(Candidate) + (nq + 1) * sizeof(uint32_t);
-  VESTA_RETURN_IF_ERROR(slot.result.reserve(result_bytes));
-  VESTA_RETURN_IF_ERROR(slot.host_result.reserve(result_bytes));
-  Candidate* result_out = slot.result.as<Candidate>();
-  uint32_t* result_counts = reinterpret_cast<uint32_t*>(result_out + nq * k);
-  int* result_flag = reinterpret_cast<int*>(result_counts + nq);
-  VESTA_CUDA_TRY(cudaMemcpyAsync(slot.queries_f32.as<float>(), slot.host_queries.as<float>(),
-                                 nq * dim_ * sizeof(float), cudaMemcpyHostToDevice, stream));
-  VESTA_CUDA_TRY(cudaMemsetAsync(result_flag, 0, sizeof(int), stream));
-  convert_queries_kernel<<<static_cast<unsigned>(nq), 128, 0, stream>>>(
-      slot.queries_f32.as<float>(), dim_, stride_, slot.queries_f16.as<__half>(),
-      l2() ? slot.query_norms.as<float>() : nullptr, result_flag);
-  VESTA_CUDA_LAUNCHED("convert_queries_kernel");
-  if (options.trace) VESTA_CUDA_TRY(cudaEventRecord(slot.trace[1], stream));
+  plan.result_bytes = nq * k * sizeof(Candidate) + (nq + 1) * sizeof(uint32_t);
+  VESTA_RETURN_IF_ERROR(slot.result.reserve(plan.result_bytes));
+  VESTA_RETURN_IF_ERROR(slot.host_result.reserve(plan.result_bytes));
+  // One tile uses ip[0] only; the second buffer is for overlapping tiles.
+  for (size_t b = 0; b < (plan.pipelined() ? 2u : 1u); ++b) {
+    VESTA_RETURN_IF_ERROR(slot.ip[b].reserve(div_up(plan.tile_rows, 4) * 4 * nq * sizeof(float)));
+    plan.ip[b] = slot.ip[b].as<float>();
+  }
+  VESTA_RETURN_IF_ERROR(slot.lists.reserve(nq * plan.splits * plan.capacity * sizeof(Candidate)));
+  VESTA_RETURN_IF_ERROR(slot.states.reserve(nq * plan.splits * sizeof(SelectState)));
 
-  // Row tiles sized by the scratch budget (two distance buffers); splits so
-  // that small batches still fill the device.
-  const size_t budget_rows = std::max<size_t>(options.scratch_bytes / 2 / (nq * sizeof(float)), 1);
-  size_t tile_rows = std::max(kTileAlign, budget_rows / kTileAlign * kTileAlign);
-  tile_rows = std::min(tile_rows, rows_);
-  const size_t wanted_blocks =
-      kBlocksPerMultiprocessor * static_cast<size_t>(runtime_->facts().multiprocessors);
-  size_t splits = std::clamp<size_t>(div_up(wanted_blocks, nq), 1,
-                                     std::max<size_t>(1, tile_rows / kMinRowsPerSplit));
-  // Slices start 16-byte aligned (TileSource reads four floats at once).
-  const size_t slice_rows = div_up(div_up(tile_rows, splits), 4) * 4;
-  splits = div_up(tile_rows, slice_rows);
+  plan.row_data = rows_buffer_.as<__half>();
+  plan.row_norms = l2() ? norms_buffer_.as<float>() : nullptr;
+  plan.tombstones = has_tombstones_ ? tombstones_buffer_.as<uint64_t>() : nullptr;
+  plan.allowed = allowed_device;
+  plan.host_queries = slot.host_queries.as<float>();
+  plan.queries_f32 = slot.queries_f32.as<float>();
+  plan.queries_f16 = slot.queries_f16.as<__half>();
+  plan.query_norms = l2() ? slot.query_norms.as<float>() : nullptr;
+  plan.lists = slot.lists.as<Candidate>();
+  plan.states = slot.states.as<SelectState>();
+  plan.result = slot.result.as<void>();
+  plan.host_result = slot.host_result.as<void>();
 
   // With one tile there is nothing to overlap: one stream, no events.
-  const bool pipelined = tile_rows < rows_;
-  cudaStream_t select_stream = pipelined ? slot.select_stream : stream;
-  // One tile uses ip[0] only; the second buffer is for overlapping tiles.
-  for (size_t b = 0; b < (pipelined ? 2u : 1u); ++b) {
-    VESTA_RETURN_IF_ERROR(slot.ip[b].reserve(div_up(tile_rows, 4) * 4 * nq * sizeof(float)));
-  }
-  VESTA_RETURN_IF_ERROR(slot.lists.reserve(nq * splits * capacity * sizeof(Candidate)));
-  const size_t states_bytes = nq * splits * sizeof(SelectState);
-  VESTA_RETURN_IF_ERROR(slot.states.reserve(states_bytes));
-  VESTA_CUDA_TRY(cudaMemsetAsync(slot.states.as<SelectState>(), 0, states_bytes, stream));
-
-  const float alpha = 1.0f;
-  const float beta = 0.0f;
-  const __half* rows = rows_buffer_.as<__half>();
-  size_t tile = 0;
-  for (size_t tile_first = 0; tile_first < rows_; tile_first += tile_rows, ++tile) {
-    const size_t this_rows = std::min(tile_rows, rows_ - tile_first);
-    const size_t ldc = div_up(this_rows, 4) * 4;  // keeps every query's column aligned
-    const size_t b = tile % 2;
-    float* ip = slot.ip[b].as<float>();
-    // The selection of tile - 2 must be done with this buffer.
-    if (tile >= 2) VESTA_CUDA_TRY(cudaStreamWaitEvent(stream, slot.select_done[b], 0));
-    // ip (this_rows x nq, column-major) = rows_tile^T * queries.
-    VESTA_CUBLAS_TRY(cublasGemmEx(slot.blas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(this_rows),
-                                  static_cast<int>(nq), static_cast<int>(dim_), &alpha,
-                                  rows + tile_first * stride_, CUDA_R_16F,
-                                  static_cast<int>(stride_), slot.queries_f16.as<__half>(),
-                                  CUDA_R_16F, static_cast<int>(stride_), &beta, ip, CUDA_R_32F,
-                                  static_cast<int>(ldc), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-    if (pipelined) {
-      VESTA_CUDA_TRY(cudaEventRecord(slot.gemm_done[b], stream));
-      VESTA_CUDA_TRY(cudaStreamWaitEvent(select_stream, slot.gemm_done[b], 0));
-    }
-    const bool last = tile_first + this_rows >= rows_;
-    const dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(nq));
-    const float* row_norms = l2() ? norms_buffer_.as<float>() : nullptr;
-    const float* query_norms = l2() ? slot.query_norms.as<float>() : nullptr;
-    const uint64_t* tombstones = has_tombstones_ ? tombstones_buffer_.as<uint64_t>() : nullptr;
-    if (warps) {
-      select_tile_queues_kernel<<<grid, kSelectThreads, 0, select_stream>>>(
-          ip, ldc, tile_first, this_rows, slice_rows, row_norms, query_norms, tombstones,
-          allowed_device, k32, last, slot.lists.as<Candidate>(), slot.states.as<SelectState>());
-      VESTA_CUDA_LAUNCHED("select_tile_queues_kernel");
-    } else {
-      select_tile_kernel<<<grid, kSelectThreads, 0, select_stream>>>(
-          ip, ldc, tile_first, this_rows, slice_rows, row_norms, query_norms, tombstones,
-          allowed_device, k32, capacity, last, slot.lists.as<Candidate>(),
-          slot.states.as<SelectState>());
-      VESTA_CUDA_LAUNCHED("select_tile_kernel");
-    }
-    if (pipelined) VESTA_CUDA_TRY(cudaEventRecord(slot.select_done[b], select_stream));
-    if (options.trace && last) {
-      VESTA_CUDA_TRY(cudaEventRecord(slot.trace[2], stream));
-      VESTA_CUDA_TRY(cudaEventRecord(slot.trace[3], select_stream));
-    }
-  }
-  if (warps) {
-    merge_lists_queues_kernel<<<static_cast<unsigned>(nq), kSelectThreads, 0, select_stream>>>(
-        slot.lists.as<Candidate>(), slot.states.as<SelectState>(), static_cast<uint32_t>(splits),
-        k32, result_out, result_counts);
-    VESTA_CUDA_LAUNCHED("merge_lists_queues_kernel");
+  cudaStream_t select_stream = plan.pipelined() ? slot.select_stream : slot.stream;
+  if (options.graphs && !options.trace && !plan.pipelined() && !slot.graphs_failed) {
+    VESTA_RETURN_IF_ERROR(run_captured(slot, plan));
   } else {
-    merge_lists_kernel<<<static_cast<unsigned>(nq), kSelectThreads, 0, select_stream>>>(
-        slot.lists.as<Candidate>(), slot.states.as<SelectState>(), static_cast<uint32_t>(splits),
-        k32, capacity, result_out, result_counts);
-    VESTA_CUDA_LAUNCHED("merge_lists_kernel");
+    VESTA_RETURN_IF_ERROR(enqueue_chunk(slot, plan, options.trace));
   }
-  if (options.trace) VESTA_CUDA_TRY(cudaEventRecord(slot.trace[4], select_stream));
-  VESTA_CUDA_TRY(cudaMemcpyAsync(slot.host_result.as<void>(), slot.result.as<void>(), result_bytes,
-                                 cudaMemcpyDeviceToHost, select_stream));
-  if (options.trace) VESTA_CUDA_TRY(cudaEventRecord(slot.trace[5], select_stream));
   const auto host_enqueued = std::chrono::steady_clock::now();
   VESTA_CUDA_TRY(cudaStreamSynchronize(select_stream));
-  if (pipelined) VESTA_CUDA_TRY(cudaStreamSynchronize(stream));
+  if (plan.pipelined()) VESTA_CUDA_TRY(cudaStreamSynchronize(slot.stream));
   if (options.trace) {
     const auto host_done = std::chrono::steady_clock::now();
     float ms[5] = {};
@@ -1142,9 +1165,10 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
                  "vesta trace: nq %zu k %zu rows %zu tiles %zu splits %zu %s | host: enqueue %.1f "
                  "us, wall %.1f us | device: queries %.1f, GEMMs %.1f, selection after the "
                  "last GEMM %.1f, merge %.1f, download %.1f us\n",
-                 nq, k, rows_, div_up(rows_, tile_rows), splits, warps ? "warps" : "blocks",
-                 us(host_start, host_enqueued), us(host_start, host_done), ms[0] * 1e3, ms[1] * 1e3,
-                 ms[2] * 1e3, ms[3] * 1e3, ms[4] * 1e3);
+                 nq, k, rows_, div_up(rows_, plan.tile_rows), plan.splits,
+                 plan.warps ? "warps" : "blocks", us(host_start, host_enqueued),
+                 us(host_start, host_done), ms[0] * 1e3, ms[1] * 1e3, ms[2] * 1e3, ms[3] * 1e3,
+                 ms[4] * 1e3);
   }
   const Candidate* host_out = slot.host_result.as<Candidate>();
   const uint32_t* host_counts = reinterpret_cast<const uint32_t*>(host_out + nq * k);
@@ -1163,6 +1187,123 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
   return core::Status::ok();
 }
 
+core::Status CudaFlatIndex::run_captured(SearchSlot& slot, const ChunkPlan& plan) {
+  for (const CapturedChunk& captured : slot.graphs) {
+    if (captured.plan == plan) {
+      VESTA_CUDA_TRY(cudaGraphLaunch(captured.exec, slot.stream));
+      runtime_->count_graphs(0, 1, 0);
+      return core::Status::ok();
+    }
+  }
+  // A plan seen once is enqueued as it is: a shape that changes with every
+  // search (rows appended between searches) never pays for a capture.
+  const bool again = slot.last_plan == plan;
+  slot.last_plan = plan;
+  if (!again) return enqueue_chunk(slot, plan, false);
+
+  VESTA_CUDA_TRY(cudaStreamBeginCapture(slot.stream, cudaStreamCaptureModeThreadLocal));
+  const core::Status enqueued = enqueue_chunk(slot, plan, false);
+  cudaGraph_t graph = nullptr;
+  const cudaError_t ended = cudaStreamEndCapture(slot.stream, &graph);
+  cudaGraphExec_t exec = nullptr;
+  cudaError_t made = ended;
+  if (enqueued.is_ok() && ended == cudaSuccess) made = cudaGraphInstantiate(&exec, graph, 0);
+  if (graph != nullptr) cudaGraphDestroy(graph);
+  if (!enqueued.is_ok() || made != cudaSuccess) {
+    // Nothing ran: the slot searches without graphs from now on.
+    (void)cudaGetLastError();
+    slot.graphs_failed = true;
+    runtime_->count_graphs(0, 0, 1);
+    std::fprintf(stderr,
+                 "vesta: CUDA device %d: capturing a search as a CUDA graph failed (%s); this "
+                 "search slot enqueues each operation instead\n",
+                 runtime_->options().device,
+                 !enqueued.is_ok() ? enqueued.message().c_str() : cudaGetErrorString(made));
+    return enqueue_chunk(slot, plan, false);
+  }
+  if (slot.graphs.size() == kGraphsPerSlot) {
+    cudaGraphExecDestroy(slot.graphs.front().exec);
+    slot.graphs.erase(slot.graphs.begin());
+  }
+  slot.graphs.push_back({plan, exec});
+  VESTA_CUDA_TRY(cudaGraphLaunch(exec, slot.stream));
+  runtime_->count_graphs(1, 1, 0);
+  return core::Status::ok();
+}
+
+core::Status CudaFlatIndex::enqueue_chunk(SearchSlot& slot, const ChunkPlan& plan, bool trace) {
+  cudaStream_t stream = slot.stream;
+  cudaStream_t select_stream = plan.pipelined() ? slot.select_stream : stream;
+  const size_t nq = plan.nq;
+  if (trace) VESTA_CUDA_TRY(cudaEventRecord(slot.trace[0], stream));
+  Candidate* result_out = static_cast<Candidate*>(plan.result);
+  uint32_t* result_counts = reinterpret_cast<uint32_t*>(result_out + nq * plan.k);
+  int* result_flag = reinterpret_cast<int*>(result_counts + nq);
+  VESTA_CUDA_TRY(cudaMemcpyAsync(plan.queries_f32, plan.host_queries, nq * plan.dim * sizeof(float),
+                                 cudaMemcpyHostToDevice, stream));
+  VESTA_CUDA_TRY(cudaMemsetAsync(result_flag, 0, sizeof(int), stream));
+  convert_queries_kernel<<<static_cast<unsigned>(nq), 128, 0, stream>>>(
+      plan.queries_f32, plan.dim, plan.stride, plan.queries_f16, plan.query_norms, result_flag);
+  VESTA_CUDA_LAUNCHED("convert_queries_kernel");
+  if (trace) VESTA_CUDA_TRY(cudaEventRecord(slot.trace[1], stream));
+  VESTA_CUDA_TRY(cudaMemsetAsync(plan.states, 0, nq * plan.splits * sizeof(SelectState), stream));
+
+  const float alpha = 1.0f;
+  const float beta = 0.0f;
+  size_t tile = 0;
+  for (size_t tile_first = 0; tile_first < plan.rows; tile_first += plan.tile_rows, ++tile) {
+    const size_t this_rows = std::min(plan.tile_rows, plan.rows - tile_first);
+    const size_t ldc = div_up(this_rows, 4) * 4;  // keeps every query's column aligned
+    const size_t b = tile % 2;
+    float* ip = plan.ip[b];
+    // The selection of tile - 2 must be done with this buffer.
+    if (tile >= 2) VESTA_CUDA_TRY(cudaStreamWaitEvent(stream, slot.select_done[b], 0));
+    // ip (this_rows x nq, column-major) = rows_tile^T * queries.
+    VESTA_CUBLAS_TRY(cublasGemmEx(
+        slot.blas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(this_rows), static_cast<int>(nq),
+        static_cast<int>(plan.dim), &alpha, plan.row_data + tile_first * plan.stride, CUDA_R_16F,
+        static_cast<int>(plan.stride), plan.queries_f16, CUDA_R_16F, static_cast<int>(plan.stride),
+        &beta, ip, CUDA_R_32F, static_cast<int>(ldc), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    if (plan.pipelined()) {
+      VESTA_CUDA_TRY(cudaEventRecord(slot.gemm_done[b], stream));
+      VESTA_CUDA_TRY(cudaStreamWaitEvent(select_stream, slot.gemm_done[b], 0));
+    }
+    const bool last = tile_first + this_rows >= plan.rows;
+    const dim3 grid(static_cast<unsigned>(plan.splits), static_cast<unsigned>(nq));
+    if (plan.warps) {
+      select_tile_queues_kernel<<<grid, kSelectThreads, 0, select_stream>>>(
+          ip, ldc, tile_first, this_rows, plan.slice_rows, plan.row_norms, plan.query_norms,
+          plan.tombstones, plan.allowed, plan.k, last, plan.lists, plan.states);
+      VESTA_CUDA_LAUNCHED("select_tile_queues_kernel");
+    } else {
+      select_tile_kernel<<<grid, kSelectThreads, 0, select_stream>>>(
+          ip, ldc, tile_first, this_rows, plan.slice_rows, plan.row_norms, plan.query_norms,
+          plan.tombstones, plan.allowed, plan.k, plan.capacity, last, plan.lists, plan.states);
+      VESTA_CUDA_LAUNCHED("select_tile_kernel");
+    }
+    if (plan.pipelined()) VESTA_CUDA_TRY(cudaEventRecord(slot.select_done[b], select_stream));
+    if (trace && last) {
+      VESTA_CUDA_TRY(cudaEventRecord(slot.trace[2], stream));
+      VESTA_CUDA_TRY(cudaEventRecord(slot.trace[3], select_stream));
+    }
+  }
+  const uint32_t splits = static_cast<uint32_t>(plan.splits);
+  if (plan.warps) {
+    merge_lists_queues_kernel<<<static_cast<unsigned>(nq), kSelectThreads, 0, select_stream>>>(
+        plan.lists, plan.states, splits, plan.k, result_out, result_counts);
+    VESTA_CUDA_LAUNCHED("merge_lists_queues_kernel");
+  } else {
+    merge_lists_kernel<<<static_cast<unsigned>(nq), kSelectThreads, 0, select_stream>>>(
+        plan.lists, plan.states, splits, plan.k, plan.capacity, result_out, result_counts);
+    VESTA_CUDA_LAUNCHED("merge_lists_kernel");
+  }
+  if (trace) VESTA_CUDA_TRY(cudaEventRecord(slot.trace[4], select_stream));
+  VESTA_CUDA_TRY(cudaMemcpyAsync(plan.host_result, plan.result, plan.result_bytes,
+                                 cudaMemcpyDeviceToHost, select_stream));
+  if (trace) VESTA_CUDA_TRY(cudaEventRecord(slot.trace[5], select_stream));
+  return core::Status::ok();
+}
+
 }  // namespace
 
 core::Result<std::shared_ptr<DeviceRuntime>> open_device(const DeviceOptions& options) {
@@ -1172,6 +1313,8 @@ core::Result<std::shared_ptr<DeviceRuntime>> open_device(const DeviceOptions& op
 }
 
 DeviceFacts device_facts(const DeviceRuntime& runtime) { return runtime.facts(); }
+
+GraphCounts graph_counts(const DeviceRuntime& runtime) { return runtime.graph_counts(); }
 
 core::Result<std::unique_ptr<DeviceFlatIndex>> DeviceFlatIndex::create(
     std::shared_ptr<DeviceRuntime> runtime, size_t dim, size_t stride, DistanceKind kind) {

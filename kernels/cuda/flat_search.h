@@ -27,6 +27,12 @@ struct DeviceOptions {
   // Selection by whole thread blocks even where k is small enough for each
   // warp to select on its own (the faster default); for comparisons.
   bool block_select = false;
+  // Searches of one tile (the small batches) replay a CUDA graph per slot
+  // and shape instead of enqueuing each copy, kernel and matrix product: a
+  // shape is captured the second time in a row it comes, and each slot keeps
+  // its last 8. Cuts the host's share of a small search. Off until measured
+  // on a device (docs/benchmarks.md).
+  bool graphs = false;
   // Diagnostics: every search prints its phase times (device events and host
   // clock) to stderr. Costs a little; for benchmarks.
   bool trace = false;
@@ -44,6 +50,13 @@ struct DeviceFacts {
   size_t free_bytes = 0;  // when the runtime was opened
 };
 
+// What the searches of one runtime did with CUDA graphs (DeviceOptions::graphs).
+struct GraphCounts {
+  uint64_t captured = 0;  // search shapes captured as graphs
+  uint64_t replayed = 0;  // searches run from a captured graph
+  uint64_t failed = 0;    // captures that failed (that slot stops capturing)
+};
+
 class DeviceRuntime;
 
 // Opens `options.device`: a cuBLAS handle and stream per search slot. Fails
@@ -51,6 +64,7 @@ class DeviceRuntime;
 // without CUDA) no CUDA at all.
 core::Result<std::shared_ptr<DeviceRuntime>> open_device(const DeviceOptions& options);
 DeviceFacts device_facts(const DeviceRuntime& runtime);
+GraphCounts graph_counts(const DeviceRuntime& runtime);
 
 // The float16 rows of one index on one device: a mirror that the owner keeps in
 // step with the host copy (append, overwrite, tombstones). Row r here is row r

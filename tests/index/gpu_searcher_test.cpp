@@ -30,10 +30,12 @@ using core::PointId;
 // A device runtime for the test, or the reason there is none.
 std::shared_ptr<kernels::cuda::DeviceRuntime> open_or_skip_reason(size_t scratch_bytes,
                                                                   std::string* reason,
-                                                                  bool block_select = false) {
+                                                                  bool block_select = false,
+                                                                  bool graphs = false) {
   kernels::cuda::DeviceOptions options;
   options.scratch_bytes = scratch_bytes;
   options.block_select = block_select;
+  options.graphs = graphs;
   core::Result<std::shared_ptr<kernels::cuda::DeviceRuntime>> runtime =
       kernels::cuda::open_device(options);
   if (!runtime.is_ok()) {
@@ -158,41 +160,50 @@ struct Case {
   bool mask;
 };
 
+// Each case `rounds` times with fresh queries (with CUDA graphs: enqueued,
+// captured, replayed).
 void compare_batches(GpuSearcher& gpu, CpuSearcher& cpu, const FlatIndex& index,
-                     std::mt19937_64& rng, const std::string& label) {
+                     std::mt19937_64& rng, const std::string& label, int rounds = 1) {
   const Case cases[] = {{1, 1, false},  {10, 3, true},    {100, 64, false}, {32, 5, true},
                         {33, 4, false}, {1024, 37, true}, {16, 700, false}};
-  for (const Case& c : cases) {
-    const std::vector<float> queries = random_vectors(rng, c.nq, index.dim());
-    std::vector<uint64_t> allowed((index.row_count() + 63) / 64, 0);
-    for (uint64_t r = 0; r < index.row_count(); ++r) {
-      if (rng() % 3 != 0) allowed[r / 64] |= uint64_t{1} << (r % 64);
+  for (int round = 0; round < rounds; ++round) {
+    for (const Case& c : cases) {
+      const std::vector<float> queries = random_vectors(rng, c.nq, index.dim());
+      std::vector<uint64_t> allowed((index.row_count() + 63) / 64, 0);
+      for (uint64_t r = 0; r < index.row_count(); ++r) {
+        if (rng() % 3 != 0) allowed[r / 64] |= uint64_t{1} << (r % 64);
+      }
+      const SearchRequest request{queries.data(), c.nq, c.k, c.mask ? allowed.data() : nullptr};
+      core::Result<SearchHits> g = gpu.search(index, request);
+      ASSERT_TRUE(g.is_ok()) << g.status().to_string();
+      core::Result<SearchHits> h = cpu.search(index, request);
+      ASSERT_TRUE(h.is_ok()) << h.status().to_string();
+      const std::string what = label + " k=" + std::to_string(c.k) + " nq=" + std::to_string(c.nq) +
+                               (c.mask ? " masked" : "");
+      const size_t differing =
+          expect_same_neighbours(index, queries, c.nq, request.allowed, g.value(), h.value(), what);
+      std::printf("[ gpu      ] %s: %zu ids differ within the tie bound\n", what.c_str(),
+                  differing);
     }
-    const SearchRequest request{queries.data(), c.nq, c.k, c.mask ? allowed.data() : nullptr};
-    core::Result<SearchHits> g = gpu.search(index, request);
-    ASSERT_TRUE(g.is_ok()) << g.status().to_string();
-    core::Result<SearchHits> h = cpu.search(index, request);
-    ASSERT_TRUE(h.is_ok()) << h.status().to_string();
-    const std::string what = label + " k=" + std::to_string(c.k) + " nq=" + std::to_string(c.nq) +
-                             (c.mask ? " masked" : "");
-    const size_t differing =
-        expect_same_neighbours(index, queries, c.nq, request.allowed, g.value(), h.value(), what);
-    std::printf("[ gpu      ] %s: %zu ids differ within the tie bound\n", what.c_str(), differing);
   }
 }
 
 TEST(GpuSearcher, MatchesCpuAcrossDimsMetricsKBatchesMasksDeletesAppendsAndCompaction) {
   // Small and large scratch (many row tiles or one); warp queues (k <= 32)
-  // and, forced for every k, the block selection.
+  // and, forced for every k, the block selection; one-tile searches replayed
+  // from CUDA graphs (each case three times: enqueued, captured, replayed).
   struct Setup {
     size_t scratch;
     bool block_select;
+    bool graphs;
   };
-  for (const Setup setup : {Setup{size_t{1} << 20, false}, Setup{size_t{256} << 20, false},
-                            Setup{size_t{1} << 20, true}}) {
+  for (const Setup setup :
+       {Setup{size_t{1} << 20, false, false}, Setup{size_t{256} << 20, false, false},
+        Setup{size_t{1} << 20, true, false}, Setup{size_t{256} << 20, false, true}}) {
     const size_t scratch = setup.scratch;
+    const int rounds = setup.graphs ? 3 : 1;
     std::string runtime_reason;
-    auto runtime = open_or_skip_reason(scratch, &runtime_reason, setup.block_select);
+    auto runtime = open_or_skip_reason(scratch, &runtime_reason, setup.block_select, setup.graphs);
     if (runtime == nullptr) GTEST_SKIP() << runtime_reason;
     std::mt19937_64 rng(testing::test_seed("GpuSearcher.MatchesCpu"));
     core::ThreadPool pool(0);
@@ -202,12 +213,13 @@ TEST(GpuSearcher, MatchesCpuAcrossDimsMetricsKBatchesMasksDeletesAppendsAndCompa
       for (size_t dim : {1, 7, 130, 768}) {
         const std::string label = std::string(metric_name(metric)) + " dim=" + std::to_string(dim) +
                                   " scratch=" + std::to_string(scratch) +
-                                  (setup.block_select ? " block-select" : "");
+                                  (setup.block_select ? " block-select" : "") +
+                                  (setup.graphs ? " graphs" : "");
         FlatIndex index(dim, metric);
         const size_t n = 20011;
         upsert_random(index, rng, 0, n);
         for (size_t i = 0; i < n; i += 5) index.remove(PointId::number(i));
-        compare_batches(gpu, cpu, index, rng, label);
+        compare_batches(gpu, cpu, index, rng, label, rounds);
 
         // Appends, overwrites in place and more deletes: the mirror follows.
         const std::vector<float> more = upsert_random(index, rng, n, 3001);
@@ -215,12 +227,17 @@ TEST(GpuSearcher, MatchesCpuAcrossDimsMetricsKBatchesMasksDeletesAppendsAndCompa
           index.upsert(PointId::number(i), {more.data() + (i % 3001) * dim, dim}, nullptr);
         }
         for (size_t i = 3; i < n; i += 11) index.remove(PointId::number(i));
-        compare_batches(gpu, cpu, index, rng, label + " after appends");
+        compare_batches(gpu, cpu, index, rng, label + " after appends", rounds);
 
         ASSERT_GT(index.compact(), 0u);
-        compare_batches(gpu, cpu, index, rng, label + " after compaction");
+        compare_batches(gpu, cpu, index, rng, label + " after compaction", rounds);
         gpu.forget(index);
       }
+    }
+    if (setup.graphs) {
+      const kernels::cuda::GraphCounts counts = kernels::cuda::graph_counts(*runtime);
+      EXPECT_GT(counts.replayed, counts.captured) << "the graphs were never replayed";
+      EXPECT_EQ(counts.failed, 0u);
     }
   }
 }
@@ -366,6 +383,89 @@ TEST(DeviceFlatIndex, HostRowsMayChangeAsSoonAsTheAppendReturns) {
     EXPECT_EQ(hits[q][0].row, picks[q]);
     EXPECT_NEAR(hits[q][0].score, 0.0f, 1e-3f);
   }
+}
+
+TEST(DeviceFlatIndex, SearchesReplayedFromGraphsAnswerExactlyAsEnqueuedOnes) {
+  // The same rows on two runtimes of one device, one enqueuing every search
+  // and one replaying captured graphs: the same kernels on the same data, so
+  // the answers are identical, bit for bit, whatever changed between
+  // searches (batch size, mask, appended rows, tombstones, and with them the
+  // buffers a graph points at).
+  auto open = [](bool graphs, std::string* reason) {
+    kernels::cuda::DeviceOptions options;
+    options.graphs = graphs;
+    options.max_concurrent_searches = 1;
+    core::Result<std::shared_ptr<kernels::cuda::DeviceRuntime>> runtime =
+        kernels::cuda::open_device(options);
+    if (!runtime.is_ok()) {
+      *reason = "no CUDA device can be used here: " + runtime.status().message();
+      return std::shared_ptr<kernels::cuda::DeviceRuntime>();
+    }
+    return std::move(runtime).value();
+  };
+  std::string reason;
+  auto plain_runtime = open(false, &reason);
+  if (plain_runtime == nullptr) GTEST_SKIP() << reason;
+  auto graph_runtime = open(true, &reason);
+  ASSERT_NE(graph_runtime, nullptr) << reason;
+  std::mt19937_64 rng(testing::test_seed("DeviceFlatIndex.SearchesReplayedFromGraphs"));
+  const size_t dim = 96;
+  auto created_plain = kernels::cuda::DeviceFlatIndex::create(plain_runtime, dim, dim,
+                                                              kernels::DistanceKind::kL2Squared);
+  auto created_graph = kernels::cuda::DeviceFlatIndex::create(graph_runtime, dim, dim,
+                                                              kernels::DistanceKind::kL2Squared);
+  ASSERT_TRUE(created_plain.is_ok() && created_graph.is_ok());
+  kernels::cuda::DeviceFlatIndex& plain = *created_plain.value();
+  kernels::cuda::DeviceFlatIndex& graph = *created_graph.value();
+  std::normal_distribution<float> normal;
+  auto append = [&](size_t n) {
+    std::vector<uint16_t> rows(n * dim);
+    for (uint16_t& h : rows) h = core::float_to_half(normal(rng));
+    ASSERT_TRUE(plain.append(rows.data(), n).is_ok());
+    ASSERT_TRUE(graph.append(rows.data(), n).is_ok());
+  };
+  auto same_answers = [&](size_t nq, size_t k, bool masked, const std::string& what) {
+    for (int round = 0; round < 3; ++round) {  // enqueued, captured, replayed
+      const std::vector<float> queries = random_vectors(rng, nq, dim);
+      std::vector<uint64_t> allowed((plain.rows() + 63) / 64, 0);
+      for (uint64_t r = 0; r < plain.rows(); ++r) {
+        if (rng() % 4 != 0) allowed[r / 64] |= uint64_t{1} << (r % 64);
+      }
+      const uint64_t* mask = masked ? allowed.data() : nullptr;
+      std::vector<std::vector<kernels::Neighbor>> expected, got;
+      ASSERT_TRUE(plain.search(queries.data(), nq, k, mask, &expected).is_ok());
+      ASSERT_TRUE(graph.search(queries.data(), nq, k, mask, &got).is_ok());
+      ASSERT_EQ(got.size(), nq);
+      for (size_t q = 0; q < nq; ++q) {
+        ASSERT_EQ(got[q].size(), expected[q].size()) << what << " round " << round;
+        ASSERT_EQ(got[q].size(), std::min(k, plain.rows())) << what;
+        for (size_t j = 0; j < got[q].size(); ++j) {
+          EXPECT_EQ(got[q][j].row, expected[q][j].row) << what << " round " << round;
+          EXPECT_EQ(got[q][j].score, expected[q][j].score) << what << " round " << round;
+        }
+      }
+    }
+  };
+  append(50000);
+  same_answers(8, 10, false, "8 queries");
+  same_answers(8, 10, true, "8 queries, masked");
+  same_answers(40, 10, false, "40 queries (larger scratch)");
+  same_answers(8, 10, false, "8 queries again");
+  same_answers(8, 100, false, "k = 100 (block selection)");
+  append(1000);
+  same_answers(8, 10, false, "after an append");
+  std::vector<uint64_t> dead((plain.rows() + 63) / 64, 0);
+  for (uint64_t r = 0; r < plain.rows(); r += 3) dead[r / 64] |= uint64_t{1} << (r % 64);
+  ASSERT_TRUE(plain.set_tombstones(dead.data()).is_ok());
+  ASSERT_TRUE(graph.set_tombstones(dead.data()).is_ok());
+  same_answers(8, 10, false, "after tombstones");
+  same_answers(8, 10, true, "after tombstones, masked");
+
+  const kernels::cuda::GraphCounts counts = kernels::cuda::graph_counts(*graph_runtime);
+  EXPECT_EQ(counts.failed, 0u);
+  EXPECT_GE(counts.captured, 8u);  // one per shape above, at least
+  EXPECT_GT(counts.replayed, counts.captured) << "the graphs were never replayed";
+  EXPECT_EQ(kernels::cuda::graph_counts(*plain_runtime).replayed, 0u);
 }
 
 // ---- placement ---------------------------------------------------------------
