@@ -6,7 +6,7 @@
 //   vesta_gpu_bench [--rows 1000000,10000000] [--dim 768] [--k 10]
 //                   [--batches 1,4,16,64,256,1024,4096] [--reps 5] [--json FILE]
 //                   [--scratch-bytes N] [--append-rows N] [--block-select]
-//                   [--concurrent N] [--trace] [--graphs]
+//                   [--concurrent N] [--trace] [--graphs] [--fused]
 //
 // --append-rows N also times appending N rows from host memory (the write
 // path's copy) against a plain cudaMemcpy of the same bytes. --block-select
@@ -16,6 +16,8 @@
 // their combined rate. --trace prints each search's phase times to stderr.
 // --graphs replays one-tile searches from CUDA graphs (DeviceOptions::graphs);
 // the warm-up search runs plain, the first timed one captures, the rest replay.
+// --fused searches batches of up to 16 (k <= 32) with the fused scan
+// (DeviceOptions::fused_scan).
 //
 // Rows are random float16 values made on the device. Each batch size is run
 // once to warm up, then --reps times; the median is reported. Without a
@@ -258,6 +260,7 @@ int main(int argc, char** argv) {
   bool block_select = false;
   bool trace = false;
   bool graphs = false;
+  bool fused = false;
   size_t concurrent = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -285,6 +288,8 @@ int main(int argc, char** argv) {
       trace = true;
     } else if (arg == "--graphs") {
       graphs = true;
+    } else if (arg == "--fused") {
+      fused = true;
     } else if (arg == "--concurrent") {
       concurrent = std::max<size_t>(1, std::stoull(value()));
     } else if (arg == "--json") {
@@ -293,7 +298,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr,
                    "usage: vesta_gpu_bench [--rows N,N] [--dim D] [--k K] [--batches B,B] "
                    "[--reps R] [--scratch-bytes N] [--append-rows N] [--block-select] "
-                   "[--concurrent N] [--trace] [--graphs] [--json FILE]\n");
+                   "[--concurrent N] [--trace] [--graphs] [--fused] [--json FILE]\n");
       return arg == "--help" ? 0 : 2;
     }
   }
@@ -304,6 +309,7 @@ int main(int argc, char** argv) {
   options.block_select = block_select;
   options.trace = trace;
   options.graphs = graphs;
+  options.fused_scan = fused;
   auto runtime = vesta::kernels::cuda::open_device(options);
   if (!runtime.is_ok()) {
     std::printf("vesta_gpu_bench: NOT RUN - no usable CUDA device (%s)\n",
@@ -444,12 +450,15 @@ int main(int argc, char** argv) {
   }
   cublasDestroy(handle);
   if (append_rows > 0) measure_append(runtime.value(), append_rows, dim, stride);
-  if (graphs) {
-    const auto counts = vesta::kernels::cuda::graph_counts(*runtime.value());
-    std::printf("CUDA graphs: %llu shapes captured, %llu searches replayed, %llu captures failed\n",
-                static_cast<unsigned long long>(counts.captured),
-                static_cast<unsigned long long>(counts.replayed),
-                static_cast<unsigned long long>(counts.failed));
+  if (graphs || fused) {
+    const auto counts = vesta::kernels::cuda::search_counts(*runtime.value());
+    std::printf(
+        "searches: %llu shapes captured as CUDA graphs, %llu replayed, %llu captures failed; "
+        "%llu chunks by the fused scan\n",
+        static_cast<unsigned long long>(counts.graphs_captured),
+        static_cast<unsigned long long>(counts.graphs_replayed),
+        static_cast<unsigned long long>(counts.graph_failures),
+        static_cast<unsigned long long>(counts.fused_chunks));
   }
   if (json != nullptr) {
     std::fprintf(json, "]}\n");

@@ -78,11 +78,13 @@ timeout 240 "$(find_bin vesta_gpu_bench)" --rows "$rows" --batches "$batches" --
 echo "== block selection instead of warp queues, for comparison (1M rows) =="
 timeout 60 "$(find_bin vesta_gpu_bench)" --rows 1000000 --batches "$batches" --block-select \
   2>&1 | grep '^|' | tee "$out/gpu_bench_block_select.txt"
-echo "== small batches replayed from CUDA graphs, against plain in the same run (1M rows) =="
-for mode in plain graphs; do
-  flag=""; [[ $mode == graphs ]] && flag="--graphs"
-  timeout 60 "$(find_bin vesta_gpu_bench)" --rows 1000000 --batches 1,4,16,64 --reps 9 $flag \
-    2>&1 | grep -E '^\||^CUDA graphs' | sed "s/^/$mode /" | tee -a "$out/gpu_bench_graphs.txt"
+echo "== small batches: plain, CUDA graphs, fused scan, both, in the same run (1M and 10M rows) =="
+for mode in plain graphs fused fused+graphs; do
+  flags=""
+  [[ $mode == *graphs* ]] && flags="$flags --graphs"
+  [[ $mode == fused* ]] && flags="$flags --fused"
+  timeout 60 "$(find_bin vesta_gpu_bench)" --rows 1000000,10000000 --batches 1,4,16 --reps 9 $flags \
+    2>&1 | grep -E '^\||^searches' | sed "s/^/$mode /" | tee -a "$out/gpu_bench_small.txt"
 done
 echo "== PyTorch peer =="
 PYTHONUNBUFFERED=1 timeout 150 python3 bench/gpu_torch_peer.py --rows "$rows" --batches "$batches" \

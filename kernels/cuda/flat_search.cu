@@ -14,6 +14,7 @@
 
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/flat_search.h"
+#include "kernels/cuda/fused_layout.h"
 #include "kernels/cuda/select.h"
 
 namespace vesta::kernels::cuda {
@@ -633,6 +634,251 @@ __global__ void __launch_bounds__(kSelectThreads)
   if (threadIdx.x == 0) out_counts[q] = kept;
 }
 
+// ---- fused scan for small batches (see fused_layout.h) --------------------------
+//
+// For up to kFusedMaxQueries queries and k <= kWarpQueueMaxK, one kernel reads
+// every row once, multiplies 16 rows at a time by the queries on the tensor
+// cores and selects from the products in registers: no distance tile in
+// memory, no separate selection pass. Block b scans rows
+// [b * slice_rows, (b + 1) * slice_rows); its warps take groups of 16 rows in
+// turn. Each warp keeps, per query, a queue of the best 32 candidates it has
+// seen (sorted, in shared memory) and the key of its k-th entry (the
+// threshold); a group whose products all fall below their queries' thresholds
+// costs one vote. At the end warp w merges the warps' queues of queries w,
+// w + 8 into the block's list for the merge kernel (as
+// select_tile_queues_kernel leaves its lists).
+
+// The most dynamic shared memory one fused block may use (query fragments,
+// the warps' queues and thresholds); larger shapes take the GEMM path.
+constexpr size_t kFusedMaxSharedBytes = size_t{96} << 10;
+// A fused block scans at least this many rows.
+constexpr size_t kMinFusedRowsPerSplit = 2048;
+
+size_t fused_shared_bytes(size_t stride, uint32_t tiles) {
+  const size_t queries = size_t{tiles} * kFusedTileQueries;
+  return fused_steps(static_cast<uint32_t>(stride)) * tiles * 32 * sizeof(uint2) +
+         kSelectWarps * queries * 32 * sizeof(Candidate) + kSelectWarps * queries * sizeof(float);
+}
+
+// Entry fused_fragment_index(step, tile, tiles, lane) = dimensions D .. D + 3
+// (fused_step_dim) of query tile * 8 + lane / 4 of `queries` (float16 rows of
+// `stride`), zeros past nq.
+__global__ void pack_query_fragments_kernel(const __half* queries, uint32_t nq, uint32_t stride,
+                                            uint32_t tiles, uint2* fragments) {
+  const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= fused_steps(stride) * tiles * 32) return;
+  const uint32_t lane = i % 32;
+  const uint32_t tile = i / 32 % tiles;
+  const uint32_t step = i / 32 / tiles;
+  const uint32_t q = tile * kFusedTileQueries + (lane >> 2);
+  uint2 value = make_uint2(0, 0);
+  if (q < nq) {
+    value = *reinterpret_cast<const uint2*>(queries + static_cast<size_t>(q) * stride +
+                                            fused_step_dim(step, lane & 3u, stride));
+  }
+  fragments[i] = value;
+}
+
+// c += a * b on the tensor cores (mma.sync.m16n8k16.row.col, float16 in,
+// float32 accumulated); registers as in fused_layout.h.
+__device__ __forceinline__ void mma_16816(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2,
+                                          uint32_t a3, uint32_t b0, uint32_t b1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#else
+  __trap();  // the build targets sm_80 and later
+#endif
+}
+
+// Inserts `x` into a warp's queue of 32 candidates in shared memory (sorted,
+// best first) if it beats entry k - 1; `threshold_key` follows entry k - 1.
+// Every lane calls it with the same x.
+__device__ void shared_queue_insert(Candidate* queue, float* threshold_key, Candidate x,
+                                    unsigned lane, uint32_t k) {
+  if (!better(x, queue[k - 1])) return;  // the same in every lane
+  const Candidate mine = queue[lane];
+  const unsigned pos = __popc(__ballot_sync(0xffffffffu, better(mine, x)));
+  const Candidate up{__shfl_up_sync(0xffffffffu, mine.key, 1),
+                     __shfl_up_sync(0xffffffffu, mine.row, 1)};
+  const Candidate now = lane > pos ? up : (lane == pos ? x : mine);
+  __syncwarp();  // every lane has read the queue before it changes
+  queue[lane] = now;
+  if (lane == k - 1) *threshold_key = now.key;
+  __syncwarp();
+}
+
+// Picks value i of a small register array by a runtime index without
+// indexing registers dynamically (which would move the array to local memory).
+template <uint32_t kN>
+__device__ __forceinline__ float pick(const float (&values)[kN], uint32_t i) {
+  float v = values[0];
+#pragma unroll
+  for (uint32_t j = 1; j < kN; ++j) v = i == j ? values[j] : v;
+  return v;
+}
+
+// Block b: rows [b * slice_rows, min((b + 1) * slice_rows, n_rows)) against
+// nq <= kTiles * 8 queries (fragments packed by pack_query_fragments_kernel);
+// writes the block's best k per query to lists / states at slot
+// q * gridDim.x + b (kSelectThreads candidates apart), as the merge kernel
+// reads them.
+template <uint32_t kTiles>
+__global__ void __launch_bounds__(kSelectThreads, 2)
+    fused_scan_kernel(const __half* __restrict__ rows, uint32_t stride, uint64_t n_rows,
+                      uint64_t slice_rows, const uint2* __restrict__ query_fragments, uint32_t nq,
+                      const float* row_norms, const float* query_norms, const uint64_t* tombstones,
+                      const uint64_t* allowed, uint32_t k, Candidate* lists, SelectState* states) {
+  constexpr uint32_t kQueries = kTiles * kFusedTileQueries;
+  extern __shared__ uint2 fused_shared[];
+  const uint32_t steps = fused_steps(stride);
+  uint2* fragments = fused_shared;
+  Candidate* queues = reinterpret_cast<Candidate*>(fragments + steps * kTiles * 32);
+  float* thresholds = reinterpret_cast<float*>(queues + kSelectWarps * kQueries * 32);
+  __shared__ float query_norm[kQueries];
+
+  const unsigned lane = threadIdx.x & 31;
+  const uint32_t warp = threadIdx.x >> 5;
+  const uint32_t g = lane >> 2;
+  const uint32_t t = lane & 3u;
+  for (uint32_t i = threadIdx.x; i < steps * kTiles * 32; i += blockDim.x) {
+    fragments[i] = query_fragments[i];
+  }
+  for (uint32_t i = threadIdx.x; i < kSelectWarps * kQueries * 32; i += blockDim.x) {
+    queues[i] = worst_candidate();
+  }
+  for (uint32_t i = threadIdx.x; i < kSelectWarps * kQueries; i += blockDim.x) {
+    thresholds[i] = -__builtin_huge_valf();
+  }
+  if (threadIdx.x < kQueries) {
+    query_norm[threadIdx.x] =
+        query_norms != nullptr && threadIdx.x < nq ? query_norms[threadIdx.x] : 0.0f;
+  }
+  __syncthreads();
+
+  Candidate* my_queues = queues + warp * kQueries * 32;
+  float* my_thresholds = thresholds + warp * kQueries;
+  const uint64_t begin = static_cast<uint64_t>(blockIdx.x) * slice_rows;
+  const uint64_t end = begin + slice_rows < n_rows ? begin + slice_rows : n_rows;
+  const uint32_t chunks = fused_chunks(stride);
+  for (uint64_t group = begin + warp * kFusedGroupRows; group < end;
+       group += kSelectWarps * kFusedGroupRows) {
+    const uint64_t r0 = group + g;  // this lane's rows: g and g + 8 of the group
+    const uint64_t r1 = r0 + 8;
+    // Rows past the slice are read (a real row stands in) but never offered.
+    const __half* p0 = rows + (r0 < n_rows ? r0 : n_rows - 1) * stride;
+    const __half* p1 = rows + (r1 < n_rows ? r1 : n_rows - 1) * stride;
+    float acc[kTiles][4] = {};
+    // 64 dimensions per chunk: two 16-byte loads per row (steps 4c .. 4c+3),
+    // the next chunk's issued before this chunk's products.
+    uint4 current[4];
+    uint4 next[4];
+    auto load_chunk = [&](uint32_t c, uint4(&into)[4]) {
+      const uint32_t d0 = fused_step_dim(4 * c, t, stride);
+      const uint32_t d1 = fused_step_dim(4 * c + 2, t, stride);
+      into[0] = *reinterpret_cast<const uint4*>(p0 + d0);
+      into[1] = *reinterpret_cast<const uint4*>(p0 + d1);
+      into[2] = *reinterpret_cast<const uint4*>(p1 + d0);
+      into[3] = *reinterpret_cast<const uint4*>(p1 + d1);
+    };
+    if (chunks > 0) load_chunk(0, current);
+    for (uint32_t c = 0; c < chunks; ++c) {
+      if (c + 1 < chunks) load_chunk(c + 1, next);
+#pragma unroll
+      for (uint32_t j = 0; j < 4; ++j) {
+        const uint4 low = current[j >> 1];         // row g
+        const uint4 high = current[2 + (j >> 1)];  // row g + 8
+        const bool second = (j & 1u) != 0;
+        const uint32_t a0 = second ? low.z : low.x;
+        const uint32_t a1 = second ? high.z : high.x;
+        const uint32_t a2 = second ? low.w : low.y;
+        const uint32_t a3 = second ? high.w : high.y;
+#pragma unroll
+        for (uint32_t tile = 0; tile < kTiles; ++tile) {
+          const uint2 b = fragments[fused_fragment_index(4 * c + j, tile, kTiles, lane)];
+          mma_16816(acc[tile], a0, a1, a2, a3, b.x, b.y);
+        }
+      }
+#pragma unroll
+      for (uint32_t i = 0; i < 4; ++i) current[i] = next[i];
+    }
+    for (uint32_t step = 4 * chunks; step < steps; ++step) {  // strides not a multiple of 64
+      const uint32_t d = fused_step_dim(step, t, stride);
+      const uint2 low = *reinterpret_cast<const uint2*>(p0 + d);
+      const uint2 high = *reinterpret_cast<const uint2*>(p1 + d);
+#pragma unroll
+      for (uint32_t tile = 0; tile < kTiles; ++tile) {
+        const uint2 b = fragments[fused_fragment_index(step, tile, kTiles, lane)];
+        mma_16816(acc[tile], low.x, high.x, low.y, high.y, b.x, b.y);
+      }
+    }
+
+    // acc[tile][2h + e]: row (h ? r1 : r0), query tile * 8 + 2t + e.
+    bool live[2];
+    float norm[2];
+#pragma unroll
+    for (uint32_t h = 0; h < 2; ++h) {
+      const uint64_t r = h == 0 ? r0 : r1;
+      bool ok = r < end;
+      if (ok && tombstones != nullptr) ok = ((tombstones[r >> 6] >> (r & 63)) & 1u) == 0;
+      if (ok && allowed != nullptr) ok = ((allowed[r >> 6] >> (r & 63)) & 1u) != 0;
+      live[h] = ok;
+      norm[h] = row_norms != nullptr && r < n_rows ? row_norms[r] : 0.0f;
+    }
+    float keys[kTiles * 4];  // index tile * 4 + 2h + e
+    uint32_t pass = 0;       // the same bits: candidates that may beat their threshold
+#pragma unroll
+    for (uint32_t tile = 0; tile < kTiles; ++tile) {
+#pragma unroll
+      for (uint32_t i = 0; i < 4; ++i) {
+        const uint32_t h = i >> 1;
+        const uint32_t q = tile * kFusedTileQueries + 2 * t + (i & 1u);
+        const float dot = acc[tile][i];
+        float key = dot;
+        if (row_norms != nullptr) key = -fmaxf(query_norm[q] + norm[h] - 2.0f * dot, 0.0f);
+        keys[tile * 4 + i] = key;
+        if (q < nq && live[h] && key >= my_thresholds[q]) pass |= 1u << (tile * 4 + i);
+      }
+    }
+    if (!__any_sync(0xffffffffu, pass != 0)) continue;
+    for (uint32_t q = 0; q < nq; ++q) {
+      const uint32_t tile = q / kFusedTileQueries;
+      const uint32_t e = q & 1u;
+      const bool owner = t == ((q % kFusedTileQueries) >> 1);  // lanes holding query q
+#pragma unroll
+      for (uint32_t h = 0; h < 2; ++h) {
+        const uint32_t bit = tile * 4 + 2 * h + e;
+        const Candidate mine{pick(keys, bit), static_cast<uint32_t>(h == 0 ? r0 : r1)};
+        unsigned pending = __ballot_sync(0xffffffffu, owner && ((pass >> bit) & 1u) != 0);
+        while (pending != 0) {
+          const int from = __ffs(pending) - 1;
+          pending &= pending - 1;
+          shared_queue_insert(my_queues + q * 32, my_thresholds + q, shfl_candidate(mine, from),
+                              lane, k);
+        }
+      }
+    }
+  }
+
+  __syncthreads();  // every warp's queues are final
+  for (uint32_t q = warp; q < nq; q += kSelectWarps) {
+    WarpQueue merged;
+    merged.start(queues[q * 32 + lane], k);  // warp 0's
+    for (uint32_t w = 1; w < kSelectWarps; ++w) {
+      for (uint32_t j = 0; j < k; ++j) {
+        const Candidate x = queues[(w * kQueries + q) * 32 + j];  // the same in every lane
+        if (better(x, merged.threshold)) merged.insert(x, lane, k);
+      }
+    }
+    const uint32_t kept = __popc(__ballot_sync(0xffffffffu, lane < k && merged.mine.row != kNoRow));
+    const uint64_t slot = static_cast<uint64_t>(q) * gridDim.x + blockIdx.x;
+    if (lane < k) lists[slot * kSelectThreads + lane] = merged.mine;
+    if (lane == 0) states[slot].count = kept;
+  }
+}
+
 // ---- runtime -------------------------------------------------------------------
 
 // Everything the device work of one query chunk reads: its operations and
@@ -650,6 +896,9 @@ struct ChunkPlan {
   size_t slice_rows = 0;
   bool warps = true;      // warp queues, else the block selection
   uint32_t capacity = 0;  // of each split's kept list
+  // DeviceOptions::fused_scan: the n-tiles of 8 queries of the fused scan
+  // (splits = its blocks, slice_rows = each one's rows); 0 = GEMM + selection.
+  uint32_t fused_tiles = 0;
   // Device memory: the index's, then the slot's scratch.
   const __half* row_data = nullptr;
   const float* row_norms = nullptr;  // L2 only
@@ -659,6 +908,7 @@ struct ChunkPlan {
   float* queries_f32 = nullptr;
   __half* queries_f16 = nullptr;
   float* query_norms = nullptr;  // L2 only
+  uint2* fragments = nullptr;    // the fused scan's packed queries
   float* ip[2] = {nullptr, nullptr};
   Candidate* lists = nullptr;
   SelectState* states = nullptr;
@@ -695,7 +945,7 @@ struct SearchSlot {
   cublasHandle_t blas = nullptr;
   // `result` = nq * k candidates, then nq counts, then the out-of-range flag:
   // one download brings all three back.
-  DeviceBuffer queries_f32, queries_f16, query_norms, allowed, lists, states, result;
+  DeviceBuffer queries_f32, queries_f16, query_norms, fragments, allowed, lists, states, result;
   DeviceBuffer ip[2];
   PinnedBuffer host_queries, host_result;
   // DeviceOptions::trace: timing events at the phase boundaries.
@@ -775,6 +1025,13 @@ class DeviceRuntime {
       VESTA_CUBLAS_TRY(
           cublasSetWorkspace(slot.blas, slot.blas_workspace.as<void>(), kBlasWorkspaceBytes));
     }
+    if (options_.fused_scan) {
+      for (const void* kernel : {reinterpret_cast<const void*>(&fused_scan_kernel<1>),
+                                 reinterpret_cast<const void*>(&fused_scan_kernel<2>)}) {
+        VESTA_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                            static_cast<int>(kFusedMaxSharedBytes)));
+      }
+    }
     VESTA_CUDA_TRY(cudaStreamCreateWithFlags(&upload_stream_, cudaStreamNonBlocking));
     for (Stage& stage : stages_) {
       VESTA_CUDA_TRY(cudaEventCreateWithFlags(&stage.copied, cudaEventDisableTiming));
@@ -815,15 +1072,16 @@ class DeviceRuntime {
   const DeviceOptions& options() const { return options_; }
   const DeviceFacts& facts() const { return facts_; }
 
-  void count_graphs(uint64_t captured, uint64_t replayed, uint64_t failed) {
+  void count(const SearchCounts& more) {
     std::lock_guard lock(mutex_);
-    graph_counts_.captured += captured;
-    graph_counts_.replayed += replayed;
-    graph_counts_.failed += failed;
+    counts_.graphs_captured += more.graphs_captured;
+    counts_.graphs_replayed += more.graphs_replayed;
+    counts_.graph_failures += more.graph_failures;
+    counts_.fused_chunks += more.fused_chunks;
   }
-  GraphCounts graph_counts() const {
+  SearchCounts counts() const {
     std::lock_guard lock(mutex_);
-    return graph_counts_;
+    return counts_;
   }
 
   SearchSlot& acquire() {
@@ -855,8 +1113,8 @@ class DeviceRuntime {
   DeviceOptions options_;
   DeviceFacts facts_;
   std::vector<SearchSlot> slots_;
-  mutable std::mutex mutex_;  // guards the slots' busy flags and graph_counts_
-  GraphCounts graph_counts_;
+  mutable std::mutex mutex_;  // guards the slots' busy flags and counts_
+  SearchCounts counts_;
   std::condition_variable freed_;
   std::mutex upload_mutex_;  // guards stages_, next_stage_
   cudaStream_t upload_stream_ = nullptr;
@@ -1023,6 +1281,11 @@ class CudaFlatIndex final : public DeviceFlatIndex {
   // The device work of `plan` on the slot's streams, each operation enqueued
   // (with the phase events where `trace`).
   core::Status enqueue_chunk(SearchSlot& slot, const ChunkPlan& plan, bool trace);
+  // Its fused form (plan.fused_tiles != 0), after the queries are converted.
+  core::Status enqueue_fused(SearchSlot& slot, const ChunkPlan& plan, bool trace);
+  // The merge of the splits' lists and the download of the results.
+  core::Status enqueue_merge(SearchSlot& slot, const ChunkPlan& plan, cudaStream_t stream,
+                             bool trace);
   // The same work from a CUDA graph: replayed where one of the slot's
   // matches, captured where the plan came twice in a row, else enqueued.
   core::Status run_captured(SearchSlot& slot, const ChunkPlan& plan);
@@ -1095,17 +1358,31 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
   plan.warps = uses_warp_queues(plan.k) && !options.block_select;
   plan.capacity = plan.warps ? kSelectThreads : select_capacity(plan.k, kSelectChunk);
 
-  // Row tiles sized by the scratch budget (two distance buffers); splits so
-  // that small batches still fill the device.
-  const size_t budget_rows = std::max<size_t>(options.scratch_bytes / 2 / (nq * sizeof(float)), 1);
-  plan.tile_rows = std::min(std::max(kTileAlign, budget_rows / kTileAlign * kTileAlign), rows_);
   const size_t wanted_blocks =
       kBlocksPerMultiprocessor * static_cast<size_t>(runtime_->facts().multiprocessors);
-  const size_t splits = std::clamp<size_t>(div_up(wanted_blocks, nq), 1,
-                                           std::max<size_t>(1, plan.tile_rows / kMinRowsPerSplit));
-  // Slices start 16-byte aligned (TileSource reads four floats at once).
-  plan.slice_rows = div_up(div_up(plan.tile_rows, splits), 4) * 4;
-  plan.splits = div_up(plan.tile_rows, plan.slice_rows);
+  const uint32_t fused_tiles = nq <= kFusedTileQueries ? 1 : 2;
+  if (options.fused_scan && plan.warps && nq <= kFusedMaxQueries &&
+      fused_shared_bytes(stride_, fused_tiles) <= kFusedMaxSharedBytes) {
+    // One pass over every row: blocks of at least kMinFusedRowsPerSplit rows,
+    // about kBlocksPerMultiprocessor per SM.
+    plan.fused_tiles = fused_tiles;
+    plan.tile_rows = rows_;
+    const size_t splits =
+        std::clamp<size_t>(div_up(rows_, kMinFusedRowsPerSplit), 1, wanted_blocks);
+    plan.slice_rows = div_up(div_up(rows_, splits), kFusedGroupRows) * kFusedGroupRows;
+    plan.splits = div_up(rows_, plan.slice_rows);
+  } else {
+    // Row tiles sized by the scratch budget (two distance buffers); splits so
+    // that small batches still fill the device.
+    const size_t budget_rows =
+        std::max<size_t>(options.scratch_bytes / 2 / (nq * sizeof(float)), 1);
+    plan.tile_rows = std::min(std::max(kTileAlign, budget_rows / kTileAlign * kTileAlign), rows_);
+    const size_t splits = std::clamp<size_t>(
+        div_up(wanted_blocks, nq), 1, std::max<size_t>(1, plan.tile_rows / kMinRowsPerSplit));
+    // Slices start 16-byte aligned (TileSource reads four floats at once).
+    plan.slice_rows = div_up(div_up(plan.tile_rows, splits), 4) * 4;
+    plan.splits = div_up(plan.tile_rows, plan.slice_rows);
+  }
 
   // Queries: pinned copy (uploaded and converted to float16 on the device,
   // with norms for L2).
@@ -1117,10 +1394,17 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
   plan.result_bytes = nq * k * sizeof(Candidate) + (nq + 1) * sizeof(uint32_t);
   VESTA_RETURN_IF_ERROR(slot.result.reserve(plan.result_bytes));
   VESTA_RETURN_IF_ERROR(slot.host_result.reserve(plan.result_bytes));
-  // One tile uses ip[0] only; the second buffer is for overlapping tiles.
-  for (size_t b = 0; b < (plan.pipelined() ? 2u : 1u); ++b) {
-    VESTA_RETURN_IF_ERROR(slot.ip[b].reserve(div_up(plan.tile_rows, 4) * 4 * nq * sizeof(float)));
-    plan.ip[b] = slot.ip[b].as<float>();
+  if (plan.fused_tiles != 0) {
+    VESTA_RETURN_IF_ERROR(
+        slot.fragments.reserve(size_t{fused_steps(static_cast<uint32_t>(stride_))} *
+                               plan.fused_tiles * 32 * sizeof(uint2)));
+    plan.fragments = slot.fragments.as<uint2>();
+  } else {
+    // One tile uses ip[0] only; the second buffer is for overlapping tiles.
+    for (size_t b = 0; b < (plan.pipelined() ? 2u : 1u); ++b) {
+      VESTA_RETURN_IF_ERROR(slot.ip[b].reserve(div_up(plan.tile_rows, 4) * 4 * nq * sizeof(float)));
+      plan.ip[b] = slot.ip[b].as<float>();
+    }
   }
   VESTA_RETURN_IF_ERROR(slot.lists.reserve(nq * plan.splits * plan.capacity * sizeof(Candidate)));
   VESTA_RETURN_IF_ERROR(slot.states.reserve(nq * plan.splits * sizeof(SelectState)));
@@ -1146,6 +1430,7 @@ core::Status CudaFlatIndex::search_chunk(SearchSlot& slot, const float* queries,
     VESTA_RETURN_IF_ERROR(enqueue_chunk(slot, plan, options.trace));
   }
   const auto host_enqueued = std::chrono::steady_clock::now();
+  if (plan.fused_tiles != 0) runtime_->count({.fused_chunks = 1});
   VESTA_CUDA_TRY(cudaStreamSynchronize(select_stream));
   if (plan.pipelined()) VESTA_CUDA_TRY(cudaStreamSynchronize(slot.stream));
   if (options.trace) {
@@ -1191,7 +1476,7 @@ core::Status CudaFlatIndex::run_captured(SearchSlot& slot, const ChunkPlan& plan
   for (const CapturedChunk& captured : slot.graphs) {
     if (captured.plan == plan) {
       VESTA_CUDA_TRY(cudaGraphLaunch(captured.exec, slot.stream));
-      runtime_->count_graphs(0, 1, 0);
+      runtime_->count({.graphs_replayed = 1});
       return core::Status::ok();
     }
   }
@@ -1213,7 +1498,7 @@ core::Status CudaFlatIndex::run_captured(SearchSlot& slot, const ChunkPlan& plan
     // Nothing ran: the slot searches without graphs from now on.
     (void)cudaGetLastError();
     slot.graphs_failed = true;
-    runtime_->count_graphs(0, 0, 1);
+    runtime_->count({.graph_failures = 1});
     std::fprintf(stderr,
                  "vesta: CUDA device %d: capturing a search as a CUDA graph failed (%s); this "
                  "search slot enqueues each operation instead\n",
@@ -1227,7 +1512,7 @@ core::Status CudaFlatIndex::run_captured(SearchSlot& slot, const ChunkPlan& plan
   }
   slot.graphs.push_back({plan, exec});
   VESTA_CUDA_TRY(cudaGraphLaunch(exec, slot.stream));
-  runtime_->count_graphs(1, 1, 0);
+  runtime_->count({.graphs_captured = 1, .graphs_replayed = 1});
   return core::Status::ok();
 }
 
@@ -1246,6 +1531,7 @@ core::Status CudaFlatIndex::enqueue_chunk(SearchSlot& slot, const ChunkPlan& pla
       plan.queries_f32, plan.dim, plan.stride, plan.queries_f16, plan.query_norms, result_flag);
   VESTA_CUDA_LAUNCHED("convert_queries_kernel");
   if (trace) VESTA_CUDA_TRY(cudaEventRecord(slot.trace[1], stream));
+  if (plan.fused_tiles != 0) return enqueue_fused(slot, plan, trace);
   VESTA_CUDA_TRY(cudaMemsetAsync(plan.states, 0, nq * plan.splits * sizeof(SelectState), stream));
 
   const float alpha = 1.0f;
@@ -1287,20 +1573,56 @@ core::Status CudaFlatIndex::enqueue_chunk(SearchSlot& slot, const ChunkPlan& pla
       VESTA_CUDA_TRY(cudaEventRecord(slot.trace[3], select_stream));
     }
   }
+  return enqueue_merge(slot, plan, select_stream, trace);
+}
+
+core::Status CudaFlatIndex::enqueue_fused(SearchSlot& slot, const ChunkPlan& plan, bool trace) {
+  cudaStream_t stream = slot.stream;
+  const uint32_t stride = static_cast<uint32_t>(plan.stride);
+  const uint32_t entries = fused_steps(stride) * plan.fused_tiles * 32;
+  pack_query_fragments_kernel<<<div_up(entries, 256), 256, 0, stream>>>(
+      plan.queries_f16, static_cast<uint32_t>(plan.nq), stride, plan.fused_tiles, plan.fragments);
+  VESTA_CUDA_LAUNCHED("pack_query_fragments_kernel");
+  const size_t shared = fused_shared_bytes(plan.stride, plan.fused_tiles);
+  const unsigned blocks = static_cast<unsigned>(plan.splits);
+  if (plan.fused_tiles == 1) {
+    fused_scan_kernel<1><<<blocks, kSelectThreads, shared, stream>>>(
+        plan.row_data, stride, plan.rows, plan.slice_rows, plan.fragments,
+        static_cast<uint32_t>(plan.nq), plan.row_norms, plan.query_norms, plan.tombstones,
+        plan.allowed, plan.k, plan.lists, plan.states);
+  } else {
+    fused_scan_kernel<2><<<blocks, kSelectThreads, shared, stream>>>(
+        plan.row_data, stride, plan.rows, plan.slice_rows, plan.fragments,
+        static_cast<uint32_t>(plan.nq), plan.row_norms, plan.query_norms, plan.tombstones,
+        plan.allowed, plan.k, plan.lists, plan.states);
+  }
+  VESTA_CUDA_LAUNCHED("fused_scan_kernel");
+  if (trace) {
+    VESTA_CUDA_TRY(cudaEventRecord(slot.trace[2], stream));
+    VESTA_CUDA_TRY(cudaEventRecord(slot.trace[3], stream));
+  }
+  return enqueue_merge(slot, plan, stream, trace);
+}
+
+core::Status CudaFlatIndex::enqueue_merge(SearchSlot& slot, const ChunkPlan& plan,
+                                          cudaStream_t stream, bool trace) {
+  const size_t nq = plan.nq;
+  Candidate* result_out = static_cast<Candidate*>(plan.result);
+  uint32_t* result_counts = reinterpret_cast<uint32_t*>(result_out + nq * plan.k);
   const uint32_t splits = static_cast<uint32_t>(plan.splits);
   if (plan.warps) {
-    merge_lists_queues_kernel<<<static_cast<unsigned>(nq), kSelectThreads, 0, select_stream>>>(
+    merge_lists_queues_kernel<<<static_cast<unsigned>(nq), kSelectThreads, 0, stream>>>(
         plan.lists, plan.states, splits, plan.k, result_out, result_counts);
     VESTA_CUDA_LAUNCHED("merge_lists_queues_kernel");
   } else {
-    merge_lists_kernel<<<static_cast<unsigned>(nq), kSelectThreads, 0, select_stream>>>(
+    merge_lists_kernel<<<static_cast<unsigned>(nq), kSelectThreads, 0, stream>>>(
         plan.lists, plan.states, splits, plan.k, plan.capacity, result_out, result_counts);
     VESTA_CUDA_LAUNCHED("merge_lists_kernel");
   }
-  if (trace) VESTA_CUDA_TRY(cudaEventRecord(slot.trace[4], select_stream));
+  if (trace) VESTA_CUDA_TRY(cudaEventRecord(slot.trace[4], stream));
   VESTA_CUDA_TRY(cudaMemcpyAsync(plan.host_result, plan.result, plan.result_bytes,
-                                 cudaMemcpyDeviceToHost, select_stream));
-  if (trace) VESTA_CUDA_TRY(cudaEventRecord(slot.trace[5], select_stream));
+                                 cudaMemcpyDeviceToHost, stream));
+  if (trace) VESTA_CUDA_TRY(cudaEventRecord(slot.trace[5], stream));
   return core::Status::ok();
 }
 
@@ -1314,7 +1636,7 @@ core::Result<std::shared_ptr<DeviceRuntime>> open_device(const DeviceOptions& op
 
 DeviceFacts device_facts(const DeviceRuntime& runtime) { return runtime.facts(); }
 
-GraphCounts graph_counts(const DeviceRuntime& runtime) { return runtime.graph_counts(); }
+SearchCounts search_counts(const DeviceRuntime& runtime) { return runtime.counts(); }
 
 core::Result<std::unique_ptr<DeviceFlatIndex>> DeviceFlatIndex::create(
     std::shared_ptr<DeviceRuntime> runtime, size_t dim, size_t stride, DistanceKind kind) {

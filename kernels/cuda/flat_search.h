@@ -33,6 +33,11 @@ struct DeviceOptions {
   // its last 8. Cuts the host's share of a small search. Off until measured
   // on a device (docs/benchmarks.md).
   bool graphs = false;
+  // Batches of up to 16 queries with k <= 32 read the rows once in a fused
+  // kernel (tensor-core dot products of 16 rows at a time, selection in the
+  // same pass) instead of a matrix product and a selection over its float32
+  // distance tile. Off until measured on a device (docs/benchmarks.md).
+  bool fused_scan = false;
   // Diagnostics: every search prints its phase times (device events and host
   // clock) to stderr. Costs a little; for benchmarks.
   bool trace = false;
@@ -50,11 +55,13 @@ struct DeviceFacts {
   size_t free_bytes = 0;  // when the runtime was opened
 };
 
-// What the searches of one runtime did with CUDA graphs (DeviceOptions::graphs).
-struct GraphCounts {
-  uint64_t captured = 0;  // search shapes captured as graphs
-  uint64_t replayed = 0;  // searches run from a captured graph
-  uint64_t failed = 0;    // captures that failed (that slot stops capturing)
+// How the searches of one runtime ran (counted per chunk of up to 4096
+// queries).
+struct SearchCounts {
+  uint64_t graphs_captured = 0;  // shapes captured as CUDA graphs (DeviceOptions::graphs)
+  uint64_t graphs_replayed = 0;  // chunks run from a captured graph
+  uint64_t graph_failures = 0;   // captures that failed (that slot stops capturing)
+  uint64_t fused_chunks = 0;     // chunks searched by the fused scan (DeviceOptions::fused_scan)
 };
 
 class DeviceRuntime;
@@ -64,7 +71,7 @@ class DeviceRuntime;
 // without CUDA) no CUDA at all.
 core::Result<std::shared_ptr<DeviceRuntime>> open_device(const DeviceOptions& options);
 DeviceFacts device_facts(const DeviceRuntime& runtime);
-GraphCounts graph_counts(const DeviceRuntime& runtime);
+SearchCounts search_counts(const DeviceRuntime& runtime);
 
 // The float16 rows of one index on one device: a mirror that the owner keeps in
 // step with the host copy (append, overwrite, tombstones). Row r here is row r

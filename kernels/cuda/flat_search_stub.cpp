@@ -18,7 +18,7 @@ core::Result<std::shared_ptr<DeviceRuntime>> open_device(const DeviceOptions&) {
 
 DeviceFacts device_facts(const DeviceRuntime&) { return {}; }
 
-GraphCounts graph_counts(const DeviceRuntime&) { return {}; }
+SearchCounts search_counts(const DeviceRuntime&) { return {}; }
 
 core::Result<std::unique_ptr<DeviceFlatIndex>> DeviceFlatIndex::create(
     std::shared_ptr<DeviceRuntime>, size_t, size_t, DistanceKind) {

@@ -28,14 +28,8 @@ namespace {
 using core::PointId;
 
 // A device runtime for the test, or the reason there is none.
-std::shared_ptr<kernels::cuda::DeviceRuntime> open_or_skip_reason(size_t scratch_bytes,
-                                                                  std::string* reason,
-                                                                  bool block_select = false,
-                                                                  bool graphs = false) {
-  kernels::cuda::DeviceOptions options;
-  options.scratch_bytes = scratch_bytes;
-  options.block_select = block_select;
-  options.graphs = graphs;
+std::shared_ptr<kernels::cuda::DeviceRuntime> open_or_skip_reason(
+    const kernels::cuda::DeviceOptions& options, std::string* reason) {
   core::Result<std::shared_ptr<kernels::cuda::DeviceRuntime>> runtime =
       kernels::cuda::open_device(options);
   if (!runtime.is_ok()) {
@@ -43,6 +37,12 @@ std::shared_ptr<kernels::cuda::DeviceRuntime> open_or_skip_reason(size_t scratch
     return nullptr;
   }
   return std::move(runtime).value();
+}
+std::shared_ptr<kernels::cuda::DeviceRuntime> open_or_skip_reason(size_t scratch_bytes,
+                                                                  std::string* reason) {
+  kernels::cuda::DeviceOptions options;
+  options.scratch_bytes = scratch_bytes;
+  return open_or_skip_reason(options, reason);
 }
 
 #define VESTA_OPEN_DEVICE_OR_SKIP(var, scratch)             \
@@ -164,8 +164,9 @@ struct Case {
 // captured, replayed).
 void compare_batches(GpuSearcher& gpu, CpuSearcher& cpu, const FlatIndex& index,
                      std::mt19937_64& rng, const std::string& label, int rounds = 1) {
-  const Case cases[] = {{1, 1, false},  {10, 3, true},    {100, 64, false}, {32, 5, true},
-                        {33, 4, false}, {1024, 37, true}, {16, 700, false}};
+  const Case cases[] = {{1, 1, false},    {10, 3, true},  {100, 64, false},
+                        {32, 5, true},    {33, 4, false}, {1024, 37, true},
+                        {16, 700, false}, {10, 12, true}, {32, 16, false}};
   for (int round = 0; round < rounds; ++round) {
     for (const Case& c : cases) {
       const std::vector<float> queries = random_vectors(rng, c.nq, index.dim());
@@ -191,19 +192,28 @@ void compare_batches(GpuSearcher& gpu, CpuSearcher& cpu, const FlatIndex& index,
 TEST(GpuSearcher, MatchesCpuAcrossDimsMetricsKBatchesMasksDeletesAppendsAndCompaction) {
   // Small and large scratch (many row tiles or one); warp queues (k <= 32)
   // and, forced for every k, the block selection; one-tile searches replayed
-  // from CUDA graphs (each case three times: enqueued, captured, replayed).
+  // from CUDA graphs (each case three times: enqueued, captured, replayed);
+  // the fused scan for batches of up to 16 with k <= 32, alone and replayed.
   struct Setup {
     size_t scratch;
     bool block_select;
     bool graphs;
+    bool fused;
   };
   for (const Setup setup :
-       {Setup{size_t{1} << 20, false, false}, Setup{size_t{256} << 20, false, false},
-        Setup{size_t{1} << 20, true, false}, Setup{size_t{256} << 20, false, true}}) {
+       {Setup{size_t{1} << 20, false, false, false}, Setup{size_t{256} << 20, false, false, false},
+        Setup{size_t{1} << 20, true, false, false}, Setup{size_t{256} << 20, false, true, false},
+        Setup{size_t{256} << 20, false, false, true},
+        Setup{size_t{256} << 20, false, true, true}}) {
     const size_t scratch = setup.scratch;
     const int rounds = setup.graphs ? 3 : 1;
+    kernels::cuda::DeviceOptions options;
+    options.scratch_bytes = scratch;
+    options.block_select = setup.block_select;
+    options.graphs = setup.graphs;
+    options.fused_scan = setup.fused;
     std::string runtime_reason;
-    auto runtime = open_or_skip_reason(scratch, &runtime_reason, setup.block_select, setup.graphs);
+    auto runtime = open_or_skip_reason(options, &runtime_reason);
     if (runtime == nullptr) GTEST_SKIP() << runtime_reason;
     std::mt19937_64 rng(testing::test_seed("GpuSearcher.MatchesCpu"));
     core::ThreadPool pool(0);
@@ -214,7 +224,7 @@ TEST(GpuSearcher, MatchesCpuAcrossDimsMetricsKBatchesMasksDeletesAppendsAndCompa
         const std::string label = std::string(metric_name(metric)) + " dim=" + std::to_string(dim) +
                                   " scratch=" + std::to_string(scratch) +
                                   (setup.block_select ? " block-select" : "") +
-                                  (setup.graphs ? " graphs" : "");
+                                  (setup.graphs ? " graphs" : "") + (setup.fused ? " fused" : "");
         FlatIndex index(dim, metric);
         const size_t n = 20011;
         upsert_random(index, rng, 0, n);
@@ -234,11 +244,13 @@ TEST(GpuSearcher, MatchesCpuAcrossDimsMetricsKBatchesMasksDeletesAppendsAndCompa
         gpu.forget(index);
       }
     }
+    const kernels::cuda::SearchCounts counts = kernels::cuda::search_counts(*runtime);
     if (setup.graphs) {
-      const kernels::cuda::GraphCounts counts = kernels::cuda::graph_counts(*runtime);
-      EXPECT_GT(counts.replayed, counts.captured) << "the graphs were never replayed";
-      EXPECT_EQ(counts.failed, 0u);
+      EXPECT_GT(counts.graphs_replayed, counts.graphs_captured) << "the graphs were never replayed";
+      EXPECT_EQ(counts.graph_failures, 0u);
     }
+    // Five of the cases qualify for the fused scan (batch <= 16, k <= 32).
+    EXPECT_EQ(counts.fused_chunks > 0, setup.fused);
   }
 }
 
@@ -461,11 +473,11 @@ TEST(DeviceFlatIndex, SearchesReplayedFromGraphsAnswerExactlyAsEnqueuedOnes) {
   same_answers(8, 10, false, "after tombstones");
   same_answers(8, 10, true, "after tombstones, masked");
 
-  const kernels::cuda::GraphCounts counts = kernels::cuda::graph_counts(*graph_runtime);
-  EXPECT_EQ(counts.failed, 0u);
-  EXPECT_GE(counts.captured, 8u);  // one per shape above, at least
-  EXPECT_GT(counts.replayed, counts.captured) << "the graphs were never replayed";
-  EXPECT_EQ(kernels::cuda::graph_counts(*plain_runtime).replayed, 0u);
+  const kernels::cuda::SearchCounts counts = kernels::cuda::search_counts(*graph_runtime);
+  EXPECT_EQ(counts.graph_failures, 0u);
+  EXPECT_GE(counts.graphs_captured, 8u);  // one per shape above, at least
+  EXPECT_GT(counts.graphs_replayed, counts.graphs_captured) << "the graphs were never replayed";
+  EXPECT_EQ(kernels::cuda::search_counts(*plain_runtime).graphs_replayed, 0u);
 }
 
 // ---- placement ---------------------------------------------------------------
