@@ -6,7 +6,7 @@
 //   vesta_gpu_bench [--rows 1000000,10000000] [--dim 768] [--k 10]
 //                   [--batches 1,4,16,64,256,1024,4096] [--reps 5] [--json FILE]
 //                   [--scratch-bytes N] [--append-rows N] [--block-select]
-//                   [--concurrent N] [--trace] [--graphs] [--fused]
+//                   [--concurrent N] [--trace] [--graphs] [--fused] [--gemm-sms N]
 //
 // --append-rows N also times appending N rows from host memory (the write
 // path's copy) against a plain cudaMemcpy of the same bytes. --block-select
@@ -17,7 +17,9 @@
 // --graphs replays one-tile searches from CUDA graphs (DeviceOptions::graphs);
 // the warm-up search runs plain, the first timed one captures, the rest replay.
 // --fused searches batches of up to 16 (k <= 32) with the fused scan
-// (DeviceOptions::fused_scan).
+// (DeviceOptions::fused_scan). --gemm-sms N aims the search's GEMMs at N
+// multiprocessors (DeviceOptions::gemm_multiprocessors), leaving the others to
+// the selection of the previous tile.
 //
 // Rows are random float16 values made on the device. Each batch size is run
 // once to warm up, then --reps times; the median is reported. Without a
@@ -261,6 +263,7 @@ int main(int argc, char** argv) {
   bool trace = false;
   bool graphs = false;
   bool fused = false;
+  int gemm_sms = 0;
   size_t concurrent = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -290,15 +293,18 @@ int main(int argc, char** argv) {
       graphs = true;
     } else if (arg == "--fused") {
       fused = true;
+    } else if (arg == "--gemm-sms") {
+      gemm_sms = std::stoi(value());
     } else if (arg == "--concurrent") {
       concurrent = std::max<size_t>(1, std::stoull(value()));
     } else if (arg == "--json") {
       json_path = value();
     } else {
-      std::fprintf(stderr,
-                   "usage: vesta_gpu_bench [--rows N,N] [--dim D] [--k K] [--batches B,B] "
-                   "[--reps R] [--scratch-bytes N] [--append-rows N] [--block-select] "
-                   "[--concurrent N] [--trace] [--graphs] [--fused] [--json FILE]\n");
+      std::fprintf(
+          stderr,
+          "usage: vesta_gpu_bench [--rows N,N] [--dim D] [--k K] [--batches B,B] "
+          "[--reps R] [--scratch-bytes N] [--append-rows N] [--block-select] "
+          "[--concurrent N] [--trace] [--graphs] [--fused] [--gemm-sms N] [--json FILE]\n");
       return arg == "--help" ? 0 : 2;
     }
   }
@@ -310,6 +316,7 @@ int main(int argc, char** argv) {
   options.trace = trace;
   options.graphs = graphs;
   options.fused_scan = fused;
+  options.gemm_multiprocessors = gemm_sms;
   auto runtime = vesta::kernels::cuda::open_device(options);
   if (!runtime.is_ok()) {
     std::printf("vesta_gpu_bench: NOT RUN - no usable CUDA device (%s)\n",

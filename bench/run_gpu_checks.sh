@@ -86,6 +86,11 @@ for mode in plain graphs fused fused+graphs; do
   timeout 60 "$(find_bin vesta_gpu_bench)" --rows 1000000,10000000 --batches 1,4,16 --reps 9 $flags \
     2>&1 | grep -E '^\||^searches' | sed "s/^/$mode /" | tee -a "$out/gpu_bench_small.txt"
 done
+echo "== large batches: GEMMs aimed at fewer SMs so the selection runs beside them (1M and 10M rows) =="
+for sms in 0 124 116 100; do
+  timeout 60 "$(find_bin vesta_gpu_bench)" --rows 1000000,10000000 --batches 1024,4096 --reps 5 \
+    --gemm-sms $sms 2>&1 | grep -E '^\|' | sed "s/^/gemm-sms=$sms /" | tee -a "$out/gpu_bench_gemm_sms.txt"
+done
 echo "== PyTorch peer =="
 PYTHONUNBUFFERED=1 timeout 150 python3 bench/gpu_torch_peer.py --rows "$rows" --batches "$batches" \
   --json "$out/torch_peer.json" 2>&1 | tee "$out/torch_peer.txt"

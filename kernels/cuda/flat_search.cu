@@ -1024,6 +1024,10 @@ class DeviceRuntime {
       VESTA_RETURN_IF_ERROR(slot.blas_workspace.reserve(kBlasWorkspaceBytes));
       VESTA_CUBLAS_TRY(
           cublasSetWorkspace(slot.blas, slot.blas_workspace.as<void>(), kBlasWorkspaceBytes));
+      if (options_.gemm_multiprocessors > 0) {
+        VESTA_CUBLAS_TRY(cublasSetSmCountTarget(
+            slot.blas, std::min(options_.gemm_multiprocessors, facts_.multiprocessors)));
+      }
     }
     if (options_.fused_scan) {
       for (const void* kernel : {reinterpret_cast<const void*>(&fused_scan_kernel<1>),

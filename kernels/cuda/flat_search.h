@@ -24,6 +24,10 @@ struct DeviceOptions {
   // Searches that may run at once on the device, each on its own stream with
   // its own scratch; more wait for a free one.
   size_t max_concurrent_searches = 4;
+  // Multiprocessors cuBLAS aims each distance GEMM at (cublasSetSmCountTarget;
+  // 0 = all). Fewer leave the rest to the selection of the previous row tile,
+  // which then runs beside the GEMM instead of after it (large batches).
+  int gemm_multiprocessors = 0;
   // Selection by whole thread blocks even where k is small enough for each
   // warp to select on its own (the faster default); for comparisons.
   bool block_select = false;

@@ -193,18 +193,21 @@ TEST(GpuSearcher, MatchesCpuAcrossDimsMetricsKBatchesMasksDeletesAppendsAndCompa
   // Small and large scratch (many row tiles or one); warp queues (k <= 32)
   // and, forced for every k, the block selection; one-tile searches replayed
   // from CUDA graphs (each case three times: enqueued, captured, replayed);
-  // the fused scan for batches of up to 16 with k <= 32, alone and replayed.
+  // the fused scan for batches of up to 16 with k <= 32, alone and replayed;
+  // many tiles with the GEMMs aimed at a few multiprocessors.
   struct Setup {
     size_t scratch;
     bool block_select;
     bool graphs;
     bool fused;
+    int gemm_multiprocessors = 0;
   };
-  for (const Setup setup :
-       {Setup{size_t{1} << 20, false, false, false}, Setup{size_t{256} << 20, false, false, false},
-        Setup{size_t{1} << 20, true, false, false}, Setup{size_t{256} << 20, false, true, false},
-        Setup{size_t{256} << 20, false, false, true},
-        Setup{size_t{256} << 20, false, true, true}}) {
+  const Setup setups[] = {
+      {size_t{1} << 20, false, false, false},   {size_t{256} << 20, false, false, false},
+      {size_t{1} << 20, true, false, false},    {size_t{256} << 20, false, true, false},
+      {size_t{256} << 20, false, false, true},  {size_t{256} << 20, false, true, true},
+      {size_t{1} << 20, false, false, false, 8}};
+  for (const Setup& setup : setups) {
     const size_t scratch = setup.scratch;
     const int rounds = setup.graphs ? 3 : 1;
     kernels::cuda::DeviceOptions options;
@@ -212,6 +215,7 @@ TEST(GpuSearcher, MatchesCpuAcrossDimsMetricsKBatchesMasksDeletesAppendsAndCompa
     options.block_select = setup.block_select;
     options.graphs = setup.graphs;
     options.fused_scan = setup.fused;
+    options.gemm_multiprocessors = setup.gemm_multiprocessors;
     std::string runtime_reason;
     auto runtime = open_or_skip_reason(options, &runtime_reason);
     if (runtime == nullptr) GTEST_SKIP() << runtime_reason;
@@ -224,7 +228,8 @@ TEST(GpuSearcher, MatchesCpuAcrossDimsMetricsKBatchesMasksDeletesAppendsAndCompa
         const std::string label = std::string(metric_name(metric)) + " dim=" + std::to_string(dim) +
                                   " scratch=" + std::to_string(scratch) +
                                   (setup.block_select ? " block-select" : "") +
-                                  (setup.graphs ? " graphs" : "") + (setup.fused ? " fused" : "");
+                                  (setup.graphs ? " graphs" : "") + (setup.fused ? " fused" : "") +
+                                  (setup.gemm_multiprocessors > 0 ? " gemm-sms=8" : "");
         FlatIndex index(dim, metric);
         const size_t n = 20011;
         upsert_random(index, rng, 0, n);
