@@ -132,10 +132,16 @@ bool Outbox::wait_pending(std::chrono::milliseconds timeout) const {
 }
 
 Delivery Outbox::wait_delivered(uint64_t sequence, std::chrono::milliseconds timeout,
-                                std::string* error) const {
+                                std::string* error, const core::CancellationToken* cancel) const {
   std::unique_lock lock(mutex_);
-  changed_.wait_for(lock, timeout,
-                    [&] { return !pending_.contains(sequence) || stopped_waiting_; });
+  const core::WaitEnd end = core::wait_cancellable(
+      changed_, lock, std::chrono::steady_clock::now() + timeout, cancel,
+      [&] { return !pending_.contains(sequence) || stopped_waiting_; },
+      [&] { return cancel->cancelled(); });
+  if (end == core::WaitEnd::kCancelled) {
+    ++waits_cancelled_;
+    return Delivery::kCancelled;
+  }
   if (pending_.contains(sequence)) return Delivery::kPending;
   if (auto it = dead_.find(sequence); it != dead_.end()) {
     if (error != nullptr) *error = it->second.error;
@@ -148,6 +154,7 @@ OutboxStatus Outbox::status(const std::optional<std::string>& workspace) const {
   std::lock_guard lock(mutex_);
   OutboxStatus out;
   out.last_delivered = last_delivered_;
+  out.waits_cancelled = waits_cancelled_;
   const auto now = std::chrono::steady_clock::now();
   for (const auto& [sequence, pending] : pending_) {
     if (workspace && pending.item.workspace != *workspace) continue;

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/cancellation.h"
 #include "core/status.h"
 
 namespace vesta::engine {
@@ -53,12 +54,13 @@ struct OutboxStatus {
   uint64_t pending_records = 0;
   uint64_t pending_operations = 0;
   uint64_t dead_letters = 0;
-  uint64_t last_delivered = 0;  // any workspace
-  double oldest_pending_s = 0;  // how long the oldest pending record has waited here
+  uint64_t last_delivered = 0;   // any workspace
+  double oldest_pending_s = 0;   // how long the oldest pending record has waited here
+  uint64_t waits_cancelled = 0;  // wait_delivered calls their caller gave up (any workspace)
 };
 
 // How a waited-for record ended.
-enum class Delivery { kPending, kDelivered, kDead };
+enum class Delivery { kPending, kDelivered, kDead, kCancelled };
 
 // The operations logged with writes that are still to be delivered (in
 // sequence order), and those refused for good (dead letters). Rebuilt from
@@ -77,10 +79,11 @@ class Outbox {
   std::vector<OutboxEntry> front(size_t max_operations) const;
   // Waits until something is pending or `timeout` passes.
   bool wait_pending(std::chrono::milliseconds timeout) const;
-  // Waits until `sequence` is no longer pending (or `timeout`); what became
-  // of it, and for a dead letter its error.
-  Delivery wait_delivered(uint64_t sequence, std::chrono::milliseconds timeout,
-                          std::string* error) const;
+  // Waits until `sequence` is no longer pending (or `timeout`, or `cancel`
+  // is set: kCancelled, the record still pending); what became of it, and
+  // for a dead letter its error.
+  Delivery wait_delivered(uint64_t sequence, std::chrono::milliseconds timeout, std::string* error,
+                          const core::CancellationToken* cancel = nullptr) const;
   OutboxStatus status(const std::optional<std::string>& workspace) const;
   std::vector<DeadLetter> dead_letters() const;
   // The log must be kept after this sequence for the outbox to be rebuilt
@@ -100,6 +103,7 @@ class Outbox {
   std::map<uint64_t, DeadLetter> dead_;
   uint64_t last_delivered_ = 0;
   bool stopped_waiting_ = false;
+  mutable uint64_t waits_cancelled_ = 0;
 };
 
 }  // namespace vesta::engine

@@ -77,8 +77,14 @@ core::Result<json> graph_write(index::CollectionRegistry& collections, engine::E
                  {"edges", write.edges}};
   if (!wait.value().delivered) return result;
   std::string error;
-  switch (engine.outbox().wait_delivered(sequence.value(), wait.value().timeout, &error)) {
+  switch (engine.outbox().wait_delivered(sequence.value(), wait.value().timeout, &error,
+                                         request.cancel.get())) {
     case engine::Delivery::kDelivered: result["status"] = "delivered"; return result;
+    case engine::Delivery::kCancelled:  // nobody reads this answer
+      return core::Status(core::StatusCode::kCancelled,
+                          "the client went away while waiting for delivery; the write is durable "
+                          "(log sequence " +
+                              std::to_string(sequence.value()) + ") and will be delivered");
     case engine::Delivery::kDead:
       *status = 502;
       return core::Status(core::StatusCode::kUnavailable,

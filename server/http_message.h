@@ -18,7 +18,8 @@ struct HttpRequest {
   std::string body;
   // Cancelled by the HTTP server when the client goes away while the request
   // is handled (its connection closed); null for requests made in-process.
-  // Searches give up their waits for a lock or a batch when it is cancelled.
+  // Searches give up their waits for a lock or a batch, and graph writes their
+  // wait for delivery, when it is cancelled.
   std::shared_ptr<const core::CancellationToken> cancel = nullptr;
 };
 

@@ -147,6 +147,11 @@ void register_engine_metrics(Metrics& metrics, const engine::Engine& engine) {
     append_metric_header(out, "vesta_graph_dead_letters", "gauge",
                          "Graph requests the graph database refused for good.");
     append_sample(out, "vesta_graph_dead_letters", {}, static_cast<double>(outbox.dead_letters));
+    append_metric_header(out, "vesta_graph_delivery_waits_cancelled_total", "counter",
+                         "Graph writes with wait=delivered whose client went away before "
+                         "delivery (the write stays durable and is delivered).");
+    append_sample(out, "vesta_graph_delivery_waits_cancelled_total", {},
+                  static_cast<double>(outbox.waits_cancelled));
     append_metric_header(out, "vesta_graph_delivered_sequence", "gauge",
                          "The newest log sequence delivered to the graph database.");
     append_sample(out, "vesta_graph_delivered_sequence", {},

@@ -4,6 +4,8 @@ $VESTA_TEST_BOLT_URL) here and in tests/graph (C++), the outage in
 test_graph_outage.py."""
 
 import os
+import re
+import socket
 import subprocess
 import time
 
@@ -58,6 +60,34 @@ def test_bad_graph_flags_are_refused_at_start(tmp_path, args, says):
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2, r.stderr
     assert says in r.stderr
+
+
+def test_a_delivery_wait_whose_client_went_away_ends_at_once():
+    # The graph database is unreachable (nothing listens on the port), so the
+    # write stays durable and undelivered. A client that asked to wait for
+    # delivery (up to 120 s) gives up after 1 s and closes its connection: the
+    # server ends that wait then and there (counted), not 119 s later, and
+    # the write is still pending, to be delivered.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    for url in serve(["--neo4j-uri", f"bolt://127.0.0.1:{closed_port}", "--neo4j-token", "x"]):
+        http.put(url + "/collections/gone", json={"vectors": {"size": 4, "distance": "Dot"}})
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(url + "/graph/gone_ws/upsert?wait=delivered&timeout=120",
+                       json={"collection": "gone", "nodes": [node("a")]}, timeout=1)
+        deadline = time.time() + 10
+        cancelled = None
+        while time.time() < deadline:
+            metrics = http.get(url + "/metrics").text
+            cancelled = re.search(r"^vesta_graph_delivery_waits_cancelled_total (\S+)$", metrics,
+                                  re.M)
+            if cancelled and float(cancelled.group(1)) == 1:
+                break
+            time.sleep(0.05)
+        assert cancelled and float(cancelled.group(1)) == 1, "the server kept waiting"
+        status = http.get(url + "/graph/gone_ws/status").json()["result"]
+        assert status["pending_records"] == 1, status
 
 
 def test_help_explains_the_graph_flags():

@@ -660,6 +660,37 @@ TEST(Outbox, WaitersLearnWhatBecameOfTheirRecordAndAreReleasedAtShutdown) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
 
+TEST(Outbox, AWaiterWhoseCallerGaveUpReturnsAtOnceAndTheRecordStaysPending) {
+  Outbox outbox;
+  outbox.add(5, {"ws", 1, "five"});
+  core::CancellationToken token;
+  const auto start = std::chrono::steady_clock::now();
+  std::atomic<int> ended{-1};
+  std::thread waiter([&] {
+    ended = static_cast<int>(outbox.wait_delivered(5, std::chrono::seconds(60), nullptr, &token));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(ended, -1);  // still waiting
+  token.cancel();
+  waiter.join();
+  EXPECT_EQ(ended, static_cast<int>(Delivery::kCancelled));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_EQ(outbox.status(std::nullopt).waits_cancelled, 1u);
+  EXPECT_EQ(outbox.status(std::nullopt).pending_records, 1u);  // delivered later all the same
+  // A token that is not set changes nothing: delivery ends the wait.
+  core::CancellationToken idle;
+  std::thread delivered_waiter([&] {
+    EXPECT_EQ(outbox.wait_delivered(5, std::chrono::seconds(60), nullptr, &idle),
+              Delivery::kDelivered);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  OutboxChange change;
+  change.delivered = {5};
+  outbox.apply(change);
+  delivered_waiter.join();
+  EXPECT_EQ(outbox.status(std::nullopt).waits_cancelled, 1u);
+}
+
 TEST(WriteCodec, AttachedWritesAndOutboxRecordsRoundTrip) {
   const index::CollectionConfig config{"ent", 2, index::Metric::kCosine, 3};
   const std::vector<index::CollectionWrite> writes = {
