@@ -11,7 +11,9 @@
 #              (small batches); GEMMs on fewer SMs (large batches)
 #   torch      the PyTorch peer (torch.mm + topk)
 # Binaries come from ${VESTA_BIN:-build} (tests/, bench/, app/ as the build
-# lays them out, or all in one folder); results go to ${OUT:-gpu-results}.
+# lays them out, or all in one folder; scripts/device-bundle.sh packs them
+# with their libraries into .devrun/ for a bare machine); results go to
+# ${OUT:-gpu-results}.
 #   bench/run_gpu_checks.sh [--quick] [--parts tests,sanitizer,...]
 #   (--quick: 1M rows only, fewer batches; default: every part)
 set -uo pipefail
@@ -21,7 +23,9 @@ out="${OUT:-gpu-results}"
 mkdir -p "$out"
 find_bin() { for p in "$bin/$1" "$bin/tests/$1" "$bin/bench/$1" "$bin/app/$1"; do
   [[ -x "$p" ]] && { echo "$p"; return; }; done; echo "missing-$1"; }
-# cuBLAS comes from the machine's CUDA installation.
+# cuBLAS comes from the machine's CUDA installation; other libraries from
+# $bin/lib where scripts/device-bundle.sh packed them.
+[[ -d "$bin/lib" ]] && export LD_LIBRARY_PATH="$PWD/$bin/lib:${LD_LIBRARY_PATH:-}"
 if ! ldconfig -p | grep -q libcublas.so.13; then
   lib=$(find / -name 'libcublas.so.13' -not -path '*/proc/*' 2>/dev/null | head -1)
   [[ -n "$lib" ]] && export LD_LIBRARY_PATH="$(dirname "$lib"):${LD_LIBRARY_PATH:-}"
@@ -50,6 +54,8 @@ if want tests; then
     grep -E '^\[ *(OK|FAILED|SKIPPED|PASSED|gpu) ' | sort | uniq -c | sort -rn | head -40
   grep -q "FAILED" "$out/gpu_tests.log" && status=1
   grep -q "PASSED" "$out/gpu_tests.log" || { echo "GPU tests did not finish"; status=1; }
+  grep -q "no CUDA device can be used here" "$out/gpu_tests.log" &&
+    { echo "no usable CUDA device: the GPU tests skipped"; status=1; }
 fi
 
 if want sanitizer; then
