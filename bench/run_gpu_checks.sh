@@ -17,7 +17,7 @@
 #   bench/run_gpu_checks.sh [--quick] [--parts tests,sanitizer,...]
 #   (--quick: 1M rows only, fewer batches; default: every part)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit
 bin="${VESTA_BIN:-build}"
 out="${OUT:-gpu-results}"
 mkdir -p "$out"
@@ -28,7 +28,10 @@ find_bin() { for p in "$bin/$1" "$bin/tests/$1" "$bin/bench/$1" "$bin/app/$1"; d
 [[ -d "$bin/lib" ]] && export LD_LIBRARY_PATH="$PWD/$bin/lib:${LD_LIBRARY_PATH:-}"
 if ! ldconfig -p | grep -q libcublas.so.13; then
   lib=$(find / -name 'libcublas.so.13' -not -path '*/proc/*' 2>/dev/null | head -1)
-  [[ -n "$lib" ]] && export LD_LIBRARY_PATH="$(dirname "$lib"):${LD_LIBRARY_PATH:-}"
+  if [[ -n "$lib" ]]; then
+    LD_LIBRARY_PATH="$(dirname "$lib"):${LD_LIBRARY_PATH:-}"
+    export LD_LIBRARY_PATH
+  fi
 fi
 rows="1000000,10000000"; batches="1,4,16,64,256,1024,4096"
 parts="tests,sanitizer,serve,bench,variants,torch"
@@ -115,10 +118,10 @@ if want variants; then
     2>&1 | grep '^|' | tee "$out/gpu_bench_block_select.txt"
   echo "== small batches: plain, CUDA graphs, fused scan, both, in the same run (1M and 10M rows) =="
   for mode in plain graphs fused fused+graphs; do
-    flags=""
-    [[ $mode == *graphs* ]] && flags="$flags --graphs"
-    [[ $mode == fused* ]] && flags="$flags --fused"
-    timeout 90 "$gpu_bench" --rows "$rows" --batches 1,4,16 --reps 9 $flags \
+    flags=()
+    [[ $mode == *graphs* ]] && flags+=(--graphs)
+    [[ $mode == fused* ]] && flags+=(--fused)
+    timeout 90 "$gpu_bench" --rows "$rows" --batches 1,4,16 --reps 9 "${flags[@]}" \
       2>&1 | grep -E '^\||^searches' | sed "s/^/$mode /" | tee -a "$out/gpu_bench_small.txt"
   done
   echo "== large batches: GEMMs aimed at fewer SMs so the selection runs beside them =="
