@@ -638,8 +638,8 @@ __global__ void __launch_bounds__(kSelectThreads)
 //
 // For up to kFusedMaxQueries queries and k <= kWarpQueueMaxK, one kernel reads
 // every row once, multiplies 16 rows at a time by the queries on the tensor
-// cores and selects from the products in registers: no distance tile in
-// memory, no separate selection pass. Block b scans rows
+// cores and selects from the products as they leave them: no distance tile
+// in memory, no separate selection pass. Block b scans rows
 // [b * slice_rows, (b + 1) * slice_rows); its warps take groups of 16 rows in
 // turn. Each warp keeps, per query, a queue of the best 32 candidates it has
 // seen (sorted, in shared memory) and the key of its k-th entry (the
