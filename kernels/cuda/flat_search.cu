@@ -815,7 +815,8 @@ __global__ void __launch_bounds__(kSelectThreads, 2)
       }
     }
 
-    // acc[tile][2h + e]: row (h ? r1 : r0), query tile * 8 + 2t + e.
+    // acc[tile][i]: row fused_product_row(lane, i) of the group (r0 or r1),
+    // query fused_product_query(tile, lane, i).
     bool live[2];
     float norm[2];
 #pragma unroll
@@ -827,14 +828,14 @@ __global__ void __launch_bounds__(kSelectThreads, 2)
       live[h] = ok;
       norm[h] = row_norms != nullptr && r < n_rows ? row_norms[r] : 0.0f;
     }
-    float keys[kTiles * 4];  // index tile * 4 + 2h + e
+    float keys[kTiles * 4];  // entry tile * 4 + i (fused_layout.h)
     uint32_t pass = 0;       // the same bits: candidates that may beat their threshold
 #pragma unroll
     for (uint32_t tile = 0; tile < kTiles; ++tile) {
 #pragma unroll
       for (uint32_t i = 0; i < 4; ++i) {
-        const uint32_t h = i >> 1;
-        const uint32_t q = tile * kFusedTileQueries + 2 * t + (i & 1u);
+        const uint32_t h = fused_product_row(lane, i) >> 3;  // row g or g + 8
+        const uint32_t q = fused_product_query(tile, lane, i);
         const float dot = acc[tile][i];
         float key = dot;
         if (row_norms != nullptr) key = -fmaxf(query_norm[q] + norm[h] - 2.0f * dot, 0.0f);
@@ -844,12 +845,10 @@ __global__ void __launch_bounds__(kSelectThreads, 2)
     }
     if (!__any_sync(0xffffffffu, pass != 0)) continue;
     for (uint32_t q = 0; q < nq; ++q) {
-      const uint32_t tile = q / kFusedTileQueries;
-      const uint32_t e = q & 1u;
-      const bool owner = t == ((q % kFusedTileQueries) >> 1);  // lanes holding query q
+      const bool owner = t == fused_query_position(q);  // lanes holding query q
 #pragma unroll
       for (uint32_t h = 0; h < 2; ++h) {
-        const uint32_t bit = tile * 4 + 2 * h + e;
+        const uint32_t bit = fused_product_entry(q, h);
         const Candidate mine{pick(keys, bit), static_cast<uint32_t>(h == 0 ? r0 : r1)};
         unsigned pending = __ballot_sync(0xffffffffu, owner && ((pass >> bit) & 1u) != 0);
         while (pending != 0) {

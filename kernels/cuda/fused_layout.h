@@ -62,6 +62,24 @@ VESTA_FUSED_HD uint32_t fused_fragment_index(uint32_t step, uint32_t tile, uint3
   return (step * tiles + tile) * 32 + lane;
 }
 
+// The products of one group of rows: lane l holds, per n-tile, four
+// accumulators; accumulator i (0..3) of n-tile `tile` is row
+// fused_product_row(l, i) of the group times query fused_product_query(tile,
+// l, i). The scan keeps them as one array, entry tile * 4 + i.
+VESTA_FUSED_HD uint32_t fused_product_row(uint32_t lane, uint32_t i) {
+  return (lane >> 2) + (i >> 1) * 8;
+}
+VESTA_FUSED_HD uint32_t fused_product_query(uint32_t tile, uint32_t lane, uint32_t i) {
+  return tile * kFusedTileQueries + 2 * (lane & 3u) + (i & 1u);
+}
+// The other way round: query q's products sit in the lanes whose position t
+// is fused_query_position(q), at entry fused_product_entry(q, h) for row g
+// (h = 0) and row g + 8 (h = 1) of the lane's group g.
+VESTA_FUSED_HD uint32_t fused_query_position(uint32_t q) { return (q % kFusedTileQueries) >> 1; }
+VESTA_FUSED_HD uint32_t fused_product_entry(uint32_t q, uint32_t h) {
+  return q / kFusedTileQueries * 4 + 2 * h + (q & 1u);
+}
+
 // Two float16 values (bit patterns) as one register, the first in the low half.
 VESTA_FUSED_HD uint32_t fused_pair(uint16_t low, uint16_t high) {
   return static_cast<uint32_t>(low) | (static_cast<uint32_t>(high) << 16);

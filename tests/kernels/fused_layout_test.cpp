@@ -81,6 +81,30 @@ TEST(FusedLayout, StepsCoverEveryDimensionOnceAndEachLoadCoversTwoSteps) {
   }
 }
 
+TEST(FusedLayout, EachQuerysProductsAreFoundWhereTheScanLooksForThem) {
+  // The scan offers query q's products from the lanes at position
+  // fused_query_position(q), entries fused_product_entry(q, 0 / 1): exactly
+  // the accumulators that hold q's products, rows g and g + 8, once each.
+  for (uint32_t tiles : {1u, 2u}) {
+    std::set<std::pair<uint32_t, uint32_t>> seen;  // (row of the group, query)
+    for (uint32_t q = 0; q < tiles * kFusedTileQueries; ++q) {
+      for (uint32_t lane = 0; lane < 32; ++lane) {
+        if ((lane & 3u) != fused_query_position(q)) continue;
+        for (uint32_t h = 0; h < 2; ++h) {
+          const uint32_t entry = fused_product_entry(q, h);
+          ASSERT_LT(entry, tiles * 4);
+          const uint32_t tile = entry / 4;
+          const uint32_t i = entry % 4;
+          EXPECT_EQ(fused_product_query(tile, lane, i), q);
+          EXPECT_EQ(fused_product_row(lane, i), (lane >> 2) + 8 * h);
+          EXPECT_TRUE(seen.insert({fused_product_row(lane, i), q}).second);
+        }
+      }
+    }
+    EXPECT_EQ(seen.size(), kFusedGroupRows * tiles * kFusedTileQueries);
+  }
+}
+
 TEST(FusedLayout, FragmentIndexesAreDistinctAndDense) {
   for (uint32_t tiles : {1u, 2u}) {
     const uint32_t steps = fused_steps(768);
@@ -146,12 +170,12 @@ TEST(FusedLayout, RowsAndQueriesPlacedAsTheKernelPlacesThemGiveEveryDotProduct) 
         }
       }
 
-      // c[tile][lane][i]: row g or g + 8, query tile * 8 + 2t + (i & 1).
+      // c[tile][lane][i] is the product the scan takes it for.
       for (uint32_t tile = 0; tile < tiles; ++tile) {
         for (uint32_t lane = 0; lane < 32; ++lane) {
           for (uint32_t i = 0; i < 4; ++i) {
-            const uint32_t r = i < 2 ? (lane >> 2) : (lane >> 2) + 8;
-            const uint32_t q = tile * kFusedTileQueries + 2 * (lane & 3u) + (i & 1u);
+            const uint32_t r = fused_product_row(lane, i);
+            const uint32_t q = fused_product_query(tile, lane, i);
             double exact = 0;
             for (uint32_t d = 0; d < stride; ++d) {
               exact += static_cast<double>(core::half_to_float(row(r, d))) *
