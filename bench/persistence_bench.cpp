@@ -27,8 +27,12 @@
 //      file is in the page cache (a warm-cache restore).
 // --keep 1 leaves the data directory in place; --restore-only 1 skips
 // phases 1 and 2 and restores a directory a --keep 1 run left (same --dir,
-// --points and --dim), to time restores alone.
+// --points and --dim), to time restores alone. --snapshot-memory 1 measures
+// only the memory that writing a snapshot file of --points points takes
+// beside the points themselves, coded whole in memory and then written (as
+// snapshots were written before) against streamed to the file as coded.
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -38,6 +42,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <span>
@@ -50,8 +55,10 @@
 #include "core/thread_pool.h"
 #include "engine/engine.h"
 #include "index/cpu_searcher.h"
+#include "persistence/file_io.h"
 #include "persistence/file_store.h"
 #include "persistence/postgres_store.h"
+#include "persistence/snapshot_codec.h"
 
 namespace {
 
@@ -82,6 +89,7 @@ struct Options {
   size_t restores = 1;
   bool keep = false;
   bool restore_only = false;
+  bool snapshot_memory = false;
 };
 
 std::vector<float> make_embeddings(size_t n, size_t dim, uint64_t seed) {
@@ -145,6 +153,77 @@ double ingest(vesta::index::Collection& collection, const std::vector<float>& da
 // without the metadata fields both stores keep alike: "matrix" (base64 of the
 // float32 matrix) and each point's "vector" (base64 of zlib level 6 of its
 // float16 bytes, as nano_vector_db_impl.py writes it).
+// /proc/self/status's value of `field` (kB) in bytes.
+size_t proc_status_bytes(const char* field) {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return 0;
+  char line[256];
+  size_t kb = 0;
+  const size_t n = std::strlen(field);
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::strncmp(line, field, n) == 0 && line[n] == ':')
+      kb = std::strtoull(line + n + 1, nullptr, 10);
+  }
+  std::fclose(f);
+  return kb * 1024;
+}
+
+// How far the resident set rose above where it was while `fn` ran: the peak
+// (VmHWM, reset first through /proc/self/clear_refs) minus the start.
+template <typename Fn>
+size_t peak_growth(Fn&& fn) {
+  ::malloc_trim(0);
+  if (FILE* f = std::fopen("/proc/self/clear_refs", "w")) {
+    std::fputs("5", f);
+    std::fclose(f);
+  }
+  const size_t before = proc_status_bytes("VmRSS");
+  fn();
+  const size_t peak = proc_status_bytes("VmHWM");
+  return peak > before ? peak - before : 0;
+}
+
+int measure_snapshot_memory(const Options& o) {
+  const std::vector<float> data = make_embeddings(o.points, o.dim, 42);
+  vesta::persistence::SnapshotContents c;
+  c.collection = "docs";
+  c.dim = static_cast<uint32_t>(o.dim);
+  c.metric = "Cosine";
+  c.incarnation = 1;
+  for (size_t i = 0; i < o.points; ++i) {
+    c.ids.push_back(vesta::core::PointId::number(i));
+    c.payloads.push_back(R"({"n":)" + std::to_string(i) + "}");
+  }
+  c.rows.resize(data.size());
+  for (size_t i = 0; i < data.size(); ++i) c.rows[i] = vesta::core::float_to_half(data[i]);
+  const size_t row_bytes = c.rows.size() * sizeof(uint16_t);
+  fs::create_directories(o.dir);
+  const fs::path file = o.dir / "memory.snapshot";
+  size_t encoded = 0;
+  const size_t whole = peak_growth([&] {
+    const auto bytes = vesta::persistence::encode_snapshot(c);
+    encoded = bytes.value().size();
+    (void)vesta::persistence::write_file_atomically(file, bytes.value());
+  });
+  const size_t streamed = peak_growth([&] {
+    vesta::persistence::AtomicFileWriter writer(file);
+    (void)writer.open();
+    (void)vesta::persistence::write_snapshot(
+        c, {}, [&](std::string_view piece) { return writer.append(piece); });
+    (void)writer.commit();
+  });
+  std::printf(
+      "| snapshot of %zu x %zu (rows %.0f MiB, file %.0f MiB) | memory beyond the points |\n",
+      o.points, o.dim, row_bytes / 1048576.0, encoded / 1048576.0);
+  std::printf("|---|---|\n");
+  std::printf("| coded whole in memory, then written | %.0f MiB (%.2f x the rows) |\n",
+              whole / 1048576.0, static_cast<double>(whole) / row_bytes);
+  std::printf("| streamed to the file as coded | %.0f MiB (%.2f x the rows) |\n",
+              streamed / 1048576.0, static_cast<double>(streamed) / row_bytes);
+  if (!o.keep) fs::remove_all(o.dir);
+  return 0;
+}
+
 size_t lightrag_vector_bytes(const std::vector<float>& data, const Options& o) {
   auto base64_len = [](size_t n) { return 4 * ((n + 2) / 3); };
   size_t total = base64_len(data.size() * sizeof(float));
@@ -282,6 +361,8 @@ int main(int argc, char** argv) {
       o.keep = value == "1";
     else if (flag == "--restore-only")
       o.restore_only = value == "1";
+    else if (flag == "--snapshot-memory")
+      o.snapshot_memory = value == "1";
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
@@ -291,6 +372,7 @@ int main(int argc, char** argv) {
   std::printf("points %zu, dim %zu, batch %zu, %zu writers, %u hardware threads, dir %s\n",
               o.points, o.dim, o.batch, o.writers, std::thread::hardware_concurrency(),
               o.dir.c_str());
+  if (o.snapshot_memory) return measure_snapshot_memory(o);
   vesta::core::ThreadPool pool(0);
   vesta::core::LockManager locks;
   vesta::index::CpuSearcher searcher(pool);

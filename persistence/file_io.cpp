@@ -27,27 +27,53 @@ core::Status fsync_directory(const std::filesystem::path& dir) {
   return core::Status::ok();
 }
 
-core::Status write_file_atomically(const std::filesystem::path& path, std::string_view bytes) {
-  std::filesystem::path temporary = path;
-  temporary += ".tmp";
-  {
-    ScopedFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (fd.get() < 0) return io_error("cannot create", temporary, errno);
-    size_t at = 0;
-    while (at < bytes.size()) {
-      const ssize_t n = ::write(fd.get(), bytes.data() + at, bytes.size() - at);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return io_error("write failed for", temporary, errno);
-      }
-      at += static_cast<size_t>(n);
+AtomicFileWriter::AtomicFileWriter(std::filesystem::path path)
+    : path_(std::move(path)), temporary_(path_) {
+  temporary_ += ".tmp";
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  if (fd_ >= 0) ::close(fd_);
+  if (created_ && !committed_) ::unlink(temporary_.c_str());
+}
+
+core::Status AtomicFileWriter::open() {
+  fd_ = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) return io_error("cannot create", temporary_, errno);
+  created_ = true;
+  return core::Status::ok();
+}
+
+core::Status AtomicFileWriter::append(std::string_view bytes) {
+  if (fd_ < 0) return core::internal_error("append to " + temporary_.string() + ": not open");
+  size_t at = 0;
+  while (at < bytes.size()) {
+    const ssize_t n = ::write(fd_, bytes.data() + at, bytes.size() - at);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error("write failed for", temporary_, errno);
     }
-    if (::fsync(fd.get()) != 0) return io_error("fsync failed for", temporary, errno);
+    at += static_cast<size_t>(n);
   }
-  if (::rename(temporary.c_str(), path.c_str()) != 0) {
-    return io_error("cannot rename " + temporary.string() + " to", path, errno);
+  return core::Status::ok();
+}
+
+core::Status AtomicFileWriter::commit() {
+  if (fd_ < 0) return core::internal_error("commit of " + temporary_.string() + ": not open");
+  if (::fsync(fd_) != 0) return io_error("fsync failed for", temporary_, errno);
+  if (::close(std::exchange(fd_, -1)) != 0) return io_error("close failed for", temporary_, errno);
+  if (::rename(temporary_.c_str(), path_.c_str()) != 0) {
+    return io_error("cannot rename " + temporary_.string() + " to", path_, errno);
   }
-  return fsync_directory(path.parent_path().empty() ? "." : path.parent_path());
+  committed_ = true;
+  return fsync_directory(path_.parent_path().empty() ? "." : path_.parent_path());
+}
+
+core::Status write_file_atomically(const std::filesystem::path& path, std::string_view bytes) {
+  AtomicFileWriter writer(path);
+  VESTA_RETURN_IF_ERROR(writer.open());
+  VESTA_RETURN_IF_ERROR(writer.append(bytes));
+  return writer.commit();
 }
 
 core::Result<std::string> read_whole_file(const std::filesystem::path& path) {

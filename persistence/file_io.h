@@ -27,9 +27,31 @@ class ScopedFd {
 // stays so after a crash.
 core::Status fsync_directory(const std::filesystem::path& dir);
 
-// Replaces `path` with `bytes` so that a crash leaves the old file or the
-// new one, never a mix: a temporary file beside it, written and fsynced,
-// renamed over `path`, then the directory fsynced.
+// Replaces `path` with a file written in pieces, so that a crash leaves the
+// old file or the whole new one, never a mix: open() creates a temporary file
+// beside it, append() writes to it, commit() fsyncs it, renames it over `path`
+// and fsyncs the directory. A writer destroyed without commit() removes its
+// temporary file.
+class AtomicFileWriter {
+ public:
+  explicit AtomicFileWriter(std::filesystem::path path);
+  ~AtomicFileWriter();
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+
+  core::Status open();
+  core::Status append(std::string_view bytes);
+  core::Status commit();
+
+ private:
+  std::filesystem::path path_;
+  std::filesystem::path temporary_;
+  int fd_ = -1;
+  bool created_ = false;
+  bool committed_ = false;
+};
+
+// Replaces `path` with `bytes` in one go (AtomicFileWriter).
 core::Status write_file_atomically(const std::filesystem::path& path, std::string_view bytes);
 
 // The whole file; NotFound when it does not exist.

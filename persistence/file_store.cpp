@@ -185,15 +185,17 @@ uint64_t FileStore::wal_last_sequence() const { return wal_ ? wal_->last_sequenc
 uint64_t FileStore::wal_bytes_written() const { return wal_ ? wal_->bytes_written() : 0; }
 
 core::Result<uint64_t> FileStore::save_snapshot(const SnapshotContents& contents) {
-  core::Result<std::string> bytes = encode_snapshot(contents, options_.snapshot);
-  if (!bytes.is_ok()) return bytes.status();
   std::lock_guard lock(snapshot_mutex_);
   const fs::path dir = snapshot_dir(contents.collection);
   std::error_code ec;
   if (fs::create_directories(dir, ec)) VESTA_RETURN_IF_ERROR(fsync_directory(dir.parent_path()));
   if (ec) return core::internal_error("cannot create " + dir.string() + ": " + ec.message());
-  VESTA_RETURN_IF_ERROR(write_file_atomically(
-      dir / snapshot_name(contents.incarnation, contents.wal_sequence), bytes.value()));
+  // Coded straight into the file, a few chunks at a time.
+  AtomicFileWriter file(dir / snapshot_name(contents.incarnation, contents.wal_sequence));
+  VESTA_RETURN_IF_ERROR(file.open());
+  VESTA_RETURN_IF_ERROR(write_snapshot(
+      contents, options_.snapshot, [&file](std::string_view piece) { return file.append(piece); }));
+  VESTA_RETURN_IF_ERROR(file.commit());
   // Keep this snapshot and the one before it of the same incarnation.
   core::Result<std::vector<SnapshotFile>> files = list_snapshots(dir);
   if (!files.is_ok()) return files.status();

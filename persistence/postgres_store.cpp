@@ -548,11 +548,7 @@ core::Result<std::optional<SnapshotContents>> PostgresStore::load_snapshot(
 }
 
 core::Result<uint64_t> PostgresStore::save_snapshot(const SnapshotContents& contents) {
-  core::Result<std::string> bytes = encode_snapshot(contents, options_.snapshot);
-  if (!bytes.is_ok()) return bytes.status();
-  const std::string_view all = bytes.value();
   const size_t chunk_bytes = options_.snapshot_chunk_bytes;
-  const size_t chunks = (all.size() + chunk_bytes - 1) / chunk_bytes;
   const int64_t incarnation = as_bigint(contents.incarnation);
   const int64_t wal_sequence = as_bigint(contents.wal_sequence);
   std::lock_guard lock(snapshot_mutex_);
@@ -567,18 +563,40 @@ core::Result<uint64_t> PostgresStore::save_snapshot(const SnapshotContents& cont
             "DELETE FROM vesta_snapshots WHERE workspace = $1 AND collection = $2 AND "
             "incarnation = $3 AND wal_sequence = $4",
             ws, collection, incarnation, wal_sequence);
+        // The snapshot's row first (its chunks refer to it), its size once
+        // known; the bytes are coded as they are stored, chunk_bytes at a time.
         txn.exec_params(
             "INSERT INTO vesta_snapshots (workspace, collection, incarnation, wal_sequence, "
-            "chunks, bytes) VALUES ($1, $2, $3, $4, $5, $6)",
-            ws, collection, incarnation, wal_sequence, static_cast<int64_t>(chunks),
-            static_cast<int64_t>(all.size()));
-        for (size_t chunk = 0; chunk < chunks; ++chunk) {
+            "chunks, bytes) VALUES ($1, $2, $3, $4, 0, 0)",
+            ws, collection, incarnation, wal_sequence);
+        int64_t chunks = 0;
+        int64_t total = 0;
+        std::string pending;
+        auto store = [&](std::string_view bytes) {
           txn.exec_params(
               "INSERT INTO vesta_snapshot_chunks (workspace, collection, incarnation, "
               "wal_sequence, chunk, bytes) VALUES ($1, $2, $3, $4, $5, $6)",
-              ws, collection, incarnation, wal_sequence, static_cast<int64_t>(chunk),
-              binary(all.substr(chunk * chunk_bytes, chunk_bytes)));
-        }
+              ws, collection, incarnation, wal_sequence, chunks++, binary(bytes));
+          total += static_cast<int64_t>(bytes.size());
+        };
+        VESTA_RETURN_IF_ERROR(
+            write_snapshot(contents, options_.snapshot, [&](std::string_view piece) {
+              while (!piece.empty()) {
+                const size_t take = std::min(piece.size(), chunk_bytes - pending.size());
+                pending.append(piece.substr(0, take));
+                piece.remove_prefix(take);
+                if (pending.size() == chunk_bytes) {
+                  store(pending);
+                  pending.clear();
+                }
+              }
+              return core::Status::ok();
+            }));
+        if (!pending.empty()) store(pending);
+        txn.exec_params(
+            "UPDATE vesta_snapshots SET chunks = $5, bytes = $6 WHERE workspace = $1 AND "
+            "collection = $2 AND incarnation = $3 AND wal_sequence = $4",
+            ws, collection, incarnation, wal_sequence, chunks, total);
         // Keep this one and the one before it of the same incarnation.
         txn.exec_params(
             "DELETE FROM vesta_snapshots WHERE workspace = $1 AND collection = $2 AND NOT "

@@ -157,8 +157,8 @@ core::Status decode_chunk(uint8_t kind, uint32_t n, std::string_view raw, size_t
 
 }  // namespace
 
-core::Result<std::string> encode_snapshot(const SnapshotContents& c,
-                                          const SnapshotOptions& options) {
+core::Status write_snapshot(const SnapshotContents& c, const SnapshotOptions& options,
+                            const SnapshotSink& sink) {
   const size_t points = c.ids.size();
   if (c.dim == 0 || c.rows.size() != points * c.dim || c.payloads.size() != points) {
     return core::invalid_argument("snapshot contents do not agree: " + std::to_string(points) +
@@ -167,8 +167,8 @@ core::Result<std::string> encode_snapshot(const SnapshotContents& c,
                                   std::to_string(c.payloads.size()) + " payloads");
   }
   const size_t per_chunk = std::max<size_t>(1, options.chunk_points);
-  std::string out(kMagic, 4);
-  append_u32(out, kSnapshotFormatVersion);
+  std::string head(kMagic, 4);
+  append_u32(head, kSnapshotFormatVersion);
   nlohmann::json header_json = {{"collection", c.collection},
                                 {"dim", c.dim},
                                 {"metric", c.metric},
@@ -178,59 +178,73 @@ core::Result<std::string> encode_snapshot(const SnapshotContents& c,
                                 {"points", points}};
   if (!c.vector_name.empty()) header_json["vector_name"] = c.vector_name;
   const std::string header = header_json.dump();
-  append_u32(out, static_cast<uint32_t>(header.size()));
-  out += header;
-  append_u32(out, crc32_of(header));
+  append_u32(head, static_cast<uint32_t>(header.size()));
+  head += header;
+  append_u32(head, crc32_of(header));
+  VESTA_RETURN_IF_ERROR(sink(head));
 
   // Each group of per_chunk points becomes its rows, ids and payloads
-  // chunks, coded on its own thread, then appended in order.
+  // chunks. A wave of groups is coded at once, one group per thread, then
+  // handed to the sink in order and freed.
   const size_t groups = (points + per_chunk - 1) / per_chunk;
-  std::vector<std::string> parts(groups);
-  std::vector<core::Status> errors(groups, core::Status::ok());
-  core::parallel_for(groups, [&](size_t g) {
-    const size_t first = g * per_chunk;
-    const size_t n = std::min(per_chunk, points - first);
-    std::string& part = parts[g];
-    auto add = [&](uint8_t kind, std::string_view raw) {
-      core::Result<std::string> stored = compress(raw, options.zlib_level);
-      if (!stored.is_ok()) {
-        errors[g] = stored.status();
-        return;
+  const size_t wave = std::max<size_t>(1, 2 * std::thread::hardware_concurrency());
+  std::vector<std::string> parts;
+  std::vector<core::Status> errors;
+  for (size_t wave_first = 0; wave_first < groups; wave_first += wave) {
+    const size_t in_wave = std::min(wave, groups - wave_first);
+    parts.assign(in_wave, std::string());
+    errors.assign(in_wave, core::Status::ok());
+    core::parallel_for(in_wave, [&](size_t w) {
+      const size_t first = (wave_first + w) * per_chunk;
+      const size_t n = std::min(per_chunk, points - first);
+      std::string& part = parts[w];
+      auto add = [&](uint8_t kind, std::string_view raw) {
+        core::Result<std::string> stored = compress(raw, options.zlib_level);
+        if (!stored.is_ok()) {
+          errors[w] = stored.status();
+          return;
+        }
+        put_chunk(part, kind, static_cast<uint32_t>(n), raw, stored.value());
+      };
+      // Rows, byte-shuffled.
+      std::string raw(n * c.dim * 2, '\0');
+      const uint16_t* rows = c.rows.data() + first * c.dim;
+      const size_t values = n * c.dim;
+      for (size_t i = 0; i < values; ++i) {
+        raw[i] = static_cast<char>(rows[i] >> 8);
+        raw[values + i] = static_cast<char>(rows[i] & 0xFF);
       }
-      put_chunk(part, kind, static_cast<uint32_t>(n), raw, stored.value());
-    };
-    // Rows, byte-shuffled.
-    std::string raw(n * c.dim * 2, '\0');
-    const uint16_t* rows = c.rows.data() + first * c.dim;
-    const size_t values = n * c.dim;
-    for (size_t i = 0; i < values; ++i) {
-      raw[i] = static_cast<char>(rows[i] >> 8);
-      raw[values + i] = static_cast<char>(rows[i] & 0xFF);
+      add(kRows, raw);
+      // Ids.
+      raw.clear();
+      for (size_t i = first; i < first + n; ++i) put_id(raw, c.ids[i]);
+      add(kIds, raw);
+      // Payloads, one per line (JSON text has no raw newline).
+      raw.clear();
+      for (size_t i = first; i < first + n; ++i) {
+        raw += c.payloads[i];
+        raw.push_back('\n');
+      }
+      add(kPayloads, raw);
+    });
+    for (size_t w = 0; w < in_wave; ++w) {
+      VESTA_RETURN_IF_ERROR(errors[w]);
+      VESTA_RETURN_IF_ERROR(sink(parts[w]));
+      std::string().swap(parts[w]);
     }
-    add(kRows, raw);
-    // Ids.
-    raw.clear();
-    for (size_t i = first; i < first + n; ++i) put_id(raw, c.ids[i]);
-    add(kIds, raw);
-    // Payloads, one per line (JSON text has no raw newline).
-    raw.clear();
-    for (size_t i = first; i < first + n; ++i) {
-      raw += c.payloads[i];
-      raw.push_back('\n');
-    }
-    add(kPayloads, raw);
-  });
-  size_t total = out.size() + kChunkHeaderBytes;
-  for (size_t g = 0; g < groups; ++g) {
-    VESTA_RETURN_IF_ERROR(errors[g]);
-    total += parts[g].size();
   }
-  out.reserve(total);
-  for (std::string& part : parts) {
-    out += part;
-    std::string().swap(part);
-  }
-  put_chunk(out, kEnd, static_cast<uint32_t>(points), "", "");
+  std::string end;
+  put_chunk(end, kEnd, static_cast<uint32_t>(points), "", "");
+  return sink(end);
+}
+
+core::Result<std::string> encode_snapshot(const SnapshotContents& contents,
+                                          const SnapshotOptions& options) {
+  std::string out;
+  VESTA_RETURN_IF_ERROR(write_snapshot(contents, options, [&out](std::string_view piece) {
+    out += piece;
+    return core::Status::ok();
+  }));
   return out;
 }
 

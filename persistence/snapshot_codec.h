@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -49,6 +50,18 @@ struct SnapshotOptions {
 // named (absent: unnamed, as in snapshots written before names were kept).
 inline constexpr uint32_t kSnapshotFormatVersion = 1;
 
+// Receives a snapshot's bytes in order, a piece at a time; an error stops
+// the writing and is returned by write_snapshot.
+using SnapshotSink = std::function<core::Status(std::string_view)>;
+
+// Writes `contents` in the format above to `sink`: the header, then each
+// group of chunk_points points' chunks as soon as they are coded (a few
+// groups at a time, on several threads), then the end chunk. Beside
+// `contents`, memory holds only the groups being coded, not the snapshot.
+core::Status write_snapshot(const SnapshotContents& contents, const SnapshotOptions& options,
+                            const SnapshotSink& sink);
+
+// The same bytes in one string.
 core::Result<std::string> encode_snapshot(const SnapshotContents& contents,
                                           const SnapshotOptions& options = {});
 

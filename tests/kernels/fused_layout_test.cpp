@@ -26,19 +26,19 @@ float half_of(uint32_t reg, uint32_t which) {
 // fragment layout of the PTX ISA ("Matrix Fragments for mma.m16n8k16 with
 // floating point type"), accumulated in double for the comparison.
 void emulated_mma(const uint32_t a[32][4], const uint32_t b[32][2], double c[32][4]) {
-  double A[16][16] = {};
-  double B[16][8] = {};
+  double a_matrix[16][16] = {};  // rows x k positions
+  double b_matrix[16][8] = {};   // k positions x queries
   for (uint32_t lane = 0; lane < 32; ++lane) {
     const uint32_t g = lane >> 2;
     const uint32_t t = lane & 3u;
     for (uint32_t i = 0; i < 8; ++i) {
       const uint32_t row = (i < 2 || (i >= 4 && i < 6)) ? g : g + 8;
       const uint32_t col = 2 * t + (i & 1u) + (i >= 4 ? 8 : 0);
-      A[row][col] = half_of(a[lane][i / 2], i & 1u);
+      a_matrix[row][col] = half_of(a[lane][i / 2], i & 1u);
     }
     for (uint32_t i = 0; i < 4; ++i) {
       const uint32_t k = 2 * t + (i & 1u) + (i >= 2 ? 8 : 0);
-      B[k][g] = half_of(b[lane][i / 2], i & 1u);
+      b_matrix[k][g] = half_of(b[lane][i / 2], i & 1u);
     }
   }
   for (uint32_t lane = 0; lane < 32; ++lane) {
@@ -47,7 +47,7 @@ void emulated_mma(const uint32_t a[32][4], const uint32_t b[32][2], double c[32]
     for (uint32_t i = 0; i < 4; ++i) {
       const uint32_t row = i < 2 ? g : g + 8;
       const uint32_t col = 2 * t + (i & 1u);
-      for (uint32_t k = 0; k < 16; ++k) c[lane][i] += A[row][k] * B[k][col];
+      for (uint32_t k = 0; k < 16; ++k) c[lane][i] += a_matrix[row][k] * b_matrix[k][col];
     }
   }
 }

@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
+#include <string>
+#include <vector>
 
 #include "snapshot_contents_match.h"
 #include "test_seed.h"
@@ -64,6 +67,34 @@ TEST(SnapshotCodec, RoundTripsBitIdenticallyAcrossChunkSizesAndEmpty) {
       testing::expect_same_snapshot(c, back.value());
     }
   }
+}
+
+TEST(SnapshotCodec, WrittenAPieceAtATimeAsItIsCodedAndStoppedByTheSinksError) {
+  std::mt19937_64 rng(testing::test_seed("SnapshotCodec.Stream"));
+  const SnapshotContents c = random_contents(rng, 5000, 32);
+  const SnapshotOptions options{.chunk_points = 100};  // 50 groups
+  core::Result<std::string> whole = encode_snapshot(c, options);
+  ASSERT_TRUE(whole.is_ok()) << whole.status().to_string();
+  std::vector<size_t> pieces;
+  std::string streamed;
+  ASSERT_TRUE(write_snapshot(c, options, [&](std::string_view piece) {
+                streamed += piece;
+                pieces.push_back(piece.size());
+                return core::Status::ok();
+              }).is_ok());
+  EXPECT_EQ(streamed, whole.value());
+  // The header, one piece per group, the end: never more than a group's
+  // chunks at once (what bounds the memory a snapshot needs).
+  EXPECT_EQ(pieces.size(), 1 + 50 + 1);
+  EXPECT_LT(*std::max_element(pieces.begin(), pieces.end()), whole.value().size() / 20);
+
+  // A sink that fails (a full disk, a lost connection) stops the writing.
+  size_t calls = 0;
+  const core::Status failed = write_snapshot(c, options, [&](std::string_view) {
+    return ++calls == 3 ? core::internal_error("disk full") : core::Status::ok();
+  });
+  EXPECT_EQ(failed.message(), "disk full");
+  EXPECT_EQ(calls, 3u);
 }
 
 TEST(SnapshotCodec, ByteShuffleMakesFloat16RowsCompressWell) {
