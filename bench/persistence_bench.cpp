@@ -205,13 +205,8 @@ int measure_snapshot_memory(const Options& o) {
     encoded = bytes.value().size();
     (void)vesta::persistence::write_file_atomically(file, bytes.value());
   });
-  const size_t streamed = peak_growth([&] {
-    vesta::persistence::AtomicFileWriter writer(file);
-    (void)writer.open();
-    (void)vesta::persistence::write_snapshot(
-        c, {}, [&](std::string_view piece) { return writer.append(piece); });
-    (void)writer.commit();
-  });
+  const size_t streamed =
+      peak_growth([&] { (void)vesta::persistence::write_snapshot_file(file, c); });
   std::printf(
       "| snapshot of %zu x %zu (rows %.0f MiB, file %.0f MiB) | memory beyond the points |\n",
       o.points, o.dim, row_bytes / 1048576.0, encoded / 1048576.0);

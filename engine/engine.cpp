@@ -667,17 +667,16 @@ core::Result<SnapshotInfo> Engine::create_snapshot(const std::string& collection
                            core::utc_time(now, "%Y-%m-%d-%H-%M-%S") + std::string(kSnapshotSuffix);
   core::Result<std::filesystem::path> path = snapshot_file(config.name, name);
   if (!path.is_ok()) return path.status();
-  core::Result<std::string> bytes =
-      persistence::encode_snapshot(to_contents(config, std::move(snapshot).value()));
-  if (!bytes.is_ok()) return bytes.status();
   std::error_code ec;
   std::filesystem::create_directories(path.value().parent_path(), ec);
   if (ec) {
     return core::internal_error("cannot create " + path.value().parent_path().string() + ": " +
                                 ec.message());
   }
-  VESTA_RETURN_IF_ERROR(persistence::write_file_atomically(path.value(), bytes.value()));
-  return SnapshotInfo{name, core::utc_time(now, "%Y-%m-%dT%H:%M:%S"), bytes.value().size()};
+  core::Result<size_t> size = persistence::write_snapshot_file(
+      path.value(), to_contents(config, std::move(snapshot).value()));
+  if (!size.is_ok()) return size.status();
+  return SnapshotInfo{name, core::utc_time(now, "%Y-%m-%dT%H:%M:%S"), size.value()};
 }
 
 core::Result<std::vector<SnapshotInfo>> Engine::list_snapshots(const std::string& collection) {

@@ -190,12 +190,10 @@ core::Result<uint64_t> FileStore::save_snapshot(const SnapshotContents& contents
   std::error_code ec;
   if (fs::create_directories(dir, ec)) VESTA_RETURN_IF_ERROR(fsync_directory(dir.parent_path()));
   if (ec) return core::internal_error("cannot create " + dir.string() + ": " + ec.message());
-  // Coded straight into the file, a few chunks at a time.
-  AtomicFileWriter file(dir / snapshot_name(contents.incarnation, contents.wal_sequence));
-  VESTA_RETURN_IF_ERROR(file.open());
-  VESTA_RETURN_IF_ERROR(write_snapshot(
-      contents, options_.snapshot, [&file](std::string_view piece) { return file.append(piece); }));
-  VESTA_RETURN_IF_ERROR(file.commit());
+  core::Result<size_t> written =
+      write_snapshot_file(dir / snapshot_name(contents.incarnation, contents.wal_sequence),
+                          contents, options_.snapshot);
+  if (!written.is_ok()) return written.status();
   // Keep this snapshot and the one before it of the same incarnation.
   core::Result<std::vector<SnapshotFile>> files = list_snapshots(dir);
   if (!files.is_ok()) return files.status();

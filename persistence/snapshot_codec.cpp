@@ -14,6 +14,7 @@
 #include "core/default_init_allocator.h"
 #include "core/parallel_for.h"
 #include "persistence/byte_codec.h"
+#include "persistence/file_io.h"
 
 namespace vesta::persistence {
 namespace {
@@ -236,6 +237,20 @@ core::Status write_snapshot(const SnapshotContents& c, const SnapshotOptions& op
   std::string end;
   put_chunk(end, kEnd, static_cast<uint32_t>(points), "", "");
   return sink(end);
+}
+
+core::Result<size_t> write_snapshot_file(const std::filesystem::path& path,
+                                         const SnapshotContents& contents,
+                                         const SnapshotOptions& options) {
+  AtomicFileWriter file(path);
+  VESTA_RETURN_IF_ERROR(file.open());
+  size_t size = 0;
+  VESTA_RETURN_IF_ERROR(write_snapshot(contents, options, [&](std::string_view piece) {
+    size += piece.size();
+    return file.append(piece);
+  }));
+  VESTA_RETURN_IF_ERROR(file.commit());
+  return size;
 }
 
 core::Result<std::string> encode_snapshot(const SnapshotContents& contents,

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <string>
@@ -60,6 +61,13 @@ using SnapshotSink = std::function<core::Status(std::string_view)>;
 // `contents`, memory holds only the groups being coded, not the snapshot.
 core::Status write_snapshot(const SnapshotContents& contents, const SnapshotOptions& options,
                             const SnapshotSink& sink);
+
+// Writes `contents` to a file at `path` as it is coded, atomically (a
+// temporary file renamed over `path`, as persistence/file_io); returns the
+// file's size.
+core::Result<size_t> write_snapshot_file(const std::filesystem::path& path,
+                                         const SnapshotContents& contents,
+                                         const SnapshotOptions& options = {});
 
 // The same bytes in one string.
 core::Result<std::string> encode_snapshot(const SnapshotContents& contents,
