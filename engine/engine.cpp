@@ -703,18 +703,18 @@ core::Result<std::vector<SnapshotInfo>> Engine::list_snapshots(const std::string
   return out;
 }
 
-core::Result<std::string> Engine::read_snapshot(const std::string& collection,
-                                                const std::string& name) {
+core::Result<std::filesystem::path> Engine::snapshot_path(const std::string& collection,
+                                                          const std::string& name) {
   core::Result<std::shared_ptr<index::Collection>> c = registry_.get(collection);
   if (!c.is_ok()) return c.status();
   core::Result<std::filesystem::path> path = snapshot_file(c.value()->config().name, name);
   if (!path.is_ok()) return path.status();
-  core::Result<std::string> bytes = persistence::read_whole_file(path.value());
-  if (bytes.status().code() == core::StatusCode::kNotFound) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path.value(), ec)) {
     return core::not_found("snapshot '" + name + "' of collection '" + collection +
                            "' does not exist");
   }
-  return bytes;
+  return path;
 }
 
 core::Result<bool> Engine::delete_snapshot(const std::string& collection, const std::string& name) {

@@ -109,7 +109,9 @@ class Engine final : public index::WriteJournal {
   // keeping its aliases), durable before the call returns.
   core::Result<SnapshotInfo> create_snapshot(const std::string& collection);
   core::Result<std::vector<SnapshotInfo>> list_snapshots(const std::string& collection);
-  core::Result<std::string> read_snapshot(const std::string& collection, const std::string& name);
+  // Where snapshot `name` of `collection` is; NotFound when it does not exist.
+  core::Result<std::filesystem::path> snapshot_path(const std::string& collection,
+                                                    const std::string& name);
   core::Result<bool> delete_snapshot(const std::string& collection, const std::string& name);
   core::Status recover_from_snapshot(const std::string& collection, std::string_view bytes);
 

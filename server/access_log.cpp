@@ -41,7 +41,7 @@ void AccessLog::write(const HttpRequest& request, const HttpResponse& response,
                                {"status", response.status},
                                {"ms", std::round(seconds * 1e6) / 1e3},
                                {"bytes_in", request.body.size()},
-                               {"bytes_out", response.body.size()}};
+                               {"bytes_out", response.bytes()}};
   std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   text += '\n';
   std::lock_guard lock(mutex_);

@@ -1,8 +1,10 @@
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "core/cancellation.h"
 
@@ -24,9 +26,20 @@ struct HttpRequest {
 };
 
 struct HttpResponse {
+  HttpResponse() = default;
+  HttpResponse(int status_code, std::string type, std::string text)
+      : status(status_code), content_type(std::move(type)), body(std::move(text)) {}
+
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  // When set, the body is this file's contents (`file_bytes` of them), sent
+  // from the file a piece at a time rather than held in `body` (snapshot
+  // downloads). Should it be gone when the response is written, a 404.
+  std::string file;
+  uint64_t file_bytes = 0;
+
+  uint64_t bytes() const { return file.empty() ? body.size() : file_bytes; }
 };
 
 }  // namespace vesta::server

@@ -272,7 +272,33 @@ class HttpServer::Impl::Session : public SessionBase,
   }
 
   void write(HttpResponse response, unsigned version, bool keep_alive) {
-    auto res = make_response(std::move(response), version, keep_alive);
+    if (!response.file.empty()) return write_file(std::move(response), version, keep_alive);
+    send(make_response(std::move(response), version, keep_alive), keep_alive);
+  }
+
+  // A response whose body is a file, read from it as it is sent.
+  void write_file(HttpResponse response, unsigned version, bool keep_alive) {
+    http::file_body::value_type body;
+    beast::error_code ec;
+    body.open(response.file.c_str(), beast::file_mode::scan, ec);
+    if (ec) {
+      return send(
+          make_response(error_response(404, "'" + response.file + "' is gone: " + ec.message()),
+                        version, keep_alive),
+          keep_alive);
+    }
+    auto res = std::make_shared<http::response<http::file_body>>(
+        static_cast<http::status>(response.status), version);
+    res->set(http::field::server, "vesta");
+    res->set(http::field::content_type, response.content_type);
+    res->keep_alive(keep_alive);
+    res->body() = std::move(body);
+    res->prepare_payload();
+    send(std::move(res), keep_alive);
+  }
+
+  template <typename Response>
+  void send(std::shared_ptr<Response> res, bool keep_alive) {
     beast::get_lowest_layer(stream_).expires_after(server_.options().read_timeout);
     http::async_write(
         stream_, *res,

@@ -1,10 +1,12 @@
 #include "server/snapshot_routes.h"
 
+#include <filesystem>
 #include <string>
+#include <system_error>
 
 #include <nlohmann/json.hpp>
 
-#include "persistence/file_io.h"
+#include "persistence/mapped_file.h"
 #include "server/envelope.h"
 #include "server/json_codec.h"
 
@@ -97,16 +99,25 @@ void add_snapshot_routes(Router& r, engine::Engine* engine) {
   });
   r.add("GET", "/collections/{name}/snapshots/{snapshot}",
         [engine](const HttpRequest&, const RouteParams& p) {
-          std::string bytes;
+          std::filesystem::path file;
           HttpResponse response = respond([&]() -> core::Result<json> {
             if (engine == nullptr) return no_storage();
-            core::Result<std::string> read = engine->read_snapshot(p.at("name"), p.at("snapshot"));
-            if (!read.is_ok()) return read.status();
-            bytes = std::move(read).value();
+            core::Result<std::filesystem::path> found =
+                engine->snapshot_path(p.at("name"), p.at("snapshot"));
+            if (!found.is_ok()) return found.status();
+            file = std::move(found).value();
             return json();
           });
           if (response.status != 200) return response;
-          return HttpResponse{200, "application/octet-stream", std::move(bytes)};
+          // Sent from the file as it is read: a snapshot is as large as its
+          // collection, too large to hold in memory for a download.
+          std::error_code ec;
+          const uintmax_t size = std::filesystem::file_size(file, ec);
+          if (ec) return error_response(404, "snapshot '" + p.at("snapshot") + "' is gone");
+          HttpResponse out{200, "application/octet-stream", ""};
+          out.file = file.string();
+          out.file_bytes = size;
+          return out;
         });
   r.add("DELETE", "/collections/{name}/snapshots/{snapshot}",
         [engine](const HttpRequest&, const RouteParams& p) {
@@ -128,12 +139,15 @@ void add_snapshot_routes(Router& r, engine::Engine* engine) {
             }
             core::Result<std::string> path = local_path(body.value());
             if (!path.is_ok()) return path.status();
-            core::Result<std::string> bytes = persistence::read_whole_file(path.value());
-            if (bytes.status().code() == core::StatusCode::kNotFound) {
-              return core::invalid_argument("location: " + bytes.status().message());
+            // Mapped, not read into memory: the file is as large as its collection.
+            core::Result<persistence::MappedFile> mapped =
+                persistence::MappedFile::open(path.value());
+            if (mapped.status().code() == core::StatusCode::kNotFound) {
+              return core::invalid_argument("location: " + mapped.status().message());
             }
-            if (!bytes.is_ok()) return bytes.status();
-            VESTA_RETURN_IF_ERROR(engine->recover_from_snapshot(p.at("name"), bytes.value()));
+            if (!mapped.is_ok()) return mapped.status();
+            VESTA_RETURN_IF_ERROR(
+                engine->recover_from_snapshot(p.at("name"), mapped.value().bytes()));
             return json(true);
           });
         });

@@ -12,7 +12,7 @@ import pytest
 import httpx
 from qdrant_client import models
 
-from conftest import BINARY
+from conftest import BINARY, TLS_CERT
 from test_durability import Server
 
 DIM = 8
@@ -84,6 +84,33 @@ def test_create_list_download_recover_and_delete():
         assert server.client.delete_snapshot("docs", info.name) is True
         assert server.client.list_snapshots("docs") == []
         server.stop()
+
+
+def test_a_large_download_streams_from_the_file_over_tls_and_keeps_the_connection(
+        vesta_tls_url):
+    # A snapshot is sent from its file a piece at a time (it can be as large
+    # as its collection); over TLS too, and the connection serves the next
+    # request afterwards.
+    with httpx.Client(verify=TLS_CERT, timeout=60) as http:
+        http.put(f"{vesta_tls_url}/collections/big",
+                 json={"vectors": {"size": 64, "distance": "Dot"}}).raise_for_status()
+        rng = np.random.default_rng(11)
+        for first in range(0, 20_000, 2000):
+            http.put(f"{vesta_tls_url}/collections/big/points?wait=true", json={"points": [
+                {"id": i, "vector": rng.normal(size=64).tolist()}
+                for i in range(first, first + 2000)]}).raise_for_status()
+        info = http.post(f"{vesta_tls_url}/collections/big/snapshots").json()["result"]
+        assert info["size"] > 1 << 20, info  # many of the sender's pieces
+        first = http.get(f"{vesta_tls_url}/collections/big/snapshots/{info['name']}")
+        again = http.get(f"{vesta_tls_url}/collections/big/snapshots/{info['name']}")
+        assert first.status_code == again.status_code == 200
+        assert len(first.content) == info["size"]
+        assert first.content == again.content
+        assert first.content[:4] == b"VSNP"
+        count = http.post(f"{vesta_tls_url}/collections/big/points/count",
+                          json={"exact": True}).json()["result"]["count"]
+        assert count == 20_000
+        http.delete(f"{vesta_tls_url}/collections/big").raise_for_status()
 
 
 @pytest.mark.parametrize("method,path,body,status,words", [
