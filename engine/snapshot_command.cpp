@@ -9,8 +9,8 @@
 #include "core/thread_pool.h"
 #include "engine/engine.h"
 #include "index/cpu_searcher.h"
-#include "persistence/file_io.h"
 #include "persistence/file_store.h"
+#include "persistence/mapped_file.h"
 
 namespace vesta::engine {
 namespace {
@@ -113,9 +113,11 @@ int run_snapshot_command(const std::vector<std::string_view>& args) {
     return 0;
   }
   if (action == "restore") {
-    core::Result<std::string> bytes = persistence::read_whole_file(file);
-    if (!bytes.is_ok()) return failure(bytes.status());
-    const core::Status restored = engine.value()->recover_from_snapshot(collection, bytes.value());
+    // Mapped, not read into memory (a snapshot is as large as its collection).
+    core::Result<persistence::MappedFile> mapped = persistence::MappedFile::open(file);
+    if (!mapped.is_ok()) return failure(mapped.status());
+    const core::Status restored =
+        engine.value()->recover_from_snapshot(collection, mapped.value().bytes());
     if (!restored.is_ok()) return failure(restored);
     std::printf("restored collection %s from %s\n", collection.c_str(), file.c_str());
     return 0;
