@@ -413,21 +413,30 @@ __device__ void queue_offer(const Source& source, uint32_t n, uint32_t k, WarpQu
   }
 }
 
-// The block's end: warp 0 takes the first k entries of warps 1, 2, ... (in
-// that order) into its queue; returns, in warp 0, how many of its first k
-// lanes hold a candidate. `exchange` holds kSelectThreads candidates.
-__device__ uint32_t merge_queues(WarpQueue& queue, uint32_t k, Candidate* exchange) {
+// Offers the first k entries of warps 1, 2, ... of a block (warp w's at
+// entries[w * stride], the same in every lane) to `queue` in that order;
+// returns how many of its first k lanes then hold a candidate. The queue is
+// warp 0's, or one started from warp 0's entries.
+__device__ uint32_t take_other_warps(WarpQueue& queue, const Candidate* entries, uint32_t stride,
+                                     uint32_t k) {
   const unsigned lane = threadIdx.x & 31;
-  exchange[threadIdx.x] = queue.mine;
-  __syncthreads();
-  if (threadIdx.x >= 32) return 0;
   for (uint32_t w = 1; w < kSelectWarps; ++w) {
     for (uint32_t j = 0; j < k; ++j) {
-      const Candidate x = exchange[w * 32 + j];  // the same in every lane
+      const Candidate x = entries[w * stride + j];
       if (better(x, queue.threshold)) queue.insert(x, lane, k);
     }
   }
   return __popc(__ballot_sync(0xffffffffu, lane < k && queue.mine.row != kNoRow));
+}
+
+// The block's end: warp 0 takes the first k entries of warps 1, 2, ... (in
+// that order) into its queue; returns, in warp 0, how many of its first k
+// lanes hold a candidate. `exchange` holds kSelectThreads candidates.
+__device__ uint32_t merge_queues(WarpQueue& queue, uint32_t k, Candidate* exchange) {
+  exchange[threadIdx.x] = queue.mine;
+  __syncthreads();
+  if (threadIdx.x >= 32) return 0;
+  return take_other_warps(queue, exchange, 32, k);
 }
 
 // A row tile's slice for one warp: lane l reads elements 4l .. 4l + 3 of a
@@ -865,13 +874,7 @@ __global__ void __launch_bounds__(kSelectThreads, 2)
   for (uint32_t q = warp; q < nq; q += kSelectWarps) {
     WarpQueue merged;
     merged.start(queues[q * 32 + lane], k);  // warp 0's
-    for (uint32_t w = 1; w < kSelectWarps; ++w) {
-      for (uint32_t j = 0; j < k; ++j) {
-        const Candidate x = queues[(w * kQueries + q) * 32 + j];  // the same in every lane
-        if (better(x, merged.threshold)) merged.insert(x, lane, k);
-      }
-    }
-    const uint32_t kept = __popc(__ballot_sync(0xffffffffu, lane < k && merged.mine.row != kNoRow));
+    const uint32_t kept = take_other_warps(merged, queues + q * 32, kQueries * 32, k);
     const uint64_t slot = static_cast<uint64_t>(q) * gridDim.x + blockIdx.x;
     if (lane < k) lists[slot * kSelectThreads + lane] = merged.mine;
     if (lane == 0) states[slot].count = kept;
