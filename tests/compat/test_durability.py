@@ -79,7 +79,9 @@ class Server:
 
 
 def metric(server, name):
-    with urllib.request.urlopen(server.url + "/metrics", timeout=10) as response:
+    """The value of metric `name` of a Server (or of the server at a URL)."""
+    url = getattr(server, "url", server)
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as response:
         text = response.read().decode()
     match = re.search(rf"^{name} ([0-9.e+]+)$", text, re.M)
     assert match, f"{name} missing from /metrics"

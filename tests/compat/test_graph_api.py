@@ -4,7 +4,6 @@ $VESTA_TEST_BOLT_URL) here and in tests/graph (C++), the outage in
 test_graph_outage.py."""
 
 import os
-import re
 import socket
 import subprocess
 import time
@@ -13,6 +12,7 @@ import pytest
 import httpx
 
 from conftest import BINARY, serve
+from test_durability import eventually, metric
 
 BOLT_URL = os.environ.get("VESTA_TEST_BOLT_URL")
 # httpx comes with qdrant-client.
@@ -76,16 +76,9 @@ def test_a_delivery_wait_whose_client_went_away_ends_at_once():
         with pytest.raises(httpx.ReadTimeout):
             httpx.post(url + "/graph/gone_ws/upsert?wait=delivered&timeout=120",
                        json={"collection": "gone", "nodes": [node("a")]}, timeout=1)
-        deadline = time.time() + 10
-        cancelled = None
-        while time.time() < deadline:
-            metrics = http.get(url + "/metrics").text
-            cancelled = re.search(r"^vesta_graph_delivery_waits_cancelled_total (\S+)$", metrics,
-                                  re.M)
-            if cancelled and float(cancelled.group(1)) == 1:
-                break
-            time.sleep(0.05)
-        assert cancelled and float(cancelled.group(1)) == 1, "the server kept waiting"
+        assert eventually(
+            lambda: metric(url, "vesta_graph_delivery_waits_cancelled_total") == 1, within=10), (
+            "the server kept waiting")
         status = http.get(url + "/graph/gone_ws/status").json()["result"]
         assert status["pending_records"] == 1, status
 
