@@ -71,11 +71,17 @@ serve options:
                          I/O threads; a search waiting for its batch holds one,
                          so dynamic batching gathers at most this many requests
                          (default 64)
-  --max-body-bytes N     largest request body accepted, else 413 (default 67108864)
+  --max-body-bytes N     largest request body accepted, else 413 (default 64M;
+                         K/M/G/T suffixes)
   --max-import-bytes N   largest body of a bulk import (POST .../import), read
                          within 10 minutes, else 413 (default 1G; K/M/G/T
                          suffixes). The body is held in memory and kept in
                          DATA-DIR/import-jobs until the job ends
+  --max-upload-bytes N   largest snapshot upload (POST .../snapshots/upload),
+                         else 413 (default 1T; K/M/G/T suffixes). Written to
+                         DATA-DIR/uploads as it arrives, not held in memory
+                         (each piece within 30 s of the last; a full disk is
+                         507), and removed once the collection is recovered
   --api-key KEY          require KEY on every route but /, /healthz, /livez and
                          /readyz, in the api-key header or as Authorization:
                          Bearer KEY; else 401 (env VESTA_API_KEY, which keeps the
@@ -274,6 +280,7 @@ constexpr std::string_view kServeSettings[] = {"host",
                                                "handler-threads",
                                                "max-body-bytes",
                                                "max-import-bytes",
+                                               "max-upload-bytes",
                                                "access-log",
                                                "batch-max-queries",
                                                "batch-max-delay-us",
@@ -437,8 +444,25 @@ int serve(const std::vector<std::string_view>& raw_args) {
             std::string(args[i]) + "'");
       }
       http.import_body_limit_bytes = *bytes;
+    } else if (args[i] == "--max-upload-bytes") {
+      if (i + 1 >= args.size()) return usage_error("--max-upload-bytes needs a value");
+      const std::optional<size_t> bytes = vesta::core::parse_byte_size(args[++i]);
+      if (!bytes || *bytes < 1024) {
+        return usage_error(
+            "--max-upload-bytes must be at least 1K, in bytes or with a K/M/G/T "
+            "suffix, got '" +
+            std::string(args[i]) + "'");
+      }
+      http.upload_body_limit_bytes = *bytes;
     } else if (args[i] == "--max-body-bytes") {
-      if (!number({"--max-body-bytes", 1024, size_t{1} << 40}, &http.body_limit_bytes)) return 2;
+      if (i + 1 >= args.size()) return usage_error("--max-body-bytes needs a value");
+      const std::optional<size_t> bytes = vesta::core::parse_byte_size(args[++i]);
+      if (!bytes || *bytes < 1024 || *bytes > (size_t{1} << 40)) {
+        return usage_error(
+            "--max-body-bytes must be from 1K to 1T, in bytes or with a K/M/G/T suffix, got '" +
+            std::string(args[i]) + "'");
+      }
+      http.body_limit_bytes = *bytes;
     } else if (args[i] == "--tls-cert" || args[i] == "--tls-key") {
       const std::string_view name = args[i];
       if (i + 1 >= args.size() || args[i + 1].empty()) {
@@ -776,6 +800,12 @@ int serve(const std::vector<std::string_view>& raw_args) {
                  static_cast<unsigned long long>(outbox.dead_letters));
   }
   vesta::server::RestApi api(collections, VESTA_VERSION, rest);
+  // Snapshot uploads are as large as their collections: written to a file
+  // beside the data as they arrive, once their key is checked.
+  if (!in_memory) {
+    http.upload_directory = (file_store.dir / "uploads").string();
+    http.admit_upload = [&api](const vesta::server::HttpRequest& head) { return api.admit(head); };
+  }
   vesta::server::HttpServer server(
       http, [&api](const vesta::server::HttpRequest& request) { return api.handle(request); });
   std::fprintf(stderr, "vesta serve: settings from %s\n",

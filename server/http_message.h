@@ -1,14 +1,31 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <utility>
 
 #include "core/cancellation.h"
 
 namespace vesta::server {
+
+// A request body kept in a file rather than in memory (a snapshot upload, as
+// large as its collection); the file is removed when the last reference goes.
+struct BodyFile {
+  BodyFile(std::filesystem::path file, uint64_t size) : path(std::move(file)), bytes(size) {}
+  BodyFile(const BodyFile&) = delete;
+  BodyFile& operator=(const BodyFile&) = delete;
+  ~BodyFile() {
+    std::error_code ignored;
+    std::filesystem::remove(path, ignored);
+  }
+
+  std::filesystem::path path;
+  uint64_t bytes = 0;
+};
 
 // A request as the handlers see it: no Beast types, so routing and handlers
 // are testable without sockets. Header names are lower-case.
@@ -18,6 +35,9 @@ struct HttpRequest {
   std::string query;   // target after '?', may be empty
   std::map<std::string, std::string> headers;
   std::string body;
+  // Set instead of `body` for a body the server wrote to a file as it arrived
+  // (HttpServerOptions::upload_directory); null otherwise.
+  std::shared_ptr<const BodyFile> body_file = nullptr;
   // Cancelled by the HTTP server when the client goes away while the request
   // is handled (its connection closed); null for requests made in-process.
   // Searches give up their waits for a lock or a batch, and graph writes their

@@ -15,6 +15,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -22,10 +23,14 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
+#include <limits>
 #include <list>
 #include <mutex>
 #include <optional>
+#include <string_view>
+#include <system_error>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -43,6 +48,10 @@ namespace {
 // How long a connection closed after an error keeps reading and dropping what
 // the client still sends.
 constexpr std::chrono::seconds kLingerTime{2};
+
+// Upload files are named upload-<pid>-<n>.part.
+constexpr std::string_view kUploadPrefix = "upload-";
+constexpr std::string_view kUploadSuffix = ".part";
 
 }  // namespace
 
@@ -71,9 +80,14 @@ class HttpServer::Impl {
   net::thread_pool::executor_type handler_pool() { return handlers_->get_executor(); }
   HttpResponse handle(const HttpRequest& request) const;
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
+  // A new file name in upload_directory for an upload's body; the file is
+  // removed when the last reference goes.
+  std::shared_ptr<BodyFile> new_upload_file();
 
  private:
   void accept();
+  // Creates upload_directory and removes what an earlier process left there.
+  core::Status prepare_upload_directory() const;
 
   HttpServerOptions options_;
   RequestHandler handler_;
@@ -89,7 +103,8 @@ class HttpServer::Impl {
   std::optional<net::thread_pool> handlers_;
   uint16_t bound_port_ = 0;
   std::atomic<bool> stopping_{false};
-  std::optional<ssl::context> tls_;  // set when TLS is configured
+  std::atomic<uint64_t> uploads_{0};  // names the upload files
+  std::optional<ssl::context> tls_;   // set when TLS is configured
   std::mutex sessions_mutex_;
   std::list<std::weak_ptr<SessionBase>> sessions_;  // guarded by sessions_mutex_
 };
@@ -133,51 +148,143 @@ class HttpServer::Impl::Session : public SessionBase,
   }
 
  private:
+  // What the request being read carries, which decides its limits and where
+  // its body goes.
+  enum class BodyKind {
+    kPlain,   // any request: in memory, body_limit_bytes
+    kImport,  // a bulk import: in memory, import_body_limit_bytes
+    kUpload,  // a snapshot upload: to a file in upload_directory
+  };
+
   void read_header() {
     busy_ = false;
     if (closing_) return close();
     parser_.emplace();
-    import_body_ = false;
-    // The larger of the two limits while the header is read (Beast checks a
-    // Content-Length against it there); on_header sets the request's own.
-    parser_->body_limit(
-        std::max(server_.options().body_limit_bytes, server_.options().import_body_limit_bytes));
-    beast::get_lowest_layer(stream_).expires_after(server_.options().idle_timeout);
+    upload_parser_.reset();
+    upload_file_.reset();
+    body_kind_ = BodyKind::kPlain;
+    // No limit while the header is read: on_header checks a Content-Length
+    // against the request's own limit, which depends on its target.
+    // (Not boost::none: Beast 1.74 compares a Content-Length with the
+    // optional itself, and any length exceeds an empty one.)
+    parser_->body_limit(std::numeric_limits<uint64_t>::max());
+    const HttpServerOptions& options = server_.options();
+    beast::get_lowest_layer(stream_).expires_after(options.idle_timeout);
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
   }
 
+  uint64_t body_limit() const {
+    switch (body_kind_) {
+      case BodyKind::kImport: return server_.options().import_body_limit_bytes;
+      case BodyKind::kUpload: return server_.options().upload_body_limit_bytes;
+      case BodyKind::kPlain: break;
+    }
+    return server_.options().body_limit_bytes;
+  }
+
   void on_header(beast::error_code ec) {
     if (ec) return on_read_error(ec);
     busy_ = true;
-    // Bulk imports may send far more than other requests.
+    // Bulk imports may send far more than other requests, and uploads go to
+    // a file.
     const auto& header = parser_->get();
     const std::string_view target(header.target().data(), header.target().size());
     const std::string_view path = target.substr(0, target.find('?'));
-    import_body_ = header.method() == http::verb::post && path.ends_with("/import");
-    const size_t limit = import_body_ ? server_.options().import_body_limit_bytes
-                                      : server_.options().body_limit_bytes;
-    if (const auto length = parser_->content_length(); length && *length > limit) {
+    const bool post = header.method() == http::verb::post;
+    if (post && path.ends_with("/import")) {
+      body_kind_ = BodyKind::kImport;
+    } else if (post && path.ends_with("/snapshots/upload") &&
+               !server_.options().upload_directory.empty()) {
+      body_kind_ = BodyKind::kUpload;
+    }
+    if (const auto length = parser_->content_length(); length && *length > body_limit()) {
       return on_read_error(http::error::body_limit);
     }
-    parser_->body_limit(limit);
-    beast::get_lowest_layer(stream_).expires_after(
-        import_body_ ? server_.options().import_read_timeout : server_.options().read_timeout);
+    if (body_kind_ == BodyKind::kUpload) return start_upload();
+    parser_->body_limit(body_limit());
+    beast::get_lowest_layer(stream_).expires_after(body_kind_ == BodyKind::kImport
+                                                       ? server_.options().import_read_timeout
+                                                       : server_.options().read_timeout);
     http::async_read(
         stream_, buffer_, *parser_,
         [self = this->shared_from_this()](beast::error_code ec2, size_t) { self->on_body(ec2); });
   }
 
+  // An upload's body is written to a new file in upload_directory as it
+  // arrives, a piece at a time, each within read_timeout.
+  void start_upload() {
+    const HttpServerOptions& options = server_.options();
+    if (options.admit_upload) {
+      std::optional<HttpResponse> refused = options.admit_upload(request_head(parser_->get()));
+      if (refused) return reply_and_close(std::move(*refused));
+    }
+    upload_file_ = server_.new_upload_file();
+    upload_parser_.emplace(std::move(*parser_));
+    parser_.reset();
+    upload_parser_->body_limit(options.upload_body_limit_bytes);
+    beast::error_code ec;
+    upload_parser_->get().body().open(upload_file_->path.c_str(), beast::file_mode::write_new, ec);
+    if (ec) {
+      upload_parser_.reset();
+      upload_file_.reset();
+      return reply_and_close(error_response(
+          507,
+          "the upload cannot be written to " + options.upload_directory + ": " + ec.message()));
+    }
+    read_upload();
+  }
+
+  void read_upload() {
+    if (upload_parser_->is_done()) return on_upload();  // an empty body
+    beast::get_lowest_layer(stream_).expires_after(server_.options().read_timeout);
+    http::async_read_some(stream_, buffer_, *upload_parser_,
+                          [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                            if (ec) return self->on_read_error(ec);
+                            self->read_upload();
+                          });
+  }
+
+  void on_upload() {
+    http::request<http::file_body> req = upload_parser_->release();
+    upload_parser_.reset();
+    req.body().close();
+    std::error_code size_error;
+    const uintmax_t size = std::filesystem::file_size(upload_file_->path, size_error);
+    upload_file_->bytes = size_error ? 0 : size;
+    HttpRequest request = request_head(req);
+    request.body_file = std::move(upload_file_);
+    handle(std::move(request), req.keep_alive(), req.version());
+  }
+
+  // Whether a failed read of an upload's body failed to write its file.
+  static bool storage_error(const beast::error_code& ec) {
+    return ec == std::errc::no_space_on_device || ec == std::errc::file_too_large ||
+           ec == std::errc::io_error || ec == std::errc::read_only_file_system ||
+           (ec.category() == boost::system::system_category() && ec.value() == EDQUOT);
+  }
+
   void on_read_error(beast::error_code ec) {
+    const bool upload = body_kind_ == BodyKind::kUpload;
+    upload_parser_.reset();  // closes the upload's file, then removes it
+    upload_file_.reset();
     if (ec == http::error::body_limit) {
+      std::string what = "request body";
+      std::string hint;
+      if (body_kind_ == BodyKind::kImport) {
+        what = "import body";
+        hint = " (--max-import-bytes); split the import into several jobs";
+      } else if (upload) {
+        what = "snapshot upload";
+        hint = " (--max-upload-bytes)";
+      }
       return reply_and_close(
-          413, std::string(import_body_ ? "import body" : "request body") +
-                   " exceeds the limit of " +
-                   std::to_string(import_body_ ? server_.options().import_body_limit_bytes
-                                               : server_.options().body_limit_bytes) +
-                   (import_body_ ? " bytes (--max-import-bytes); split the import into several jobs"
-                                 : " bytes"));
+          413, what + " exceeds the limit of " + std::to_string(body_limit()) + " bytes" + hint);
+    }
+    if (upload && storage_error(ec)) {
+      return reply_and_close(507, "the upload cannot be written to " +
+                                      server_.options().upload_directory + ": " + ec.message());
     }
     if (ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
         ec == beast::error::timeout || ec == net::error::connection_reset ||
@@ -187,26 +294,36 @@ class HttpServer::Impl::Session : public SessionBase,
     return reply_and_close(400, "malformed HTTP request: " + ec.message());
   }
 
-  void on_body(beast::error_code ec) {
-    if (ec) return on_read_error(ec);
-    http::request<http::string_body> req = parser_->release();
+  // The request line and headers of `header` as the handlers see them.
+  template <typename Fields>
+  static HttpRequest request_head(const http::header<true, Fields>& header) {
     HttpRequest request;
-    request.method = std::string(req.method_string());
-    const std::string_view target(req.target().data(), req.target().size());
+    request.method = std::string(header.method_string());
+    const std::string_view target(header.target().data(), header.target().size());
     const size_t q = target.find('?');
     request.path = std::string(target.substr(0, q));
     if (q != std::string_view::npos) request.query = std::string(target.substr(q + 1));
-    for (const auto& field : req) {
+    for (const auto& field : header) {
       std::string name(field.name_string());
       std::transform(name.begin(), name.end(), name.begin(),
                      [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
       request.headers[name] = std::string(field.value());
     }
+    return request;
+  }
+
+  void on_body(beast::error_code ec) {
+    if (ec) return on_read_error(ec);
+    http::request<http::string_body> req = parser_->release();
+    HttpRequest request = request_head(req);
     request.body = std::move(req.body());
+    handle(std::move(request), req.keep_alive(), req.version());
+  }
+
+  void handle(HttpRequest request, bool client_keep_alive, unsigned version) {
     cancel_ = std::make_shared<core::CancellationToken>();
     request.cancel = cancel_;
-    const bool keep_alive = req.keep_alive() && !closing_ && !server_.stopping();
-    const unsigned version = req.version();
+    const bool keep_alive = client_keep_alive && !closing_ && !server_.stopping();
     // The handler runs on the handler pool, so that a slow one (a search
     // waiting for its batch) never holds an I/O thread; the work guard keeps
     // the I/O threads running until its response is written.
@@ -214,6 +331,7 @@ class HttpServer::Impl::Session : public SessionBase,
               [self = this->shared_from_this(), request = std::move(request), version, keep_alive,
                guard = net::make_work_guard(stream_.get_executor())]() mutable {
                 HttpResponse response = self->server_.handle(request);
+                request = HttpRequest();  // an uploaded file goes before the response does
                 net::post(self->stream_.get_executor(),
                           [self, response = std::move(response), version, keep_alive,
                            guard = std::move(guard)]() mutable {
@@ -313,8 +431,11 @@ class HttpServer::Impl::Session : public SessionBase,
   // the body, and closing with unread data would reset the connection and
   // lose the response, so the rest is read and dropped for a while first.
   void reply_and_close(int status, const std::string& message) {
+    reply_and_close(error_response(status, message));
+  }
+  void reply_and_close(HttpResponse response) {
     busy_ = true;
-    auto res = make_response(error_response(status, message), 11, false);
+    auto res = make_response(std::move(response), 11, false);
     beast::get_lowest_layer(stream_).expires_after(server_.options().read_timeout);
     http::async_write(stream_, *res,
                       [self = this->shared_from_this(), res](beast::error_code ec, size_t) {
@@ -345,8 +466,12 @@ class HttpServer::Impl::Session : public SessionBase,
   Stream stream_;
   Impl& server_;
   beast::flat_buffer buffer_;
-  bool import_body_ = false;  // the request being read is a bulk import
+  BodyKind body_kind_ = BodyKind::kPlain;  // of the request being read
   std::optional<http::request_parser<http::string_body>> parser_;
+  // An upload's parser once its header is read (parser_ moved into it), and
+  // the file its body goes to.
+  std::optional<http::request_parser<http::file_body>> upload_parser_;
+  std::shared_ptr<BodyFile> upload_file_;
   bool busy_ = false;
   bool closing_ = false;
   std::shared_ptr<core::CancellationToken> cancel_;  // the request being handled
@@ -364,7 +489,39 @@ HttpResponse HttpServer::Impl::handle(const HttpRequest& request) const {
   }
 }
 
+std::shared_ptr<BodyFile> HttpServer::Impl::new_upload_file() {
+  const std::string name = std::string(kUploadPrefix) + std::to_string(::getpid()) + "-" +
+                           std::to_string(uploads_.fetch_add(1)) + std::string(kUploadSuffix);
+  return std::make_shared<BodyFile>(std::filesystem::path(options_.upload_directory) / name, 0);
+}
+
+core::Status HttpServer::Impl::prepare_upload_directory() const {
+  const std::filesystem::path dir(options_.upload_directory);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return core::internal_error("cannot create the upload directory " + dir.string() + ": " +
+                                ec.message());
+  }
+  size_t removed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with(kUploadPrefix) && name.ends_with(kUploadSuffix) &&
+        std::filesystem::remove(entry.path(), ec)) {
+      ++removed;
+    }
+  }
+  if (removed > 0) {
+    std::fprintf(stderr, "vesta: removed %zu unfinished snapshot uploads from %s\n", removed,
+                 dir.c_str());
+  }
+  return core::Status::ok();
+}
+
 core::Status HttpServer::Impl::start() {
+  if (!options_.upload_directory.empty()) {
+    VESTA_RETURN_IF_ERROR(prepare_upload_directory());
+  }
   if (!options_.tls_certificate_file.empty() || !options_.tls_key_file.empty()) {
     if (options_.tls_certificate_file.empty() || options_.tls_key_file.empty()) {
       return core::invalid_argument("TLS needs both a certificate file and a key file");

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/status.h"
@@ -26,6 +27,19 @@ struct HttpServerOptions {
   // bytes, read within import_read_timeout.
   size_t import_body_limit_bytes = size_t{1} << 30;
   std::chrono::milliseconds import_read_timeout{std::chrono::minutes(10)};
+  // Snapshot uploads (POST paths ending in /snapshots/upload) are written to
+  // a file in this directory as they arrive, not held in memory: up to
+  // upload_body_limit_bytes, each piece within read_timeout of the last (no
+  // limit on the whole), and reach the handler as HttpRequest::body_file,
+  // removed once the request is answered. start() creates the directory and
+  // removes files that an earlier process left there. Empty: uploads are
+  // read as any other request (body_limit_bytes).
+  std::string upload_directory;
+  uint64_t upload_body_limit_bytes = uint64_t{1} << 40;
+  // When set, called with an upload's method, path, query and headers (no
+  // body) before its body is read: a response answers it at once (401, 403)
+  // and the body is never written anywhere.
+  std::function<std::optional<HttpResponse>(const HttpRequest&)> admit_upload;
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};  // keep-alive gap
   // TLS (HTTPS) when both are set: a PEM certificate chain and its PEM
   // private key. TLS 1.2 and newer.

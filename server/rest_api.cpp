@@ -1138,14 +1138,28 @@ HttpResponse RestApi::handle(const HttpRequest& request) const {
                                                 },
                                                 &route)
                                           : router_.dispatch(request, nullptr, &route);
-  if (metrics_ != nullptr || access_log_ != nullptr) {
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (metrics_ != nullptr)
-      metrics_->observe_request(request.method, route, response.status, seconds);
-    if (access_log_ != nullptr) access_log_->write(request, response, route, seconds);
-  }
+  observe(request, response, route, start);
   return response;
+}
+
+std::optional<HttpResponse> RestApi::admit(const HttpRequest& head) const {
+  if (!auth_.enabled()) return std::nullopt;
+  const auto start = std::chrono::steady_clock::now();
+  std::string route;
+  const RouteAccess access = router_.access_of(head, &route);
+  std::optional<HttpResponse> refused = auth_.check(head, access);
+  if (refused) observe(head, *refused, route, start);
+  return refused;
+}
+
+void RestApi::observe(const HttpRequest& request, const HttpResponse& response,
+                      const std::string& route, std::chrono::steady_clock::time_point start) const {
+  if (metrics_ == nullptr && access_log_ == nullptr) return;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (metrics_ != nullptr)
+    metrics_->observe_request(request.method, route, response.status, seconds);
+  if (access_log_ != nullptr) access_log_->write(request, response, route, seconds);
 }
 
 void RestApi::add_routes() {

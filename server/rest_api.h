@@ -1,6 +1,8 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 
 #include "engine/engine.h"
@@ -63,9 +65,15 @@ class RestApi {
   RestApi(index::CollectionRegistry& collections, std::string version, RestApiOptions options = {});
 
   HttpResponse handle(const HttpRequest& request) const;
+  // For HttpServerOptions::admit_upload: the 401 or 403 that handle() would
+  // answer `head` (a request without its body) with, counted and logged as
+  // handle() does, or nullopt when its key lets it through.
+  std::optional<HttpResponse> admit(const HttpRequest& head) const;
 
  private:
   void add_routes();
+  void observe(const HttpRequest& request, const HttpResponse& response, const std::string& route,
+               std::chrono::steady_clock::time_point start) const;
 
   index::CollectionRegistry& collections_;
   std::string version_;

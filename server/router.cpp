@@ -91,23 +91,30 @@ bool Router::match(const Route& route, const std::vector<std::string>& path, Rou
   return true;
 }
 
-HttpResponse Router::dispatch(const HttpRequest& request, const AccessCheck& check,
-                              std::string* route) const {
+const Router::Route* Router::find(const HttpRequest& request, RouteParams* params,
+                                  bool* path_known) const {
   const std::vector<std::string> path = split_path(request.path);
   const Route* best = nullptr;
-  RouteParams best_params;
   int best_literals = -1;
-  bool path_known = false;
+  *path_known = false;
   for (const Route& route : routes_) {
-    RouteParams params;
+    RouteParams candidate;
     int literals = 0;
-    if (!match(route, path, &params, &literals)) continue;
-    path_known = true;
+    if (!match(route, path, &candidate, &literals)) continue;
+    *path_known = true;
     if (route.method != request.method || literals <= best_literals) continue;
     best = &route;
-    best_params = std::move(params);
+    *params = std::move(candidate);
     best_literals = literals;
   }
+  return best;
+}
+
+HttpResponse Router::dispatch(const HttpRequest& request, const AccessCheck& check,
+                              std::string* route) const {
+  RouteParams params;
+  bool path_known = false;
+  const Route* best = find(request, &params, &path_known);
   if (route != nullptr) *route = best == nullptr ? "unmatched" : best->pattern;
   if (check) {
     std::optional<HttpResponse> denied =
@@ -120,7 +127,15 @@ HttpResponse Router::dispatch(const HttpRequest& request, const AccessCheck& che
     }
     return error_response(404, "no route for " + request.method + " " + request.path);
   }
-  return best->handler(request, best_params);
+  return best->handler(request, params);
+}
+
+RouteAccess Router::access_of(const HttpRequest& request, std::string* route) const {
+  RouteParams params;
+  bool path_known = false;
+  const Route* best = find(request, &params, &path_known);
+  if (route != nullptr) *route = best == nullptr ? "unmatched" : best->pattern;
+  return best == nullptr ? RouteAccess::kRead : best->access;
 }
 
 }  // namespace vesta::server

@@ -44,6 +44,9 @@ class Router {
   // or "unmatched", for metrics and logs (never the raw path: bounded labels).
   HttpResponse dispatch(const HttpRequest& request, const AccessCheck& check = nullptr,
                         std::string* route = nullptr) const;
+  // The access `request` needs, as dispatch() checks it (kRead for an unknown
+  // route), without calling its handler; `route` as for dispatch().
+  RouteAccess access_of(const HttpRequest& request, std::string* route = nullptr) const;
 
  private:
   struct Route {
@@ -56,6 +59,9 @@ class Router {
   // Literal matches per segment, counted to prefer the most literal route.
   static bool match(const Route& route, const std::vector<std::string>& path, RouteParams* params,
                     int* literal_count);
+  // The route `request` calls, with its parameters; null when none (then
+  // `path_known` tells whether another method has the path).
+  const Route* find(const HttpRequest& request, RouteParams* params, bool* path_known) const;
   std::vector<Route> routes_;
 };
 

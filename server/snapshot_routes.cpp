@@ -1,6 +1,7 @@
 #include "server/snapshot_routes.h"
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <system_error>
 
@@ -47,9 +48,8 @@ core::Result<std::string> local_path(const json& body) {
 
 }  // namespace
 
-core::Result<std::string_view> uploaded_file(const HttpRequest& request) {
+core::Result<std::string_view> uploaded_file(const HttpRequest& request, std::string_view body) {
   auto type = request.headers.find("content-type");
-  const std::string_view body = request.body;
   if (type == request.headers.end() || !type->second.starts_with("multipart/form-data")) {
     return body;
   }
@@ -155,7 +155,18 @@ void add_snapshot_routes(Router& r, engine::Engine* engine) {
         [engine](const HttpRequest& req, const RouteParams& p) {
           return respond([&]() -> core::Result<json> {
             if (engine == nullptr) return no_storage();
-            core::Result<std::string_view> file = uploaded_file(req);
+            // A large upload arrives as a file (HttpServerOptions::
+            // upload_directory), mapped rather than read into memory.
+            std::optional<persistence::MappedFile> mapped;
+            std::string_view body = req.body;
+            if (req.body_file != nullptr) {
+              core::Result<persistence::MappedFile> opened =
+                  persistence::MappedFile::open(req.body_file->path);
+              if (!opened.is_ok()) return opened.status();
+              mapped.emplace(std::move(opened).value());
+              body = mapped->bytes();
+            }
+            core::Result<std::string_view> file = uploaded_file(req, body);
             if (!file.is_ok()) return file.status();
             VESTA_RETURN_IF_ERROR(engine->recover_from_snapshot(p.at("name"), file.value()));
             return json(true);

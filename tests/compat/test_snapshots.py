@@ -113,6 +113,56 @@ def test_a_large_download_streams_from_the_file_over_tls_and_keeps_the_connectio
         http.delete(f"{vesta_tls_url}/collections/big").raise_for_status()
 
 
+def test_an_upload_larger_than_the_body_limit_is_written_to_a_file_not_memory():
+    # A snapshot is as large as its collection, far beyond --max-body-bytes:
+    # the server writes an upload to DATA-DIR/uploads as it arrives (up to
+    # --max-upload-bytes) and removes it once the collection is recovered.
+    # The API key is checked before the body is read.
+    with tempfile.TemporaryDirectory(prefix="vesta-snap-") as data_dir:
+        server = Server(data_dir)
+        before = fill(server.client, "docs", n=2000)
+        info = server.client.create_snapshot("docs")
+        assert 4096 < info.size < 1 << 20, info
+        saved = pathlib.Path(data_dir) / "docs.snapshot"
+        saved.write_bytes(httpx.get(
+            f"{server.url}/collections/docs/snapshots/{info.name}").content)
+        server.stop()
+
+        server = Server(data_dir, "--max-body-bytes", "4K", "--max-upload-bytes", "1M")
+        # Any other route still answers a body over the limit with 413.
+        r = httpx.put(f"{server.url}/collections/docs/points", content=b" " * 8192)
+        assert r.status_code == 413, r.text
+        with open(saved, "rb") as f:  # qdrant-client's multipart upload
+            answer = server.client.http.snapshots_api.recover_from_uploaded_snapshot(
+                "copy", snapshot=f)
+        assert answer.result is True
+        assert server.client.count("copy").count == 2000
+        got = server.client.retrieve("copy", ids=[5], with_vectors=True)[0].vector
+        assert np.allclose(got, before[5] / np.linalg.norm(before[5]), atol=1e-3)
+        uploads = pathlib.Path(data_dir) / "uploads"
+        assert uploads.is_dir() and list(uploads.iterdir()) == []
+        # Over --max-upload-bytes: 413 naming the option, nothing left behind.
+        r = httpx.post(f"{server.url}/collections/copy/snapshots/upload",
+                       content=b"x" * (2 << 20))
+        assert r.status_code == 413 and "--max-upload-bytes" in r.text, r.text
+        assert list(uploads.iterdir()) == []
+        server.stop()
+
+        server = Server(data_dir, "--api-key", "secret")
+        with open(saved, "rb") as f:
+            r = httpx.post(f"{server.url}/collections/other/snapshots/upload",
+                           files={"snapshot": ("docs.snapshot", f)})
+        assert r.status_code == 401, r.text
+        assert list(uploads.iterdir()) == []
+        with open(saved, "rb") as f:
+            r = httpx.post(f"{server.url}/collections/other/snapshots/upload",
+                           files={"snapshot": ("docs.snapshot", f)},
+                           headers={"api-key": "secret"})
+        assert r.status_code == 200, r.text
+        assert list(uploads.iterdir()) == []
+        server.stop()
+
+
 @pytest.mark.parametrize("method,path,body,status,words", [
     ("GET", "/collections/docs/snapshots/nope.snapshot", None, 404, "does not exist"),
     ("GET", "/collections/docs/snapshots/..%2Fcatalog.json", None, 404, "does not exist"),
