@@ -7,6 +7,7 @@
 //                           [--writers 4] [--dir DIR (a fresh temporary one)]
 //                           [--postgres URI] [--skip-lightrag 1]
 //                           [--restores 1] [--keep 1] [--restore-only 1]
+//                           [--snapshot-memory 1] [--snapshot-stall 1]
 //
 // Phases, on "real-looking" embeddings (per-dimension scales drawn from a
 // log-normal, a shared mean direction, L2-normalised, as sentence embedders
@@ -31,6 +32,8 @@
 // only the memory that writing a snapshot file of --points points takes
 // beside the points themselves, coded whole in memory and then written (as
 // snapshots were written before) against streamed to the file as coded.
+// --snapshot-stall 1 measures only how long taking a collection's snapshot
+// holds up a writer (measure_snapshot_stall).
 
 #include <malloc.h>
 #include <sys/resource.h>
@@ -90,6 +93,7 @@ struct Options {
   bool keep = false;
   bool restore_only = false;
   bool snapshot_memory = false;
+  bool snapshot_stall = false;
 };
 
 std::vector<float> make_embeddings(size_t n, size_t dim, uint64_t seed) {
@@ -216,6 +220,78 @@ int measure_snapshot_memory(const Options& o) {
   std::printf("| streamed to the file as coded | %.0f MiB (%.2f x the rows) |\n",
               streamed / 1048576.0, static_cast<double>(streamed) / row_bytes);
   if (!o.keep) fs::remove_all(o.dir);
+  return 0;
+}
+
+// How long taking a collection's snapshot holds writes up: a collection of
+// --points points with LightRAG-like payloads (a chunk's text and a few
+// fields) in memory; one thread upserts single points in a loop, timing each,
+// while the main thread takes Collection::snapshot() (what every snapshot
+// round does per changed collection) three times. Prints the copy's time and
+// the longest upsert before and during the copies.
+int measure_snapshot_stall(const Options& o, vesta::core::LockManager& locks,
+                           vesta::index::Searcher& searcher) {
+  const std::vector<float> data = make_embeddings(o.points, o.dim, 42);
+  vesta::index::CollectionRegistry registry(locks, searcher);
+  (void)registry.create({"docs", o.dim, vesta::index::Metric::kCosine});
+  std::shared_ptr<vesta::index::Collection> collection = registry.get("docs").value();
+  const std::string text(300, 'x');
+  for (size_t first = 0; first < o.points; first += o.batch) {
+    std::vector<vesta::index::PointWrite> batch;
+    for (size_t i = first; i < std::min(o.points, first + o.batch); ++i) {
+      batch.push_back({vesta::core::PointId::number(i),
+                       {data.begin() + static_cast<ptrdiff_t>(i * o.dim),
+                        data.begin() + static_cast<ptrdiff_t>((i + 1) * o.dim)},
+                       {{"content", text},
+                        {"source_id", "chunk-" + std::to_string(i)},
+                        {"file_path", "docs/file-" + std::to_string(i % 1000) + ".md"},
+                        {"tokens", 300}}});
+    }
+    if (!collection->upsert(std::move(batch)).is_ok()) return 1;
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<bool> copying{false};
+  double longest_before = 0;
+  double longest_during = 0;
+  size_t writes = 0;
+  std::thread writer([&] {
+    size_t i = 0;
+    while (!stop.load()) {
+      const size_t row = i++ % o.points;
+      std::vector<vesta::index::PointWrite> one;
+      one.push_back({vesta::core::PointId::number(row),
+                     {data.begin() + static_cast<ptrdiff_t>(row * o.dim),
+                      data.begin() + static_cast<ptrdiff_t>((row + 1) * o.dim)},
+                     {{"content", text}, {"source_id", "chunk-" + std::to_string(row)}}});
+      const bool during = copying.load();
+      const auto start = Clock::now();
+      if (!collection->upsert(std::move(one)).is_ok()) std::exit(1);
+      const double took = seconds_since(start);
+      double& longest = during || copying.load() ? longest_during : longest_before;
+      longest = std::max(longest, took);
+      ++writes;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  std::vector<double> copies;
+  for (int round = 0; round < 3; ++round) {
+    copying = true;
+    const auto start = Clock::now();
+    const auto snapshot = collection->snapshot();
+    copies.push_back(seconds_since(start));
+    copying = false;
+    if (!snapshot.is_ok()) return 1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  stop = true;
+  writer.join();
+  std::sort(copies.begin(), copies.end());
+  std::printf("| snapshot copy of %zu x %zu with payloads | value |\n|---|---|\n", o.points, o.dim);
+  std::printf("| Collection::snapshot(), median of 3 | %.3f s |\n", copies[1]);
+  std::printf("| longest single-point upsert, no copy running | %.3f s |\n", longest_before);
+  std::printf("| longest single-point upsert, during the copies | %.3f s |\n", longest_during);
+  std::printf("| upserts timed | %zu |\n", writes);
   return 0;
 }
 
@@ -358,6 +434,8 @@ int main(int argc, char** argv) {
       o.restore_only = value == "1";
     else if (flag == "--snapshot-memory")
       o.snapshot_memory = value == "1";
+    else if (flag == "--snapshot-stall")
+      o.snapshot_stall = value == "1";
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
@@ -371,6 +449,7 @@ int main(int argc, char** argv) {
   vesta::core::ThreadPool pool(0);
   vesta::core::LockManager locks;
   vesta::index::CpuSearcher searcher(pool);
+  if (o.snapshot_stall) return measure_snapshot_stall(o, locks, searcher);
   if (o.restore_only) {
     // Point 0 comes first from the generator, whatever the count.
     const std::vector<float> first = make_embeddings(1, o.dim, 42);

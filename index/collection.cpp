@@ -190,25 +190,58 @@ core::Result<size_t> Collection::replay(CollectionWrite write) {
 }
 
 core::Result<CollectionSnapshot> Collection::snapshot(const core::LockOptions& lock) {
-  core::Result<core::CollectionLockGuard> guard = locks_.lock_collection_shared(config_.name, lock);
-  if (!guard.is_ok()) return guard.status();
   CollectionSnapshot out;
-  out.journal_sequence = journal_ != nullptr ? journal_->watermark() : 0;
+  // Under the shared lock (which holds writes up, and the searches queued
+  // behind a waiting write): the ids, the rows and the payloads' pointers
+  // only. The payloads are written out as text after it, on every core: a
+  // payload the index shares never changes.
+  // The memory for the rows is touched before, with the lock released: a
+  // fresh allocation's page faults cost more than the copy itself.
   const size_t dim = config_.dim;
-  out.ids.reserve(index_.live_count());
-  out.rows.reserve(index_.live_count() * dim);
-  out.payloads.reserve(index_.live_count());
-  for (uint64_t r = 0; r < index_.row_count(); ++r) {
-    if (!index_.is_live(r)) continue;
-    out.ids.push_back(index_.row_id(r));
-    const uint16_t* row = index_.rows() + r * index_.stride();
-    out.rows.insert(out.rows.end(), row, row + dim);
-    const nlohmann::json& payload = index_.row_payload(r);
-    out.payloads.push_back(payload.is_null() ? std::string() : payload.dump());
+  size_t expected = 0;
+  {
+    core::Result<core::CollectionLockGuard> guard =
+        locks_.lock_collection_shared(config_.name, lock);
+    if (!guard.is_ok()) return guard.status();
+    expected = index_.live_count();
   }
-  for (const auto& [key, index] : index_.payload_indexes()) {
-    out.payload_indexes.emplace(key, index.schema());
+  expected += std::max<size_t>(expected / 32, 1024);  // room for writes meanwhile
+  out.rows.resize(expected * dim);
+  constexpr size_t kTouch = size_t{1} << 20;  // values per task
+  core::parallel_for((out.rows.size() + kTouch - 1) / kTouch, [&](size_t part) {
+    const size_t first = part * kTouch;
+    std::fill_n(out.rows.data() + first, std::min(kTouch, out.rows.size() - first), uint16_t{0});
+  });
+  std::vector<std::shared_ptr<const nlohmann::json>> payloads;
+  {
+    core::Result<core::CollectionLockGuard> guard =
+        locks_.lock_collection_shared(config_.name, lock);
+    if (!guard.is_ok()) return guard.status();
+    out.journal_sequence = journal_ != nullptr ? journal_->watermark() : 0;
+    const size_t live = index_.live_count();
+    out.ids.reserve(live);
+    out.rows.resize(live * dim);  // within the touched memory unless the collection grew more
+    payloads.reserve(live);
+    uint16_t* to = out.rows.data();
+    for (uint64_t r = 0; r < index_.row_count(); ++r) {
+      if (!index_.is_live(r)) continue;
+      out.ids.push_back(index_.row_id(r));
+      to = std::copy_n(index_.rows() + r * index_.stride(), dim, to);
+      payloads.push_back(index_.shared_payload(r));
+    }
+    for (const auto& [key, index] : index_.payload_indexes()) {
+      out.payload_indexes.emplace(key, index.schema());
+    }
   }
+  const size_t n = payloads.size();
+  out.payloads.resize(n);
+  constexpr size_t kSlice = 4096;
+  core::parallel_for((n + kSlice - 1) / kSlice, [&](size_t slice) {
+    for (size_t i = slice * kSlice; i < std::min(n, (slice + 1) * kSlice); ++i) {
+      if (payloads[i] != nullptr) out.payloads[i] = payloads[i]->dump();
+      payloads[i].reset();
+    }
+  });
   return out;
 }
 

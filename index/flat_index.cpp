@@ -47,14 +47,32 @@ void FlatIndex::write_row(uint64_t row, std::span<const float> vector) {
   }
 }
 
+namespace {
+
+// Payloads per task when they are shared out on every core.
+constexpr size_t kPayloadSlice = 4096;
+
+// A payload as the index keeps it: null for none.
+std::shared_ptr<const nlohmann::json> share(nlohmann::json payload) {
+  if (payload.is_null()) return nullptr;
+  return std::make_shared<const nlohmann::json>(std::move(payload));
+}
+
+}  // namespace
+
+const nlohmann::json& FlatIndex::null_payload() {
+  static const nlohmann::json kNull;
+  return kNull;
+}
+
 uint64_t FlatIndex::place(const core::PointId& id, nlohmann::json payload) {
   VESTA_CHECK(payload.is_object() || payload.is_null()) << "payload must be an object or null";
   if (auto it = id_to_row_.find(id); it != id_to_row_.end()) {
     rewritten_rows_.push_back(it->second);
-    payloads_[it->second] = std::move(payload);
+    payloads_[it->second] = share(std::move(payload));
     for (auto& [key, index] : payload_indexes_) {
       index.remove(it->second);
-      index.add(it->second, payloads_[it->second]);
+      index.add(it->second, row_payload(it->second));
     }
     return it->second;
   }
@@ -62,9 +80,9 @@ uint64_t FlatIndex::place(const core::PointId& id, nlohmann::json payload) {
   rows_.resize(rows_.size() + stride_, 0);  // padding stays zero
   if (tombstones_.size() * 64 <= row) tombstones_.push_back(0);
   row_ids_.push_back(id);
-  payloads_.push_back(std::move(payload));
+  payloads_.push_back(share(std::move(payload)));
   id_to_row_.emplace(id, row);
-  for (auto& [key, index] : payload_indexes_) index.add(row, payloads_[row]);
+  for (auto& [key, index] : payload_indexes_) index.add(row, row_payload(row));
   return row;
 }
 
@@ -126,10 +144,15 @@ void FlatIndex::load(std::vector<core::PointId> ids, core::HalfVector rows,
     });
   }
   row_ids_ = std::move(ids);
-  payloads_ = std::move(payloads);
+  payloads_.resize(n);
+  core::parallel_for((n + kPayloadSlice - 1) / kPayloadSlice, [&](size_t slice) {
+    for (size_t r = slice * kPayloadSlice; r < std::min(n, (slice + 1) * kPayloadSlice); ++r) {
+      payloads_[r] = share(std::move(payloads[r]));
+    }
+  });
   tombstones_.assign((n + 63) / 64, 0);
   for (auto& [key, index] : payload_indexes_) {
-    for (uint64_t row = 0; row < n; ++row) index.add(row, payloads_[row]);
+    for (uint64_t row = 0; row < n; ++row) index.add(row, row_payload(row));
   }
 }
 
@@ -149,10 +172,10 @@ bool FlatIndex::set_payload(const core::PointId& id, nlohmann::json payload) {
   VESTA_CHECK(payload.is_object() || payload.is_null()) << "payload must be an object or null";
   auto it = id_to_row_.find(id);
   if (it == id_to_row_.end()) return false;
-  payloads_[it->second] = std::move(payload);
+  payloads_[it->second] = share(std::move(payload));
   for (auto& [key, index] : payload_indexes_) {
     index.remove(it->second);
-    index.add(it->second, payloads_[it->second]);
+    index.add(it->second, row_payload(it->second));
   }
   return true;
 }
@@ -197,7 +220,7 @@ size_t FlatIndex::compact() {
   // Row numbers changed: rebuild the payload indexes.
   for (auto& [key, index] : payload_indexes_) {
     index.clear();
-    for (uint64_t row = 0; row < write; ++row) index.add(row, payloads_[row]);
+    for (uint64_t row = 0; row < write; ++row) index.add(row, row_payload(row));
   }
   return before - write;
 }
@@ -208,7 +231,7 @@ void FlatIndex::create_payload_index(const std::string& key, PayloadSchema schem
   if (it != payload_indexes_.end()) payload_indexes_.erase(it);
   PayloadIndex index(key, schema);
   for (uint64_t row = 0; row < row_count(); ++row) {
-    if (is_live(row)) index.add(row, payloads_[row]);
+    if (is_live(row)) index.add(row, row_payload(row));
   }
   payload_indexes_.emplace(key, std::move(index));
 }

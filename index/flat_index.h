@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <unordered_map>
@@ -86,7 +87,16 @@ class FlatIndex {
     return (tombstones_[row / 64] & (uint64_t{1} << (row % 64))) == 0;
   }
   const core::PointId& row_id(uint64_t row) const { return row_ids_[row]; }
-  const nlohmann::json& row_payload(uint64_t row) const { return payloads_[row]; }
+  const nlohmann::json& row_payload(uint64_t row) const {
+    return payloads_[row] != nullptr ? *payloads_[row] : null_payload();
+  }
+  // The payload of a row as shared with the index (null for none): it never
+  // changes (a write replaces the pointer, never the JSON it points to), so a
+  // copy of the pointers taken under the collection's lock can be read after
+  // the lock is released (how snapshots copy payloads).
+  const std::shared_ptr<const nlohmann::json>& shared_payload(uint64_t row) const {
+    return payloads_[row];
+  }
   // The stored vector of a row as float32 (normalised for Cosine), `dim` values.
   std::vector<float> row_vector(uint64_t row) const;
 
@@ -113,6 +123,7 @@ class FlatIndex {
   // The row of `id` with its payload stored (a new row when the id is not
   // live); the caller writes the row's values.
   uint64_t place(const core::PointId& id, nlohmann::json payload);
+  static const nlohmann::json& null_payload();
   void write_row(uint64_t row, std::span<const float> vector);
 
   size_t dim_;
@@ -120,7 +131,8 @@ class FlatIndex {
   Metric metric_;
   core::HalfVector rows_;  // padding written explicitly (zeros)
   std::vector<core::PointId> row_ids_;
-  std::vector<nlohmann::json> payloads_;
+  // Null for a point without a payload; never changed once shared.
+  std::vector<std::shared_ptr<const nlohmann::json>> payloads_;
   std::vector<uint64_t> tombstones_;
   std::unordered_map<core::PointId, uint64_t> id_to_row_;
   uint64_t generation_ = 0;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <thread>
 
+#include "core/float16.h"
 #include "index/cpu_searcher.h"
 
 namespace vesta::index {
@@ -203,6 +204,62 @@ TEST_F(CollectionTest, ConcurrentSearchesAndWritesSeeWholePoints) {
     const auto hits = c.search(std::vector<float>(8, 1.0f), params).value();
     for (const ScoredPoint& p : hits) {
       ASSERT_EQ(p.vector, std::vector<float>(8, p.vector[0]));
+    }
+  }
+  stop = true;
+  for (std::thread& t : writers) t.join();
+}
+
+TEST_F(CollectionTest, ASnapshotTakenDuringWritesHoldsWholePointsAndTheirPayloadsAsText) {
+  // Rows and payload pointers are taken under the lock, the payloads written
+  // out as text after it: each point's payload must still be the one written
+  // with its vector.
+  Collection c = make(4, Metric::kDot);
+  const PointId named = PointId::string("s").value();
+  std::vector<PointWrite> fixed;
+  fixed.push_back({PointId::number(100), {1, 2, 3, 4}, nullptr});
+  fixed.push_back({named, {1, 1, 1, 1}, nlohmann::json{{"k", "v"}}});
+  ASSERT_TRUE(c.upsert(std::move(fixed)).is_ok());
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 2; ++w) {
+    writers.emplace_back([&, w] {
+      for (int i = 0; !stop; ++i) {
+        const int x = i % 1000;
+        const auto value = static_cast<float>(x);
+        std::vector<PointWrite> points;
+        for (uint64_t p = 0; p < 50; ++p) {
+          points.push_back({PointId::number(static_cast<uint64_t>(w) * 50 + p),
+                            std::vector<float>(4, value), nlohmann::json{{"x", x}}});
+        }
+        ASSERT_TRUE(c.upsert(std::move(points)).is_ok());
+        if (i % 7 == 0) {
+          ASSERT_TRUE(c.update_payloads(
+                           std::vector<PointId>{PointId::number(static_cast<uint64_t>(w) * 50)},
+                           PayloadUpdate{PayloadUpdate::Kind::kSet, {{"x", x}}, {}})
+                          .is_ok());
+        }
+      }
+    });
+  }
+  for (int round = 0; round < 30; ++round) {
+    const CollectionSnapshot snapshot = c.snapshot().value();
+    ASSERT_EQ(snapshot.payloads.size(), snapshot.ids.size());
+    ASSERT_EQ(snapshot.rows.size(), snapshot.ids.size() * 4);
+    for (size_t i = 0; i < snapshot.ids.size(); ++i) {
+      const PointId& id = snapshot.ids[i];
+      if (id == PointId::number(100)) {
+        EXPECT_EQ(snapshot.payloads[i], "");  // no payload
+        continue;
+      }
+      if (id == named) {
+        EXPECT_EQ(snapshot.payloads[i], R"({"k":"v"})");
+        continue;
+      }
+      const nlohmann::json payload = nlohmann::json::parse(snapshot.payloads[i]);
+      const float value = core::half_to_float(snapshot.rows[i * 4]);
+      ASSERT_EQ(payload["x"].get<int>(), static_cast<int>(value)) << "point " << id.to_string();
+      for (size_t d = 1; d < 4; ++d) ASSERT_EQ(snapshot.rows[i * 4 + d], snapshot.rows[i * 4]);
     }
   }
   stop = true;

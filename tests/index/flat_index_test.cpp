@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -73,6 +74,32 @@ TEST(FlatIndex, DeleteThenUpsertReusesNoStaleRow) {
   EXPECT_EQ(index.row_payload(row)["v"], "new");
   EXPECT_EQ(index.tombstone_count(), 1u);
   expect_consistent(index);
+}
+
+TEST(FlatIndex, ASharedPayloadNeverChangesWhateverIsWrittenAfter) {
+  // Snapshots copy the payloads' pointers under the lock and read them after.
+  FlatIndex index(2, Metric::kDot);
+  index.upsert(PointId::number(1), vec({1, 1}), nlohmann::json{{"v", 1}});
+  index.upsert(PointId::number(2), vec({2, 2}), nullptr);
+  index.upsert(PointId::number(3), vec({3, 3}), nlohmann::json{{"v", 3}});
+  EXPECT_EQ(index.shared_payload(1), nullptr);
+  EXPECT_TRUE(index.row_payload(1).is_null());
+  const std::shared_ptr<const nlohmann::json> first = index.shared_payload(0);
+  const std::shared_ptr<const nlohmann::json> third = index.shared_payload(2);
+  ASSERT_NE(first, nullptr);
+  ASSERT_TRUE(index.set_payload(PointId::number(1), nlohmann::json{{"v", 10}}));
+  EXPECT_EQ(*first, (nlohmann::json{{"v", 1}}));
+  EXPECT_EQ(index.row_payload(0), (nlohmann::json{{"v", 10}}));
+  const std::shared_ptr<const nlohmann::json> second_version = index.shared_payload(0);
+  index.upsert(PointId::number(1), vec({5, 5}), nlohmann::json{{"v", 11}});
+  EXPECT_EQ(*second_version, (nlohmann::json{{"v", 10}}));
+  ASSERT_TRUE(index.remove(PointId::number(2)));
+  ASSERT_TRUE(index.remove(PointId::number(1)));
+  EXPECT_EQ(index.compact(), 2u);
+  EXPECT_EQ(*first, (nlohmann::json{{"v", 1}}));
+  EXPECT_EQ(*second_version, (nlohmann::json{{"v", 10}}));
+  EXPECT_EQ(index.shared_payload(0), third);  // moved, not copied
+  EXPECT_EQ(index.row_payload(0), (nlohmann::json{{"v", 3}}));
 }
 
 TEST(FlatIndex, RemoveOfUnknownIdIsFalse) {
