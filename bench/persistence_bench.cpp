@@ -32,8 +32,8 @@
 // only the memory that writing a snapshot file of --points points takes
 // beside the points themselves, coded whole in memory and then written (as
 // snapshots were written before) against streamed to the file as coded.
-// --snapshot-stall 1 measures only how long taking a collection's snapshot
-// holds up a writer (measure_snapshot_stall).
+// --snapshot-stall 1 measures only what a snapshot round costs the writers
+// and the memory (measure_snapshot_stall).
 
 #include <malloc.h>
 #include <sys/resource.h>
@@ -223,78 +223,6 @@ int measure_snapshot_memory(const Options& o) {
   return 0;
 }
 
-// How long taking a collection's snapshot holds writes up: a collection of
-// --points points with LightRAG-like payloads (a chunk's text and a few
-// fields) in memory; one thread upserts single points in a loop, timing each,
-// while the main thread takes Collection::snapshot() (what every snapshot
-// round does per changed collection) three times. Prints the copy's time and
-// the longest upsert before and during the copies.
-int measure_snapshot_stall(const Options& o, vesta::core::LockManager& locks,
-                           vesta::index::Searcher& searcher) {
-  const std::vector<float> data = make_embeddings(o.points, o.dim, 42);
-  vesta::index::CollectionRegistry registry(locks, searcher);
-  (void)registry.create({"docs", o.dim, vesta::index::Metric::kCosine});
-  std::shared_ptr<vesta::index::Collection> collection = registry.get("docs").value();
-  const std::string text(300, 'x');
-  for (size_t first = 0; first < o.points; first += o.batch) {
-    std::vector<vesta::index::PointWrite> batch;
-    for (size_t i = first; i < std::min(o.points, first + o.batch); ++i) {
-      batch.push_back({vesta::core::PointId::number(i),
-                       {data.begin() + static_cast<ptrdiff_t>(i * o.dim),
-                        data.begin() + static_cast<ptrdiff_t>((i + 1) * o.dim)},
-                       {{"content", text},
-                        {"source_id", "chunk-" + std::to_string(i)},
-                        {"file_path", "docs/file-" + std::to_string(i % 1000) + ".md"},
-                        {"tokens", 300}}});
-    }
-    if (!collection->upsert(std::move(batch)).is_ok()) return 1;
-  }
-  std::atomic<bool> stop{false};
-  std::atomic<bool> copying{false};
-  double longest_before = 0;
-  double longest_during = 0;
-  size_t writes = 0;
-  std::thread writer([&] {
-    size_t i = 0;
-    while (!stop.load()) {
-      const size_t row = i++ % o.points;
-      std::vector<vesta::index::PointWrite> one;
-      one.push_back({vesta::core::PointId::number(row),
-                     {data.begin() + static_cast<ptrdiff_t>(row * o.dim),
-                      data.begin() + static_cast<ptrdiff_t>((row + 1) * o.dim)},
-                     {{"content", text}, {"source_id", "chunk-" + std::to_string(row)}}});
-      const bool during = copying.load();
-      const auto start = Clock::now();
-      if (!collection->upsert(std::move(one)).is_ok()) std::exit(1);
-      const double took = seconds_since(start);
-      double& longest = during || copying.load() ? longest_during : longest_before;
-      longest = std::max(longest, took);
-      ++writes;
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  });
-  std::this_thread::sleep_for(std::chrono::seconds(1));
-  std::vector<double> copies;
-  for (int round = 0; round < 3; ++round) {
-    copying = true;
-    const auto start = Clock::now();
-    const auto snapshot = collection->snapshot();
-    copies.push_back(seconds_since(start));
-    copying = false;
-    if (!snapshot.is_ok()) return 1;
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
-  stop = true;
-  writer.join();
-  std::sort(copies.begin(), copies.end());
-  std::printf("| snapshot copy of %zu x %zu with payloads | value |\n|---|---|\n", o.points, o.dim);
-  std::printf("| Collection::snapshot(), median of 3 | %.3f s |\n", copies[1]);
-  std::printf("| longest single-point upsert, no copy running | %.3f s |\n", longest_before);
-  std::printf("| longest single-point upsert, during the copies | %.3f s |\n", longest_during);
-  std::printf("| upserts timed | %zu |\n", writes);
-  return 0;
-}
-
 size_t lightrag_vector_bytes(const std::vector<float>& data, const Options& o) {
   auto base64_len = [](size_t n) { return 4 * ((n + 2) / 3); };
   size_t total = base64_len(data.size() * sizeof(float));
@@ -403,6 +331,93 @@ RestoreTiming median_restore(const fs::path& dir, vesta::core::LockManager& lock
   std::sort(runs.begin(), runs.end(),
             [](const RestoreTiming& a, const RestoreTiming& b) { return a.total_s < b.total_s; });
   return runs[runs.size() / 2];
+}
+
+// What a snapshot round costs the writers and the memory: a durable
+// collection (FileStore, group commit) of --points points with LightRAG-like
+// payloads (a chunk's text and a few fields); one thread upserts single
+// points in a loop, timing each, while the main thread runs three snapshot
+// rounds (Engine::snapshot_all, each after a write so that the collection is
+// due), 0.5 s apart. Prints the round's time, the longest upsert before and
+// during the rounds, and how far the resident set rose during a round
+// (VmHWM, reset before each).
+int measure_snapshot_stall(const Options& o, vesta::core::LockManager& locks,
+                           vesta::index::Searcher& searcher) {
+  fs::remove_all(o.dir);
+  const std::vector<float> data = make_embeddings(o.points, o.dim, 42);
+  Durable d =
+      open_durable(o.dir / "stall", vesta::persistence::FsyncPolicy::kGroup, locks, searcher);
+  (void)d.engine->registry().create({"docs", o.dim, vesta::index::Metric::kCosine});
+  std::shared_ptr<vesta::index::Collection> collection = d.engine->registry().get("docs").value();
+  const std::string text(300, 'x');
+  auto point = [&](size_t i) {
+    return vesta::index::PointWrite{vesta::core::PointId::number(i),
+                                    {data.begin() + static_cast<ptrdiff_t>(i * o.dim),
+                                     data.begin() + static_cast<ptrdiff_t>((i + 1) * o.dim)},
+                                    {{"content", text},
+                                     {"source_id", "chunk-" + std::to_string(i)},
+                                     {"file_path", "docs/file-" + std::to_string(i % 1000) + ".md"},
+                                     {"tokens", 300}}};
+  };
+  for (size_t first = 0; first < o.points; first += o.batch) {
+    std::vector<vesta::index::PointWrite> batch;
+    for (size_t i = first; i < std::min(o.points, first + o.batch); ++i) batch.push_back(point(i));
+    if (!collection->upsert(std::move(batch)).is_ok()) return 1;
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<bool> in_round{false};
+  double longest_before = 0;
+  double longest_during = 0;
+  size_t writes = 0;
+  std::thread writer([&] {
+    size_t i = 0;
+    while (!stop.load()) {
+      std::vector<vesta::index::PointWrite> one;
+      one.push_back(point(i++ % o.points));
+      const bool during = in_round.load();
+      const auto start = Clock::now();
+      if (!collection->upsert(std::move(one)).is_ok()) std::exit(1);
+      const double took = seconds_since(start);
+      double& longest = during || in_round.load() ? longest_during : longest_before;
+      longest = std::max(longest, took);
+      ++writes;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  std::vector<double> rounds;
+  std::vector<size_t> growth;
+  for (int round = 0; round < 3; ++round) {
+    in_round = true;
+    const auto start = Clock::now();
+    vesta::core::Status status = vesta::core::Status::ok();
+    growth.push_back(peak_growth([&] { status = d.engine->snapshot_all(); }));
+    rounds.push_back(seconds_since(start));
+    in_round = false;
+    if (!status.is_ok()) {
+      std::fprintf(stderr, "snapshot round failed: %s\n", status.to_string().c_str());
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  stop = true;
+  writer.join();
+  std::sort(rounds.begin(), rounds.end());
+  std::sort(growth.begin(), growth.end());
+  const double row_mib = static_cast<double>(o.points * o.dim * 2) / 1048576.0;
+  std::printf("| snapshot round of %zu x %zu with payloads (rows %.0f MiB) | value |\n", o.points,
+              o.dim, row_mib);
+  std::printf("|---|---|\n");
+  std::printf("| round (copy or read, code, write, fsync), median of 3 | %.2f s |\n", rounds[1]);
+  std::printf("| memory the round needs beyond the collection, median of 3 | %.0f MiB |\n",
+              static_cast<double>(growth[1]) / 1048576.0);
+  std::printf("| longest single-point upsert, no round running | %.3f s |\n", longest_before);
+  std::printf("| longest single-point upsert, during the rounds | %.3f s |\n", longest_during);
+  std::printf("| upserts timed | %zu |\n", writes);
+  d.engine.reset();
+  d.store.reset();
+  if (!o.keep) fs::remove_all(o.dir);
+  return 0;
 }
 
 }  // namespace

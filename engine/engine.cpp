@@ -77,21 +77,53 @@ core::Result<index::Catalog> decode_catalog(const std::string& text) {
   return catalog;
 }
 
-persistence::SnapshotContents to_contents(const index::CollectionConfig& config,
-                                          index::CollectionSnapshot snapshot) {
+// A frozen collection's points as a snapshot's source: each group's ids,
+// rows and payload pointers read under the collection's lock, its payloads
+// written out as text on the coding threads.
+class FrozenSource : public persistence::SnapshotPointSource {
+ public:
+  FrozenSource(std::shared_ptr<index::Collection> collection,
+               std::unique_ptr<index::FrozenCollection> frozen)
+      : collection_(std::move(collection)), frozen_(std::move(frozen)) {}
+
+  size_t points() const override { return frozen_->count(); }
+  core::Status read(size_t n, persistence::SnapshotGroup& group) override {
+    auto payloads = std::make_shared<std::vector<std::shared_ptr<const nlohmann::json>>>();
+    VESTA_RETURN_IF_ERROR(frozen_->read(n, &group.ids, &group.rows, payloads.get()));
+    group.payloads.clear();
+    group.finish = [payloads](persistence::SnapshotGroup& g) {
+      g.payloads.assign(payloads->size(), std::string());
+      for (size_t i = 0; i < payloads->size(); ++i) {
+        if ((*payloads)[i] != nullptr) g.payloads[i] = (*payloads)[i]->dump();
+      }
+      payloads->clear();
+    };
+    return core::Status::ok();
+  }
+
+ private:
+  std::shared_ptr<index::Collection> collection_;    // outlives frozen_
+  std::unique_ptr<index::FrozenCollection> frozen_;  // released first
+};
+
+// The snapshot of `collection` as it is now, its points read from the
+// collection as the snapshot is written (no copy of the collection).
+core::Result<persistence::SnapshotContents> frozen_contents(
+    std::shared_ptr<index::Collection> collection) {
+  core::Result<std::unique_ptr<index::FrozenCollection>> frozen = collection->freeze();
+  if (!frozen.is_ok()) return frozen.status();
+  const index::CollectionConfig& config = collection->config();
   persistence::SnapshotContents c;
   c.collection = config.name;
   c.dim = static_cast<uint32_t>(config.dim);
   c.metric = std::string(index::metric_name(config.metric));
   c.incarnation = config.incarnation;
-  c.wal_sequence = snapshot.journal_sequence;
+  c.wal_sequence = frozen.value()->journal_sequence();
   c.vector_name = config.vector_name;
-  c.ids = std::move(snapshot.ids);
-  c.rows = std::move(snapshot.rows);
-  c.payloads = std::move(snapshot.payloads);
-  for (const auto& [key, schema] : snapshot.payload_indexes) {
+  for (const auto& [key, schema] : frozen.value()->payload_indexes()) {
     c.payload_indexes.emplace(key, std::string(index::payload_schema_name(schema)));
   }
+  c.source = std::make_shared<FrozenSource>(std::move(collection), std::move(frozen).value());
   return c;
 }
 
@@ -572,13 +604,15 @@ core::Status Engine::snapshot_collection(const std::string& name, uint64_t incar
     }
     ++stats_.snapshot_failures;
   };
-  core::Result<index::CollectionSnapshot> snapshot = collection.value()->snapshot();
-  if (!snapshot.is_ok()) {
+  // Read from the collection as it is written, not copied: writes go on,
+  // waiting for one group's copy at most.
+  core::Result<persistence::SnapshotContents> contents = frozen_contents(collection.value());
+  if (!contents.is_ok()) {
     mark_dirty();
-    return snapshot.status();
+    return contents.status();
   }
-  core::Result<uint64_t> keep_after =
-      store_.save_snapshot(to_contents(collection.value()->config(), std::move(snapshot).value()));
+  core::Result<uint64_t> keep_after = store_.save_snapshot(contents.value());
+  contents.value().source.reset();  // releases the collection's frozen view
   if (!keep_after.is_ok()) {
     mark_dirty();
     return keep_after.status();
@@ -659,11 +693,11 @@ core::Result<SnapshotInfo> Engine::create_snapshot(const std::string& collection
   core::Result<std::shared_ptr<index::Collection>> c = registry_.get(collection);
   if (!c.is_ok()) return c.status();
   const index::CollectionConfig& config = c.value()->config();
-  core::Result<index::CollectionSnapshot> snapshot = c.value()->snapshot();
-  if (!snapshot.is_ok()) return snapshot.status();
+  core::Result<persistence::SnapshotContents> contents = frozen_contents(c.value());
+  if (!contents.is_ok()) return contents.status();
   const auto now = std::chrono::system_clock::now();
   const std::string name = config.name + "-" + std::to_string(config.incarnation) + "-" +
-                           std::to_string(snapshot.value().journal_sequence) + "-" +
+                           std::to_string(contents.value().wal_sequence) + "-" +
                            core::utc_time(now, "%Y-%m-%d-%H-%M-%S") + std::string(kSnapshotSuffix);
   core::Result<std::filesystem::path> path = snapshot_file(config.name, name);
   if (!path.is_ok()) return path.status();
@@ -673,8 +707,7 @@ core::Result<SnapshotInfo> Engine::create_snapshot(const std::string& collection
     return core::internal_error("cannot create " + path.value().parent_path().string() + ": " +
                                 ec.message());
   }
-  core::Result<size_t> size = persistence::write_snapshot_file(
-      path.value(), to_contents(config, std::move(snapshot).value()));
+  core::Result<size_t> size = persistence::write_snapshot_file(path.value(), contents.value());
   if (!size.is_ok()) return size.status();
   return SnapshotInfo{name, core::utc_time(now, "%Y-%m-%dT%H:%M:%S"), size.value()};
 }

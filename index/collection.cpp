@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <string>
 #include <variant>
 
@@ -189,51 +190,101 @@ core::Result<size_t> Collection::replay(CollectionWrite write) {
   return apply_locked(write);
 }
 
+core::Result<std::unique_ptr<FrozenCollection>> Collection::freeze(const core::LockOptions& lock) {
+  std::unique_lock turn(freeze_mutex_);
+  core::Result<core::CollectionLockGuard> guard = locks_.lock_collection_shared(config_.name, lock);
+  if (!guard.is_ok()) return guard.status();
+  std::unique_ptr<FrozenCollection> frozen(new FrozenCollection(*this, std::move(turn), lock));
+  frozen->journal_sequence_ = journal_ != nullptr ? journal_->watermark() : 0;
+  for (const auto& [key, index] : index_.payload_indexes()) {
+    frozen->payload_indexes_.emplace(key, index.schema());
+  }
+  index_.freeze();
+  frozen->count_ = index_.frozen_live_count();
+  return frozen;
+}
+
+FrozenCollection::~FrozenCollection() {
+  // Without a deadline: the view must be released. Exclusively, so that a
+  // compaction the view held back runs now.
+  core::Result<core::CollectionLockGuard> guard = collection_.locks_.lock_collection_exclusive(
+      collection_.config_.name, {std::chrono::hours(24), nullptr});
+  VESTA_CHECK(guard.is_ok()) << "releasing the frozen view of collection '"
+                             << collection_.config_.name << "': " << guard.status().to_string();
+  collection_.index_.thaw();
+  const uint64_t generation = collection_.index_.generation();
+  collection_.maybe_compact();
+  if (collection_.index_.generation() != generation) {
+    collection_.searcher_.index_changed(collection_.index_);
+  }
+}
+
+size_t FrozenCollection::before_images() const {
+  core::Result<core::CollectionLockGuard> guard =
+      collection_.locks_.lock_collection_shared(collection_.config_.name, lock_);
+  return guard.is_ok() ? collection_.index_.before_image_count() : 0;
+}
+
+core::Status FrozenCollection::read(size_t n, std::vector<core::PointId>* ids,
+                                    core::HalfVector* rows,
+                                    std::vector<std::shared_ptr<const nlohmann::json>>* payloads) {
+  const size_t take = std::min(n, count_ - read_);
+  const size_t dim = collection_.config_.dim;
+  // Sized (and the rows' memory touched) before the lock: a fresh
+  // allocation's page faults would cost more than the copy.
+  ids->clear();
+  ids->reserve(take);
+  rows->resize(take * dim);
+  std::fill(rows->begin(), rows->end(), uint16_t{0});
+  payloads->clear();
+  payloads->reserve(take);
+  core::Result<core::CollectionLockGuard> guard =
+      collection_.locks_.lock_collection_shared(collection_.config_.name, lock_);
+  if (!guard.is_ok()) return guard.status();
+  const FlatIndex& index = collection_.index_;
+  uint16_t* to = rows->data();
+  while (ids->size() < take) {
+    VESTA_CHECK(next_row_ < index.frozen_row_count())
+        << "the frozen view of collection '" << collection_.config_.name << "' holds " << count_
+        << " points, " << read_ + ids->size() << " found";
+    const uint64_t row = next_row_++;
+    const FlatIndex::FrozenRow frozen = index.frozen_row(row);
+    if (!frozen.live) continue;
+    ids->push_back(index.row_id(row));
+    to = std::copy_n(frozen.values, dim, to);
+    payloads->push_back(*frozen.payload);
+  }
+  read_ += take;
+  return core::Status::ok();
+}
+
 core::Result<CollectionSnapshot> Collection::snapshot(const core::LockOptions& lock) {
+  core::Result<std::unique_ptr<FrozenCollection>> frozen = freeze(lock);
+  if (!frozen.is_ok()) return frozen.status();
+  FrozenCollection& view = *frozen.value();
   CollectionSnapshot out;
-  // Under the shared lock (which holds writes up, and the searches queued
-  // behind a waiting write): the ids, the rows and the payloads' pointers
-  // only. The payloads are written out as text after it, on every core: a
-  // payload the index shares never changes.
-  // The memory for the rows is touched before, with the lock released: a
-  // fresh allocation's page faults cost more than the copy itself.
+  out.journal_sequence = view.journal_sequence();
+  out.payload_indexes = view.payload_indexes();
+  const size_t n = view.count();
   const size_t dim = config_.dim;
-  size_t expected = 0;
-  {
-    core::Result<core::CollectionLockGuard> guard =
-        locks_.lock_collection_shared(config_.name, lock);
-    if (!guard.is_ok()) return guard.status();
-    expected = index_.live_count();
-  }
-  expected += std::max<size_t>(expected / 32, 1024);  // room for writes meanwhile
-  out.rows.resize(expected * dim);
-  constexpr size_t kTouch = size_t{1} << 20;  // values per task
-  core::parallel_for((out.rows.size() + kTouch - 1) / kTouch, [&](size_t part) {
-    const size_t first = part * kTouch;
-    std::fill_n(out.rows.data() + first, std::min(kTouch, out.rows.size() - first), uint16_t{0});
-  });
+  // A group at a time, so that writes wait for one group's copy at most;
+  // the payloads are written out as text after, on every core.
+  out.ids.reserve(n);
+  out.rows.resize(n * dim);
   std::vector<std::shared_ptr<const nlohmann::json>> payloads;
-  {
-    core::Result<core::CollectionLockGuard> guard =
-        locks_.lock_collection_shared(config_.name, lock);
-    if (!guard.is_ok()) return guard.status();
-    out.journal_sequence = journal_ != nullptr ? journal_->watermark() : 0;
-    const size_t live = index_.live_count();
-    out.ids.reserve(live);
-    out.rows.resize(live * dim);  // within the touched memory unless the collection grew more
-    payloads.reserve(live);
-    uint16_t* to = out.rows.data();
-    for (uint64_t r = 0; r < index_.row_count(); ++r) {
-      if (!index_.is_live(r)) continue;
-      out.ids.push_back(index_.row_id(r));
-      to = std::copy_n(index_.rows() + r * index_.stride(), dim, to);
-      payloads.push_back(index_.shared_payload(r));
-    }
-    for (const auto& [key, index] : index_.payload_indexes()) {
-      out.payload_indexes.emplace(key, index.schema());
-    }
+  payloads.reserve(n);
+  constexpr size_t kGroup = 16384;
+  std::vector<core::PointId> ids;
+  core::HalfVector rows;
+  std::vector<std::shared_ptr<const nlohmann::json>> group_payloads;
+  while (view.points_read() < n) {
+    const size_t first = view.points_read();
+    VESTA_RETURN_IF_ERROR(view.read(kGroup, &ids, &rows, &group_payloads));
+    std::move(ids.begin(), ids.end(), std::back_inserter(out.ids));
+    std::copy(rows.begin(), rows.end(), out.rows.begin() + static_cast<ptrdiff_t>(first * dim));
+    std::move(group_payloads.begin(), group_payloads.end(), std::back_inserter(payloads));
   }
-  const size_t n = payloads.size();
+  frozen.value().reset();
   out.payloads.resize(n);
   constexpr size_t kSlice = 4096;
   core::parallel_for((n + kSlice - 1) / kSlice, [&](size_t slice) {

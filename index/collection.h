@@ -3,6 +3,8 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -49,6 +51,52 @@ struct ScoredPoint {
   float score = 0.0f;         // Cosine/Dot: higher is better; Euclid: distance
   nlohmann::json payload;     // null unless with_payload
   std::vector<float> vector;  // empty unless with_vector
+};
+
+class Collection;
+
+// A collection's live points as they were when Collection::freeze() was
+// called, read in row order a group at a time, each group under the
+// collection's shared lock for the time of its copy: a snapshot round reads
+// the collection without copying it whole and holds writes up for one group
+// at most. Writes go on meanwhile; those that change a frozen row keep its
+// before-image (FlatIndex::freeze), so the view stays as it was, and
+// compaction waits. Released (thawed) when destroyed, under the exclusive
+// lock, running the compaction that waited if it is due; the collection must
+// outlive it. Not thread-safe.
+class FrozenCollection {
+ public:
+  ~FrozenCollection();
+  FrozenCollection(const FrozenCollection&) = delete;
+  FrozenCollection& operator=(const FrozenCollection&) = delete;
+
+  size_t count() const { return count_; }  // live points in the view
+  uint64_t journal_sequence() const { return journal_sequence_; }
+  const std::map<std::string, PayloadSchema>& payload_indexes() const { return payload_indexes_; }
+  // Replaces the contents of the three with the next min(n, count() - read)
+  // points of the view: their ids, rows (dim values each, as stored) and
+  // payloads (shared with the index, never changed; null for none). The
+  // vectors are sized before the lock is taken.
+  core::Status read(size_t n, std::vector<core::PointId>* ids, core::HalfVector* rows,
+                    std::vector<std::shared_ptr<const nlohmann::json>>* payloads);
+  size_t points_read() const { return read_; }
+  // Rows whose before-images the index keeps for this view now.
+  size_t before_images() const;
+
+ private:
+  friend class Collection;
+  FrozenCollection(Collection& collection, std::unique_lock<std::mutex> turn,
+                   core::LockOptions lock)
+      : collection_(collection), turn_(std::move(turn)), lock_(lock) {}
+
+  Collection& collection_;
+  std::unique_lock<std::mutex> turn_;  // the collection's freeze_mutex_
+  core::LockOptions lock_;
+  size_t count_ = 0;
+  uint64_t journal_sequence_ = 0;
+  std::map<std::string, PayloadSchema> payload_indexes_;
+  uint64_t next_row_ = 0;  // where read() goes on
+  size_t read_ = 0;
 };
 
 // A named collection: its FlatIndex, the Searcher that answers its queries,
@@ -159,8 +207,12 @@ class Collection {
   // (and their own) in log order. Returns what applying it counted.
   core::Result<size_t> replay(CollectionWrite write);
   // A copy of the live points for a snapshot, with the journal watermark
-  // read under the same lock (shared).
+  // read under the same lock (shared): freeze() read whole.
   core::Result<CollectionSnapshot> snapshot(const core::LockOptions& lock = {});
+  // The live points as they are now, to be read a group at a time
+  // (FrozenCollection) without copying the collection. One at a time per
+  // collection: a second freeze() waits until the first is released.
+  core::Result<std::unique_ptr<FrozenCollection>> freeze(const core::LockOptions& lock = {});
   // Loads a snapshot into this collection, which must be empty (Conflict
   // when it is not); its rows, ids and payloads are taken over, not copied.
   core::Status restore(CollectionSnapshot snapshot);
@@ -204,6 +256,9 @@ class Collection {
   // collection may run at once (SearchBatcher's runners).
   std::atomic<size_t> side_by_side_{1};
   WriteJournal* journal_;  // optional
+  // Held by the FrozenCollection of this collection, if any.
+  std::mutex freeze_mutex_;
+  friend class FrozenCollection;
 
  public:
   BatchingStats batching_stats() const { return batcher_.stats(); }

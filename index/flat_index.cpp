@@ -68,6 +68,7 @@ const nlohmann::json& FlatIndex::null_payload() {
 uint64_t FlatIndex::place(const core::PointId& id, nlohmann::json payload) {
   VESTA_CHECK(payload.is_object() || payload.is_null()) << "payload must be an object or null";
   if (auto it = id_to_row_.find(id); it != id_to_row_.end()) {
+    keep_before_image(it->second);
     rewritten_rows_.push_back(it->second);
     payloads_[it->second] = share(std::move(payload));
     for (auto& [key, index] : payload_indexes_) {
@@ -160,6 +161,7 @@ bool FlatIndex::remove(const core::PointId& id) {
   auto it = id_to_row_.find(id);
   if (it == id_to_row_.end()) return false;
   const uint64_t row = it->second;
+  keep_before_image(row);
   tombstones_[row / 64] |= uint64_t{1} << (row % 64);
   ++tombstone_version_;
   for (auto& [key, index] : payload_indexes_) index.remove(row);
@@ -172,6 +174,7 @@ bool FlatIndex::set_payload(const core::PointId& id, nlohmann::json payload) {
   VESTA_CHECK(payload.is_object() || payload.is_null()) << "payload must be an object or null";
   auto it = id_to_row_.find(id);
   if (it == id_to_row_.end()) return false;
+  keep_before_image(it->second);
   payloads_[it->second] = share(std::move(payload));
   for (auto& [key, index] : payload_indexes_) {
     index.remove(it->second);
@@ -195,7 +198,7 @@ std::vector<float> FlatIndex::row_vector(uint64_t row) const {
 
 size_t FlatIndex::compact() {
   const size_t before = row_count();
-  if (tombstone_count() == 0) return 0;
+  if (tombstone_count() == 0 || frozen_) return 0;  // row numbers stay while frozen
   uint64_t write = 0;
   for (uint64_t read = 0; read < before; ++read) {
     if (!is_live(read)) continue;
@@ -223,6 +226,37 @@ size_t FlatIndex::compact() {
     for (uint64_t row = 0; row < write; ++row) index.add(row, row_payload(row));
   }
   return before - write;
+}
+
+void FlatIndex::freeze() {
+  VESTA_CHECK(!frozen_) << "the index is frozen already";
+  frozen_ = true;
+  frozen_rows_ = row_count();
+  frozen_live_ = live_count();
+}
+
+void FlatIndex::thaw() {
+  frozen_ = false;
+  frozen_rows_ = 0;
+  frozen_live_ = 0;
+  std::unordered_map<uint64_t, BeforeImage>().swap(before_images_);
+}
+
+void FlatIndex::keep_before_image(uint64_t row) {
+  if (!frozen_ || row >= frozen_rows_ || before_images_.contains(row)) return;
+  // Only live rows change, so a row with a before-image was live when frozen.
+  const uint16_t* values = rows_.data() + row * stride_;
+  before_images_.emplace(row, BeforeImage{{values, values + dim_}, payloads_[row]});
+}
+
+FlatIndex::FrozenRow FlatIndex::frozen_row(uint64_t row) const {
+  VESTA_CHECK(frozen_ && row < frozen_rows_) << "row " << row << " of a view of " << frozen_rows_;
+  if (auto it = before_images_.find(row); it != before_images_.end()) {
+    return {true, it->second.values.data(), &it->second.payload};
+  }
+  // Unchanged since freeze(): a row dead then is dead now, one live then and
+  // live now was never written (or it would have a before-image).
+  return {is_live(row), rows_.data() + row * stride_, &payloads_[row]};
 }
 
 void FlatIndex::create_payload_index(const std::string& key, PayloadSchema schema) {

@@ -109,6 +109,30 @@ class FlatIndex {
   // the number of rows reclaimed.
   size_t compact();
 
+  // ---- A frozen view, for snapshots that do not copy the collection ----
+  // freeze() fixes a view of rows [0, row_count()) as they are now; until
+  // thaw(), a write that changes one of them (an overwrite, a delete, a
+  // payload change) first keeps the row's before-image (its values and
+  // payload), and compact() does nothing (returns 0). Rows added meanwhile
+  // are not in the view. frozen_row(r) reads row r (< frozen_row_count()) of
+  // the view. One view at a time; freezing a frozen index is a bug. Like
+  // every other call, under the collection's lock: freeze, thaw and
+  // frozen_row under the shared lock at least, as they change nothing that a
+  // reader reads and writers (exclusive) cannot run beside them.
+  void freeze();
+  void thaw();
+  bool frozen() const { return frozen_; }
+  uint64_t frozen_row_count() const { return frozen_rows_; }
+  size_t frozen_live_count() const { return frozen_live_; }
+  struct FrozenRow {
+    bool live = false;
+    const uint16_t* values = nullptr;                                // `dim` values
+    const std::shared_ptr<const nlohmann::json>* payload = nullptr;  // null pointee: none
+  };
+  FrozenRow frozen_row(uint64_t row) const;
+  // Rows whose before-images are kept (what the view costs in memory).
+  size_t before_image_count() const { return before_images_.size(); }
+
   // Payload indexes, kept in step with every write. Creating one that exists
   // with the same schema does nothing; with another schema it is rebuilt.
   void create_payload_index(const std::string& key, PayloadSchema schema);
@@ -124,6 +148,9 @@ class FlatIndex {
   // live); the caller writes the row's values.
   uint64_t place(const core::PointId& id, nlohmann::json payload);
   static const nlohmann::json& null_payload();
+  // Keeps `row`'s before-image while frozen (once: the first change is the
+  // one the view needs).
+  void keep_before_image(uint64_t row);
   void write_row(uint64_t row, std::span<const float> vector);
 
   size_t dim_;
@@ -140,6 +167,15 @@ class FlatIndex {
   std::vector<uint64_t> rewritten_rows_;
   uint64_t tombstone_version_ = 0;
   std::map<std::string, PayloadIndex> payload_indexes_;
+  // The frozen view (freeze()).
+  struct BeforeImage {
+    std::vector<uint16_t> values;  // dim of them
+    std::shared_ptr<const nlohmann::json> payload;
+  };
+  bool frozen_ = false;
+  uint64_t frozen_rows_ = 0;
+  size_t frozen_live_ = 0;
+  std::unordered_map<uint64_t, BeforeImage> before_images_;
 };
 
 }  // namespace vesta::index

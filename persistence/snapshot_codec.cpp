@@ -6,6 +6,8 @@
 #include <atomic>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -158,15 +160,85 @@ core::Status decode_chunk(uint8_t kind, uint32_t n, std::string_view raw, size_t
 
 }  // namespace
 
+namespace {
+
+// The points of contents held in memory, as a source (copied a group at a
+// time).
+class ContentsSource : public SnapshotPointSource {
+ public:
+  explicit ContentsSource(const SnapshotContents& c) : c_(c) {}
+  size_t points() const override { return c_.ids.size(); }
+  core::Status read(size_t n, SnapshotGroup& group) override {
+    const size_t take = std::min(n, c_.ids.size() - next_);
+    const auto first = static_cast<ptrdiff_t>(next_);
+    const auto last = static_cast<ptrdiff_t>(next_ + take);
+    group.ids.assign(c_.ids.begin() + first, c_.ids.begin() + last);
+    group.rows.assign(c_.rows.begin() + first * c_.dim, c_.rows.begin() + last * c_.dim);
+    group.payloads.assign(c_.payloads.begin() + first, c_.payloads.begin() + last);
+    group.finish = nullptr;
+    next_ += take;
+    return core::Status::ok();
+  }
+
+ private:
+  const SnapshotContents& c_;
+  size_t next_ = 0;
+};
+
+// The chunks of one group (rows, ids, payloads) appended to `part`.
+core::Status code_group(const SnapshotGroup& g, size_t dim, int zlib_level, std::string& part) {
+  const size_t n = g.ids.size();
+  core::Status status = core::Status::ok();
+  auto add = [&](uint8_t kind, std::string_view raw) {
+    if (!status.is_ok()) return;
+    core::Result<std::string> stored = compress(raw, zlib_level);
+    if (!stored.is_ok()) {
+      status = stored.status();
+      return;
+    }
+    put_chunk(part, kind, static_cast<uint32_t>(n), raw, stored.value());
+  };
+  // Rows, byte-shuffled.
+  const size_t values = n * dim;
+  std::string raw(values * 2, '\0');
+  for (size_t i = 0; i < values; ++i) {
+    raw[i] = static_cast<char>(g.rows[i] >> 8);
+    raw[values + i] = static_cast<char>(g.rows[i] & 0xFF);
+  }
+  add(kRows, raw);
+  // Ids.
+  raw.clear();
+  for (const core::PointId& id : g.ids) put_id(raw, id);
+  add(kIds, raw);
+  // Payloads, one per line (JSON text has no raw newline).
+  raw.clear();
+  for (const std::string& payload : g.payloads) {
+    raw += payload;
+    raw.push_back('\n');
+  }
+  add(kPayloads, raw);
+  return status;
+}
+
+}  // namespace
+
 core::Status write_snapshot(const SnapshotContents& c, const SnapshotOptions& options,
                             const SnapshotSink& sink) {
-  const size_t points = c.ids.size();
-  if (c.dim == 0 || c.rows.size() != points * c.dim || c.payloads.size() != points) {
-    return core::invalid_argument("snapshot contents do not agree: " + std::to_string(points) +
-                                  " ids, " + std::to_string(c.rows.size()) + " row values (dim " +
-                                  std::to_string(c.dim) + "), " +
-                                  std::to_string(c.payloads.size()) + " payloads");
+  std::optional<ContentsSource> in_memory;
+  SnapshotPointSource* source = c.source.get();
+  if (source == nullptr) {
+    const size_t points = c.ids.size();
+    if (c.dim == 0 || c.rows.size() != points * c.dim || c.payloads.size() != points) {
+      return core::invalid_argument("snapshot contents do not agree: " + std::to_string(points) +
+                                    " ids, " + std::to_string(c.rows.size()) + " row values (dim " +
+                                    std::to_string(c.dim) + "), " +
+                                    std::to_string(c.payloads.size()) + " payloads");
+    }
+    source = &in_memory.emplace(c);
+  } else if (c.dim == 0) {
+    return core::invalid_argument("snapshot contents have dim 0");
   }
+  const size_t points = source->points();
   const size_t per_chunk = std::max<size_t>(1, options.chunk_points);
   std::string head(kMagic, 4);
   append_u32(head, kSnapshotFormatVersion);
@@ -185,48 +257,37 @@ core::Status write_snapshot(const SnapshotContents& c, const SnapshotOptions& op
   VESTA_RETURN_IF_ERROR(sink(head));
 
   // Each group of per_chunk points becomes its rows, ids and payloads
-  // chunks. A wave of groups is coded at once, one group per thread, then
-  // handed to the sink in order and freed.
+  // chunks. A wave of groups is read from the source in order, then coded at
+  // once, one group per thread, then handed to the sink in order and freed.
   const size_t groups = (points + per_chunk - 1) / per_chunk;
   const size_t wave = std::max<size_t>(1, 2 * std::thread::hardware_concurrency());
+  std::vector<SnapshotGroup> read(std::min(wave, groups));
   std::vector<std::string> parts;
   std::vector<core::Status> errors;
   for (size_t wave_first = 0; wave_first < groups; wave_first += wave) {
     const size_t in_wave = std::min(wave, groups - wave_first);
+    for (size_t w = 0; w < in_wave; ++w) {
+      const size_t n = std::min(per_chunk, points - (wave_first + w) * per_chunk);
+      VESTA_RETURN_IF_ERROR(source->read(n, read[w]));
+      if (read[w].ids.size() != n || read[w].rows.size() != n * c.dim) {
+        return core::internal_error("the snapshot's source gave " +
+                                    std::to_string(read[w].ids.size()) + " points and " +
+                                    std::to_string(read[w].rows.size()) + " row values for " +
+                                    std::to_string(n) + " points of dim " + std::to_string(c.dim));
+      }
+    }
     parts.assign(in_wave, std::string());
     errors.assign(in_wave, core::Status::ok());
     core::parallel_for(in_wave, [&](size_t w) {
-      const size_t first = (wave_first + w) * per_chunk;
-      const size_t n = std::min(per_chunk, points - first);
-      std::string& part = parts[w];
-      auto add = [&](uint8_t kind, std::string_view raw) {
-        core::Result<std::string> stored = compress(raw, options.zlib_level);
-        if (!stored.is_ok()) {
-          errors[w] = stored.status();
-          return;
-        }
-        put_chunk(part, kind, static_cast<uint32_t>(n), raw, stored.value());
-      };
-      // Rows, byte-shuffled.
-      std::string raw(n * c.dim * 2, '\0');
-      const uint16_t* rows = c.rows.data() + first * c.dim;
-      const size_t values = n * c.dim;
-      for (size_t i = 0; i < values; ++i) {
-        raw[i] = static_cast<char>(rows[i] >> 8);
-        raw[values + i] = static_cast<char>(rows[i] & 0xFF);
+      SnapshotGroup& g = read[w];
+      if (g.finish) g.finish(g);
+      if (g.payloads.size() != g.ids.size()) {
+        errors[w] =
+            core::internal_error("the snapshot's source gave " + std::to_string(g.payloads.size()) +
+                                 " payloads for " + std::to_string(g.ids.size()) + " points");
+        return;
       }
-      add(kRows, raw);
-      // Ids.
-      raw.clear();
-      for (size_t i = first; i < first + n; ++i) put_id(raw, c.ids[i]);
-      add(kIds, raw);
-      // Payloads, one per line (JSON text has no raw newline).
-      raw.clear();
-      for (size_t i = first; i < first + n; ++i) {
-        raw += c.payloads[i];
-        raw.push_back('\n');
-      }
-      add(kPayloads, raw);
+      errors[w] = code_group(g, c.dim, options.zlib_level, parts[w]);
     });
     for (size_t w = 0; w < in_wave; ++w) {
       VESTA_RETURN_IF_ERROR(errors[w]);

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +15,28 @@
 #include "core/status.h"
 
 namespace vesta::persistence {
+
+// One group of a snapshot's points, as a SnapshotPointSource reads it.
+struct SnapshotGroup {
+  std::vector<core::PointId> ids;     // the group's points
+  core::HalfVector rows;              // ids.size() x dim
+  std::vector<std::string> payloads;  // one JSON text per point ("" for none), or
+  // when set, called on a coding thread (several groups at once) to fill
+  // `payloads`: the slow part of reading, kept off the source's lock.
+  std::function<void(SnapshotGroup&)> finish;
+};
+
+// Where a snapshot's points come from when they are not all in memory: read
+// in order, a group at a time, from one thread, as the snapshot is written
+// (engine/ reads a frozen collection this way, group by group under its
+// lock, rather than copying it).
+class SnapshotPointSource {
+ public:
+  virtual ~SnapshotPointSource() = default;
+  virtual size_t points() const = 0;
+  // Replaces `group`'s contents with the next min(n, what is left) points.
+  virtual core::Status read(size_t n, SnapshotGroup& group) = 0;
+};
 
 // What a snapshot holds: one collection's live points and the WAL position it
 // covers. Plain data, so that this layer depends on core/ only; the index
@@ -30,6 +53,9 @@ struct SnapshotContents {
   std::vector<core::PointId> ids;     // one per point
   core::HalfVector rows;              // ids.size() x dim float16 bit patterns
   std::vector<std::string> payloads;  // one JSON text per point; "" for none
+  // When set (writing only), the points come from here, read as they are
+  // written, and ids, rows and payloads stay empty.
+  std::shared_ptr<SnapshotPointSource> source;
 };
 
 struct SnapshotOptions {
@@ -58,7 +84,8 @@ using SnapshotSink = std::function<core::Status(std::string_view)>;
 // Writes `contents` in the format above to `sink`: the header, then each
 // group of chunk_points points' chunks as soon as they are coded (a few
 // groups at a time, on several threads), then the end chunk. Beside
-// `contents`, memory holds only the groups being coded, not the snapshot.
+// `contents`, memory holds only the groups being coded, not the snapshot;
+// with a source, the groups are read from it just before they are coded.
 core::Status write_snapshot(const SnapshotContents& contents, const SnapshotOptions& options,
                             const SnapshotSink& sink);
 

@@ -266,5 +266,92 @@ TEST_F(CollectionTest, ASnapshotTakenDuringWritesHoldsWholePointsAndTheirPayload
   for (std::thread& t : writers) t.join();
 }
 
+TEST_F(CollectionTest, AFrozenCollectionReadsThePointsAsTheyWereWhenFrozenInGroups) {
+  Collection c = make(2, Metric::kDot);
+  std::vector<PointWrite> points;
+  for (uint64_t i = 0; i < 10; ++i) {
+    points.push_back({PointId::number(i),
+                      {static_cast<float>(i), 0.0f},
+                      i % 2 == 0 ? nlohmann::json{{"i", i}} : nlohmann::json()});
+  }
+  ASSERT_TRUE(c.upsert(std::move(points)).is_ok());
+  ASSERT_EQ(c.remove(std::vector<PointId>{PointId::number(9)}).value(), 1u);
+  ASSERT_TRUE(c.create_payload_index("i", PayloadSchema::kInteger).is_ok());
+  std::unique_ptr<FrozenCollection> frozen = c.freeze().value();
+  EXPECT_EQ(frozen->count(), 9u);
+  EXPECT_EQ(frozen->payload_indexes().size(), 1u);
+  std::vector<PointId> ids;
+  core::HalfVector rows;
+  std::vector<std::shared_ptr<const nlohmann::json>> payloads;
+  std::vector<PointId> all_ids;
+  std::vector<float> firsts;
+  std::vector<nlohmann::json> all_payloads;
+  auto take = [&] {
+    for (size_t i = 0; i < ids.size(); ++i) {
+      all_ids.push_back(ids[i]);
+      firsts.push_back(core::half_to_float(rows[i * 2]));
+      all_payloads.push_back(payloads[i] != nullptr ? *payloads[i] : nlohmann::json());
+    }
+  };
+  ASSERT_TRUE(frozen->read(4, &ids, &rows, &payloads).is_ok());
+  take();
+  // Writes between the groups, to points read and not yet read; searches
+  // and writes go on while the view lives.
+  std::vector<PointWrite> changes;
+  changes.push_back({PointId::number(1), {100, 0}, nlohmann::json{{"i", 100}}});
+  changes.push_back({PointId::number(6), {600, 0}, nlohmann::json{{"i", 600}}});
+  changes.push_back({PointId::number(42), {42, 0}, nullptr});
+  ASSERT_TRUE(c.upsert(std::move(changes)).is_ok());
+  ASSERT_EQ(c.remove(std::vector<PointId>{PointId::number(7), PointId::number(0)}).value(), 2u);
+  ASSERT_EQ(c.update_payloads(std::vector<PointId>{PointId::number(8)},
+                              PayloadUpdate{PayloadUpdate::Kind::kSet, {{"x", 1}}, {}})
+                .value(),
+            1u);
+  EXPECT_EQ(c.search(std::vector<float>{1.0f, 0.0f}, SearchParams{}).value().front().id,
+            PointId::number(6));
+  EXPECT_GE(frozen->before_images(), 4u);
+  ASSERT_TRUE(frozen->read(4, &ids, &rows, &payloads).is_ok());
+  take();
+  ASSERT_TRUE(frozen->read(4, &ids, &rows, &payloads).is_ok());
+  EXPECT_EQ(ids.size(), 1u);  // what was left
+  take();
+  EXPECT_EQ(frozen->points_read(), 9u);
+  std::vector<PointId> expected_ids;
+  std::vector<float> expected_firsts;
+  std::vector<nlohmann::json> expected_payloads;
+  for (uint64_t i = 0; i < 9; ++i) {
+    expected_ids.push_back(PointId::number(i));
+    expected_firsts.push_back(static_cast<float>(i));
+    expected_payloads.push_back(i % 2 == 0 ? nlohmann::json{{"i", i}} : nlohmann::json());
+  }
+  EXPECT_EQ(all_ids, expected_ids);
+  EXPECT_EQ(firsts, expected_firsts);
+  EXPECT_EQ(all_payloads, expected_payloads);
+  frozen.reset();
+  // Released: the collection shows the writes, and a new view sees them.
+  EXPECT_EQ(c.count().value(), 8u);
+  EXPECT_EQ(c.freeze().value()->count(), 8u);
+  EXPECT_EQ(c.snapshot().value().ids.size(), 8u);
+}
+
+TEST_F(CollectionTest, ACompactionTheFrozenViewHeldBackRunsWhenItIsReleased) {
+  RecordingSearcher recording(searcher_);
+  Collection c({"docs", 1, Metric::kDot}, locks_, recording);
+  std::vector<PointWrite> points;
+  for (uint64_t i = 0; i < 3000; ++i) points.push_back({PointId::number(i), {1.0f}, nullptr});
+  ASSERT_TRUE(c.upsert(std::move(points)).is_ok());
+  std::unique_ptr<FrozenCollection> frozen = c.freeze().value();
+  std::vector<PointId> gone;
+  for (uint64_t i = 0; i < 2000; ++i) gone.push_back(PointId::number(i));
+  ASSERT_EQ(c.remove(gone).value(), 2000u);
+  EXPECT_EQ(c.compact().value(), 0u);  // row numbers stay while the view lives
+  EXPECT_EQ(recording.rows_seen.back(), 3000u);
+  EXPECT_EQ(frozen->count(), 3000u);
+  frozen.reset();
+  EXPECT_EQ(recording.rows_seen.back(), 1000u);  // compacted, and the searcher told
+  EXPECT_EQ(c.count().value(), 1000u);
+  EXPECT_EQ(c.freeze().value()->count(), 1000u);
+}
+
 }  // namespace
 }  // namespace vesta::index

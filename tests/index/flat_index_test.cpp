@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/default_init_allocator.h"
+#include "core/float16.h"
 #include "test_seed.h"
 
 namespace vesta::index {
@@ -100,6 +101,57 @@ TEST(FlatIndex, ASharedPayloadNeverChangesWhateverIsWrittenAfter) {
   EXPECT_EQ(*second_version, (nlohmann::json{{"v", 10}}));
   EXPECT_EQ(index.shared_payload(0), third);  // moved, not copied
   EXPECT_EQ(index.row_payload(0), (nlohmann::json{{"v", 3}}));
+}
+
+TEST(FlatIndex, AFrozenViewKeepsTheRowsAsTheyWereWhateverIsWrittenAfter) {
+  FlatIndex index(2, Metric::kDot);
+  index.upsert(PointId::number(1), vec({1, 1}), nlohmann::json{{"v", 1}});
+  index.upsert(PointId::number(2), vec({2, 2}), nullptr);
+  index.upsert(PointId::number(3), vec({3, 3}), nlohmann::json{{"v", 3}});
+  index.upsert(PointId::number(4), vec({4, 4}), nlohmann::json{{"v", 4}});
+  ASSERT_TRUE(index.remove(PointId::number(4)));  // dead before the view
+  index.freeze();
+  EXPECT_EQ(index.frozen_row_count(), 4u);
+  EXPECT_EQ(index.frozen_live_count(), 3u);
+  // Every kind of change to the frozen rows, and a new row.
+  index.upsert(PointId::number(1), vec({10, 10}), nlohmann::json{{"v", 10}});
+  index.upsert(PointId::number(1), vec({11, 11}), nlohmann::json{{"v", 11}});
+  ASSERT_TRUE(index.set_payload(PointId::number(2), nlohmann::json{{"v", 20}}));
+  ASSERT_TRUE(index.remove(PointId::number(3)));
+  index.upsert(PointId::number(3), vec({30, 30}), nlohmann::json{{"v", 30}});  // a new row
+  index.upsert(PointId::number(5), vec({5, 5}), nullptr);
+  EXPECT_EQ(index.compact(), 0u);  // row numbers stay while frozen
+  EXPECT_EQ(index.before_image_count(), 3u);
+  auto values = [&](const FlatIndex::FrozenRow& row) {
+    return std::vector<uint16_t>(row.values, row.values + index.dim());
+  };
+  auto halves = [](float x) { return std::vector<uint16_t>(2, core::float_to_half(x)); };
+  const FlatIndex::FrozenRow first = index.frozen_row(0);
+  EXPECT_TRUE(first.live);
+  EXPECT_EQ(values(first), halves(1));
+  EXPECT_EQ(**first.payload, (nlohmann::json{{"v", 1}}));
+  const FlatIndex::FrozenRow second = index.frozen_row(1);
+  EXPECT_TRUE(second.live);
+  EXPECT_EQ(values(second), halves(2));
+  EXPECT_EQ(*second.payload, nullptr);
+  const FlatIndex::FrozenRow third = index.frozen_row(2);
+  EXPECT_TRUE(third.live);
+  EXPECT_EQ(values(third), halves(3));
+  EXPECT_EQ(**third.payload, (nlohmann::json{{"v", 3}}));
+  EXPECT_FALSE(index.frozen_row(3).live);
+  // The index itself shows the writes.
+  EXPECT_EQ(index.row_vector(0), vec({11, 11}));
+  EXPECT_EQ(index.row_payload(1), (nlohmann::json{{"v", 20}}));
+  EXPECT_FALSE(index.is_live(2));
+  EXPECT_EQ(index.live_count(), 4u);
+  index.thaw();
+  EXPECT_FALSE(index.frozen());
+  EXPECT_EQ(index.before_image_count(), 0u);
+  EXPECT_EQ(index.compact(), 2u);
+  expect_consistent(index);
+  index.freeze();  // again, after a thaw
+  EXPECT_EQ(index.frozen_live_count(), 4u);
+  index.thaw();
 }
 
 TEST(FlatIndex, RemoveOfUnknownIdIsFalse) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -95,6 +96,70 @@ TEST(SnapshotCodec, WrittenAPieceAtATimeAsItIsCodedAndStoppedByTheSinksError) {
   });
   EXPECT_EQ(failed.message(), "disk full");
   EXPECT_EQ(calls, 3u);
+}
+
+// Gives contents' points a group at a time, its payloads written out by
+// `finish` (as a frozen collection's source does); records what it was asked.
+class RecordingSource : public SnapshotPointSource {
+ public:
+  explicit RecordingSource(const SnapshotContents& c,
+                           core::Status fail_at_third = core::Status::ok())
+      : c_(c), fail_(std::move(fail_at_third)) {}
+  size_t points() const override { return c_.ids.size(); }
+  core::Status read(size_t n, SnapshotGroup& group) override {
+    asked.push_back(n);
+    if (!fail_.is_ok() && asked.size() == 3) return fail_;
+    const size_t first = next_;
+    const size_t take = std::min(n, c_.ids.size() - first);
+    group.ids.assign(c_.ids.begin() + static_cast<ptrdiff_t>(first),
+                     c_.ids.begin() + static_cast<ptrdiff_t>(first + take));
+    group.rows.assign(c_.rows.begin() + static_cast<ptrdiff_t>(first * c_.dim),
+                      c_.rows.begin() + static_cast<ptrdiff_t>((first + take) * c_.dim));
+    group.payloads.clear();
+    group.finish = [this, first, take](SnapshotGroup& g) {
+      g.payloads.assign(c_.payloads.begin() + static_cast<ptrdiff_t>(first),
+                        c_.payloads.begin() + static_cast<ptrdiff_t>(first + take));
+    };
+    next_ += take;
+    return core::Status::ok();
+  }
+  std::vector<size_t> asked;
+
+ private:
+  const SnapshotContents& c_;
+  core::Status fail_;
+  size_t next_ = 0;
+};
+
+TEST(SnapshotCodec, PointsReadFromASourceAGroupAtATimeCodeTheSameBytes) {
+  std::mt19937_64 rng(testing::test_seed("SnapshotCodec.Source"));
+  const SnapshotContents c = random_contents(rng, 1050, 16);
+  const SnapshotOptions options{.chunk_points = 100};
+  const std::string whole = encode_snapshot(c, options).value();
+  SnapshotContents header = c;
+  header.ids.clear();
+  header.rows.clear();
+  header.payloads.clear();
+  auto source = std::make_shared<RecordingSource>(c);
+  header.source = source;
+  core::Result<std::string> streamed = encode_snapshot(header, options);
+  ASSERT_TRUE(streamed.is_ok()) << streamed.status().to_string();
+  EXPECT_TRUE(streamed.value() == whole) << "a source codes other bytes than the contents";
+  std::vector<size_t> expected(10, 100);
+  expected.push_back(50);
+  EXPECT_EQ(source->asked, expected);  // in order, one group each
+
+  // A source's error stops the writing; so does one that gives too few points.
+  header.source = std::make_shared<RecordingSource>(c, core::internal_error("lock timed out"));
+  EXPECT_EQ(encode_snapshot(header, options).status().message(), "lock timed out");
+  SnapshotContents short_header = header;
+  struct Lying : RecordingSource {
+    using RecordingSource::RecordingSource;
+    size_t points() const override { return 1051; }
+  };
+  short_header.source = std::make_shared<Lying>(c);
+  const core::Status lied = encode_snapshot(short_header, options).status();
+  EXPECT_NE(lied.message().find("gave 50 points"), std::string::npos) << lied.to_string();
 }
 
 TEST(SnapshotCodec, ByteShuffleMakesFloat16RowsCompressWell) {
