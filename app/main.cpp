@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -424,6 +425,29 @@ int serve(const std::vector<std::string_view>& raw_args) {
       *out = *n;
       return true;
     };
+    // Byte-size options: bytes or with a K/M/G/T suffix, from min to max
+    // (`range` says so in the error: "from 1K to 1T").
+    struct ByteOption {
+      std::string_view name;
+      size_t min;
+      size_t max;
+      std::string_view range;
+    };
+    auto byte_size = [&](ByteOption o, size_t* out) -> bool {
+      if (i + 1 >= args.size()) {
+        usage_error(std::string(o.name) + " needs a value");
+        return false;
+      }
+      const std::optional<size_t> bytes = vesta::core::parse_byte_size(args[++i]);
+      if (!bytes || *bytes < o.min || *bytes > o.max) {
+        usage_error(std::string(o.name) + " must be " + std::string(o.range) +
+                    ", in bytes or with a K/M/G/T suffix, got '" + std::string(args[i]) + "'");
+        return false;
+      }
+      *out = *bytes;
+      return true;
+    };
+    constexpr size_t kAny = std::numeric_limits<size_t>::max();
     size_t value = 0;
     if (args[i] == "--threads") {
       if (!number({"--threads", 1, 1024}, &threads)) return 2;
@@ -435,34 +459,16 @@ int serve(const std::vector<std::string_view>& raw_args) {
       if (!number({"--port", 0, 65535}, &value)) return 2;
       http.port = static_cast<uint16_t>(value);
     } else if (args[i] == "--max-import-bytes") {
-      if (i + 1 >= args.size()) return usage_error("--max-import-bytes needs a value");
-      const std::optional<size_t> bytes = vesta::core::parse_byte_size(args[++i]);
-      if (!bytes || *bytes < 1024) {
-        return usage_error(
-            "--max-import-bytes must be at least 1K, in bytes or with a K/M/G/T "
-            "suffix, got '" +
-            std::string(args[i]) + "'");
-      }
-      http.import_body_limit_bytes = *bytes;
+      if (!byte_size({"--max-import-bytes", 1024, kAny, "at least 1K"},
+                     &http.import_body_limit_bytes))
+        return 2;
     } else if (args[i] == "--max-upload-bytes") {
-      if (i + 1 >= args.size()) return usage_error("--max-upload-bytes needs a value");
-      const std::optional<size_t> bytes = vesta::core::parse_byte_size(args[++i]);
-      if (!bytes || *bytes < 1024) {
-        return usage_error(
-            "--max-upload-bytes must be at least 1K, in bytes or with a K/M/G/T "
-            "suffix, got '" +
-            std::string(args[i]) + "'");
-      }
-      http.upload_body_limit_bytes = *bytes;
+      if (!byte_size({"--max-upload-bytes", 1024, kAny, "at least 1K"}, &value)) return 2;
+      http.upload_body_limit_bytes = value;
     } else if (args[i] == "--max-body-bytes") {
-      if (i + 1 >= args.size()) return usage_error("--max-body-bytes needs a value");
-      const std::optional<size_t> bytes = vesta::core::parse_byte_size(args[++i]);
-      if (!bytes || *bytes < 1024 || *bytes > (size_t{1} << 40)) {
-        return usage_error(
-            "--max-body-bytes must be from 1K to 1T, in bytes or with a K/M/G/T suffix, got '" +
-            std::string(args[i]) + "'");
-      }
-      http.body_limit_bytes = *bytes;
+      if (!byte_size({"--max-body-bytes", 1024, size_t{1} << 40, "from 1K to 1T"},
+                     &http.body_limit_bytes))
+        return 2;
     } else if (args[i] == "--tls-cert" || args[i] == "--tls-key") {
       const std::string_view name = args[i];
       if (i + 1 >= args.size() || args[i + 1].empty()) {
@@ -516,15 +522,9 @@ int serve(const std::vector<std::string_view>& raw_args) {
       placement.gpu_devices = *devices;
     } else if (args[i] == "--gpu-memory-budget" || args[i] == "--gpu-scratch-bytes") {
       const std::string_view name = args[i];
-      if (i + 1 >= args.size()) return usage_error(std::string(name) + " needs a value");
-      const std::optional<size_t> bytes = vesta::core::parse_byte_size(args[++i]);
-      if (!bytes || *bytes < (size_t{1} << 20)) {
-        return usage_error(std::string(name) +
-                           " must be at least 1M, in bytes or with a K/M/G/T suffix, got '" +
-                           std::string(args[i]) + "'");
-      }
+      if (!byte_size({name, size_t{1} << 20, kAny, "at least 1M"}, &value)) return 2;
       (name == "--gpu-memory-budget" ? placement.gpu_memory_budget
-                                     : placement.device.scratch_bytes) = *bytes;
+                                     : placement.device.scratch_bytes) = value;
     } else if (args[i] == "--storage") {
       if (i + 1 >= args.size()) return usage_error("--storage needs a value");
       const std::string_view kind = args[++i];
@@ -621,14 +621,9 @@ int serve(const std::vector<std::string_view>& raw_args) {
       if (!number({"--graph-batch-operations", 1, 1'000'000}, &dispatcher_options.batch_operations))
         return 2;
     } else if (args[i] == "--graph-statement-bytes") {
-      if (i + 1 >= args.size()) return usage_error("--graph-statement-bytes needs a value");
-      const std::optional<size_t> bytes = vesta::core::parse_byte_size(args[++i]);
-      if (!bytes || *bytes < 256 || *bytes > (size_t{1} << 30)) {
-        return usage_error(
-            "--graph-statement-bytes must be from 256 bytes to 1G (K/M/G suffixes), got '" +
-            std::string(args[i]) + "'");
-      }
-      dispatcher_options.statement_bytes = *bytes;
+      if (!byte_size({"--graph-statement-bytes", 256, size_t{1} << 30, "from 256 bytes to 1G"},
+                     &dispatcher_options.statement_bytes))
+        return 2;
     } else if (args[i] == "--host") {
       if (i + 1 >= args.size()) return usage_error("--host needs a value");
       http.host = std::string(args[++i]);

@@ -109,3 +109,17 @@ def test_bad_environment_value_names_the_option():
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2
     assert "--max-limit" in proc.stderr and "lots" in proc.stderr
+
+
+@pytest.mark.parametrize("option,value,words", [
+    ("--max-body-bytes", "1", "must be from 1K to 1T"),
+    ("--max-upload-bytes", "lots", "must be at least 1K"),
+    ("--max-import-bytes", "100", "must be at least 1K"),
+    ("--gpu-scratch-bytes", "1K", "must be at least 1M"),
+    ("--graph-statement-bytes", "2G", "must be from 256 bytes to 1G"),
+])
+def test_a_bad_byte_size_names_the_option_its_range_and_the_value(option, value, words):
+    proc = subprocess.run([BINARY, "serve", "--port", "0", option, value], env=clean_env(),
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2
+    assert f"{option} {words}, in bytes or with a K/M/G/T suffix, got '{value}'" in proc.stderr

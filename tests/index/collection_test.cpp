@@ -156,12 +156,17 @@ class RecordingSearcher final : public Searcher {
   Searcher& inner_;
 };
 
+// Points 0 .. n - 1 of a dim-1 collection, each [1].
+void upsert_ones(Collection& c, uint64_t n) {
+  std::vector<PointWrite> points;
+  for (uint64_t i = 0; i < n; ++i) points.push_back({PointId::number(i), {1.0f}, nullptr});
+  ASSERT_TRUE(c.upsert(std::move(points)).is_ok());
+}
+
 TEST_F(CollectionTest, EveryChangeTellsTheSearcherAfterItApplied) {
   RecordingSearcher recording(searcher_);
   Collection c({"docs", 1, Metric::kDot}, locks_, recording);
-  std::vector<PointWrite> points;
-  for (uint64_t i = 0; i < 3000; ++i) points.push_back({PointId::number(i), {1.0f}, nullptr});
-  ASSERT_TRUE(c.upsert(std::move(points)).is_ok());
+  upsert_ones(c, 3000);
   ASSERT_EQ(recording.rows_seen, (std::vector<size_t>{3000}));
 
   ASSERT_EQ(c.remove(std::vector<PointId>{PointId::number(7)}).value(), 1u);
@@ -337,9 +342,7 @@ TEST_F(CollectionTest, AFrozenCollectionReadsThePointsAsTheyWereWhenFrozenInGrou
 TEST_F(CollectionTest, ACompactionTheFrozenViewHeldBackRunsWhenItIsReleased) {
   RecordingSearcher recording(searcher_);
   Collection c({"docs", 1, Metric::kDot}, locks_, recording);
-  std::vector<PointWrite> points;
-  for (uint64_t i = 0; i < 3000; ++i) points.push_back({PointId::number(i), {1.0f}, nullptr});
-  ASSERT_TRUE(c.upsert(std::move(points)).is_ok());
+  upsert_ones(c, 3000);
   std::unique_ptr<FrozenCollection> frozen = c.freeze().value();
   std::vector<PointId> gone;
   for (uint64_t i = 0; i < 2000; ++i) gone.push_back(PointId::number(i));
