@@ -74,10 +74,12 @@ serve options:
                          (default 64)
   --max-body-bytes N     largest request body accepted, else 413 (default 64M;
                          K/M/G/T suffixes)
-  --max-import-bytes N   largest body of a bulk import (POST .../import), read
-                         within 10 minutes, else 413 (default 1G; K/M/G/T
-                         suffixes). The body is held in memory and kept in
-                         DATA-DIR/import-jobs until the job ends
+  --max-import-bytes N   largest body of a bulk import (POST .../import), else
+                         413 (default 1G; K/M/G/T suffixes). Written to
+                         DATA-DIR/uploads as it arrives (each piece within
+                         30 s of the last), then kept in DATA-DIR/import-jobs
+                         until the job ends; with --storage memory, read into
+                         memory within 10 minutes
   --max-upload-bytes N   largest snapshot upload (POST .../snapshots/upload),
                          else 413 (default 1T; K/M/G/T suffixes). Written to
                          DATA-DIR/uploads as it arrives, not held in memory
@@ -799,7 +801,7 @@ int serve(const std::vector<std::string_view>& raw_args) {
   // beside the data as they arrive, once their key is checked.
   if (!in_memory) {
     http.upload_directory = (file_store.dir / "uploads").string();
-    http.admit_upload = [&api](const vesta::server::HttpRequest& head) { return api.admit(head); };
+    http.admit_to_file = [&api](const vesta::server::HttpRequest& head) { return api.admit(head); };
   }
   vesta::server::HttpServer server(
       http, [&api](const vesta::server::HttpRequest& request) { return api.handle(request); });

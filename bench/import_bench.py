@@ -86,6 +86,33 @@ class Vesta:
         self.wait(self.start_import(name, body))
         return n / (time.perf_counter() - start)
 
+    def anon_rss_mib(self):
+        """The server's anonymous resident memory now (RssAnon: not the
+        pages of files it maps, which the kernel may drop), MiB."""
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def import_rate_and_peak(self, name, body, n):
+        """import_rate, and the highest RssAnon seen (every 20 ms) meanwhile."""
+        peak = [self.anon_rss_mib()]
+        done = threading.Event()
+
+        def sample():
+            while not done.is_set():
+                peak[0] = max(peak[0], self.anon_rss_mib())
+                time.sleep(0.02)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            return self.import_rate(name, body, n), peak
+        finally:
+            done.set()
+            sampler.join()
+
     def stop(self):
         self.proc.terminate()
         self.proc.wait(timeout=120)
@@ -157,7 +184,9 @@ def main():
     try:
         vesta = Vesta(a.vesta, os.path.join(tmp, "files"))
         vesta.create("docs", dim)
-        file_rate = vesta.import_rate("docs", body, n)
+        before = vesta.anon_rss_mib()
+        file_rate, peak = vesta.import_rate_and_peak("docs", body, n)
+        peak = peak[0] - before
         rows.append(("Vesta, FileStore (fsync always), one binary import job", file_rate))
         print(f"vesta files: {file_rate:.0f} points/s", flush=True)
 
@@ -195,6 +224,9 @@ def main():
     print(f"| during an import of {n} points (which ran at {second['rate']:,.0f} points/s) | "
           f"{len(during)} | {p(during, 50):.2f} | {p(during, 99):.2f} |")
     print(f"\np99 during / without: {p(during, 99) / p(alone, 99):.2f}")
+    print(f"\n| Vesta server's anonymous memory growth during the first import (peak "
+          f"RssAnon, sampled every 20 ms) | {peak:.0f} MiB (the body {len(body) / 2**20:.0f} "
+          f"MiB, the rows {n * dim * 2 / 2**20:.0f} MiB) |")
 
 
 if __name__ == "__main__":

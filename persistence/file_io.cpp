@@ -76,6 +76,20 @@ core::Status write_file_atomically(const std::filesystem::path& path, std::strin
   return writer.commit();
 }
 
+core::Status adopt_file(const std::filesystem::path& from, const std::filesystem::path& path,
+                        std::string_view bytes) {
+  {
+    ScopedFd fd(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) return io_error("cannot open", from, errno);
+    if (::fsync(fd.get()) != 0) return io_error("fsync failed for", from, errno);
+  }
+  if (::rename(from.c_str(), path.c_str()) != 0) {
+    if (errno == EXDEV) return write_file_atomically(path, bytes);
+    return io_error("cannot rename " + from.string() + " to", path, errno);
+  }
+  return fsync_directory(path.parent_path().empty() ? "." : path.parent_path());
+}
+
 core::Result<std::string> read_whole_file(const std::filesystem::path& path) {
   ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {

@@ -54,6 +54,13 @@ class AtomicFileWriter {
 // Replaces `path` with `bytes` in one go (AtomicFileWriter).
 core::Status write_file_atomically(const std::filesystem::path& path, std::string_view bytes);
 
+// Makes file `from`, whose contents are `bytes`, the file at `path` without
+// writing it again: its data fsynced, renamed over `path`, the directory
+// fsynced. Where the two are on different file systems (no rename), `bytes`
+// are written to `path` instead (write_file_atomically) and `from` stays.
+core::Status adopt_file(const std::filesystem::path& from, const std::filesystem::path& path,
+                        std::string_view bytes);
+
 // The whole file; NotFound when it does not exist.
 core::Result<std::string> read_whole_file(const std::filesystem::path& path);
 

@@ -148,12 +148,13 @@ class HttpServer::Impl::Session : public SessionBase,
   }
 
  private:
-  // What the request being read carries, which decides its limits and where
-  // its body goes.
+  // What the request being read carries, which decides its limit and where
+  // its body goes: in memory, or with an upload directory an import's or an
+  // upload's to a file there.
   enum class BodyKind {
-    kPlain,   // any request: in memory, body_limit_bytes
-    kImport,  // a bulk import: in memory, import_body_limit_bytes
-    kUpload,  // a snapshot upload: to a file in upload_directory
+    kPlain,   // any request: body_limit_bytes
+    kImport,  // a bulk import: import_body_limit_bytes
+    kUpload,  // a snapshot upload: upload_body_limit_bytes (body_limit_bytes in memory)
   };
 
   void read_header() {
@@ -178,7 +179,12 @@ class HttpServer::Impl::Session : public SessionBase,
   uint64_t body_limit() const {
     switch (body_kind_) {
       case BodyKind::kImport: return server_.options().import_body_limit_bytes;
-      case BodyKind::kUpload: return server_.options().upload_body_limit_bytes;
+      case BodyKind::kUpload:
+        // Without an upload directory, an upload is read as any request.
+        if (!server_.options().upload_directory.empty()) {
+          return server_.options().upload_body_limit_bytes;
+        }
+        break;
       case BodyKind::kPlain: break;
     }
     return server_.options().body_limit_bytes;
@@ -195,14 +201,15 @@ class HttpServer::Impl::Session : public SessionBase,
     const bool post = header.method() == http::verb::post;
     if (post && path.ends_with("/import")) {
       body_kind_ = BodyKind::kImport;
-    } else if (post && path.ends_with("/snapshots/upload") &&
-               !server_.options().upload_directory.empty()) {
+    } else if (post && path.ends_with("/snapshots/upload")) {
       body_kind_ = BodyKind::kUpload;
     }
     if (const auto length = parser_->content_length(); length && *length > body_limit()) {
       return on_read_error(http::error::body_limit);
     }
-    if (body_kind_ == BodyKind::kUpload) return start_upload();
+    if (body_kind_ != BodyKind::kPlain && !server_.options().upload_directory.empty()) {
+      return start_upload();
+    }
     parser_->body_limit(body_limit());
     beast::get_lowest_layer(stream_).expires_after(body_kind_ == BodyKind::kImport
                                                        ? server_.options().import_read_timeout
@@ -212,18 +219,19 @@ class HttpServer::Impl::Session : public SessionBase,
         [self = this->shared_from_this()](beast::error_code ec2, size_t) { self->on_body(ec2); });
   }
 
-  // An upload's body is written to a new file in upload_directory as it
-  // arrives, a piece at a time, each within read_timeout.
+  // An upload's or an import's body is written to a new file in
+  // upload_directory as it arrives, a piece at a time, each within
+  // read_timeout.
   void start_upload() {
     const HttpServerOptions& options = server_.options();
-    if (options.admit_upload) {
-      std::optional<HttpResponse> refused = options.admit_upload(request_head(parser_->get()));
+    if (options.admit_to_file) {
+      std::optional<HttpResponse> refused = options.admit_to_file(request_head(parser_->get()));
       if (refused) return reply_and_close(std::move(*refused));
     }
     upload_file_ = server_.new_upload_file();
     upload_parser_.emplace(std::move(*parser_));
     parser_.reset();
-    upload_parser_->body_limit(options.upload_body_limit_bytes);
+    upload_parser_->body_limit(body_limit());
     beast::error_code ec;
     upload_parser_->get().body().open(upload_file_->path.c_str(), beast::file_mode::write_new, ec);
     if (ec) {
@@ -266,8 +274,8 @@ class HttpServer::Impl::Session : public SessionBase,
   }
 
   void on_read_error(beast::error_code ec) {
-    const bool upload = body_kind_ == BodyKind::kUpload;
-    upload_parser_.reset();  // closes the upload's file, then removes it
+    const bool to_file = upload_parser_.has_value();
+    upload_parser_.reset();  // closes the body's file, then removes it
     upload_file_.reset();
     if (ec == http::error::body_limit) {
       std::string what = "request body";
@@ -275,14 +283,14 @@ class HttpServer::Impl::Session : public SessionBase,
       if (body_kind_ == BodyKind::kImport) {
         what = "import body";
         hint = " (--max-import-bytes); split the import into several jobs";
-      } else if (upload) {
+      } else if (body_kind_ == BodyKind::kUpload && !server_.options().upload_directory.empty()) {
         what = "snapshot upload";
         hint = " (--max-upload-bytes)";
       }
       return reply_and_close(
           413, what + " exceeds the limit of " + std::to_string(body_limit()) + " bytes" + hint);
     }
-    if (upload && storage_error(ec)) {
+    if (to_file && storage_error(ec)) {
       return reply_and_close(507, "the upload cannot be written to " +
                                       server_.options().upload_directory + ": " + ec.message());
     }
@@ -468,8 +476,8 @@ class HttpServer::Impl::Session : public SessionBase,
   beast::flat_buffer buffer_;
   BodyKind body_kind_ = BodyKind::kPlain;  // of the request being read
   std::optional<http::request_parser<http::string_body>> parser_;
-  // An upload's parser once its header is read (parser_ moved into it), and
-  // the file its body goes to.
+  // The parser of a body written to a file once its header is read (parser_
+  // moved into it), and that file.
   std::optional<http::request_parser<http::file_body>> upload_parser_;
   std::shared_ptr<BodyFile> upload_file_;
   bool busy_ = false;

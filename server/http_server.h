@@ -24,22 +24,26 @@ struct HttpServerOptions {
   size_t body_limit_bytes = 64u << 20;
   std::chrono::milliseconds read_timeout{std::chrono::seconds(30)};  // headers + body
   // Bulk imports (POST paths ending in /import) may carry up to this many
-  // bytes, read within import_read_timeout.
+  // bytes, read within import_read_timeout when read into memory (see
+  // upload_directory).
   size_t import_body_limit_bytes = size_t{1} << 30;
   std::chrono::milliseconds import_read_timeout{std::chrono::minutes(10)};
-  // Snapshot uploads (POST paths ending in /snapshots/upload) are written to
-  // a file in this directory as they arrive, not held in memory: up to
-  // upload_body_limit_bytes, each piece within read_timeout of the last (no
+  // Snapshot uploads (POST paths ending in /snapshots/upload) and bulk
+  // imports (/import) are written to a file in this directory as they
+  // arrive, not held in memory: up to upload_body_limit_bytes (an import
+  // import_body_limit_bytes), each piece within read_timeout of the last (no
   // limit on the whole), and reach the handler as HttpRequest::body_file,
-  // removed once the request is answered. start() creates the directory and
-  // removes files that an earlier process left there. Empty: uploads are
-  // read as any other request (body_limit_bytes).
+  // removed once the request is answered (a handler may move it elsewhere
+  // first). start() creates the directory and removes files that an earlier
+  // process left there. Empty: they are read into memory (an upload as any
+  // other request, within body_limit_bytes; an import within
+  // import_body_limit_bytes and import_read_timeout).
   std::string upload_directory;
   uint64_t upload_body_limit_bytes = uint64_t{1} << 40;
-  // When set, called with an upload's method, path, query and headers (no
-  // body) before its body is read: a response answers it at once (401, 403)
-  // and the body is never written anywhere.
-  std::function<std::optional<HttpResponse>(const HttpRequest&)> admit_upload;
+  // When set, called with the method, path, query and headers (no body) of
+  // a request whose body goes to a file, before the body is read: a response
+  // answers it at once (401, 403) and the body is never written anywhere.
+  std::function<std::optional<HttpResponse>(const HttpRequest&)> admit_to_file;
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};  // keep-alive gap
   // TLS (HTTPS) when both are set: a PEM certificate chain and its PEM
   // private key. TLS 1.2 and newer.

@@ -238,7 +238,8 @@ ImportJobInfo ImportJobs::info_of(const Job& job) const {
 }
 
 core::Result<ImportJobInfo> ImportJobs::submit(const std::string& collection, std::string_view body,
-                                               const ImportOptions& options, bool* existing) {
+                                               const ImportOptions& options, bool* existing,
+                                               const std::filesystem::path* body_file) {
   *existing = false;
   core::Result<std::shared_ptr<index::Collection>> target = registry_.get(collection);
   if (!target.is_ok()) return target.status();
@@ -281,8 +282,9 @@ core::Result<ImportJobInfo> ImportJobs::submit(const std::string& collection, st
   for (const auto& [id, other] : jobs_) job->created = std::max(job->created, other->created + 1);
   if (!options_.dir.empty()) {
     // The worker maps the file: the server holds no copy of the body.
-    VESTA_RETURN_IF_ERROR(
-        persistence::write_file_atomically(options_.dir / (i.id + ".body"), body));
+    const std::filesystem::path kept = options_.dir / (i.id + ".body");
+    VESTA_RETURN_IF_ERROR(body_file != nullptr ? persistence::adopt_file(*body_file, kept, body)
+                                               : persistence::write_file_atomically(kept, body));
     VESTA_RETURN_IF_ERROR(save(*job));
   } else {
     job->body = std::string(body);

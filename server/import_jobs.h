@@ -82,8 +82,12 @@ class ImportJobs {
   // names its collection), checked enough to refuse what cannot be read at
   // all (a binary header). With an idempotency key that a job of the same
   // collection already has, that job instead (`*existing` = true).
+  // `body_file`, when given, is a file whose contents `body` is (a body the
+  // HTTP server wrote to a file as it arrived): with a jobs directory it is
+  // moved there rather than written again.
   core::Result<ImportJobInfo> submit(const std::string& collection, std::string_view body,
-                                     const ImportOptions& options, bool* existing);
+                                     const ImportOptions& options, bool* existing,
+                                     const std::filesystem::path* body_file = nullptr);
   core::Result<ImportJobInfo> get(const std::string& id) const;
   std::vector<ImportJobInfo> list() const;  // newest first
   // Stops a queued or running job (points already imported stay); a

@@ -1,9 +1,12 @@
 #include "server/import_routes.h"
 
+#include <filesystem>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "persistence/mapped_file.h"
 #include "server/envelope.h"
 
 namespace vesta::server {
@@ -78,8 +81,21 @@ void add_import_routes(Router& r, ImportJobs& jobs) {
           HttpResponse response = respond([&]() -> core::Result<json> {
             core::Result<ImportOptions> options = import_options(req);
             if (!options.is_ok()) return options.status();
+            // A body the server wrote to a file as it arrived is mapped, and
+            // the job takes the file over.
+            std::optional<persistence::MappedFile> mapped;
+            std::string_view body = req.body;
+            const std::filesystem::path* body_file = nullptr;
+            if (req.body_file != nullptr) {
+              core::Result<persistence::MappedFile> opened =
+                  persistence::MappedFile::open(req.body_file->path);
+              if (!opened.is_ok()) return opened.status();
+              mapped.emplace(std::move(opened).value());
+              body = mapped->bytes();
+              body_file = &req.body_file->path;
+            }
             core::Result<ImportJobInfo> job =
-                jobs.submit(p.at("name"), req.body, options.value(), &existing);
+                jobs.submit(p.at("name"), body, options.value(), &existing, body_file);
             if (!job.is_ok()) return job.status();
             return import_job_json(job.value());
           });

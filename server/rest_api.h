@@ -65,7 +65,7 @@ class RestApi {
   RestApi(index::CollectionRegistry& collections, std::string version, RestApiOptions options = {});
 
   HttpResponse handle(const HttpRequest& request) const;
-  // For HttpServerOptions::admit_upload: the 401 or 403 that handle() would
+  // For HttpServerOptions::admit_to_file: the 401 or 403 that handle() would
   // answer `head` (a request without its body) with, counted and logged as
   // handle() does, or nullopt when its key lets it through.
   std::optional<HttpResponse> admit(const HttpRequest& head) const;

@@ -241,6 +241,32 @@ def test_an_import_over_the_limit_is_413_naming_the_option(tmp_path):
         server.stop()
 
 
+def test_an_import_body_is_written_to_a_file_that_the_job_takes_over(tmp_path):
+    # Not held in memory: the body goes to DATA-DIR/uploads as it arrives
+    # (so --max-body-bytes does not bound it), the job takes the file over,
+    # and nothing is left behind; the API key is checked before the body is
+    # read.
+    data = tmp_path / "data"
+    server = Server(data, "--max-body-bytes", "4K", "--api-key", "secret")
+    try:
+        api = Api(server)
+        api.http.headers["api-key"] = "secret"
+        api.create("docs")
+        body = ndjson(0, 3000)
+        assert len(body) > 100_000
+        job = api.submit("docs", body)
+        done, _ = api.wait(job["id"])
+        assert done["state"] == "completed" and done["points_done"] == 3000, done
+        assert api.count("docs") == 3000
+        assert list((data / "uploads").iterdir()) == []
+        r = httpx.post(f"{server.url}/collections/docs/import", content=body)
+        assert r.status_code == 401, r.text
+        assert list((data / "uploads").iterdir()) == []
+        assert len(api.http.get("/jobs").json()["result"]) == 1
+    finally:
+        server.stop()
+
+
 def test_the_alias_swap_under_concurrent_queries_fails_no_query(server):
     """The re-embedding switch-over of docs/reembedding.md."""
     api = Api(server)

@@ -1,8 +1,8 @@
-// Snapshot uploads over real HTTP on loopback: written to a file as they
-// arrive (never held in memory, not bound by the request body limit), handed
-// to the handler as that file, removed once answered or abandoned; refused
-// unread when the admit hook says so; 413 over their own limit, 507 when the
-// file cannot be written.
+// Snapshot uploads and bulk imports over real HTTP on loopback: written to a
+// file as they arrive (never held in memory, not bound by the request body
+// limit), handed to the handler as that file, removed once answered or
+// abandoned; refused unread when the admit hook says so; 413 over their own
+// limit, 507 when the file cannot be written.
 
 #include <gtest/gtest.h>
 
@@ -152,6 +152,25 @@ TEST_F(HttpUploadTest, AnUploadIsWrittenToAFileHandedOverAndRemovedOnceAnswered)
   EXPECT_EQ(seen().back().file_bytes, 0u);
 }
 
+TEST_F(HttpUploadTest, AnImportBodyGoesToAFileTooWithinTheImportLimit) {
+  start();
+  const std::string body = pattern(100 << 10);  // over the body limit, under the import limit
+  HttpTestClient client(server_->port());
+  const auto r = client.request("POST", "/collections/docs/import", body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_TRUE(seen().back().had_file);
+  EXPECT_TRUE(seen().back().file_contents == body);
+  EXPECT_TRUE(seen().back().body.empty());
+  EXPECT_EQ(files_in(uploads()), std::vector<std::string>{});
+  HttpTestClient other(server_->port());
+  const auto over = other.request("POST", "/collections/docs/import", pattern(200 << 10));
+  EXPECT_EQ(over.status, 413);
+  EXPECT_NE(over.body.find("import body exceeds the limit of 131072 bytes (--max-import-bytes)"),
+            std::string::npos)
+      << over.body;
+  EXPECT_TRUE(uploads_become_empty());
+}
+
 TEST_F(HttpUploadTest, WithoutAnUploadDirectoryAnUploadIsAnyOtherRequest) {
   options_.upload_directory.clear();
   start();
@@ -205,7 +224,7 @@ TEST_F(HttpUploadTest, AnUploadOverItsLimitIs413AndLeavesNoFile) {
 
 TEST_F(HttpUploadTest, AnUploadTheAdmitHookRefusesIsAnsweredUnreadAndWrittenNowhere) {
   std::atomic<int> asked{0};
-  options_.admit_upload = [&asked](const HttpRequest& head) -> std::optional<HttpResponse> {
+  options_.admit_to_file = [&asked](const HttpRequest& head) -> std::optional<HttpResponse> {
     ++asked;
     EXPECT_TRUE(head.body.empty());
     EXPECT_EQ(head.body_file, nullptr);
