@@ -14,6 +14,7 @@
 #include "engine/payload_changes.h"
 #include "engine/write_codec.h"
 #include "persistence/file_io.h"
+#include "persistence/sha256.h"
 
 namespace vesta::engine {
 namespace {
@@ -664,6 +665,13 @@ namespace {
 
 constexpr std::string_view kSnapshotSuffix = ".snapshot";
 
+// Where a snapshot's SHA-256 is kept: beside it, <name>.checksum.
+std::filesystem::path checksum_path(const std::filesystem::path& snapshot) {
+  std::filesystem::path out = snapshot;
+  out += ".checksum";
+  return out;
+}
+
 bool is_snapshot_name(const std::string& name) {
   if (name.size() <= kSnapshotSuffix.size() || name.front() == '.' ||
       !name.ends_with(kSnapshotSuffix)) {
@@ -707,9 +715,12 @@ core::Result<SnapshotInfo> Engine::create_snapshot(const std::string& collection
     return core::internal_error("cannot create " + path.value().parent_path().string() + ": " +
                                 ec.message());
   }
-  core::Result<size_t> size = persistence::write_snapshot_file(path.value(), contents.value());
+  std::string checksum;
+  core::Result<size_t> size =
+      persistence::write_snapshot_file(path.value(), contents.value(), {}, &checksum);
   if (!size.is_ok()) return size.status();
-  return SnapshotInfo{name, core::utc_time(now, "%Y-%m-%dT%H:%M:%S"), size.value()};
+  VESTA_RETURN_IF_ERROR(persistence::write_file_atomically(checksum_path(path.value()), checksum));
+  return SnapshotInfo{name, core::utc_time(now, "%Y-%m-%dT%H:%M:%S"), size.value(), checksum};
 }
 
 core::Result<std::vector<SnapshotInfo>> Engine::list_snapshots(const std::string& collection) {
@@ -724,11 +735,12 @@ core::Result<std::vector<SnapshotInfo>> Engine::list_snapshots(const std::string
     const std::string name = entry.path().filename().string();
     if (!entry.is_regular_file() || !is_snapshot_name(name)) continue;
     const auto written = std::chrono::file_clock::to_sys(entry.last_write_time());
+    core::Result<std::string> checksum = persistence::read_whole_file(checksum_path(entry.path()));
     out.push_back(
         {name,
          core::utc_time(std::chrono::time_point_cast<std::chrono::system_clock::duration>(written),
                         "%Y-%m-%dT%H:%M:%S"),
-         entry.file_size()});
+         entry.file_size(), checksum.is_ok() ? checksum.value() : std::string()});
   }
   if (ec) return core::internal_error("cannot list " + dir.string() + ": " + ec.message());
   std::sort(out.begin(), out.end(),
@@ -762,10 +774,22 @@ core::Result<bool> Engine::delete_snapshot(const std::string& collection, const 
     return core::not_found("snapshot '" + name + "' of collection '" + collection +
                            "' does not exist");
   }
+  std::filesystem::remove(checksum_path(path.value()), ec);  // none for an older snapshot
   return true;
 }
 
-core::Status Engine::recover_from_snapshot(const std::string& collection, std::string_view bytes) {
+core::Status Engine::recover_from_snapshot(const std::string& collection, std::string_view bytes,
+                                           std::string_view checksum) {
+  if (!checksum.empty()) {
+    std::string expected(checksum);
+    std::transform(expected.begin(), expected.end(), expected.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    const std::string actual = persistence::sha256_hex(bytes);
+    if (actual != expected) {
+      return core::invalid_argument("checksum: the snapshot's SHA-256 is " + actual + ", not " +
+                                    std::string(checksum));
+    }
+  }
   if (shared_) {
     // Its points would be in this process and the store's snapshots, in no
     // log record the other processes read.

@@ -42,6 +42,7 @@ struct SnapshotInfo {
   std::string name;           // <collection>-<incarnation>-<log sequence>-<UTC time>.snapshot
   std::string creation_time;  // UTC, "2026-11-26T03:05:09"
   uint64_t size = 0;          // bytes
+  std::string checksum;       // SHA-256 of the file in hex; "" when unknown
 };
 
 // What recovery found, for the start-up log line.
@@ -106,14 +107,17 @@ class Engine final : public index::WriteJournal {
   // written to a file in options.snapshots_dir, in the format of
   // persistence/snapshot_codec.h; listed, read back, deleted; and a
   // collection replaced by a snapshot's contents (created when missing,
-  // keeping its aliases), durable before the call returns.
+  // keeping its aliases), durable before the call returns. A snapshot's
+  // SHA-256 is kept beside it in <name>.checksum (as Qdrant does); given
+  // one, recovery refuses bytes whose SHA-256 differs (InvalidArgument).
   core::Result<SnapshotInfo> create_snapshot(const std::string& collection);
   core::Result<std::vector<SnapshotInfo>> list_snapshots(const std::string& collection);
   // Where snapshot `name` of `collection` is; NotFound when it does not exist.
   core::Result<std::filesystem::path> snapshot_path(const std::string& collection,
                                                     const std::string& name);
   core::Result<bool> delete_snapshot(const std::string& collection, const std::string& name);
-  core::Status recover_from_snapshot(const std::string& collection, std::string_view bytes);
+  core::Status recover_from_snapshot(const std::string& collection, std::string_view bytes,
+                                     std::string_view checksum = {});
 
   // The operations logged with writes (attachments, see
   // engine/outbox.h) that are waiting to be delivered elsewhere, rebuilt at

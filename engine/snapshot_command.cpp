@@ -26,7 +26,8 @@ Usage:
   create   writes a snapshot of collection NAME (or of the collection an alias
            names) to FILE, or to the snapshots directory where the snapshot API
            keeps them (DIR/collection-snapshots/NAME/), and prints its path
-  list     prints the snapshots the snapshot API keeps for NAME
+  list     prints the snapshots the snapshot API keeps for NAME: name, time,
+           size and SHA-256
   restore  replaces collection NAME (or creates it) with FILE's points; the
            server finds it there at its next start
 
@@ -107,8 +108,9 @@ int run_snapshot_command(const std::vector<std::string_view>& args) {
     core::Result<std::vector<SnapshotInfo>> list = engine.value()->list_snapshots(collection);
     if (!list.is_ok()) return failure(list.status());
     for (const SnapshotInfo& s : list.value()) {
-      std::printf("%s\t%s\t%llu bytes\n", s.name.c_str(), s.creation_time.c_str(),
-                  static_cast<unsigned long long>(s.size));
+      std::printf("%s\t%s\t%llu bytes\t%s\n", s.name.c_str(), s.creation_time.c_str(),
+                  static_cast<unsigned long long>(s.size),
+                  s.checksum.empty() ? "-" : ("sha256:" + s.checksum).c_str());
     }
     return 0;
   }
@@ -134,6 +136,9 @@ int run_snapshot_command(const std::vector<std::string_view>& args) {
       std::filesystem::copy_file(path, out, std::filesystem::copy_options::overwrite_existing, ec);
     if (ec) return failure(core::internal_error("cannot write " + out + ": " + ec.message()));
     std::filesystem::remove(path, ec);
+    std::filesystem::path checksum = path;  // the API's record of a file it no longer keeps
+    checksum += ".checksum";
+    std::filesystem::remove(checksum, ec);
     path = out;
   }
   std::printf("%s\n", path.c_str());

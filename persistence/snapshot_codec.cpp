@@ -17,6 +17,7 @@
 #include "core/parallel_for.h"
 #include "persistence/byte_codec.h"
 #include "persistence/file_io.h"
+#include "persistence/sha256.h"
 
 namespace vesta::persistence {
 namespace {
@@ -302,15 +303,19 @@ core::Status write_snapshot(const SnapshotContents& c, const SnapshotOptions& op
 
 core::Result<size_t> write_snapshot_file(const std::filesystem::path& path,
                                          const SnapshotContents& contents,
-                                         const SnapshotOptions& options) {
+                                         const SnapshotOptions& options, std::string* sha256) {
   AtomicFileWriter file(path);
   VESTA_RETURN_IF_ERROR(file.open());
   size_t size = 0;
+  std::optional<Sha256> hasher;
+  if (sha256 != nullptr) hasher.emplace();
   VESTA_RETURN_IF_ERROR(write_snapshot(contents, options, [&](std::string_view piece) {
     size += piece.size();
+    if (hasher) hasher->update(piece);
     return file.append(piece);
   }));
   VESTA_RETURN_IF_ERROR(file.commit());
+  if (hasher) *sha256 = hasher->hex();
   return size;
 }
 

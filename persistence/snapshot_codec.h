@@ -91,10 +91,12 @@ core::Status write_snapshot(const SnapshotContents& contents, const SnapshotOpti
 
 // Writes `contents` to a file at `path` as it is coded, atomically (a
 // temporary file renamed over `path`, as persistence/file_io); returns the
-// file's size.
+// file's size, and when `sha256` is given sets it to the file's SHA-256 in
+// hex (computed as it is written).
 core::Result<size_t> write_snapshot_file(const std::filesystem::path& path,
                                          const SnapshotContents& contents,
-                                         const SnapshotOptions& options = {});
+                                         const SnapshotOptions& options = {},
+                                         std::string* sha256 = nullptr);
 
 // The same bytes in one string.
 core::Result<std::string> encode_snapshot(const SnapshotContents& contents,

@@ -6,8 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "persistence/mapped_file.h"
 #include "server/envelope.h"
+#include "server/request_body.h"
 
 namespace vesta::server {
 namespace {
@@ -84,18 +84,11 @@ void add_import_routes(Router& r, ImportJobs& jobs) {
             // A body the server wrote to a file as it arrived is mapped, and
             // the job takes the file over.
             std::optional<persistence::MappedFile> mapped;
-            std::string_view body = req.body;
-            const std::filesystem::path* body_file = nullptr;
-            if (req.body_file != nullptr) {
-              core::Result<persistence::MappedFile> opened =
-                  persistence::MappedFile::open(req.body_file->path);
-              if (!opened.is_ok()) return opened.status();
-              mapped.emplace(std::move(opened).value());
-              body = mapped->bytes();
-              body_file = &req.body_file->path;
-            }
+            core::Result<std::string_view> body = request_body(req, &mapped);
+            if (!body.is_ok()) return body.status();
             core::Result<ImportJobInfo> job =
-                jobs.submit(p.at("name"), body, options.value(), &existing, body_file);
+                jobs.submit(p.at("name"), body.value(), options.value(), &existing,
+                            req.body_file != nullptr ? &req.body_file->path : nullptr);
             if (!job.is_ok()) return job.status();
             return import_job_json(job.value());
           });

@@ -10,6 +10,7 @@
 #include "persistence/mapped_file.h"
 #include "server/envelope.h"
 #include "server/json_codec.h"
+#include "server/request_body.h"
 
 namespace vesta::server {
 namespace {
@@ -20,7 +21,7 @@ json info_json(const engine::SnapshotInfo& info) {
   return {{"name", info.name},
           {"creation_time", info.creation_time},
           {"size", info.size},
-          {"checksum", nullptr}};
+          {"checksum", info.checksum.empty() ? json(nullptr) : json(info.checksum)}};
 }
 
 core::Status no_storage() {
@@ -44,6 +45,15 @@ core::Result<std::string> local_path(const json& body) {
                                   "server, or upload the file to …/snapshots/upload");
   }
   return location.substr(kFile.size());
+}
+
+// The SHA-256 a recovery must match: "checksum" of a recover body (a string,
+// or null / absent for none).
+core::Result<std::string> checksum_of(const json& body) {
+  auto it = body.find("checksum");
+  if (it == body.end() || it->is_null()) return std::string();
+  if (!it->is_string()) return core::invalid_argument("checksum must be a string (SHA-256 in hex)");
+  return it->get<std::string>();
 }
 
 }  // namespace
@@ -139,6 +149,8 @@ void add_snapshot_routes(Router& r, engine::Engine* engine) {
             }
             core::Result<std::string> path = local_path(body.value());
             if (!path.is_ok()) return path.status();
+            core::Result<std::string> checksum = checksum_of(body.value());
+            if (!checksum.is_ok()) return checksum.status();
             // Mapped, not read into memory: the file is as large as its collection.
             core::Result<persistence::MappedFile> mapped =
                 persistence::MappedFile::open(path.value());
@@ -146,8 +158,8 @@ void add_snapshot_routes(Router& r, engine::Engine* engine) {
               return core::invalid_argument("location: " + mapped.status().message());
             }
             if (!mapped.is_ok()) return mapped.status();
-            VESTA_RETURN_IF_ERROR(
-                engine->recover_from_snapshot(p.at("name"), mapped.value().bytes()));
+            VESTA_RETURN_IF_ERROR(engine->recover_from_snapshot(
+                p.at("name"), mapped.value().bytes(), checksum.value()));
             return json(true);
           });
         });
@@ -158,17 +170,13 @@ void add_snapshot_routes(Router& r, engine::Engine* engine) {
             // A large upload arrives as a file (HttpServerOptions::
             // upload_directory), mapped rather than read into memory.
             std::optional<persistence::MappedFile> mapped;
-            std::string_view body = req.body;
-            if (req.body_file != nullptr) {
-              core::Result<persistence::MappedFile> opened =
-                  persistence::MappedFile::open(req.body_file->path);
-              if (!opened.is_ok()) return opened.status();
-              mapped.emplace(std::move(opened).value());
-              body = mapped->bytes();
-            }
-            core::Result<std::string_view> file = uploaded_file(req, body);
+            core::Result<std::string_view> body = request_body(req, &mapped);
+            if (!body.is_ok()) return body.status();
+            core::Result<std::string_view> file = uploaded_file(req, body.value());
             if (!file.is_ok()) return file.status();
-            VESTA_RETURN_IF_ERROR(engine->recover_from_snapshot(p.at("name"), file.value()));
+            const std::string checksum = query_param(req.query, "checksum").value_or("");
+            VESTA_RETURN_IF_ERROR(
+                engine->recover_from_snapshot(p.at("name"), file.value(), checksum));
             return json(true);
           });
         });

@@ -3,6 +3,8 @@
 and from an upload (multipart, as Qdrant takes it); the recovered collection
 survives SIGKILL; bad names, locations and bodies are 4xx naming the problem."""
 
+import hashlib
+import json
 import pathlib
 import subprocess
 import tempfile
@@ -11,6 +13,7 @@ import numpy as np
 import pytest
 import httpx
 from qdrant_client import models
+from qdrant_client.http.exceptions import UnexpectedResponse
 
 from conftest import BINARY, TLS_CERT
 from test_durability import Server
@@ -83,6 +86,47 @@ def test_create_list_download_recover_and_delete():
         assert everything(server.client, "copy") == before
         assert server.client.delete_snapshot("docs", info.name) is True
         assert server.client.list_snapshots("docs") == []
+        server.stop()
+
+
+def test_a_snapshot_carries_its_sha256_and_recovery_checks_a_given_one():
+    # As Qdrant: the description's checksum is the file's SHA-256, and
+    # recover (a location) and upload take one to check the bytes against.
+    with tempfile.TemporaryDirectory(prefix="vesta-snap-") as data_dir:
+        server = Server(data_dir)
+        c = server.client
+        fill(c, "docs", n=50)
+        info = c.create_snapshot("docs")
+        data = httpx.get(f"{server.url}/collections/docs/snapshots/{info.name}").content
+        digest = hashlib.sha256(data).hexdigest()
+        assert info.checksum == digest
+        assert [s.checksum for s in c.list_snapshots("docs")] == [digest]
+        saved = pathlib.Path(data_dir) / "docs.snapshot"
+        saved.write_bytes(data)
+        wrong = "0" * 64
+        with pytest.raises(UnexpectedResponse) as refused:
+            c.recover_snapshot("copy", location=f"file://{saved}", checksum=wrong)
+        assert refused.value.status_code == 400
+        message = json.loads(refused.value.content)["status"]["error"]
+        assert message == f"checksum: the snapshot's SHA-256 is {digest}, not {wrong}"
+        assert not c.collection_exists("copy")
+        assert c.recover_snapshot("copy", location=f"file://{saved}",
+                                  checksum=digest.upper()) is True
+        assert c.count("copy").count == 50
+        uploads = c.http.snapshots_api
+        with open(saved, "rb") as f:
+            with pytest.raises(UnexpectedResponse) as refused:
+                uploads.recover_from_uploaded_snapshot("other", snapshot=f, checksum=wrong)
+        assert refused.value.status_code == 400
+        with open(saved, "rb") as f:
+            assert uploads.recover_from_uploaded_snapshot("other", snapshot=f,
+                                                          checksum=digest).result is True
+        r = httpx.put(f"{server.url}/collections/docs/snapshots/recover",
+                      json={"location": f"file://{saved}", "checksum": 7})
+        assert r.status_code == 400 and "checksum must be a string" in r.text, r.text
+        # Deleting a snapshot deletes its checksum too.
+        assert c.delete_snapshot("docs", info.name) is True
+        assert list((pathlib.Path(data_dir) / "collection-snapshots" / "docs").iterdir()) == []
         server.stop()
 
 
@@ -213,6 +257,20 @@ def test_vesta_snapshot_works_offline_and_refuses_a_directory_in_use():
                                  capture_output=True, text=True)
         assert created.returncode == 0, created.stderr
         assert created.stdout.strip() == str(out) and out.stat().st_size > 0
+        kept = pathlib.Path(data_dir) / "collection-snapshots" / "docs"
+        assert not kept.exists() or list(kept.iterdir()) == []  # nothing left behind
+        listed = subprocess.run([BINARY, "snapshot", "list", "--collection", "docs",
+                                 "--data-dir", data_dir], capture_output=True, text=True)
+        assert listed.returncode == 0 and listed.stdout == "", listed
+        kept_one = subprocess.run([BINARY, "snapshot", "create", "--collection", "docs",
+                                   "--data-dir", data_dir], capture_output=True, text=True)
+        assert kept_one.returncode == 0, kept_one.stderr
+        path = pathlib.Path(kept_one.stdout.strip())
+        listed = subprocess.run([BINARY, "snapshot", "list", "--collection", "docs",
+                                 "--data-dir", data_dir], capture_output=True, text=True)
+        name, _, size, checksum = listed.stdout.rstrip("\n").split("\t")
+        assert (name, size) == (path.name, f"{path.stat().st_size} bytes")
+        assert checksum == "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
         restored = subprocess.run([BINARY, "snapshot", "restore", "--collection", "twin", str(out),
                                    "--data-dir", data_dir], capture_output=True, text=True)
         assert restored.returncode == 0, restored.stderr

@@ -1,10 +1,12 @@
 """Collection snapshots through VestaClient: create, list, download to a file,
 recover from a path or file:// URL, upload into a new collection, delete."""
 
+import hashlib
+
 import numpy as np
 import pytest
 
-from vesta_client import Conflict, NotFound, PayloadSchemaType, Point
+from vesta_client import BadRequest, Conflict, NotFound, PayloadSchemaType, Point
 
 DIM = 8
 
@@ -52,6 +54,18 @@ def test_create_list_download_recover_upload_delete(filled, tmp_path):
     # Upload into a new collection.
     client.upload_snapshot("copy", saved)
     assert everything(client, "copy") == before
+
+    # The checksum is the file's SHA-256; a recovery given another refuses.
+    digest = hashlib.sha256(saved.read_bytes()).hexdigest()
+    assert snapshot.checksum == digest
+    with pytest.raises(BadRequest, match="checksum"):
+        client.recover_snapshot("other", saved, checksum="ab" * 32)
+    with pytest.raises(BadRequest, match="checksum"):
+        client.upload_snapshot("other", saved, checksum="ab" * 32)
+    assert not client.collection_exists("other")
+    client.upload_snapshot("other", saved, checksum=digest)
+    client.recover_snapshot("other", saved, checksum=digest)
+    assert everything(client, "other") == before
 
     assert client.delete_snapshot("docs", snapshot.name) is True
     assert client.list_snapshots("docs") == []

@@ -839,22 +839,30 @@ class VestaClient:
         return target
 
     def recover_snapshot(self, collection: str, location: str | os.PathLike[str], *,
-                         timeout: TimeoutSpec = _UNSET) -> None:
+                         checksum: str | None = None, timeout: TimeoutSpec = _UNSET) -> None:
         """Replaces (or creates) `collection` with a snapshot file that the
         *server* can read: a `file:///absolute/path` URL, or a path, turned
         into one. The server fetches nothing over the network; to send a
-        local file, use `upload_snapshot`."""
+        local file, use `upload_snapshot`. With `checksum` (the file's
+        SHA-256 in hex, as `SnapshotDescription.checksum` gives it), a file
+        whose SHA-256 differs is refused (`BadRequest`) and nothing changes."""
+        body: dict[str, Any] = {"location": _location(location)}
+        if checksum is not None:
+            body["checksum"] = checksum
         self.request("PUT", f"/collections/{_segment(collection)}/snapshots/recover",
-                     json={"location": _location(location)}, timeout=timeout)
+                     json=body, timeout=timeout)
 
     def upload_snapshot(self, collection: str, path: str | os.PathLike[str], *,
-                        timeout: TimeoutSpec = _UNSET) -> None:
+                        checksum: str | None = None, timeout: TimeoutSpec = _UNSET) -> None:
         """Sends snapshot file `path` and recovers `collection` from it
-        (replacing or creating it), as a multipart upload like Qdrant's."""
+        (replacing or creating it), as a multipart upload like Qdrant's; the
+        server writes it to disk as it arrives. `checksum` as for
+        `recover_snapshot`."""
         source = pathlib.Path(path)
         with open(source, "rb") as f:
             response = self._send(
                 "POST", f"/collections/{_segment(collection)}/snapshots/upload",
+                params=None if checksum is None else {"checksum": checksum},
                 files={"snapshot": (source.name, f, "application/octet-stream")},
                 timeout=timeout)
         response.close()
