@@ -90,8 +90,10 @@ class FrozenSource : public persistence::SnapshotPointSource {
   size_t points() const override { return frozen_->count(); }
   core::Status read(size_t n, persistence::SnapshotGroup& group) override {
     auto payloads = std::make_shared<std::vector<std::shared_ptr<const nlohmann::json>>>();
-    VESTA_RETURN_IF_ERROR(frozen_->read(n, &group.ids, &group.rows, payloads.get()));
+    group.ids.clear();
+    group.rows.clear();
     group.payloads.clear();
+    VESTA_RETURN_IF_ERROR(frozen_->read(n, &group.ids, &group.rows, payloads.get()));
     group.finish = [payloads](persistence::SnapshotGroup& g) {
       g.payloads.assign(payloads->size(), std::string());
       for (size_t i = 0; i < payloads->size(); ++i) {

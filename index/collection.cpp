@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <iterator>
 #include <string>
 #include <variant>
 
@@ -230,23 +229,26 @@ core::Status FrozenCollection::read(size_t n, std::vector<core::PointId>* ids,
                                     std::vector<std::shared_ptr<const nlohmann::json>>* payloads) {
   const size_t take = std::min(n, count_ - read_);
   const size_t dim = collection_.config_.dim;
-  // Sized (and the rows' memory touched) before the lock: a fresh
+  // Room made (and the rows' memory touched) before the lock: a fresh
   // allocation's page faults would cost more than the copy.
-  ids->clear();
-  ids->reserve(take);
-  rows->resize(take * dim);
-  std::fill(rows->begin(), rows->end(), uint16_t{0});
-  payloads->clear();
-  payloads->reserve(take);
+  const size_t first = ids->size();
+  const size_t first_value = rows->size();
+  ids->reserve(first + take);
+  rows->resize(first_value + take * dim);
+  std::fill(rows->begin() + static_cast<ptrdiff_t>(first_value), rows->end(), uint16_t{0});
+  payloads->reserve(payloads->size() + take);
   core::Result<core::CollectionLockGuard> guard =
       collection_.locks_.lock_collection_shared(collection_.config_.name, lock_);
-  if (!guard.is_ok()) return guard.status();
+  if (!guard.is_ok()) {
+    rows->resize(first_value);
+    return guard.status();
+  }
   const FlatIndex& index = collection_.index_;
-  uint16_t* to = rows->data();
-  while (ids->size() < take) {
+  uint16_t* to = rows->data() + first_value;
+  while (ids->size() - first < take) {
     VESTA_CHECK(next_row_ < index.frozen_row_count())
         << "the frozen view of collection '" << collection_.config_.name << "' holds " << count_
-        << " points, " << read_ + ids->size() << " found";
+        << " points, " << read_ + ids->size() - first << " found";
     const uint64_t row = next_row_++;
     const FlatIndex::FrozenRow frozen = index.frozen_row(row);
     if (!frozen.live) continue;
@@ -266,23 +268,15 @@ core::Result<CollectionSnapshot> Collection::snapshot(const core::LockOptions& l
   out.journal_sequence = view.journal_sequence();
   out.payload_indexes = view.payload_indexes();
   const size_t n = view.count();
-  const size_t dim = config_.dim;
   // A group at a time, so that writes wait for one group's copy at most;
   // the payloads are written out as text after, on every core.
   out.ids.reserve(n);
-  out.rows.resize(n * dim);
+  out.rows.reserve(n * config_.dim);
   std::vector<std::shared_ptr<const nlohmann::json>> payloads;
   payloads.reserve(n);
   constexpr size_t kGroup = 16384;
-  std::vector<core::PointId> ids;
-  core::HalfVector rows;
-  std::vector<std::shared_ptr<const nlohmann::json>> group_payloads;
   while (view.points_read() < n) {
-    const size_t first = view.points_read();
-    VESTA_RETURN_IF_ERROR(view.read(kGroup, &ids, &rows, &group_payloads));
-    std::move(ids.begin(), ids.end(), std::back_inserter(out.ids));
-    std::copy(rows.begin(), rows.end(), out.rows.begin() + static_cast<ptrdiff_t>(first * dim));
-    std::move(group_payloads.begin(), group_payloads.end(), std::back_inserter(payloads));
+    VESTA_RETURN_IF_ERROR(view.read(kGroup, &out.ids, &out.rows, &payloads));
   }
   frozen.value().reset();
   out.payloads.resize(n);

@@ -73,10 +73,10 @@ class FrozenCollection {
   size_t count() const { return count_; }  // live points in the view
   uint64_t journal_sequence() const { return journal_sequence_; }
   const std::map<std::string, PayloadSchema>& payload_indexes() const { return payload_indexes_; }
-  // Replaces the contents of the three with the next min(n, count() - read)
-  // points of the view: their ids, rows (dim values each, as stored) and
-  // payloads (shared with the index, never changed; null for none). The
-  // vectors are sized before the lock is taken.
+  // Appends to the three the next min(n, count() - read) points of the
+  // view: their ids, rows (dim values each, as stored) and payloads (shared
+  // with the index, never changed; null for none). The vectors grow before
+  // the lock is taken.
   core::Status read(size_t n, std::vector<core::PointId>* ids, core::HalfVector* rows,
                     std::vector<std::shared_ptr<const nlohmann::json>>* payloads);
   size_t points_read() const { return read_; }

@@ -82,7 +82,7 @@ class HttpServer::Impl {
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
   // A new file name in upload_directory for an upload's body; the file is
   // removed when the last reference goes.
-  std::shared_ptr<BodyFile> new_upload_file();
+  std::shared_ptr<BodyFile> new_body_file();
 
  private:
   void accept();
@@ -161,8 +161,8 @@ class HttpServer::Impl::Session : public SessionBase,
     busy_ = false;
     if (closing_) return close();
     parser_.emplace();
-    upload_parser_.reset();
-    upload_file_.reset();
+    file_parser_.reset();
+    body_file_.reset();
     body_kind_ = BodyKind::kPlain;
     // No limit while the header is read: on_header checks a Content-Length
     // against the request's own limit, which depends on its target.
@@ -193,8 +193,8 @@ class HttpServer::Impl::Session : public SessionBase,
   void on_header(beast::error_code ec) {
     if (ec) return on_read_error(ec);
     busy_ = true;
-    // Bulk imports may send far more than other requests, and uploads go to
-    // a file.
+    // Bulk imports and snapshot uploads have limits of their own, and with an
+    // upload directory their bodies go to a file.
     const auto& header = parser_->get();
     const std::string_view target(header.target().data(), header.target().size());
     const std::string_view path = target.substr(0, target.find('?'));
@@ -208,7 +208,7 @@ class HttpServer::Impl::Session : public SessionBase,
       return on_read_error(http::error::body_limit);
     }
     if (body_kind_ != BodyKind::kPlain && !server_.options().upload_directory.empty()) {
-      return start_upload();
+      return start_file_body();
     }
     parser_->body_limit(body_limit());
     beast::get_lowest_layer(stream_).expires_after(body_kind_ == BodyKind::kImport
@@ -222,51 +222,55 @@ class HttpServer::Impl::Session : public SessionBase,
   // An upload's or an import's body is written to a new file in
   // upload_directory as it arrives, a piece at a time, each within
   // read_timeout.
-  void start_upload() {
+  void start_file_body() {
     const HttpServerOptions& options = server_.options();
     if (options.admit_to_file) {
       std::optional<HttpResponse> refused = options.admit_to_file(request_head(parser_->get()));
       if (refused) return reply_and_close(std::move(*refused));
     }
-    upload_file_ = server_.new_upload_file();
-    upload_parser_.emplace(std::move(*parser_));
+    body_file_ = server_.new_body_file();
+    file_parser_.emplace(std::move(*parser_));
     parser_.reset();
-    upload_parser_->body_limit(body_limit());
+    file_parser_->body_limit(body_limit());
     beast::error_code ec;
-    upload_parser_->get().body().open(upload_file_->path.c_str(), beast::file_mode::write_new, ec);
+    file_parser_->get().body().open(body_file_->path.c_str(), beast::file_mode::write_new, ec);
     if (ec) {
-      upload_parser_.reset();
-      upload_file_.reset();
-      return reply_and_close(error_response(
-          507,
-          "the upload cannot be written to " + options.upload_directory + ": " + ec.message()));
+      file_parser_.reset();
+      body_file_.reset();
+      return reply_and_close(cannot_write(ec));
     }
-    read_upload();
+    read_file_body();
   }
 
-  void read_upload() {
-    if (upload_parser_->is_done()) return on_upload();  // an empty body
+  void read_file_body() {
+    if (file_parser_->is_done()) return on_file_body();  // an empty body
     beast::get_lowest_layer(stream_).expires_after(server_.options().read_timeout);
-    http::async_read_some(stream_, buffer_, *upload_parser_,
+    http::async_read_some(stream_, buffer_, *file_parser_,
                           [self = this->shared_from_this()](beast::error_code ec, size_t) {
                             if (ec) return self->on_read_error(ec);
-                            self->read_upload();
+                            self->read_file_body();
                           });
   }
 
-  void on_upload() {
-    http::request<http::file_body> req = upload_parser_->release();
-    upload_parser_.reset();
+  void on_file_body() {
+    http::request<http::file_body> req = file_parser_->release();
+    file_parser_.reset();
     req.body().close();
     std::error_code size_error;
-    const uintmax_t size = std::filesystem::file_size(upload_file_->path, size_error);
-    upload_file_->bytes = size_error ? 0 : size;
+    const uintmax_t size = std::filesystem::file_size(body_file_->path, size_error);
+    body_file_->bytes = size_error ? 0 : size;
     HttpRequest request = request_head(req);
-    request.body_file = std::move(upload_file_);
+    request.body_file = std::move(body_file_);
     handle(std::move(request), req.keep_alive(), req.version());
   }
 
-  // Whether a failed read of an upload's body failed to write its file.
+  // The answer to a body that cannot be written to its file.
+  HttpResponse cannot_write(const beast::error_code& ec) const {
+    return error_response(507, "the upload cannot be written to " +
+                                   server_.options().upload_directory + ": " + ec.message());
+  }
+
+  // Whether a failed read of a body going to a file failed to write the file.
   static bool storage_error(const beast::error_code& ec) {
     return ec == std::errc::no_space_on_device || ec == std::errc::file_too_large ||
            ec == std::errc::io_error || ec == std::errc::read_only_file_system ||
@@ -274,9 +278,9 @@ class HttpServer::Impl::Session : public SessionBase,
   }
 
   void on_read_error(beast::error_code ec) {
-    const bool to_file = upload_parser_.has_value();
-    upload_parser_.reset();  // closes the body's file, then removes it
-    upload_file_.reset();
+    const bool to_file = file_parser_.has_value();
+    file_parser_.reset();  // closes the body's file, then removes it
+    body_file_.reset();
     if (ec == http::error::body_limit) {
       std::string what = "request body";
       std::string hint;
@@ -290,10 +294,7 @@ class HttpServer::Impl::Session : public SessionBase,
       return reply_and_close(
           413, what + " exceeds the limit of " + std::to_string(body_limit()) + " bytes" + hint);
     }
-    if (to_file && storage_error(ec)) {
-      return reply_and_close(507, "the upload cannot be written to " +
-                                      server_.options().upload_directory + ": " + ec.message());
-    }
+    if (to_file && storage_error(ec)) return reply_and_close(cannot_write(ec));
     if (ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
         ec == beast::error::timeout || ec == net::error::connection_reset ||
         ec == net::error::eof) {
@@ -339,7 +340,7 @@ class HttpServer::Impl::Session : public SessionBase,
               [self = this->shared_from_this(), request = std::move(request), version, keep_alive,
                guard = net::make_work_guard(stream_.get_executor())]() mutable {
                 HttpResponse response = self->server_.handle(request);
-                request = HttpRequest();  // an uploaded file goes before the response does
+                request = HttpRequest();  // a body file is removed before the response is sent
                 net::post(self->stream_.get_executor(),
                           [self, response = std::move(response), version, keep_alive,
                            guard = std::move(guard)]() mutable {
@@ -478,8 +479,8 @@ class HttpServer::Impl::Session : public SessionBase,
   std::optional<http::request_parser<http::string_body>> parser_;
   // The parser of a body written to a file once its header is read (parser_
   // moved into it), and that file.
-  std::optional<http::request_parser<http::file_body>> upload_parser_;
-  std::shared_ptr<BodyFile> upload_file_;
+  std::optional<http::request_parser<http::file_body>> file_parser_;
+  std::shared_ptr<BodyFile> body_file_;
   bool busy_ = false;
   bool closing_ = false;
   std::shared_ptr<core::CancellationToken> cancel_;  // the request being handled
@@ -497,7 +498,7 @@ HttpResponse HttpServer::Impl::handle(const HttpRequest& request) const {
   }
 }
 
-std::shared_ptr<BodyFile> HttpServer::Impl::new_upload_file() {
+std::shared_ptr<BodyFile> HttpServer::Impl::new_body_file() {
   const std::string name = std::string(kUploadPrefix) + std::to_string(::getpid()) + "-" +
                            std::to_string(uploads_.fetch_add(1)) + std::string(kUploadSuffix);
   return std::make_shared<BodyFile>(std::filesystem::path(options_.upload_directory) / name, 0);
@@ -520,7 +521,7 @@ core::Status HttpServer::Impl::prepare_upload_directory() const {
     }
   }
   if (removed > 0) {
-    std::fprintf(stderr, "vesta: removed %zu unfinished snapshot uploads from %s\n", removed,
+    std::fprintf(stderr, "vesta: removed %zu unfinished uploads and imports from %s\n", removed,
                  dir.c_str());
   }
   return core::Status::ok();

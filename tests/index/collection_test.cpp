@@ -297,6 +297,9 @@ TEST_F(CollectionTest, AFrozenCollectionReadsThePointsAsTheyWereWhenFrozenInGrou
       firsts.push_back(core::half_to_float(rows[i * 2]));
       all_payloads.push_back(payloads[i] != nullptr ? *payloads[i] : nlohmann::json());
     }
+    ids.clear();  // read() appends
+    rows.clear();
+    payloads.clear();
   };
   ASSERT_TRUE(frozen->read(4, &ids, &rows, &payloads).is_ok());
   take();
