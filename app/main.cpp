@@ -152,8 +152,9 @@ Durability (serve options):
   --snapshot-wal-bytes N snapshot the changed collections once the log grew by
                          N bytes (K/M/G suffixes; 0: never by size), then
                          remove the log they cover (default 256M)
-  --snapshot-interval-s N  ... or N seconds after the last snapshot when
-                         anything changed (0: never by time; default 600)
+  --snapshot-interval-s N  ... or N seconds after the last round when
+                         anything changed or that round failed (0: never by
+                         time; default 600)
   --snapshots-dir DIR    where POST /collections/NAME/snapshots writes the
                          snapshots users ask for, kept until deleted (default
                          DATA-DIR/collection-snapshots, with --postgres too)

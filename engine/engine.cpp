@@ -631,6 +631,9 @@ core::Status Engine::snapshot_collection(const std::string& name, uint64_t incar
 
 core::Status Engine::snapshot_all() {
   std::lock_guard snapshots(snapshot_mutex_);
+  // What the log held when the round began: writes from here on (they go on
+  // while the collections are read) count towards the next round.
+  const uint64_t wal_bytes_at_start = store_.wal_bytes_written();
   std::vector<std::pair<std::string, uint64_t>> due;
   {
     std::lock_guard lock(mutex_);
@@ -658,7 +661,7 @@ core::Status Engine::snapshot_all() {
   keep_after = std::min(keep_after, outbox_.keep_after());
   const core::Status truncated = store_.truncate_wal(keep_after);
   if (!truncated.is_ok() && first_error.is_ok()) first_error = truncated;
-  wal_bytes_at_last_round_ = store_.wal_bytes_written();
+  wal_bytes_at_last_round_ = wal_bytes_at_start;
   last_round_ = std::chrono::steady_clock::now();
   return first_error;
 }
@@ -853,13 +856,20 @@ core::Status Engine::recover_from_snapshot(const std::string& collection, std::s
 }
 
 EngineStats Engine::stats() const {
-  std::lock_guard lock(mutex_);
-  EngineStats stats = stats_;
-  stats.collections_awaiting_snapshot =
-      static_cast<uint64_t>(std::count_if(tracked_.begin(), tracked_.end(), [](const auto& entry) {
-        return entry.second.dirty || entry.second.saving;
-      }));
+  EngineStats stats;
+  {
+    std::lock_guard lock(mutex_);
+    stats = stats_;
+  }
+  stats.collections_awaiting_snapshot = awaiting_snapshot();
   return stats;
+}
+
+uint64_t Engine::awaiting_snapshot() const {
+  std::lock_guard lock(mutex_);
+  return static_cast<uint64_t>(std::count_if(tracked_.begin(), tracked_.end(), [](const auto& e) {
+    return e.second.dirty || e.second.saving;
+  }));
 }
 
 void Engine::snapshot_loop() {
@@ -871,8 +881,10 @@ void Engine::snapshot_loop() {
       std::lock_guard snapshots(snapshot_mutex_);
       const uint64_t grown = store_.wal_bytes_written() - wal_bytes_at_last_round_;
       const bool by_size = options_.snapshot_wal_bytes > 0 && grown >= options_.snapshot_wal_bytes;
+      // By time when anything changed, or a collection still awaits its
+      // snapshot (a round failed, and nothing was written since).
       const bool by_time =
-          options_.snapshot_interval.count() > 0 && grown > 0 &&
+          options_.snapshot_interval.count() > 0 && (grown > 0 || awaiting_snapshot() > 0) &&
           std::chrono::steady_clock::now() - last_round_ >= options_.snapshot_interval;
       due = by_size || by_time;
     }

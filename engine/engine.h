@@ -150,6 +150,8 @@ class Engine final : public index::WriteJournal {
   core::Result<std::filesystem::path> snapshot_file(const std::string& collection,
                                                     const std::string& name) const;
   void snapshot_loop();
+  // Collections with changes no snapshot holds yet, or being snapshotted.
+  uint64_t awaiting_snapshot() const;
   // A log record (a write, or a catalog change of a shared log) read back:
   // at recovery, and from the follower of a shared store. `report` may be
   // null (following).

@@ -470,7 +470,8 @@ def test_postgres_restarted_and_crashed_under_load_loses_nothing_acknowledged():
             # machine.)
             assert eventually(
                 lambda: metric(server, "vesta_collections_awaiting_snapshot") == 0, within=60), (
-                "no snapshot round covered the last writes within 60 s")
+                "no snapshot round covered the last writes within 60 s; the server said:\n"
+                + "".join(server.lines[-40:]))
             server.stop()  # no hang on the way out after the outages
             restarted = Server(data_dir, *args)
             servers.append(restarted)

@@ -46,6 +46,14 @@ fs::path scratch_dir(const std::string& name) {
 // reopen() is a restart (everything in memory is rebuilt from the store).
 // Small log segments and snapshot chunk rows, so truncation and chunking
 // show in small tests. `postgres_uri` replaces $VESTA_TEST_POSTGRES_URL.
+// Engine options with no rounds of its own: tests call snapshot_all().
+EngineOptions rounds_on_request() {
+  EngineOptions options;
+  options.snapshot_wal_bytes = 0;
+  options.snapshot_interval = std::chrono::seconds(0);
+  return options;
+}
+
 class Durable {
  public:
   Durable(Backend backend, const std::string& name, const std::string& postgres_uri = {})
@@ -82,13 +90,16 @@ class Durable {
       ASSERT_TRUE(store.is_ok()) << store.status().to_string();
       store_ = std::move(store).value();
     }
-    EngineOptions options;
-    options.snapshot_wal_bytes = 0;  // rounds only when a test asks
-    options.snapshot_interval = std::chrono::seconds(0);
     core::Result<std::unique_ptr<Engine>> engine =
-        Engine::open(*store_, locks_, searcher_, {}, options, &report_);
+        Engine::open(*store_, locks_, searcher_, {}, options_, &report_);
     ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
     engine_ = std::move(engine).value();
+  }
+  // Reopens with the engine's own snapshot rounds (`options`) instead of
+  // rounds only when a test asks.
+  void reopen_with(const EngineOptions& options) {
+    options_ = options;
+    reopen();
   }
   index::CollectionRegistry& registry() { return engine_->registry(); }
   index::Collection& collection(const std::string& name) {
@@ -160,6 +171,7 @@ class Durable {
   }
 
   Backend backend_;
+  EngineOptions options_ = rounds_on_request();
   persistence::FileStoreOptions files_;
   persistence::PostgresStoreOptions postgres_;
   core::ThreadPool pool_{2};
@@ -434,6 +446,71 @@ TEST_P(EngineOnStore, ConcurrentWritersDuringSnapshotRoundsLoseNothing) {
   ASSERT_EQ(before.size(), kThreads * kPerThread);
   d.reopen();
   EXPECT_EQ(contents(d.collection("docs")), before);
+}
+
+TEST_P(EngineOnStore, WritesDuringARoundAreCoveredByTheNextWithoutFurtherWrites) {
+  // Rounds run by the engine while writers keep writing; once they stop,
+  // a round covers the last writes even where they landed while the last
+  // round ran (it used to count them as covered and wait for more writes).
+  std::unique_ptr<Durable> store = open("rounds_after_writes");
+  Durable& d = *store;
+  EngineOptions options;
+  options.snapshot_wal_bytes = 1;  // a round whenever the log grew
+  options.snapshot_interval = std::chrono::seconds(0);
+  options.snapshot_poll = std::chrono::milliseconds(5);
+  d.reopen_with(options);
+  ASSERT_TRUE(d.registry().create({"docs", 64, index::Metric::kDot}).is_ok());
+  // Enough points that the rounds take most of the time the writes do.
+  ASSERT_TRUE(d.collection("docs").upsert(points(0, 40000, 64)).is_ok());
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+  for (uint64_t i = 0; std::chrono::steady_clock::now() < until; ++i) {
+    ASSERT_TRUE(d.collection("docs").upsert(points((i % 100) * 50, 50, 64)).is_ok());
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (d.engine().stats().collections_awaiting_snapshot != 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(d.engine().stats().collections_awaiting_snapshot, 0u)
+      << "the last writes were never covered by a round";
+}
+
+// PostgresStore only: a round that failed (PostgreSQL gone) runs again once
+// the interval has passed, though nothing was written since.
+TEST(Engine, ARoundThatFailedWhilePostgresWasGoneRunsAgainWithoutFurtherWrites) {
+  VESTA_SKIP_WITHOUT_POSTGRES();
+  const std::string url = *testing::postgres_url();
+  { Durable schema(Backend::kPostgres, "retried_schema"); }
+  const std::string role = testing::unique_name("vesta_role");
+  testing::postgres_exec(url, "CREATE ROLE " + role + " LOGIN SUPERUSER");
+  {
+    Durable d(Backend::kPostgres, "retried", testing::with_user(url, role));
+    ASSERT_TRUE(d.registry().create({"docs", 4, index::Metric::kDot}).is_ok());
+    EngineOptions options = rounds_on_request();
+    options.snapshot_interval = std::chrono::seconds(1);
+    options.snapshot_poll = std::chrono::milliseconds(20);
+    d.reopen_with(options);
+    ASSERT_TRUE(d.collection("docs").upsert(points(0, 10, 4)).is_ok());
+    // PostgreSQL "gone" for this store before the round: it fails.
+    testing::postgres_exec(url, "ALTER ROLE " + role + " NOLOGIN");
+    testing::postgres_exec(
+        url,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '" + role + "'");
+    auto wait_for = [&](auto done) {
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+      while (!done() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      return done();
+    };
+    ASSERT_TRUE(wait_for([&] { return d.engine().stats().snapshot_failures > 0; }));
+    EXPECT_EQ(d.engine().stats().collections_awaiting_snapshot, 1u);
+    testing::postgres_exec(url, "ALTER ROLE " + role + " LOGIN");
+    EXPECT_TRUE(wait_for([&] { return d.engine().stats().collections_awaiting_snapshot == 0; }))
+        << "the failed round was not run again";
+    EXPECT_GE(d.engine().stats().snapshots_written, 1u);
+  }
+  testing::postgres_exec(url, "DROP ROLE " + role);
 }
 
 // PostgresStore only: a write that failed while PostgreSQL was gone. Its
