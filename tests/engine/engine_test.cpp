@@ -46,6 +46,16 @@ fs::path scratch_dir(const std::string& name) {
 // reopen() is a restart (everything in memory is rebuilt from the store).
 // Small log segments and snapshot chunk rows, so truncation and chunking
 // show in small tests. `postgres_uri` replaces $VESTA_TEST_POSTGRES_URL.
+// Whether `done()` holds within `within`, asked every 10 ms.
+template <typename Done>
+bool eventually(Done done, std::chrono::seconds within) {
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
 // Engine options with no rounds of its own: tests call snapshot_all().
 EngineOptions rounds_on_request() {
   EngineOptions options;
@@ -466,25 +476,50 @@ TEST_P(EngineOnStore, WritesDuringARoundAreCoveredByTheNextWithoutFurtherWrites)
   for (uint64_t i = 0; std::chrono::steady_clock::now() < until; ++i) {
     ASSERT_TRUE(d.collection("docs").upsert(points((i % 100) * 50, 50, 64)).is_ok());
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (d.engine().stats().collections_awaiting_snapshot != 0 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_EQ(d.engine().stats().collections_awaiting_snapshot, 0u)
+  EXPECT_TRUE(eventually([&] { return d.engine().stats().collections_awaiting_snapshot == 0; },
+                         std::chrono::seconds(10)))
       << "the last writes were never covered by a round";
 }
+
+// A PostgreSQL role of a test's own, for tests that take PostgreSQL away
+// from one store: its store's schema exists before the role connects (so
+// that the role owns nothing), and it is dropped at the end.
+class OwnRole {
+ public:
+  explicit OwnRole(const std::string& name)
+      : url_(*testing::postgres_url()), role_(testing::unique_name("vesta_role")) {
+    { Durable schema(Backend::kPostgres, name + "_schema"); }
+    testing::postgres_exec(url_, "CREATE ROLE " + role_ + " LOGIN SUPERUSER");
+  }
+  ~OwnRole() { testing::postgres_exec(url_, "DROP ROLE " + role_); }
+  OwnRole(const OwnRole&) = delete;
+  OwnRole& operator=(const OwnRole&) = delete;
+
+  std::string url() const { return testing::with_user(url_, role_); }
+  // PostgreSQL "gone" for the role's sessions: it may not log in, they are
+  // ended.
+  void take_postgres_away() const {
+    testing::postgres_exec(url_, "ALTER ROLE " + role_ + " NOLOGIN");
+    testing::postgres_exec(
+        url_,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '" + role_ + "'");
+  }
+  void give_postgres_back() const {
+    testing::postgres_exec(url_, "ALTER ROLE " + role_ + " LOGIN");
+  }
+
+ private:
+  std::string url_;
+  std::string role_;
+};
 
 // PostgresStore only: a round that failed (PostgreSQL gone) runs again once
 // the interval has passed, though nothing was written since.
 TEST(Engine, ARoundThatFailedWhilePostgresWasGoneRunsAgainWithoutFurtherWrites) {
   VESTA_SKIP_WITHOUT_POSTGRES();
-  const std::string url = *testing::postgres_url();
-  { Durable schema(Backend::kPostgres, "retried_schema"); }
-  const std::string role = testing::unique_name("vesta_role");
-  testing::postgres_exec(url, "CREATE ROLE " + role + " LOGIN SUPERUSER");
+  OwnRole role("retried");
   {
-    Durable d(Backend::kPostgres, "retried", testing::with_user(url, role));
+    Durable d(Backend::kPostgres, "retried", role.url());
     ASSERT_TRUE(d.registry().create({"docs", 4, index::Metric::kDot}).is_ok());
     EngineOptions options = rounds_on_request();
     options.snapshot_interval = std::chrono::seconds(1);
@@ -492,25 +527,16 @@ TEST(Engine, ARoundThatFailedWhilePostgresWasGoneRunsAgainWithoutFurtherWrites) 
     d.reopen_with(options);
     ASSERT_TRUE(d.collection("docs").upsert(points(0, 10, 4)).is_ok());
     // PostgreSQL "gone" for this store before the round: it fails.
-    testing::postgres_exec(url, "ALTER ROLE " + role + " NOLOGIN");
-    testing::postgres_exec(
-        url,
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '" + role + "'");
-    auto wait_for = [&](auto done) {
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-      while (!done() && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-      return done();
-    };
-    ASSERT_TRUE(wait_for([&] { return d.engine().stats().snapshot_failures > 0; }));
+    role.take_postgres_away();
+    ASSERT_TRUE(eventually([&] { return d.engine().stats().snapshot_failures > 0; },
+                           std::chrono::seconds(15)));
     EXPECT_EQ(d.engine().stats().collections_awaiting_snapshot, 1u);
-    testing::postgres_exec(url, "ALTER ROLE " + role + " LOGIN");
-    EXPECT_TRUE(wait_for([&] { return d.engine().stats().collections_awaiting_snapshot == 0; }))
+    role.give_postgres_back();
+    EXPECT_TRUE(eventually([&] { return d.engine().stats().collections_awaiting_snapshot == 0; },
+                           std::chrono::seconds(15)))
         << "the failed round was not run again";
     EXPECT_GE(d.engine().stats().snapshots_written, 1u);
   }
-  testing::postgres_exec(url, "DROP ROLE " + role);
 }
 
 // PostgresStore only: a write that failed while PostgreSQL was gone. Its
@@ -519,27 +545,19 @@ TEST(Engine, ARoundThatFailedWhilePostgresWasGoneRunsAgainWithoutFurtherWrites) 
 // and the log before it can go.
 TEST(Engine, AWriteThatFailedWhilePostgresWasGoneStopsHoldingSnapshotsBack) {
   VESTA_SKIP_WITHOUT_POSTGRES();
-  const std::string url = *testing::postgres_url();
-  // The schema exists before the role connects, so that the role owns
-  // nothing and can be dropped.
-  { Durable schema(Backend::kPostgres, "settled_schema"); }
-  const std::string role = testing::unique_name("vesta_role");
-  testing::postgres_exec(url, "CREATE ROLE " + role + " LOGIN SUPERUSER");
+  OwnRole role("settled");
   {
-    Durable d(Backend::kPostgres, "settled", testing::with_user(url, role));
+    Durable d(Backend::kPostgres, "settled", role.url());
     ASSERT_TRUE(d.registry().create({"docs", 4, index::Metric::kDot}).is_ok());
     ASSERT_TRUE(d.collection("docs").upsert(points(0, 10, 4)).is_ok());
 
     // PostgreSQL "gone" for this store: its role may not log in, its
     // sessions are ended.
-    testing::postgres_exec(url, "ALTER ROLE " + role + " NOLOGIN");
-    testing::postgres_exec(
-        url,
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '" + role + "'");
+    role.take_postgres_away();
     const core::Status failed = d.collection("docs").upsert(points(100, 10, 4));
     ASSERT_EQ(failed.code(), core::StatusCode::kUnavailable) << failed.to_string();
 
-    testing::postgres_exec(url, "ALTER ROLE " + role + " LOGIN");
+    role.give_postgres_back();
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (!d.collection("docs").upsert(points(200, 10, 4)).is_ok()) {
       ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the store did not reconnect";
@@ -558,7 +576,6 @@ TEST(Engine, AWriteThatFailedWhilePostgresWasGoneStopsHoldingSnapshotsBack) {
     EXPECT_EQ(d.report().records_replayed, 0u);
     EXPECT_EQ(contents(d.collection("docs")), before);
   }
-  testing::postgres_exec(url, "DROP ROLE " + role);
 }
 
 // FileStore only: its log's torn tail, its directory lock.
